@@ -1,0 +1,63 @@
+//! What a fake remote reports: one event per thing that happened on the wire.
+//!
+//! Events are `Serialize + Deserialize` so a remote can run in another process (or on
+//! another host) and stream them to mailquake's collector as JSON lines.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Stage;
+
+/// One observation by a remote (or an embedded-cluster node acting as a server).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteEvent {
+    /// Wall-clock time, microseconds since the Unix epoch.
+    pub at_us: u64,
+    /// The remote's name in the scenario.
+    pub remote: String,
+    pub kind: RemoteEventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum RemoteEventKind {
+    /// A TCP connection was accepted (whatever happens to it next).
+    Connected { peer: SocketAddr },
+    /// A RCPT TO was answered: one delivery attempt for that recipient.
+    Rcpt { rcpt: String, code: u16 },
+    /// A message was accepted at the final dot (250).
+    Message {
+        mail_from: String,
+        /// Accepted recipients of this transaction.
+        rcpts: Vec<String>,
+        /// The `X-Mailquake-Id` header, if present.
+        tracking: Option<String>,
+        /// Host names from the `by` part of each `Received:` header, newest first.
+        received_by: Vec<String>,
+        /// Body size in bytes, after dot-unstuffing.
+        size: usize,
+    },
+    /// A transaction ended with a non-2xx reply at DATA or at the final dot.
+    Rejected {
+        stage: Stage,
+        code: u16,
+        rcpts: Vec<String>,
+        tracking: Option<String>,
+    },
+    /// A fault acted on this session.
+    FaultFired {
+        fault: String,
+        stage: Stage,
+        /// Recipients known so far in the transaction (mailquake's tracking lives there).
+        rcpts: Vec<String>,
+    },
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,23 @@
+//! Misbehaving SMTP servers for chaos tests.
+//!
+//! A fake remote is an SMTP server that accepts and counts mail like `smtp-sink`, or,
+//! while a [`Fault`] is in force, refuses, resets, black-holes, tarpits or answers with
+//! chosen reply codes. Faults switch live through a `watch` channel; everything the
+//! server sees is reported as a [`RemoteEvent`] on a channel, so the caller (mailquake's
+//! collector, or the standalone binary) owns all state.
+//!
+//! The same session machinery serves mailquake's embedded reference cluster: a node is
+//! a server whose [`MessageSink`] queues the message instead of counting it.
+//!
+//! This crate never depends on `mailquake`.
+
+pub mod behavior;
+pub mod event;
+pub mod server;
+pub mod sink;
+pub mod units;
+
+pub use behavior::{Fault, Stage};
+pub use event::{RemoteEvent, RemoteEventKind};
+pub use server::{serve, ServerConfig};
+pub use sink::{CountingSink, Envelope, MessageSink, Reply};

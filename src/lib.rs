@@ -1,0 +1,9 @@
+//! mailquake: chaos and load tests for SMTP clusters.
+//!
+//! The modules read in flow order: a scenario becomes a [`scenario::Plan`]; the
+//! [`generator`] floods the [`target`] through our [`smtp`] client; fake remotes
+//! (the `fake-remotes` crate) misbehave on a timeline; the [`collector`] owns the ledger
+//! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
+//! wires the stages together.
+
+pub mod scenario;
