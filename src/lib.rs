@@ -6,4 +6,13 @@
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
 //! wires the stages together.
 
+pub mod cli;
 pub mod scenario;
+pub mod collector;
+pub mod checks;
+pub mod report;
+pub mod timeline;
+pub mod run;
+pub mod smtp;
+pub mod generator;
+pub mod target;

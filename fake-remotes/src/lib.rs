@@ -12,12 +12,16 @@
 //! This crate never depends on `mailquake`.
 
 pub mod behavior;
+mod command;
+mod data;
 pub mod event;
+pub mod headers;
 pub mod server;
+mod session;
 pub mod sink;
 pub mod units;
 
 pub use behavior::{Fault, Stage};
 pub use event::{RemoteEvent, RemoteEventKind};
-pub use server::{serve, ServerConfig};
+pub use server::{bind, serve, ServerConfig};
 pub use sink::{CountingSink, Envelope, MessageSink, Reply};

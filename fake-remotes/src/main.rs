@@ -1,1 +1,1 @@
-fn main() { todo!() }
+fn main() {}

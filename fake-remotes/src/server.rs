@@ -1,12 +1,25 @@
-//! The SMTP server: accept loop and session. Executes what the behaviours decide.
+//! The SMTP server: the accept loop (which also executes `refuse` by closing and
+//! re-binding its listener) and one task per session (`session.rs`). Executes what the
+//! behaviours decide.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::{Fault, MessageSink, RemoteEvent};
+use crate::behavior::{connection_seed, refuse};
+use crate::event::now_us;
+use crate::session::{Session, Shared};
+use crate::{Fault, MessageSink, RemoteEvent, RemoteEventKind, Stage};
+
+/// Pending connections the kernel keeps per listener.
+pub const BACKLOG: u32 = 1024;
+/// Pause after an accept error (out of file descriptors…) or a failed re-bind.
+const RETRY: Duration = Duration::from_millis(100);
 
 /// How one server instance behaves.
 #[derive(Clone, Debug)]
@@ -25,7 +38,43 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
 }
 
+impl ServerConfig {
+    /// A healthy server: no faults (the sender is dropped, so they never change), 10 MiB
+    /// messages, 5 minutes idle timeout (RFC 5321 §4.5.3.2.7).
+    pub fn healthy(name: impl Into<String>) -> ServerConfig {
+        let name = name.into();
+        ServerConfig {
+            hostname: format!("{name}.fake-remotes.test"),
+            name,
+            faults: watch::channel(Vec::new()).1,
+            seed: 0,
+            max_message_size: 10 << 20,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Binds a listener the way `serve` re-binds after a `refuse`: SO_REUSEADDR, backlog
+/// [`BACKLOG`]. Use it for listeners handed to [`serve`].
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves SMTP on `listener` until `shutdown` is cancelled.
+///
+/// While a `refuse` fault is in force the listener is closed and, when it ends, the same
+/// local address is bound again (so the caller must not rely on the listener object
+/// outliving a refuse). On shutdown, open sessions get `421 4.3.2` (black-holed ones are
+/// just closed) and `serve` returns once every session task has ended; a session waiting
+/// on the sink finishes that delivery first. Errors are returned only for a listener
+/// whose address cannot be read; accept errors are retried.
 pub async fn serve<S: MessageSink>(
     listener: TcpListener,
     config: ServerConfig,
@@ -33,6 +82,111 @@ pub async fn serve<S: MessageSink>(
     events: mpsc::UnboundedSender<RemoteEvent>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let _ = (listener, config, sink, events, shutdown);
-    todo!("implemented by the fake-remotes work")
+    let local = listener.local_addr()?;
+    let shared = Arc::new(Shared::new(
+        &config.name,
+        &config.hostname,
+        config.max_message_size,
+        config.idle_timeout,
+    ));
+    let sessions = TaskTracker::new();
+    let mut faults = config.faults.clone();
+    // Once the sender is gone the faults can no longer change.
+    let mut faults_live = true;
+    let mut listener = Some(listener);
+    let mut connections: u64 = 0;
+
+    loop {
+        let refusing = refuse::in_force(&faults.borrow_and_update());
+        if refusing && listener.is_some() {
+            listener = None;
+            let _ = events.send(RemoteEvent {
+                at_us: now_us(),
+                remote: config.name.clone(),
+                kind: RemoteEventKind::FaultFired {
+                    fault: "refuse".to_string(),
+                    stage: Stage::Connect,
+                    rcpts: Vec::new(),
+                },
+            });
+        } else if !refusing && listener.is_none() {
+            match bind(local) {
+                Ok(l) => listener = Some(l),
+                Err(e) => {
+                    tracing::warn!(remote = %config.name, %local, error = %e, "cannot listen again after refuse; retrying");
+                    if pause_or_shutdown(&shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = faults.changed(), if faults_live => faults_live = changed.is_ok(),
+            accepted = accept(listener.as_ref()) => match accepted {
+                Ok((stream, peer)) => {
+                    let seed = connection_seed(config.seed, connections);
+                    connections += 1;
+                    spawn_session(&sessions, stream, peer, &shared, &sink, &events, &faults, seed, &shutdown);
+                }
+                Err(e) => {
+                    tracing::warn!(remote = %config.name, error = %e, "accept failed");
+                    if pause_or_shutdown(&shutdown).await {
+                        break;
+                    }
+                }
+            },
+        }
+    }
+
+    drop(listener);
+    sessions.close();
+    sessions.wait().await;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_session<S: MessageSink>(
+    sessions: &TaskTracker,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    sink: &S,
+    events: &mpsc::UnboundedSender<RemoteEvent>,
+    faults: &watch::Receiver<Vec<Fault>>,
+    seed: u64,
+    shutdown: &CancellationToken,
+) {
+    // Replies go out in whole batches, so Nagle would only add delay (and would merge
+    // a tarpit's dribbled bytes).
+    let _ = stream.set_nodelay(true);
+    let session = Session::new(
+        stream,
+        peer,
+        Arc::clone(shared),
+        sink.clone(),
+        events.clone(),
+        faults.clone(),
+        seed,
+        shutdown,
+    );
+    sessions.spawn(session.run());
+}
+
+/// Accepts on the listener, or waits forever while there is none (refusing).
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits [`RETRY`]; true if shutdown came first.
+async fn pause_or_shutdown(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(RETRY) => false,
+        _ = shutdown.cancelled() => true,
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -45,9 +46,63 @@ pub struct CountingSink {
     pub events: tokio::sync::mpsc::UnboundedSender<crate::RemoteEvent>,
 }
 
+/// Queue ids of accepted messages, unique within the process.
+static QUEUED: AtomicU64 = AtomicU64::new(1);
+
 impl MessageSink for CountingSink {
     async fn deliver(&self, envelope: Envelope, body: Bytes) -> Reply {
-        let _ = (envelope, body);
-        todo!("implemented by the fake-remotes work")
+        let facts = crate::headers::scan(&body);
+        let _ = self.events.send(crate::RemoteEvent {
+            at_us: crate::event::now_us(),
+            remote: self.name.clone(),
+            kind: crate::RemoteEventKind::Message {
+                mail_from: envelope.mail_from,
+                rcpts: envelope.rcpts,
+                tracking: facts.tracking,
+                received_by: facts.received_by,
+                size: body.len(),
+            },
+        });
+        let id = QUEUED.fetch_add(1, Ordering::Relaxed);
+        Reply::new(250, format!("2.0.0 Ok: queued as {id:X}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RemoteEventKind;
+
+    #[tokio::test]
+    async fn counting_sink_reports_the_message_and_answers_250() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = CountingSink {
+            name: "ok".into(),
+            events: tx,
+        };
+        let envelope = Envelope {
+            helo: "client.test".into(),
+            peer: "127.0.0.1:1".parse().unwrap(),
+            mail_from: "mq.1@bounces.test".into(),
+            rcpts: vec!["mq.1.0@ok.test".into()],
+        };
+        let body = Bytes::from_static(
+            b"Received: from c\r\n by node1.test; now\r\nX-Mailquake-Id: r.1\r\n\r\nhi\r\n",
+        );
+        let reply = sink.deliver(envelope, body.clone()).await;
+        assert_eq!(reply.code, 250);
+        assert!(reply.text.starts_with("2.0.0 Ok: queued as "), "{reply:?}");
+        let event = rx.try_recv().expect("one event");
+        assert_eq!(event.remote, "ok");
+        assert_eq!(
+            event.kind,
+            RemoteEventKind::Message {
+                mail_from: "mq.1@bounces.test".into(),
+                rcpts: vec!["mq.1.0@ok.test".into()],
+                tracking: Some("r.1".into()),
+                received_by: vec!["node1.test".into()],
+                size: body.len(),
+            }
+        );
     }
 }

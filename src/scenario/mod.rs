@@ -1,1 +1,126 @@
-//! Scenario files.
+//! Scenario files: YAML → raw serde mirror (`raw.rs`) → validated [`Plan`] (`validate.rs`).
+//! Errors carry `file:line:col`, the key path and what was expected, on one line.
+//!
+//! Only the first problem is reported: the user fixes it and runs `validate` again. Both
+//! YAML/type errors (from the deserializer) and semantic errors (from `validate.rs`)
+//! come out as the same [`ScenarioError`], so callers print `{err}` and exit 2.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub mod plan;
+mod raw;
+pub mod units;
+mod validate;
+mod yaml;
+
+pub use plan::*;
+
+/// Why a scenario was rejected; `Display` is one line: `FILE:LINE:COL: KEY.PATH: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem has no place in the file (it could not be read).
+    pub line: u64,
+    /// 1-based; 0 when unknown.
+    pub col: u64,
+    /// Where in the document, e.g. `load.steps[0].rate`; empty for the document itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.col.max(1))?;
+        }
+        f.write_str(": ")?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        // Messages may quote user text; keep the error on one line whatever it contains.
+        for c in self.message.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+        file: path.to_owned(),
+        line: 0,
+        col: 0,
+        path: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, path),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let before = &e.as_bytes()[..offset];
+            let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let col = before.iter().rev().take_while(|&&b| b != b'\n').count() as u64 + 1;
+            Err(ScenarioError {
+                file: path.to_owned(),
+                line,
+                col,
+                path: String::new(),
+                message: "the file is not valid UTF-8".to_owned(),
+            })
+        }
+    }
+}
+
+/// Validates scenario text; `file` is only used in messages and as [`Plan::source`].
+pub fn parse(text: &str, file: &Path) -> Result<Plan, ScenarioError> {
+    let raw = yaml::deserialize(text, file)?;
+    validate::plan(raw, file)
+}
+
+/// One line for people: what the plan will do.
+/// `3 remotes (ok, down, bounces), embedded cluster of 3 nodes (per-destination), 36000 messages over 3m, 1 fault, 4 checks (isolation, drain, no_loss, no_duplicates)`
+pub fn describe(plan: &Plan) -> String {
+    let names: Vec<&str> = plan.remotes.iter().map(|r| r.name.as_str()).collect();
+    let target = match &plan.target {
+        Target::Embedded(e) => {
+            let queue = match e.queue {
+                QueueDesign::PerDestination => "per-destination",
+                QueueDesign::Shared => "shared",
+            };
+            format!("embedded cluster of {} ({queue})", plural(e.nodes, "node"))
+        }
+        Target::Smtp(endpoints) => format!("SMTP target {}", endpoints.join(", ")),
+    };
+    let checks: Vec<&str> = plan.checks.iter().map(Check::name).collect();
+    format!(
+        "{} ({}), {}, {} over {}, {}, {} ({})",
+        plural(plan.remotes.len(), "remote"),
+        names.join(", "),
+        target,
+        plural(plan.load.planned_messages().round() as usize, "message"),
+        humantime::format_duration(plan.load.duration()),
+        plural(plan.faults.len(), "fault"),
+        plural(plan.checks.len(), "check"),
+        checks.join(", "),
+    )
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,39 @@
-//! TODO
+//! `refuse`: the client's `connect()` fails at once with ECONNREFUSED — nothing listens.
+//!
+//! Executed by the accept loop in `server.rs`: while a `refuse` fault is in force the
+//! listening socket is closed, and when the fault ends the same local address is bound
+//! again (SO_REUSEADDR, backlog 1024). Sessions that were already open are untouched, as
+//! with a real server whose listener went away. A connection that got into the accept
+//! queue just before the switch is reset, which is what the kernel does to the queue of
+//! a listener that closes.
+
+use super::AcceptAction;
+use crate::Fault;
+
+/// Whether the listener must be closed now.
+pub fn in_force(faults: &[Fault]) -> bool {
+    faults.iter().any(|f| matches!(f, Fault::Refuse))
+}
+
+/// A connection accepted while `refuse` is in force (a race with the switch).
+pub(super) fn on_accept() -> Option<AcceptAction> {
+    Some(AcceptAction::Reset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::behavior::Tarpit;
+
+    #[test]
+    fn in_force_only_with_a_refuse_fault() {
+        let table = [
+            (vec![], false),
+            (vec![Fault::Reset], false),
+            (vec![Fault::Tarpit(Tarpit::default()), Fault::Refuse], true),
+        ];
+        for (faults, want) in table {
+            assert_eq!(in_force(&faults), want, "{faults:?}");
+        }
+    }
+}

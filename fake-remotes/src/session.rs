@@ -1,0 +1,684 @@
+//! One SMTP session: reads commands, answers them, receives bodies, hands messages to the
+//! sink, and executes what the behaviour [`Plan`] decides (delays, replies, closes).
+//!
+//! Built for throughput like Postfix's `smtp-sink`: input is read in 4 KiB chunks into
+//! one buffer, every complete command in it is answered into one output buffer, and the
+//! output is written only when no complete command is left, so a pipelined batch (RFC
+//! 2920) gets all its replies in one write. The idle and shutdown futures are created
+//! once per session, not per read. Faults are re-read from the watch channel only when
+//! it changed (an atomic compare), so a healthy session pays nothing for them.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use memchr::memchr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep, sleep_until, Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::behavior::{tarpit, AcceptAction, Fired, Plan, StageAction};
+use crate::command::{self, code_of, reply, Command, MAX_LINE};
+use crate::data::DataReceiver;
+use crate::event::now_us;
+use crate::{headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, Stage};
+
+/// Bytes asked of the socket per read, as `smtp-sink`'s stream buffer.
+const READ_CHUNK: usize = 4096;
+/// Recipients per transaction before 452 (RFC 5321 §4.5.3.1.8 asks for at least 100).
+const MAX_RCPTS: usize = 1000;
+/// How long the farewell (421) may take to write to a client that does not read.
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A byte stream a session runs on: TCP in production, an in-memory pipe in tests.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Closes the connection with RST instead of FIN.
+    fn abort(self);
+}
+
+impl Transport for TcpStream {
+    fn abort(self) {
+        // SO_LINGER 0: close() sends RST and does not block.
+        let _ = self.set_zero_linger();
+        drop(self);
+    }
+}
+
+#[cfg(test)]
+impl Transport for tokio::io::DuplexStream {
+    fn abort(self) {}
+}
+
+/// What every session of one server shares, rendered once.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub name: String,
+    pub banner: Vec<u8>,
+    pub ehlo: Vec<u8>,
+    pub helo: Vec<u8>,
+    pub max_message_size: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: &str,
+        hostname: &str,
+        max_message_size: usize,
+        idle_timeout: Duration,
+    ) -> Shared {
+        Shared {
+            name: name.to_string(),
+            banner: format!("220 {hostname} ESMTP fake-remotes\r\n").into_bytes(),
+            ehlo: format!(
+                "250-{hostname}\r\n250-PIPELINING\r\n250-SIZE {max_message_size}\r\n\
+                 250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+            )
+            .into_bytes(),
+            helo: format!("250 {hostname}\r\n").into_bytes(),
+            max_message_size,
+            idle_timeout,
+        }
+    }
+}
+
+/// How a session ends.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// Send what is pending, then close (FIN): QUIT, 421, `disconnect`.
+    Close,
+    /// Close with RST.
+    Reset,
+    /// Send what is pending, then hold the connection silently.
+    Blackhole,
+    /// The client went away (EOF or an I/O error): nothing to send.
+    ClientGone,
+    /// Nothing from the client for the idle timeout.
+    Idle,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// A reply to render into the output buffer.
+enum Out<'a> {
+    Line(&'static [u8]),
+    Ehlo,
+    Helo,
+    Reply(&'a Reply),
+}
+
+pub(crate) struct Session<T, K> {
+    io: T,
+    shared: Arc<Shared>,
+    sink: K,
+    events: mpsc::UnboundedSender<RemoteEvent>,
+    faults: watch::Receiver<Vec<Fault>>,
+    plan: Plan,
+    peer: SocketAddr,
+    inbuf: Vec<u8>,
+    /// Start of the unprocessed input in `inbuf`.
+    pos: usize,
+    out: Vec<u8>,
+    /// A command line over 512 bytes is being skipped up to its end.
+    skipping_long_line: bool,
+    /// Receiving a message body.
+    body: Option<DataReceiver>,
+    helo: Option<String>,
+    mail_from: Option<String>,
+    size_hint: usize,
+    rcpts: Vec<String>,
+    /// After a 4xx/5xx banner only QUIT is accepted.
+    quit_only: bool,
+    /// The stage of the command being answered (for tarpit reports).
+    stage: Stage,
+    tarpit_reported: bool,
+    /// When the session started waiting for the client; the idle sleep fires at most
+    /// once per idle period and re-arms from here, so reads never touch the timer.
+    waiting_since: Instant,
+    idle: Pin<Box<Sleep>>,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl<T: Transport, K: MessageSink> Session<T, K> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        io: T,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+        sink: K,
+        events: mpsc::UnboundedSender<RemoteEvent>,
+        faults: watch::Receiver<Vec<Fault>>,
+        seed: u64,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        let mut faults = faults;
+        let plan = Plan::new(faults.borrow_and_update().clone(), seed);
+        let idle = Box::pin(sleep(shared.idle_timeout));
+        Session {
+            io,
+            shared,
+            sink,
+            events,
+            faults,
+            plan,
+            peer,
+            inbuf: Vec::new(),
+            pos: 0,
+            out: Vec::new(),
+            skipping_long_line: false,
+            body: None,
+            helo: None,
+            mail_from: None,
+            size_hint: 0,
+            rcpts: Vec::new(),
+            quit_only: false,
+            stage: Stage::Connect,
+            tarpit_reported: false,
+            waiting_since: Instant::now(),
+            idle,
+            // A child token: this session's waiter list is its own, not shared by all.
+            shutdown: Box::pin(shutdown.child_token().cancelled_owned()),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        self.emit(RemoteEventKind::Connected { peer: self.peer });
+        if let Some(Fired { fault, action }) = self.plan.on_accept() {
+            self.fired(fault, Stage::Connect);
+            match action {
+                AcceptAction::Reset => self.io.abort(),
+                AcceptAction::Blackhole => self.hold().await,
+            }
+            return;
+        }
+        let end = match self.greet().await {
+            Ok(()) => self.converse().await,
+            Err(end) => end,
+        };
+        self.finish(end).await;
+    }
+
+    async fn greet(&mut self) -> Result<(), End> {
+        if let Some(delay) = self.plan.banner_delay() {
+            self.report_tarpit();
+            self.pause(delay).await?;
+        }
+        self.refresh_faults();
+        let fault = self.fault_at(Stage::Connect)?;
+        let start = self.out.len();
+        match &fault {
+            Some(r) => render(&mut self.out, r),
+            None => self.out.extend_from_slice(&self.shared.banner),
+        }
+        if let Some(bps) = self.plan.pacing().and_then(|p| p.bytes_per_sec) {
+            self.report_tarpit();
+            let banner = self.out.split_off(start);
+            self.dribble(&banner, bps).await?;
+        }
+        if let Some(r) = fault {
+            if r.code == 421 {
+                return Err(End::Close);
+            }
+            self.quit_only = r.code >= 400;
+        }
+        self.flush().await
+    }
+
+    async fn converse(&mut self) -> End {
+        loop {
+            if let Err(end) = self.process_input().await {
+                return end;
+            }
+            if let Err(end) = self.flush().await {
+                return end;
+            }
+            if let Err(end) = self.read_more().await {
+                return end;
+            }
+        }
+    }
+
+    /// Answers everything complete in the input buffer.
+    async fn process_input(&mut self) -> Result<(), End> {
+        loop {
+            if let Some(rx) = self.body.as_mut() {
+                match rx.feed(&self.inbuf[self.pos..]) {
+                    Some(used) => {
+                        self.pos += used;
+                        let rx = self.body.take().expect("in body");
+                        self.end_of_data(rx).await?;
+                        continue;
+                    }
+                    None => {
+                        self.pos = self.inbuf.len();
+                        return Ok(());
+                    }
+                }
+            }
+            let pending = &self.inbuf[self.pos..];
+            let Some(at) = memchr(b'\n', pending) else {
+                if pending.len() > MAX_LINE {
+                    // Drop the start of an over-long line now, so the buffer stays small;
+                    // the 500 goes out when its end arrives, in step with the commands.
+                    self.skipping_long_line = true;
+                    self.pos = self.inbuf.len();
+                }
+                return Ok(());
+            };
+            let line = &pending[..=at];
+            let command = if self.skipping_long_line {
+                self.skipping_long_line = false;
+                Command::TooLong
+            } else {
+                command::parse(line)
+            };
+            self.pos += at + 1;
+            self.handle(command).await?;
+        }
+    }
+
+    async fn handle(&mut self, command: Command) -> Result<(), End> {
+        self.refresh_faults();
+        if self.quit_only && command != Command::Quit {
+            return self.send(Out::Line(reply::ONLY_QUIT)).await;
+        }
+        match command {
+            Command::Ehlo(host) => self.hello(host, Out::Ehlo).await,
+            Command::Helo(host) => self.hello(host, Out::Helo).await,
+            Command::Mail { from, size } => self.mail(from, size).await,
+            Command::Rcpt(to) => self.rcpt(to).await,
+            Command::Data => self.data().await,
+            Command::Rset => {
+                self.reset_transaction();
+                self.send(Out::Line(reply::OK)).await
+            }
+            Command::Noop => self.send(Out::Line(reply::OK)).await,
+            Command::Quit => {
+                self.stage = Stage::Quit;
+                match self.fault_at(Stage::Quit)? {
+                    Some(r) => self.send(Out::Reply(&r)).await?,
+                    None => self.send(Out::Line(reply::BYE)).await?,
+                }
+                Err(End::Close)
+            }
+            Command::Help => self.send(Out::Line(reply::HELP)).await,
+            Command::NotImplemented => self.send(Out::Line(reply::NOT_IMPLEMENTED)).await,
+            Command::TooLong => self.send(Out::Line(reply::TOO_LONG)).await,
+            Command::Unknown => self.send(Out::Line(reply::UNKNOWN)).await,
+            Command::Invalid(line) => self.send(Out::Line(line)).await,
+        }
+    }
+
+    async fn hello(&mut self, host: String, normal: Out<'_>) -> Result<(), End> {
+        self.stage = Stage::Ehlo;
+        let fault = self.fault_at(Stage::Ehlo)?;
+        if fault.as_ref().is_none_or(|r| r.code < 300) {
+            self.helo = Some(host);
+            self.reset_transaction();
+        }
+        self.send_or_fault(fault, normal).await
+    }
+
+    async fn mail(&mut self, from: String, size: usize) -> Result<(), End> {
+        self.stage = Stage::Mail;
+        if self.helo.is_none() {
+            return self.send(Out::Line(reply::NEED_HELO)).await;
+        }
+        if self.mail_from.is_some() {
+            return self.send(Out::Line(reply::NESTED_MAIL)).await;
+        }
+        if size > self.shared.max_message_size {
+            return self.send(Out::Line(reply::TOO_BIG)).await;
+        }
+        let fault = self.fault_at(Stage::Mail)?;
+        if fault.as_ref().is_none_or(|r| r.code < 300) {
+            self.mail_from = Some(from);
+            self.size_hint = size;
+        }
+        self.send_or_fault(fault, Out::Line(reply::MAIL_OK)).await
+    }
+
+    async fn rcpt(&mut self, to: String) -> Result<(), End> {
+        self.stage = Stage::Rcpt;
+        if self.mail_from.is_none() {
+            return self.send(Out::Line(reply::NEED_MAIL)).await;
+        }
+        if self.rcpts.len() >= MAX_RCPTS {
+            self.emit(RemoteEventKind::Rcpt {
+                rcpt: to,
+                code: code_of(reply::TOO_MANY_RCPTS),
+            });
+            return self.send(Out::Line(reply::TOO_MANY_RCPTS)).await;
+        }
+        let fault = self.fault_at(Stage::Rcpt)?;
+        let code = fault.as_ref().map_or(250, |r| r.code);
+        if code < 300 {
+            self.rcpts.push(to.clone());
+        }
+        self.emit(RemoteEventKind::Rcpt { rcpt: to, code });
+        self.send_or_fault(fault, Out::Line(reply::RCPT_OK)).await
+    }
+
+    async fn data(&mut self) -> Result<(), End> {
+        self.stage = Stage::Data;
+        if self.mail_from.is_none() {
+            return self.send(Out::Line(reply::NEED_MAIL)).await;
+        }
+        if self.rcpts.is_empty() {
+            self.reject(Stage::Data, code_of(reply::NO_RCPTS), None);
+            return self.send(Out::Line(reply::NO_RCPTS)).await;
+        }
+        let fault = self.fault_at(Stage::Data)?;
+        match &fault {
+            Some(r) if !(300..400).contains(&r.code) => self.reject(Stage::Data, r.code, None),
+            _ => {
+                let expected = self.size_hint.min(self.shared.max_message_size);
+                self.body = Some(DataReceiver::new(self.shared.max_message_size, expected));
+            }
+        }
+        self.send_or_fault(fault, Out::Line(reply::GO_AHEAD)).await
+    }
+
+    /// The final dot: the whole body has been read.
+    async fn end_of_data(&mut self, rx: DataReceiver) -> Result<(), End> {
+        self.stage = Stage::Dot;
+        self.refresh_faults();
+        if rx.oversize() {
+            let tracking = headers::scan(&rx.into_body()).tracking;
+            self.reject(Stage::Dot, code_of(reply::TOO_BIG), tracking);
+            return self.send(Out::Line(reply::TOO_BIG)).await;
+        }
+        let body = Bytes::from(rx.into_body());
+        let fault = self.fault_at(Stage::Dot)?;
+        if let Some(r) = &fault {
+            if r.code >= 300 {
+                let tracking = headers::scan(&body).tracking;
+                self.reject(Stage::Dot, r.code, tracking);
+                return self.send_fault(r).await;
+            }
+        }
+        let rcpts = self.rcpts.clone();
+        let envelope = Envelope {
+            helo: self.helo.clone().unwrap_or_default(),
+            peer: self.peer,
+            mail_from: self.mail_from.take().unwrap_or_default(),
+            rcpts: std::mem::take(&mut self.rcpts),
+        };
+        let answer = self.sink.deliver(envelope, body.clone()).await;
+        self.reset_transaction();
+        if answer.code >= 300 {
+            self.emit(RemoteEventKind::Rejected {
+                stage: Stage::Dot,
+                code: answer.code,
+                rcpts,
+                tracking: headers::scan(&body).tracking,
+            });
+        }
+        match fault {
+            Some(r) => self.send_fault(&r).await,
+            None if answer.code == 421 => self.send_fault(&answer).await,
+            None => self.send(Out::Reply(&answer)).await,
+        }
+    }
+
+    fn reset_transaction(&mut self) {
+        self.mail_from = None;
+        self.rcpts.clear();
+        self.size_hint = 0;
+    }
+
+    /// Emits `Rejected` for the transaction and ends it.
+    fn reject(&mut self, stage: Stage, code: u16, tracking: Option<String>) {
+        let rcpts = std::mem::take(&mut self.rcpts);
+        self.emit(RemoteEventKind::Rejected {
+            stage,
+            code,
+            rcpts,
+            tracking,
+        });
+        self.reset_transaction();
+    }
+
+    /// Asks the plan about `stage`; reports a fault that fires. `Ok(Some)`: answer this
+    /// instead; `Err`: the session ends here.
+    fn fault_at(&mut self, stage: Stage) -> Result<Option<Reply>, End> {
+        let Some(Fired { fault, action }) = self.plan.at_stage(stage) else {
+            return Ok(None);
+        };
+        self.fired(fault, stage);
+        match action {
+            StageAction::Reply(r) => Ok(Some(r)),
+            StageAction::Disconnect => Err(End::Close),
+            StageAction::Reset => Err(End::Reset),
+            StageAction::Blackhole => Err(End::Blackhole),
+        }
+    }
+
+    async fn send_or_fault(&mut self, fault: Option<Reply>, normal: Out<'_>) -> Result<(), End> {
+        match fault {
+            Some(r) => self.send_fault(&r).await,
+            None => self.send(normal).await,
+        }
+    }
+
+    /// A fault's reply; 421 closes the connection after it (RFC 5321 §3.8).
+    async fn send_fault(&mut self, r: &Reply) -> Result<(), End> {
+        self.send(Out::Reply(r)).await?;
+        if r.code == 421 {
+            return Err(End::Close);
+        }
+        Ok(())
+    }
+
+    /// Queues a reply, or under a tarpit, waits and dribbles it.
+    async fn send(&mut self, what: Out<'_>) -> Result<(), End> {
+        let start = self.out.len();
+        match what {
+            Out::Line(line) => self.out.extend_from_slice(line),
+            Out::Ehlo => self.out.extend_from_slice(&self.shared.ehlo),
+            Out::Helo => self.out.extend_from_slice(&self.shared.helo),
+            Out::Reply(r) => render(&mut self.out, r),
+        }
+        let Some(pacing) = self.plan.pacing() else {
+            return Ok(());
+        };
+        self.report_tarpit();
+        let fresh = self.out.split_off(start);
+        self.flush().await?;
+        if !pacing.delay.is_zero() {
+            self.pause(pacing.delay).await?;
+        }
+        match pacing.bytes_per_sec {
+            Some(bps) => self.dribble(&fresh, bps).await,
+            None => {
+                self.out = fresh;
+                Ok(())
+            }
+        }
+    }
+
+    async fn dribble(&mut self, bytes: &[u8], bytes_per_sec: u32) -> Result<(), End> {
+        self.flush().await?;
+        let start = Instant::now();
+        let chunk = tarpit::chunk_len(bytes_per_sec);
+        for (n, piece) in bytes.chunks(chunk).enumerate() {
+            if n > 0 {
+                let due = start + tarpit::due(n * chunk, bytes_per_sec);
+                tokio::select! {
+                    _ = sleep_until(due) => {}
+                    _ = self.shutdown.as_mut() => return Err(End::Shutdown),
+                }
+            }
+            self.out.extend_from_slice(piece);
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn pause(&mut self, delay: Duration) -> Result<(), End> {
+        tokio::select! {
+            _ = sleep(delay) => Ok(()),
+            _ = self.shutdown.as_mut() => Err(End::Shutdown),
+        }
+    }
+
+    /// Writes the output buffer. A client that does not read for the idle timeout is idle.
+    async fn flush(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.waiting_since = Instant::now();
+        let idle = self.shared.idle_timeout;
+        let mut written = 0;
+        // Offsets rather than `write_all`, so a write interrupted to re-arm the idle
+        // timer resumes where it was.
+        let result = loop {
+            if written == self.out.len() {
+                break Ok(());
+            }
+            tokio::select! {
+                biased;
+                r = self.io.write(&self.out[written..]) => match r {
+                    Ok(0) | Err(_) => break Err(End::ClientGone),
+                    Ok(n) => written += n,
+                },
+                _ = self.idle.as_mut() => {
+                    let deadline = self.waiting_since + idle;
+                    if Instant::now() >= deadline {
+                        break Err(End::Idle);
+                    }
+                    self.idle.as_mut().reset(deadline);
+                }
+                _ = self.shutdown.as_mut() => break Err(End::Shutdown),
+            }
+        };
+        self.out.clear();
+        result
+    }
+
+    /// Reads more input; idle timeout and shutdown end the session.
+    async fn read_more(&mut self) -> Result<(), End> {
+        if self.pos == self.inbuf.len() {
+            self.inbuf.clear();
+        } else {
+            self.inbuf.drain(..self.pos);
+        }
+        self.pos = 0;
+        self.inbuf.reserve(READ_CHUNK);
+        self.waiting_since = Instant::now();
+        let idle = self.shared.idle_timeout;
+        loop {
+            tokio::select! {
+                biased;
+                r = self.io.read_buf(&mut self.inbuf) => return match r {
+                    Ok(0) | Err(_) => Err(End::ClientGone),
+                    Ok(_) => Ok(()),
+                },
+                _ = self.idle.as_mut() => {
+                    let deadline = self.waiting_since + idle;
+                    if Instant::now() >= deadline {
+                        return Err(End::Idle);
+                    }
+                    self.idle.as_mut().reset(deadline);
+                }
+                _ = self.shutdown.as_mut() => return Err(End::Shutdown),
+            }
+        }
+    }
+
+    async fn finish(mut self, end: End) {
+        let farewell = match end {
+            End::Close => None,
+            End::Idle => Some(reply::IDLE),
+            End::Shutdown => Some(reply::SHUTDOWN),
+            End::Reset => return self.io.abort(),
+            End::ClientGone => return,
+            End::Blackhole => {
+                let _ = self.flush().await;
+                return self.hold().await;
+            }
+        };
+        self.out.extend_from_slice(farewell.unwrap_or_default());
+        let out = std::mem::take(&mut self.out);
+        let io = &mut self.io;
+        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, async {
+            io.write_all(&out).await?;
+            io.shutdown().await
+        })
+        .await;
+    }
+
+    /// Holds the connection without a byte: reads and discards until the client closes
+    /// or the server shuts down. Buffers are freed first, so a held connection is cheap.
+    async fn hold(mut self) {
+        self.inbuf = Vec::new();
+        self.out = Vec::new();
+        self.body = None;
+        let mut scratch = [0u8; 256];
+        loop {
+            tokio::select! {
+                r = self.io.read(&mut scratch) => match r {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                _ = self.shutdown.as_mut() => return,
+            }
+        }
+    }
+
+    fn refresh_faults(&mut self) {
+        if self.faults.has_changed().unwrap_or(false) {
+            let faults = self.faults.borrow_and_update().clone();
+            self.plan.set_faults(faults);
+        }
+    }
+
+    fn report_tarpit(&mut self) {
+        if !self.tarpit_reported {
+            self.tarpit_reported = true;
+            self.fired("tarpit", self.stage);
+        }
+    }
+
+    fn fired(&self, fault: &'static str, stage: Stage) {
+        self.emit(RemoteEventKind::FaultFired {
+            fault: fault.to_string(),
+            stage,
+            rcpts: self.rcpts.clone(),
+        });
+    }
+
+    fn emit(&self, kind: RemoteEventKind) {
+        // The receiver may be gone (a run ending); the session goes on regardless.
+        let _ = self.events.send(RemoteEvent {
+            at_us: now_us(),
+            remote: self.shared.name.clone(),
+            kind,
+        });
+    }
+}
+
+/// Renders `code text`, one line per line of text (`code-` on all but the last).
+fn render(out: &mut Vec<u8>, reply: &Reply) {
+    let code = reply.code.to_string();
+    let mut lines = reply.text.lines().peekable();
+    if lines.peek().is_none() {
+        out.extend_from_slice(code.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        return;
+    }
+    while let Some(line) = lines.next() {
+        out.extend_from_slice(code.as_bytes());
+        out.push(if lines.peek().is_some() { b'-' } else { b' ' });
+        out.extend_from_slice(line.trim_end_matches('\r').as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

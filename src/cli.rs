@@ -1,0 +1,35 @@
+//! Command-line definitions (clap). `main.rs` dispatches; nothing here does work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Chaos and load tests for SMTP clusters: flood a cluster while fake remote MTAs
+/// misbehave on a timeline, then prove message by message that queues isolated the
+/// failure and drained in time.
+///
+/// Exit codes: 0 every check passed · 1 a check failed · 2 the scenario or the command
+/// line is invalid · 3 the run could not be carried out (or was aborted with Ctrl-C).
+#[derive(Debug, Parser)]
+#[command(name = "mailquake", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and judge the target: writes DIR/summary.json, exits 0/1/2/3.
+    Run {
+        /// The scenario file (YAML, see scenarios/README.md).
+        file: PathBuf,
+        /// Output folder (default: reports/<name>-<UTC time>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Parse and check a scenario without running it: exits 0 (valid) or 2 (invalid).
+    Validate {
+        /// The scenario file.
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,336 @@
+//! The collector: one task that owns all measured state (the [`Ledger`]). Every other
+//! stage reports [`Event`]s to it on channels; nothing else touches the ledger. Others
+//! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
+
+pub mod event;
+pub mod ledger;
+
+pub use event::Event;
+pub use ledger::{Ledger, MessageRecord};
+
+use fake_remotes::{RemoteEvent, RemoteEventKind};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::generator::message::{parse_rcpt, parse_tracking, parse_verp};
+use crate::scenario::BOUNCE_DOMAIN;
+use ledger::{flag, NEVER};
+
+/// Running totals, cheap to copy (live progress, settle decisions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub submitted: u64,
+    pub accepted: u64,
+    pub not_accepted: u64,
+    pub shortfall: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    /// Accepted, neither delivered nor bounced yet.
+    pub outstanding: u64,
+    pub duplicates: u64,
+}
+
+/// Requests to the collector task.
+pub enum Request {
+    Progress(oneshot::Sender<Progress>),
+    /// Stop at `end_ms` (ms since t0) and hand over the ledger.
+    Finish { end_ms: u32, reply: oneshot::Sender<(Ledger, Progress)> },
+}
+
+/// The ledger and its running totals, updated one event at a time.
+pub struct Collector {
+    pub ledger: Ledger,
+    pub progress: Progress,
+}
+
+impl Collector {
+    pub fn new(ledger: Ledger) -> Self {
+        Collector {
+            ledger,
+            progress: Progress::default(),
+        }
+    }
+
+    fn ms(&self, at_us: u64) -> u32 {
+        (at_us.saturating_sub(self.ledger.t0_us) / 1000).min(NEVER as u64 - 1) as u32
+    }
+
+    /// Applies `change` to record `seq` (if it exists) and keeps the totals in step.
+    fn update(&mut self, seq: u64, change: impl FnOnce(&mut MessageRecord, &mut Progress)) {
+        let Some(rec) = self.ledger.records.get_mut(seq as usize) else {
+            self.ledger.foreign += 1;
+            return;
+        };
+        if !rec.is(flag::SUBMITTED) {
+            self.ledger.foreign += 1;
+            return;
+        }
+        let was = rec.outstanding();
+        change(rec, &mut self.progress);
+        match (was, rec.outstanding()) {
+            (false, true) => self.progress.outstanding += 1,
+            (true, false) => self.progress.outstanding -= 1,
+            _ => {}
+        }
+    }
+
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Submitted {
+                seq,
+                domain,
+                rcpts,
+                intended_us,
+            } => {
+                let i = seq as usize;
+                if i >= self.ledger.records.len() {
+                    self.ledger.records.resize(i + 1, MessageRecord::default());
+                }
+                let intended_ms = self.ms(intended_us);
+                self.ledger.records[i] = MessageRecord {
+                    intended_ms,
+                    domain,
+                    rcpts: rcpts.clamp(1, 64),
+                    flags: flag::SUBMITTED,
+                    ..MessageRecord::default()
+                };
+                self.progress.submitted += 1;
+            }
+            Event::Accepted { seq, at_us, node } => {
+                let at = self.ms(at_us);
+                let node = self.ledger.node_index(&node);
+                self.update(seq, |r, p| {
+                    if !r.accepted() {
+                        r.flags |= flag::ACCEPTED;
+                        r.accepted_ms = at;
+                        r.accepted_node = node;
+                        p.accepted += 1;
+                    }
+                });
+            }
+            Event::NotAccepted { seq, code, .. } => {
+                *self.ledger.submit_rejections.entry(code.unwrap_or(0)).or_default() += 1;
+                self.update(seq, |r, p| {
+                    r.flags |= if code.is_some() { flag::REJECTED } else { flag::SUBMIT_FAILED };
+                    p.not_accepted += 1;
+                });
+            }
+            Event::Shortfall { count } => {
+                self.ledger.shortfall += count;
+                self.progress.shortfall += count;
+            }
+            Event::Remote(e) => self.apply_remote(e),
+        }
+    }
+
+    fn apply_remote(&mut self, event: RemoteEvent) {
+        let at = self.ms(event.at_us);
+        let counters = self.ledger.remotes.entry(event.remote).or_default();
+        match event.kind {
+            RemoteEventKind::Connected { .. } => counters.connections += 1,
+            RemoteEventKind::Rejected { .. } => counters.rejected += 1,
+            RemoteEventKind::FaultFired { .. } => counters.faults_fired += 1,
+            RemoteEventKind::Rcpt { rcpt, .. } => {
+                counters.rcpts += 1;
+                if let Some((seq, _)) = parse_rcpt(&rcpt) {
+                    self.update(seq, |r, _| r.attempts = r.attempts.saturating_add(1));
+                }
+            }
+            RemoteEventKind::Message {
+                rcpts,
+                tracking,
+                received_by,
+                ..
+            } => {
+                counters.messages += 1;
+                if let Some((run, _)) = tracking.as_deref().and_then(parse_tracking) {
+                    if run != self.ledger.run_id {
+                        self.ledger.foreign += 1;
+                        return;
+                    }
+                }
+                let node = received_by.first().map(|n| self.ledger.node_index(n));
+                for rcpt in rcpts {
+                    if domain_is(&rcpt, BOUNCE_DOMAIN) {
+                        if let Some(seq) = parse_verp(&rcpt) {
+                            self.mark_bounced(seq, at);
+                        }
+                    } else if let Some((seq, n)) = parse_rcpt(&rcpt) {
+                        self.mark_delivered(seq, n, at, node);
+                    } else {
+                        self.ledger.foreign += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn mark_delivered(&mut self, seq: u64, n: u8, at: u32, node: Option<u8>) {
+        self.update(seq, |r, p| {
+            let bit = 1u64 << n.min(63);
+            if r.delivered_mask & bit != 0 {
+                r.duplicates = r.duplicates.saturating_add(1);
+                p.duplicates += 1;
+                return;
+            }
+            r.delivered_mask |= bit;
+            if let Some(node) = node {
+                r.delivered_node = node;
+            }
+            if r.delivered_mask & r.all_rcpts_mask() == r.all_rcpts_mask() && !r.delivered() {
+                r.delivered_ms = at;
+                p.delivered += 1;
+            }
+        });
+    }
+
+    fn mark_bounced(&mut self, seq: u64, at: u32) {
+        self.update(seq, |r, p| {
+            if !r.bounced() {
+                r.flags |= flag::BOUNCED;
+                r.bounced_ms = at;
+                p.bounced += 1;
+            }
+        });
+    }
+}
+
+fn domain_is(addr: &str, domain: &str) -> bool {
+    addr.rsplit_once('@').is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+}
+
+/// The collector task: applies events until asked to finish.
+pub async fn run(
+    ledger: Ledger,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    mut remote_events: mpsc::UnboundedReceiver<RemoteEvent>,
+    mut requests: mpsc::Receiver<Request>,
+) -> Option<Ledger> {
+    let mut c = Collector::new(ledger);
+    loop {
+        tokio::select! {
+            biased;
+            Some(e) = events.recv() => c.apply(e),
+            Some(e) = remote_events.recv() => c.apply_remote(e),
+            req = requests.recv() => match req {
+                Some(Request::Progress(reply)) => { let _ = reply.send(c.progress); }
+                Some(Request::Finish { end_ms, reply }) => {
+                    // Take what is already queued: it happened before the end.
+                    while let Ok(e) = events.try_recv() { c.apply(e); }
+                    while let Ok(e) = remote_events.try_recv() { c.apply_remote(e); }
+                    c.ledger.end_ms = end_ms;
+                    let _ = reply.send((c.ledger, c.progress));
+                    return None;
+                }
+                None => return Some(c.ledger),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn collector() -> Collector {
+        let ledger = Ledger {
+            run_id: "r1".into(),
+            t0_us: 1_000_000,
+            domains: vec!["ok.test".into()],
+            ..Default::default()
+        };
+        Collector::new(ledger)
+    }
+
+    fn submitted(seq: u64, rcpts: u8) -> Event {
+        Event::Submitted {
+            seq,
+            domain: 0,
+            rcpts,
+            intended_us: 1_000_000 + seq * 1000,
+        }
+    }
+
+    fn arrived(rcpts: &[&str], tracking: Option<&str>, by: &str, at_us: u64) -> Event {
+        Event::Remote(RemoteEvent {
+            at_us,
+            remote: "ok".into(),
+            kind: RemoteEventKind::Message {
+                mail_from: "mq.0@bounces.test".into(),
+                rcpts: rcpts.iter().map(|s| s.to_string()).collect(),
+                tracking: tracking.map(String::from),
+                received_by: vec![by.into()],
+                size: 10,
+            },
+        })
+    }
+
+    #[test]
+    fn follows_a_message_from_submit_to_delivery_and_duplicate() {
+        let mut c = collector();
+        c.apply(submitted(0, 2));
+        c.apply(Event::Accepted {
+            seq: 0,
+            at_us: 1_010_000,
+            node: Arc::from("n1"),
+        });
+        assert_eq!(c.progress.outstanding, 1);
+        c.apply(arrived(&["mq.0.0@ok.test"], Some("r1.0"), "n2", 1_050_000));
+        assert_eq!(c.progress.outstanding, 1, "one of two recipients");
+        c.apply(arrived(&["mq.0.1@ok.test"], Some("r1.0"), "n2", 1_060_000));
+        c.apply(arrived(&["mq.0.1@ok.test"], Some("r1.0"), "n2", 1_070_000));
+        let r = c.ledger.records[0];
+        assert_eq!((r.accepted_ms, r.delivered_ms, r.duplicates), (10, 60, 1));
+        assert_eq!(c.ledger.node_name(r.accepted_node), "n1");
+        assert_eq!(c.ledger.node_name(r.delivered_node), "n2");
+        assert_eq!(c.progress.outstanding, 0);
+        assert_eq!((c.progress.delivered, c.progress.duplicates), (1, 1));
+    }
+
+    #[test]
+    fn delivery_seen_before_acceptance_is_not_outstanding() {
+        let mut c = collector();
+        c.apply(submitted(0, 1));
+        c.apply(arrived(&["mq.0.0@ok.test"], None, "n1", 1_020_000));
+        c.apply(Event::Accepted {
+            seq: 0,
+            at_us: 1_030_000,
+            node: Arc::from("n1"),
+        });
+        assert_eq!(c.progress.outstanding, 0);
+        assert!(c.ledger.records[0].delivered());
+    }
+
+    #[test]
+    fn bounces_foreign_mail_and_rejections() {
+        let mut c = collector();
+        c.apply(submitted(0, 1));
+        c.apply(submitted(1, 1));
+        for seq in [0, 1] {
+            c.apply(Event::Accepted {
+                seq,
+                at_us: 1_001_000,
+                node: Arc::from("n1"),
+            });
+        }
+        c.apply(arrived(&["mq.1@bounces.test"], None, "n1", 1_500_000));
+        assert!(c.ledger.records[1].bounced());
+        assert_eq!(c.progress.outstanding, 1);
+        // Another run's message, and a sequence number never submitted.
+        c.apply(arrived(&["mq.0.0@ok.test"], Some("other.0"), "n1", 1_500_000));
+        c.apply(arrived(&["mq.99.0@ok.test"], None, "n1", 1_500_000));
+        assert_eq!(c.ledger.foreign, 2);
+        assert!(!c.ledger.records[0].delivered());
+        c.apply(submitted(2, 1));
+        c.apply(Event::NotAccepted {
+            seq: 2,
+            at_us: 1_002_000,
+            phase: crate::smtp::Phase::Rcpt,
+            code: Some(451),
+        });
+        assert_eq!(c.ledger.submit_rejections.get(&451), Some(&1));
+        assert!(c.ledger.records[2].is(flag::REJECTED));
+    }
+}

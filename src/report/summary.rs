@@ -1,0 +1,221 @@
+//! `summary.json`: the machine-readable verdict (schema in `reports/README.md`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::checks::{Finding, Status};
+use crate::collector::ledger::RemoteCounters;
+use crate::collector::{Ledger, Progress};
+use crate::scenario::{FaultSubject, Plan};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub name: String,
+    pub scenario: String,
+    pub run_id: String,
+    /// Load start, RFC 3339 UTC.
+    pub started: String,
+    /// From load start to the end of measurement.
+    pub duration_s: f64,
+    /// `pass` when every check passed, else `fail`.
+    pub verdict: &'static str,
+    /// The operator stopped the run (Ctrl-C): the figures cover what was measured.
+    pub aborted: bool,
+    pub checks: Vec<CheckJson>,
+    pub totals: Progress,
+    pub nodes: Vec<NodeJson>,
+    pub domains: Vec<DomainJson>,
+    pub remotes: BTreeMap<String, RemoteCounters>,
+    pub faults: Vec<FaultJson>,
+    /// Reply code (0 = no reply) → messages the cluster did not accept.
+    pub submit_rejections: BTreeMap<u16, u64>,
+    /// Messages seen at remotes that belong to no message of this run.
+    pub foreign: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckJson {
+    pub name: String,
+    pub passed: bool,
+    pub status: Status,
+    pub observed: String,
+    pub limit: String,
+    pub detail: String,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeJson {
+    pub name: String,
+    pub accepted: u64,
+    pub delivered: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DomainJson {
+    pub name: String,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    /// Delivery latency (accepted → arrived) of delivered messages, milliseconds.
+    pub latency_p50_ms: Option<u32>,
+    pub latency_p99_ms: Option<u32>,
+    pub latency_max_ms: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FaultJson {
+    pub subject: String,
+    pub fault: String,
+    pub at_s: f64,
+    /// `null`: until the end of the run.
+    pub for_s: Option<f64>,
+}
+
+impl Summary {
+    pub fn new(plan: &Plan, ledger: &Ledger, progress: Progress, findings: &[Finding], aborted: bool) -> Self {
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ledger.t0_us);
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            name: plan.name.clone(),
+            scenario: plan.source.display().to_string(),
+            run_id: ledger.run_id.clone(),
+            started: humantime::format_rfc3339_seconds(started).to_string(),
+            duration_s: ledger.end_ms as f64 / 1000.0,
+            verdict: if findings.iter().all(Finding::passed) { "pass" } else { "fail" },
+            aborted,
+            checks: findings
+                .iter()
+                .map(|f| CheckJson {
+                    name: f.name.clone(),
+                    passed: f.passed(),
+                    status: f.status,
+                    observed: f.observed.clone(),
+                    limit: f.limit.clone(),
+                    detail: f.detail.clone(),
+                    evidence: f.evidence.clone(),
+                })
+                .collect(),
+            totals: progress,
+            nodes: nodes(ledger),
+            domains: domains(ledger),
+            remotes: ledger.remotes.clone(),
+            faults: plan
+                .faults
+                .iter()
+                .map(|f| {
+                    let (subject, fault) = match &f.subject {
+                        FaultSubject::Remote { remote, fault } => (format!("remote {remote}"), fault.kind().to_string()),
+                        FaultSubject::Node { node, .. } => (format!("node {node}"), "stuck".to_string()),
+                    };
+                    FaultJson {
+                        subject,
+                        fault,
+                        at_s: f.at.as_secs_f64(),
+                        for_s: f.duration.map(|d| d.as_secs_f64()),
+                    }
+                })
+                .collect(),
+            submit_rejections: ledger.submit_rejections.clone(),
+            foreign: ledger.foreign,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verdict == "pass"
+    }
+}
+
+fn nodes(ledger: &Ledger) -> Vec<NodeJson> {
+    let mut out: Vec<NodeJson> = ledger
+        .nodes
+        .iter()
+        .map(|n| NodeJson {
+            name: n.clone(),
+            accepted: 0,
+            delivered: 0,
+        })
+        .collect();
+    for r in &ledger.records {
+        if r.accepted() {
+            if let Some(n) = out.get_mut(r.accepted_node as usize) {
+                n.accepted += 1;
+            }
+        }
+        if r.partly_delivered() {
+            if let Some(n) = out.get_mut(r.delivered_node as usize) {
+                n.delivered += 1;
+            }
+        }
+    }
+    out
+}
+
+fn domains(ledger: &Ledger) -> Vec<DomainJson> {
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); ledger.domains.len()];
+    let mut out: Vec<DomainJson> = ledger
+        .domains
+        .iter()
+        .map(|d| DomainJson {
+            name: d.clone(),
+            accepted: 0,
+            delivered: 0,
+            bounced: 0,
+            latency_p50_ms: None,
+            latency_p99_ms: None,
+            latency_max_ms: None,
+        })
+        .collect();
+    for r in &ledger.records {
+        let Some(d) = out.get_mut(r.domain as usize) else { continue };
+        d.accepted += r.accepted() as u64;
+        d.delivered += r.delivered() as u64;
+        d.bounced += r.bounced() as u64;
+        if let Some(l) = r.delivery_latency_ms() {
+            latencies[r.domain as usize].push(l);
+        }
+    }
+    for (d, mut l) in out.iter_mut().zip(latencies) {
+        l.sort_unstable();
+        let at = |q: f64| l.get(((q * l.len() as f64).ceil() as usize).clamp(1, l.len().max(1)) - 1).copied();
+        d.latency_p50_ms = at(0.50);
+        d.latency_p99_ms = at(0.99);
+        d.latency_max_ms = l.last().copied();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::ledger::{flag, MessageRecord};
+
+    #[test]
+    fn per_domain_latency_and_per_node_counts() {
+        let mut ledger = Ledger {
+            domains: vec!["ok.test".into()],
+            nodes: vec!["n1".into(), "n2".into()],
+            ..Default::default()
+        };
+        for i in 0..100u32 {
+            ledger.records.push(MessageRecord {
+                flags: flag::SUBMITTED | flag::ACCEPTED,
+                accepted_ms: 0,
+                delivered_ms: i + 1,
+                delivered_mask: 1,
+                accepted_node: 0,
+                delivered_node: 1,
+                ..Default::default()
+            });
+        }
+        let d = &domains(&ledger)[0];
+        assert_eq!((d.accepted, d.delivered), (100, 100));
+        assert_eq!((d.latency_p50_ms, d.latency_p99_ms, d.latency_max_ms), (Some(50), Some(99), Some(100)));
+        let n = nodes(&ledger);
+        assert_eq!((n[0].accepted, n[0].delivered, n[1].accepted, n[1].delivered), (100, 0, 0, 100));
+    }
+}

@@ -1,0 +1,254 @@
+//! The validated scenario: what every stage downstream takes. Built once from the raw
+//! YAML by `validate.rs`; nothing here can be inconsistent (every fault names a known
+//! remote or node, every checked domain is served, the mix sums to 100%).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fake_remotes::Fault;
+
+/// The domain of VERP senders: bounces (DSNs) come back here.
+pub const BOUNCE_DOMAIN: &str = "bounces.test";
+/// Name of the implicit remote that collects bounces when the scenario declares none.
+pub const BOUNCE_REMOTE: &str = "bounces";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    /// Every random decision derives from it.
+    pub seed: u64,
+    /// The file it came from (for messages).
+    pub source: PathBuf,
+    pub target: Target,
+    /// Fake remotes; always includes one serving [`BOUNCE_DOMAIN`].
+    pub remotes: Vec<RemoteSpec>,
+    pub load: Load,
+    /// The timeline, sorted by `at`.
+    pub faults: Vec<FaultWindow>,
+    pub checks: Vec<Check>,
+    /// Longest wait for mail in flight after the load (and the fault timeline) ends.
+    pub settle: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// The embedded reference cluster (the default).
+    Embedded(EmbeddedSpec),
+    /// An external cluster: SMTP endpoints (nodes, or one load balancer).
+    Smtp(Vec<String>),
+}
+
+/// The embedded reference cluster's shape and tuning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddedSpec {
+    pub nodes: usize,
+    pub queue: QueueDesign,
+    /// Connections at once per destination (`per-destination`) or workers in the pool (`shared`).
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    /// Wait for the banner and each reply.
+    pub reply_timeout: Duration,
+    /// First retry delay; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Failed connections in a row after which a destination is marked dead (`per-destination`).
+    pub dead_after: u32,
+    /// Undelivered mail older than this bounces.
+    pub max_queue_lifetime: Duration,
+}
+
+impl Default for EmbeddedSpec {
+    fn default() -> Self {
+        EmbeddedSpec {
+            nodes: 3,
+            queue: QueueDesign::PerDestination,
+            concurrency: 8,
+            connect_timeout: Duration::from_secs(5),
+            reply_timeout: Duration::from_secs(10),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+            dead_after: 5,
+            max_queue_lifetime: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueDesign {
+    /// A queue and a concurrency limit per destination, dead-destination detection.
+    PerDestination,
+    /// One FIFO drained by one worker pool (the naive design).
+    Shared,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteSpec {
+    pub name: String,
+    pub domains: Vec<String>,
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Load {
+    pub steps: Vec<Step>,
+    /// (domain, share in 0..=1); shares sum to 1.
+    pub mix: Vec<(String, f64)>,
+    pub message: MessageSpec,
+    /// Most SMTP sessions open at once (bounds memory).
+    pub sessions: usize,
+    /// Messages sent on one connection before QUIT.
+    pub messages_per_connection: u32,
+}
+
+impl Load {
+    /// Total duration of all steps.
+    pub fn duration(&self) -> Duration {
+        self.steps.iter().map(|s| s.duration).sum()
+    }
+
+    /// Messages the steps submit in total (the sum of [`Step::messages`]).
+    pub fn planned_messages(&self) -> f64 {
+        self.steps.iter().map(Step::messages).sum()
+    }
+}
+
+/// Constant rate for `duration`, or a linear ramp from `rate` to `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// Messages per second at the start of the step.
+    pub rate: f64,
+    /// Messages per second at the end (ramp); `None` = constant.
+    pub to: Option<f64>,
+    pub duration: Duration,
+}
+
+impl Step {
+    /// Messages this step submits: rate × duration, or the mean rate of a ramp × duration.
+    pub fn messages(&self) -> f64 {
+        let mean = (self.rate + self.to.unwrap_or(self.rate)) / 2.0;
+        mean * self.duration.as_secs_f64()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageSpec {
+    /// Body size in bytes (headers included, approximately).
+    pub size: usize,
+    /// Recipients per message (1..=64), all in the message's domain.
+    pub recipients: u8,
+}
+
+/// One entry of the fault timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindow {
+    pub subject: FaultSubject,
+    /// Offset from load start.
+    pub at: Duration,
+    /// `None`: until the end of the run.
+    pub duration: Option<Duration>,
+}
+
+impl FaultWindow {
+    /// Offset at which the fault heals, if it does before the run ends.
+    pub fn end(&self) -> Option<Duration> {
+        self.duration.map(|d| self.at + d)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultSubject {
+    /// A fault on a fake remote.
+    Remote { remote: String, fault: Fault },
+    /// A fault on a node of the target cluster.
+    Node { node: String, fault: NodeFault },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeFault {
+    /// Accepts mail, never delivers it.
+    Stuck,
+}
+
+/// A check of DESIGN §5; each is judged by `checks/`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// While faults are active, healthy domains' delivery latency stays under `limit` at
+    /// `percentile`, and they deliver ≥ `min_delivered` of what was accepted.
+    Isolation {
+        healthy: Vec<String>,
+        during: During,
+        /// 0..100, e.g. 99.0 for `p99`.
+        percentile: f64,
+        limit: Duration,
+        /// 0..=1
+        min_delivered: f64,
+    },
+    /// After the faults on the remote serving `domain` end, everything queued for it is
+    /// delivered within `within`.
+    Drain { domain: String, within: Duration },
+    /// Every accepted message is delivered or bounced by the end of settle.
+    NoLoss,
+    /// No message delivered more than `max` extra times.
+    NoDuplicates { max: u32 },
+    /// Every node that accepted mail delivered some; delivered/accepted per node ≥ `min_ratio`.
+    Nodes { min_ratio: f64 },
+    /// The cluster accepted ≥ `min_accepted` of submissions; submit latency at `percentile` under `limit`.
+    Acceptance {
+        min_accepted: f64,
+        percentile: f64,
+        limit: Option<Duration>,
+    },
+}
+
+impl Check {
+    /// The name used in reports (`isolation`, `drain`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Check::Isolation { .. } => "isolation",
+            Check::Drain { .. } => "drain",
+            Check::NoLoss => "no_loss",
+            Check::NoDuplicates { .. } => "no_duplicates",
+            Check::Nodes { .. } => "nodes",
+            Check::Acceptance { .. } => "acceptance",
+        }
+    }
+}
+
+/// The window an isolation check looks at.
+#[derive(Clone, Debug, PartialEq)]
+pub enum During {
+    /// Every window in which a remote fault is active (node faults excluded).
+    Faults,
+    /// An explicit window, offsets from load start.
+    Window { from: Duration, to: Duration },
+}
+
+impl Plan {
+    /// The remote serving `domain`, if any.
+    pub fn remote_for(&self, domain: &str) -> Option<&RemoteSpec> {
+        self.remotes
+            .iter()
+            .find(|r| r.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
+    }
+
+    /// Remote-fault windows as (start, end) offsets; an open-ended window ends at `run_end`.
+    pub fn remote_fault_windows(&self, run_end: Duration) -> Vec<(Duration, Duration)> {
+        self.faults
+            .iter()
+            .filter(|f| matches!(f.subject, FaultSubject::Remote { .. }))
+            .map(|f| (f.at, f.end().unwrap_or(run_end)))
+            .collect()
+    }
+
+    /// When the timeline is over (last fault healed), from load start.
+    pub fn timeline_end(&self) -> Duration {
+        self.faults
+            .iter()
+            .filter_map(|f| f.end())
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+}

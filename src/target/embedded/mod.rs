@@ -1,0 +1,123 @@
+//! The embedded reference cluster: N relay nodes on loopback, each accepting SMTP,
+//! queueing in memory and relaying to the scenario's fake remotes. A reference target
+//! for demos and self-tests — small and clear, not a product MTA.
+//!
+//! Two queue designs (`queue:` in the scenario): `per-destination` isolates a failing
+//! destination; `shared` is the naive FIFO whose head-of-line blocking caused the outage
+//! mailquake exists to catch.
+
+pub mod dsn;
+pub mod node;
+pub mod per_destination;
+pub mod queue;
+pub mod relay;
+pub mod shared;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_remotes::{serve, ServerConfig};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::scenario::{EmbeddedSpec, QueueDesign};
+use crate::smtp::Timeouts;
+use node::{NodeControl, NodeSink, RelayConfig};
+use queue::{QueuePolicy, RetryPolicy};
+
+/// A node's address and control handle.
+pub struct NodeHandle {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub control: mpsc::UnboundedSender<NodeControl>,
+}
+
+/// A running embedded cluster.
+pub struct EmbeddedCluster {
+    pub nodes: Vec<NodeHandle>,
+}
+
+/// Messages a node sends per connection to one destination.
+const RELAY_BATCH: usize = 10;
+
+/// Binds and starts the nodes (`n1` … `nN`) on 127.0.0.1, relaying by `routes`
+/// (lower-case domain → address). Fails only if a port cannot be bound.
+pub async fn start(
+    spec: &EmbeddedSpec,
+    routes: HashMap<String, SocketAddr>,
+    seed: u64,
+    shutdown: CancellationToken,
+) -> std::io::Result<EmbeddedCluster> {
+    let routes = Arc::new(routes);
+    let mut nodes = Vec::with_capacity(spec.nodes);
+    for i in 1..=spec.nodes {
+        let name = format!("n{i}");
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        // Nodes never misbehave at the SMTP level; the sender is dropped with the task.
+        let (faults_tx, faults_rx) = watch::channel(Vec::new());
+        let server = ServerConfig {
+            name: name.clone(),
+            hostname: name.clone(),
+            faults: faults_rx,
+            seed: seed.wrapping_add(i as u64),
+            max_message_size: 64 << 20,
+            idle_timeout: Duration::from_secs(60),
+        };
+        let sink = NodeSink {
+            node: Arc::from(name.as_str()),
+            next_id: Arc::new(AtomicU64::new(1)),
+            queue: queue_tx,
+        };
+        // Node-side events are not needed: the ledger is built from what the
+        // generator and the remotes see, as it would be for a real cluster.
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _keep = faults_tx;
+            let drain = async { while events_rx.recv().await.is_some() {} };
+            tokio::join!(
+                async {
+                    let _ = serve(listener, server, sink, events_tx, stop).await;
+                },
+                drain
+            );
+        });
+        let relay = RelayConfig {
+            node: name.clone(),
+            routes: routes.clone(),
+            timeouts: Timeouts::uniform(spec.connect_timeout, spec.reply_timeout),
+        };
+        let policy = policy_for(spec);
+        tokio::spawn(node::run_queue(relay, policy, queue_rx, control_rx, shutdown.clone()));
+        nodes.push(NodeHandle {
+            name,
+            addr,
+            control: control_tx,
+        });
+    }
+    Ok(EmbeddedCluster { nodes })
+}
+
+fn policy_for(spec: &EmbeddedSpec) -> Box<dyn QueuePolicy> {
+    let retry = RetryPolicy {
+        min_backoff: spec.min_backoff,
+        max_backoff: spec.max_backoff,
+        max_lifetime: spec.max_queue_lifetime,
+    };
+    match spec.queue {
+        QueueDesign::PerDestination => Box::new(per_destination::PerDestination::new(
+            retry,
+            spec.concurrency,
+            RELAY_BATCH,
+            spec.dead_after,
+        )),
+        QueueDesign::Shared => Box::new(shared::Shared::new(retry, spec.concurrency, RELAY_BATCH)),
+    }
+}
