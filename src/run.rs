@@ -39,14 +39,19 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailquake: cannot start the runtime: {e}");
             return ExitCode::from(3);
         }
     };
-    let out = out.map(Path::to_path_buf).unwrap_or_else(|| default_out_dir(&plan.name));
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out_dir(&plan.name));
     match runtime.block_on(run(plan, out)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
@@ -99,8 +104,13 @@ pub async fn run(plan: Plan, out_dir: PathBuf) -> Result<Outcome, String> {
 }
 
 /// [`run`] with the abort signal supplied by the caller (tests abort without a signal).
-pub async fn run_with_abort(plan: Plan, out_dir: PathBuf, abort: CancellationToken) -> Result<Outcome, String> {
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+pub async fn run_with_abort(
+    plan: Plan,
+    out_dir: PathBuf,
+    abort: CancellationToken,
+) -> Result<Outcome, String> {
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let shutdown = CancellationToken::new();
     let _stop_everything = shutdown.clone().drop_guard();
 
@@ -121,9 +131,12 @@ pub async fn run_with_abort(plan: Plan, out_dir: PathBuf, abort: CancellationTok
     let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
     let mut routes: HashMap<String, SocketAddr> = HashMap::new();
     for (i, spec) in plan.remotes.iter().enumerate() {
-        let listener = TcpListener::bind(spec.listen)
-            .await
-            .map_err(|e| format!("remote `{}`: cannot listen on {}: {e}", spec.name, spec.listen))?;
+        let listener = TcpListener::bind(spec.listen).await.map_err(|e| {
+            format!(
+                "remote `{}`: cannot listen on {}: {e}",
+                spec.name, spec.listen
+            )
+        })?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (faults_tx, faults_rx) = watch::channel(Vec::new());
         let config = ServerConfig {
@@ -138,7 +151,13 @@ pub async fn run_with_abort(plan: Plan, out_dir: PathBuf, abort: CancellationTok
             name: spec.name.clone(),
             events: remote_tx.clone(),
         };
-        tokio::spawn(serve(listener, config, sink, remote_tx.clone(), shutdown.clone()));
+        tokio::spawn(serve(
+            listener,
+            config,
+            sink,
+            remote_tx.clone(),
+            shutdown.clone(),
+        ));
         remote_faults.insert(spec.name.clone(), faults_tx);
         for d in &spec.domains {
             routes.insert(d.to_ascii_lowercase(), addr);
@@ -157,12 +176,18 @@ pub async fn run_with_abort(plan: Plan, out_dir: PathBuf, abort: CancellationTok
             for n in cluster.nodes {
                 node_controls.insert(n.name, n.control);
             }
-            (endpoints, Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)))
+            (
+                endpoints,
+                Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)),
+            )
         }
         Target::Smtp(list) => {
             let endpoints = target::resolve(list)?;
             check_reachable(&endpoints).await?;
-            (endpoints, Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)))
+            (
+                endpoints,
+                Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)),
+            )
         }
     };
 
@@ -180,7 +205,12 @@ pub async fn run_with_abort(plan: Plan, out_dir: PathBuf, abort: CancellationTok
         node_controls,
         heal.clone(),
     ));
-    let progress = tokio::spawn(print_progress(req_tx.clone(), t0, plan.clone(), shutdown.clone()));
+    let progress = tokio::spawn(print_progress(
+        req_tx.clone(),
+        t0,
+        plan.clone(),
+        shutdown.clone(),
+    ));
     eprintln!(
         "mailquake: {} — {}; output {}",
         plan.name,
@@ -231,17 +261,25 @@ pub async fn run_with_abort(plan: Plan, out_dir: PathBuf, abort: CancellationTok
     let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
     let (reply_tx, reply_rx) = oneshot::channel();
     req_tx
-        .send(Request::Finish { end_ms, reply: reply_tx })
+        .send(Request::Finish {
+            end_ms,
+            reply: reply_tx,
+        })
         .await
         .map_err(|_| "the collector stopped early".to_string())?;
-    let (ledger, totals) = reply_rx.await.map_err(|_| "the collector stopped early".to_string())?;
+    let (ledger, totals) = reply_rx
+        .await
+        .map_err(|_| "the collector stopped early".to_string())?;
     let _ = collector.await;
     shutdown.cancel();
 
     let findings = checks::judge(&plan, &ledger);
     let summary = Summary::new(&plan, &ledger, totals, &findings, abort.is_cancelled());
     write_summary(&out_dir, &summary)?;
-    print!("{}", terminal::render(&summary, &out_dir.display().to_string()));
+    print!(
+        "{}",
+        terminal::render(&summary, &out_dir.display().to_string())
+    );
     Ok(Outcome { summary, out_dir })
 }
 
@@ -258,7 +296,12 @@ async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progress> {
 }
 
 /// A plain progress line every few seconds on stderr.
-async fn print_progress(req_tx: mpsc::Sender<Request>, t0: Instant, plan: Plan, stop: CancellationToken) {
+async fn print_progress(
+    req_tx: mpsc::Sender<Request>,
+    t0: Instant,
+    plan: Plan,
+    stop: CancellationToken,
+) {
     let total = plan.load.duration().max(plan.timeline_end());
     let mut tick = tokio::time::interval_at(t0 + PROGRESS_EVERY, PROGRESS_EVERY);
     let mut last = Progress::default();
@@ -267,17 +310,28 @@ async fn print_progress(req_tx: mpsc::Sender<Request>, t0: Instant, plan: Plan, 
             _ = tick.tick() => {}
             _ = stop.cancelled() => return,
         }
-        let Some(p) = ask_progress(&req_tx).await else { return };
+        let Some(p) = ask_progress(&req_tx).await else {
+            return;
+        };
         let secs = PROGRESS_EVERY.as_secs_f64();
         let elapsed = t0.elapsed();
-        let phase = if elapsed < plan.load.duration() { "load" } else if elapsed < total { "faults" } else { "settle" };
+        let phase = if elapsed < plan.load.duration() {
+            "load"
+        } else if elapsed < total {
+            "faults"
+        } else {
+            "settle"
+        };
         let active: Vec<String> = plan
             .faults
             .iter()
             .filter(|f| f.at <= elapsed && f.end().is_none_or(|e| e > elapsed))
             .map(|f| match &f.subject {
                 FaultSubject::Remote { remote, fault } => format!("{}@{remote}", fault.kind()),
-                FaultSubject::Node { node, fault: NodeFault::Stuck } => format!("stuck@{node}"),
+                FaultSubject::Node {
+                    node,
+                    fault: NodeFault::Stuck,
+                } => format!("stuck@{node}"),
             })
             .collect();
         eprintln!(
@@ -297,13 +351,19 @@ async fn print_progress(req_tx: mpsc::Sender<Request>, t0: Instant, plan: Plan, 
 /// An external target must answer at least one TCP connection before the flood starts.
 async fn check_reachable(endpoints: &[SocketAddr]) -> Result<(), String> {
     for addr in endpoints {
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await
+        {
             return Ok(());
         }
     }
     Err(format!(
         "target unreachable: no endpoint accepted a connection ({})",
-        endpoints.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+        endpoints
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 

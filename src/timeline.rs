@@ -67,7 +67,11 @@ fn apply(
     remotes: &HashMap<String, watch::Sender<Vec<Fault>>>,
     nodes: &HashMap<String, mpsc::UnboundedSender<NodeControl>>,
 ) {
-    let in_force = windows.iter().zip(active).filter(|(_, on)| **on).map(|(w, _)| &w.subject);
+    let in_force = windows
+        .iter()
+        .zip(active)
+        .filter(|(_, on)| **on)
+        .map(|(w, _)| &w.subject);
     match subject {
         FaultSubject::Remote { remote, .. } => {
             let faults: Vec<Fault> = in_force
@@ -94,7 +98,10 @@ fn apply(
 fn describe(subject: &FaultSubject) -> String {
     match subject {
         FaultSubject::Remote { remote, fault } => format!("{} on remote {remote}", fault.kind()),
-        FaultSubject::Node { node, fault: NodeFault::Stuck } => format!("stuck on node {node}"),
+        FaultSubject::Node {
+            node,
+            fault: NodeFault::Stuck,
+        } => format!("stuck on node {node}"),
     }
 }
 
@@ -116,8 +123,18 @@ mod tests {
     #[test]
     fn orders_transitions_and_heals_before_reapplying() {
         let t = transitions(&[window(10, Some(5)), window(15, Some(5)), window(0, None)]);
-        let got: Vec<(u64, usize, bool)> = t.iter().map(|(d, i, on)| (d.as_secs(), *i, *on)).collect();
-        assert_eq!(got, [(0, 2, true), (10, 0, true), (15, 0, false), (15, 1, true), (20, 1, false)]);
+        let got: Vec<(u64, usize, bool)> =
+            t.iter().map(|(d, i, on)| (d.as_secs(), *i, *on)).collect();
+        assert_eq!(
+            got,
+            [
+                (0, 2, true),
+                (10, 0, true),
+                (15, 0, false),
+                (15, 1, true),
+                (20, 1, false)
+            ]
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -126,14 +143,27 @@ mod tests {
         let remotes = HashMap::from([("down".to_string(), tx)]);
         let heal = CancellationToken::new();
         let t0 = Instant::now();
-        let task = tokio::spawn(run(vec![window(1, Some(2)), window(2, None)], t0, remotes, HashMap::new(), heal.clone()));
+        let task = tokio::spawn(run(
+            vec![window(1, Some(2)), window(2, None)],
+            t0,
+            remotes,
+            HashMap::new(),
+            heal.clone(),
+        ));
         rx.changed().await.unwrap();
         assert_eq!(t0.elapsed().as_secs(), 1);
         assert_eq!(rx.borrow_and_update().len(), 1);
         rx.changed().await.unwrap();
-        assert_eq!((t0.elapsed().as_secs(), rx.borrow_and_update().len()), (2, 2), "overlap: both in force");
+        assert_eq!(
+            (t0.elapsed().as_secs(), rx.borrow_and_update().len()),
+            (2, 2),
+            "overlap: both in force"
+        );
         rx.changed().await.unwrap();
-        assert_eq!((t0.elapsed().as_secs(), rx.borrow_and_update().len()), (3, 1));
+        assert_eq!(
+            (t0.elapsed().as_secs(), rx.borrow_and_update().len()),
+            (3, 1)
+        );
         heal.cancel();
         task.await.unwrap();
         assert!(rx.borrow().is_empty(), "healed");

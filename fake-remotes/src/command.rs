@@ -13,7 +13,10 @@ pub(crate) enum Command {
     Ehlo(String),
     Helo(String),
     /// `size`: the SIZE= parameter, 0 when absent.
-    Mail { from: String, size: usize },
+    Mail {
+        from: String,
+        size: usize,
+    },
     Rcpt(String),
     Data,
     Rset,
@@ -130,10 +133,16 @@ mod tests {
             (b"EHLO client.test\r\n", Command::Ehlo("client.test".into())),
             (b"ehlo client.test\r\n", Command::Ehlo("client.test".into())),
             (b"HELO h\r\n", Command::Helo("h".into())),
-            (b"MAIL FROM:<mq.1@bounces.test>\r\n", mail("mq.1@bounces.test", 0)),
+            (
+                b"MAIL FROM:<mq.1@bounces.test>\r\n",
+                mail("mq.1@bounces.test", 0),
+            ),
             (b"MAIL FROM:<> SIZE=4096 BODY=8BITMIME\r\n", mail("", 4096)),
             (b"mail from: <a@b.test>\r\n", mail("a@b.test", 0)),
-            (b"RCPT TO:<mq.1.0@ok.test>\r\n", Command::Rcpt("mq.1.0@ok.test".into())),
+            (
+                b"RCPT TO:<mq.1.0@ok.test>\r\n",
+                Command::Rcpt("mq.1.0@ok.test".into()),
+            ),
             (b"DATA\r\n", Command::Data),
             (b"RSET\r\n", Command::Rset),
             (b"NOOP\r\n", Command::Noop),
@@ -144,10 +153,19 @@ mod tests {
             (b"VRFY postmaster\r\n", Command::NotImplemented),
             (b"FOO bar\r\n", Command::Unknown),
             (b"\r\n", Command::Unknown),
-            (b"MAIL TO:<a@b>\r\n", Command::Invalid(b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n")),
+            (
+                b"MAIL TO:<a@b>\r\n",
+                Command::Invalid(b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n"),
+            ),
             (b"RCPT TO:<a@@b>\r\n", Command::Invalid(reply::BAD_RCPT)),
-            (b"MAIL FROM:<a@b> FROB=1\r\n", Command::Invalid(reply::BAD_PARAMETER)),
-            (b"EHLO\r\n", Command::Invalid(b"501 5.5.4 Syntax: EHLO hostname\r\n")),
+            (
+                b"MAIL FROM:<a@b> FROB=1\r\n",
+                Command::Invalid(reply::BAD_PARAMETER),
+            ),
+            (
+                b"EHLO\r\n",
+                Command::Invalid(b"501 5.5.4 Syntax: EHLO hostname\r\n"),
+            ),
         ];
         for (line, want) in table {
             assert_eq!(parse(line), want, "{:?}", String::from_utf8_lossy(line));

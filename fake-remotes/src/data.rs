@@ -151,14 +151,22 @@ mod tests {
 
     #[test]
     fn finds_the_end_and_unstuffs_in_any_chunking() {
-        let table: [(&[u8], Option<(&[u8], usize)>); 10] = [
+        // input → (body, bytes used through the final dot), or None: no end yet
+        type Case = (&'static [u8], Option<(&'static [u8], usize)>);
+        let table: [Case; 10] = [
             // an empty body: only the final dot (smtp-proto 0.2.5 misses this)
             (b".\r\n", Some((b"", 3))),
             (b".\r\nMAIL FROM:<a@b>\r\n", Some((b"", 3))),
             // a leading `..` on the first line (smtp-proto 0.2.5 keeps both dots)
             (b"..hidden\r\n.\r\n", Some((b".hidden\r\n", 13))),
-            (b"a\r\n..b\r\n...\r\n.\r\n", Some((b"a\r\n.b\r\n..\r\n", 16))),
-            (b"Subject: x\r\n\r\nbody\r\n.\r\n", Some((b"Subject: x\r\n\r\nbody\r\n", 23))),
+            (
+                b"a\r\n..b\r\n...\r\n.\r\n",
+                Some((b"a\r\n.b\r\n..\r\n", 16)),
+            ),
+            (
+                b"Subject: x\r\n\r\nbody\r\n.\r\n",
+                Some((b"Subject: x\r\n\r\nbody\r\n", 23)),
+            ),
             // bare LF is data, `LF.LF` is not the end
             (b"a\n.\nb\r\n.\r\n", Some((b"a\n.\nb\r\n", 10))),
             // `.\r` followed by other data: the CR stays
@@ -171,7 +179,12 @@ mod tests {
             for chunk in [1, 2, 3, 7, 4096] {
                 let got = receive(input, chunk, 1 << 20).map(|(b, used, _)| (b, used));
                 let want = want.map(|(b, used)| (b.to_vec(), used));
-                assert_eq!(got, want, "{:?} in chunks of {chunk}", String::from_utf8_lossy(input));
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} in chunks of {chunk}",
+                    String::from_utf8_lossy(input)
+                );
             }
         }
     }

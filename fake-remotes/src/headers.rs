@@ -195,7 +195,10 @@ mod tests {
                 facts(Some("one"), &[]),
             ),
             // bare LF line ends, no body
-            ("X-Mailquake-Id: lf\nReceived: from a by b.test\n", facts(Some("lf"), &["b.test"])),
+            (
+                "X-Mailquake-Id: lf\nReceived: from a by b.test\n",
+                facts(Some("lf"), &["b.test"]),
+            ),
             // a message without headers
             ("hello world\r\nX-Mailquake-Id: no\r\n", facts(None, &[])),
             ("", facts(None, &[])),

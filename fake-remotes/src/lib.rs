@@ -9,6 +9,11 @@
 //! The same session machinery serves mailquake's embedded reference cluster: a node is
 //! a server whose [`MessageSink`] queues the message instead of counting it.
 //!
+//! In flow order: `server` accepts (and executes `refuse` by closing and re-binding its
+//! listener) → `session` speaks SMTP (`command` parses lines, `data` receives bodies)
+//! and executes what `behavior` decides → the [`MessageSink`] takes each message
+//! (`headers` reads its tracking id and `Received:` hosts) → [`RemoteEvent`]s go out.
+//!
 //! This crate never depends on `mailquake`.
 
 pub mod behavior;

@@ -12,8 +12,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if trimmed == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(trimmed)
-        .map_err(|_| format!("invalid duration `{text}`: expected a number and a unit, e.g. 500ms, 30s, 2m"))
+    humantime::parse_duration(trimmed).map_err(|_| {
+        format!("invalid duration `{text}`: expected a number and a unit, e.g. 500ms, 30s, 2m")
+    })
 }
 
 /// `#[serde(with = "fake_remotes::units::duration")]` for a required `Duration`.

@@ -95,11 +95,13 @@ impl MessageRecord {
     }
     /// Delivery latency (accepted → last recipient arrived), if both happened.
     pub fn delivery_latency_ms(&self) -> Option<u32> {
-        (self.accepted() && self.delivered()).then(|| self.delivered_ms.saturating_sub(self.accepted_ms))
+        (self.accepted() && self.delivered())
+            .then(|| self.delivered_ms.saturating_sub(self.accepted_ms))
     }
     /// Submit latency (intended send → accepted), if accepted.
     pub fn submit_latency_ms(&self) -> Option<u32> {
-        self.accepted().then(|| self.accepted_ms.saturating_sub(self.intended_ms))
+        self.accepted()
+            .then(|| self.accepted_ms.saturating_sub(self.intended_ms))
     }
     /// Mask with one bit per recipient.
     pub fn all_rcpts_mask(&self) -> u64 {
@@ -161,10 +163,16 @@ impl Ledger {
         }
     }
     pub fn domain_name(&self, i: u16) -> &str {
-        self.domains.get(i as usize).map(String::as_str).unwrap_or("?")
+        self.domains
+            .get(i as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
     }
     pub fn node_name(&self, i: u8) -> &str {
-        self.nodes.get(i as usize).map(String::as_str).unwrap_or("?")
+        self.nodes
+            .get(i as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
     }
     /// The tracking id of message `seq`.
     pub fn tracking_id(&self, seq: usize) -> String {
@@ -199,7 +207,10 @@ mod tests {
     #[test]
     fn rcpt_masks() {
         for (n, mask) in [(1u8, 1u64), (3, 7), (64, u64::MAX)] {
-            let r = MessageRecord { rcpts: n, ..Default::default() };
+            let r = MessageRecord {
+                rcpts: n,
+                ..Default::default()
+            };
             assert_eq!(r.all_rcpts_mask(), mask);
         }
     }

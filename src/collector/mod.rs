@@ -34,7 +34,10 @@ pub struct Progress {
 pub enum Request {
     Progress(oneshot::Sender<Progress>),
     /// Stop at `end_ms` (ms since t0) and hand over the ledger.
-    Finish { end_ms: u32, reply: oneshot::Sender<(Ledger, Progress)> },
+    Finish {
+        end_ms: u32,
+        reply: oneshot::Sender<(Ledger, Progress)>,
+    },
 }
 
 /// The ledger and its running totals, updated one event at a time.
@@ -109,9 +112,17 @@ impl Collector {
                 });
             }
             Event::NotAccepted { seq, code, .. } => {
-                *self.ledger.submit_rejections.entry(code.unwrap_or(0)).or_default() += 1;
+                *self
+                    .ledger
+                    .submit_rejections
+                    .entry(code.unwrap_or(0))
+                    .or_default() += 1;
                 self.update(seq, |r, p| {
-                    r.flags |= if code.is_some() { flag::REJECTED } else { flag::SUBMIT_FAILED };
+                    r.flags |= if code.is_some() {
+                        flag::REJECTED
+                    } else {
+                        flag::SUBMIT_FAILED
+                    };
                     p.not_accepted += 1;
                 });
             }
@@ -196,7 +207,8 @@ impl Collector {
 }
 
 fn domain_is(addr: &str, domain: &str) -> bool {
-    addr.rsplit_once('@').is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+    addr.rsplit_once('@')
+        .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
 }
 
 /// The collector task: applies events until asked to finish.
@@ -319,7 +331,12 @@ mod tests {
         assert!(c.ledger.records[1].bounced());
         assert_eq!(c.progress.outstanding, 1);
         // Another run's message, and a sequence number never submitted.
-        c.apply(arrived(&["mq.0.0@ok.test"], Some("other.0"), "n1", 1_500_000));
+        c.apply(arrived(
+            &["mq.0.0@ok.test"],
+            Some("other.0"),
+            "n1",
+            1_500_000,
+        ));
         c.apply(arrived(&["mq.99.0@ok.test"], None, "n1", 1_500_000));
         assert_eq!(c.ledger.foreign, 2);
         assert!(!c.ledger.records[0].delivered());

@@ -18,7 +18,9 @@ pub struct Message {
 /// Builds message `seq` to `rcpts` recipients at `domain`, about `size` bytes long.
 pub fn build(run_id: &str, seq: u64, domain: &str, rcpts: u8, size: usize) -> Message {
     let from = format!("mq.{seq}@{BOUNCE_DOMAIN}");
-    let rcpts: Vec<String> = (0..rcpts.max(1)).map(|n| format!("mq.{seq}.{n}@{domain}")).collect();
+    let rcpts: Vec<String> = (0..rcpts.max(1))
+        .map(|n| format!("mq.{seq}.{n}@{domain}"))
+        .collect();
     let mut head = String::with_capacity(512);
     let _ = write!(
         head,
@@ -35,7 +37,8 @@ pub fn build(run_id: &str, seq: u64, domain: &str, rcpts: u8, size: usize) -> Me
 
 /// Pads with 76-character lines up to `size` bytes (at least one short line).
 fn fill(body: &mut Vec<u8>, size: usize) {
-    const LINE: &[u8] = b"The quick brown fox jumps over the lazy dog. 0123456789 mailquake filler.....\r\n";
+    const LINE: &[u8] =
+        b"The quick brown fox jumps over the lazy dog. 0123456789 mailquake filler.....\r\n";
     loop {
         let room = size.saturating_sub(body.len());
         if room < 8 {
@@ -85,7 +88,11 @@ mod tests {
             assert!(text.contains("\r\nX-Mailquake-Id: r1.42\r\n"));
             assert!(!text.contains("\n."), "no line starts with a dot");
             if size > 1000 {
-                assert!(m.body.len().abs_diff(size) < 80, "{} vs {size}", m.body.len());
+                assert!(
+                    m.body.len().abs_diff(size) < 80,
+                    "{} vs {size}",
+                    m.body.len()
+                );
             }
         }
     }

@@ -47,7 +47,12 @@ struct Job {
 
 /// Runs the load to the end of its shape (or until `stop`), then waits for the sessions
 /// to finish what they took.
-pub async fn run(load: Load, config: GeneratorConfig, events: UnboundedSender<Event>, stop: CancellationToken) {
+pub async fn run(
+    load: Load,
+    config: GeneratorConfig,
+    events: UnboundedSender<Event>,
+    stop: CancellationToken,
+) {
     let sessions = load.sessions.max(1);
     let (tx, rx) = async_channel::bounded::<Job>(sessions);
     let config = Arc::new(config);
@@ -55,7 +60,8 @@ pub async fn run(load: Load, config: GeneratorConfig, events: UnboundedSender<Ev
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..sessions {
         let rx = rx.clone();
-        let (config, load, events, stop) = (config.clone(), load.clone(), events.clone(), stop.clone());
+        let (config, load, events, stop) =
+            (config.clone(), load.clone(), events.clone(), stop.clone());
         workers.spawn(async move { session(id, rx, &config, &load, &events, &stop).await });
     }
     drop(rx);
@@ -167,7 +173,13 @@ async fn session(
             }
         };
         let domain = &config.domains[job.domain as usize];
-        let msg = message::build(&config.run_id, job.seq, domain, load.message.recipients, load.message.size);
+        let msg = message::build(
+            &config.run_id,
+            job.seq,
+            domain,
+            load.message.recipients,
+            load.message.size,
+        );
         let outcome = c.send(&msg.from, &msg.rcpts, &msg.body).await;
         let at_us = now_us();
         if outcome.accepted() {
@@ -181,7 +193,12 @@ async fn session(
                 Ok((phase, reply)) => (*phase, Some(reply.code)),
                 Err(f) => (f.phase, None),
             };
-            let _ = events.send(Event::NotAccepted { seq: job.seq, at_us, phase, code });
+            let _ = events.send(Event::NotAccepted {
+                seq: job.seq,
+                at_us,
+                phase,
+                code,
+            });
         }
         sent_on_conn += 1;
         if !c.usable || sent_on_conn >= load.messages_per_connection {

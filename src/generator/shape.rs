@@ -85,10 +85,22 @@ mod tests {
     #[test]
     fn counts_and_spacing() {
         let table = [
-            (vec![step(10.0, None, 2)], 20u64, Duration::from_millis(1900)),
-            (vec![step(10.0, None, 1), step(100.0, None, 1)], 110, Duration::from_millis(1990)),
+            (
+                vec![step(10.0, None, 2)],
+                20u64,
+                Duration::from_millis(1900),
+            ),
+            (
+                vec![step(10.0, None, 1), step(100.0, None, 1)],
+                110,
+                Duration::from_millis(1990),
+            ),
             (vec![step(0.0, Some(100.0), 2)], 100, Duration::from_secs(2)),
-            (vec![step(100.0, Some(300.0), 1)], 200, Duration::from_secs(1)),
+            (
+                vec![step(100.0, Some(300.0), 1)],
+                200,
+                Duration::from_secs(1),
+            ),
         ];
         for (steps, count, last_at_most) in table {
             let offsets: Vec<Duration> = Schedule::new(&steps).collect();

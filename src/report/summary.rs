@@ -77,7 +77,13 @@ pub struct FaultJson {
 }
 
 impl Summary {
-    pub fn new(plan: &Plan, ledger: &Ledger, progress: Progress, findings: &[Finding], aborted: bool) -> Self {
+    pub fn new(
+        plan: &Plan,
+        ledger: &Ledger,
+        progress: Progress,
+        findings: &[Finding],
+        aborted: bool,
+    ) -> Self {
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ledger.t0_us);
         Summary {
             schema_version: SCHEMA_VERSION,
@@ -86,7 +92,11 @@ impl Summary {
             run_id: ledger.run_id.clone(),
             started: humantime::format_rfc3339_seconds(started).to_string(),
             duration_s: ledger.end_ms as f64 / 1000.0,
-            verdict: if findings.iter().all(Finding::passed) { "pass" } else { "fail" },
+            verdict: if findings.iter().all(Finding::passed) {
+                "pass"
+            } else {
+                "fail"
+            },
             aborted,
             checks: findings
                 .iter()
@@ -109,8 +119,12 @@ impl Summary {
                 .iter()
                 .map(|f| {
                     let (subject, fault) = match &f.subject {
-                        FaultSubject::Remote { remote, fault } => (format!("remote {remote}"), fault.kind().to_string()),
-                        FaultSubject::Node { node, .. } => (format!("node {node}"), "stuck".to_string()),
+                        FaultSubject::Remote { remote, fault } => {
+                            (format!("remote {remote}"), fault.kind().to_string())
+                        }
+                        FaultSubject::Node { node, .. } => {
+                            (format!("node {node}"), "stuck".to_string())
+                        }
                     };
                     FaultJson {
                         subject,
@@ -171,7 +185,9 @@ fn domains(ledger: &Ledger) -> Vec<DomainJson> {
         })
         .collect();
     for r in &ledger.records {
-        let Some(d) = out.get_mut(r.domain as usize) else { continue };
+        let Some(d) = out.get_mut(r.domain as usize) else {
+            continue;
+        };
         d.accepted += r.accepted() as u64;
         d.delivered += r.delivered() as u64;
         d.bounced += r.bounced() as u64;
@@ -181,7 +197,10 @@ fn domains(ledger: &Ledger) -> Vec<DomainJson> {
     }
     for (d, mut l) in out.iter_mut().zip(latencies) {
         l.sort_unstable();
-        let at = |q: f64| l.get(((q * l.len() as f64).ceil() as usize).clamp(1, l.len().max(1)) - 1).copied();
+        let at = |q: f64| {
+            l.get(((q * l.len() as f64).ceil() as usize).clamp(1, l.len().max(1)) - 1)
+                .copied()
+        };
         d.latency_p50_ms = at(0.50);
         d.latency_p99_ms = at(0.99);
         d.latency_max_ms = l.last().copied();
@@ -214,8 +233,14 @@ mod tests {
         }
         let d = &domains(&ledger)[0];
         assert_eq!((d.accepted, d.delivered), (100, 100));
-        assert_eq!((d.latency_p50_ms, d.latency_p99_ms, d.latency_max_ms), (Some(50), Some(99), Some(100)));
+        assert_eq!(
+            (d.latency_p50_ms, d.latency_p99_ms, d.latency_max_ms),
+            (Some(50), Some(99), Some(100))
+        );
         let n = nodes(&ledger);
-        assert_eq!((n[0].accepted, n[0].delivered, n[1].accepted, n[1].delivered), (100, 0, 0, 100));
+        assert_eq!(
+            (n[0].accepted, n[0].delivered, n[1].accepted, n[1].delivered),
+            (100, 0, 0, 100)
+        );
     }
 }

@@ -9,7 +9,11 @@ use super::Summary;
 /// The summary as printed at the end of a run.
 pub fn render(s: &Summary, out_dir: &str) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "\nmailquake · {} · run {} · {:.1}s", s.name, s.run_id, s.duration_s);
+    let _ = writeln!(
+        t,
+        "\nmailquake · {} · run {} · {:.1}s",
+        s.name, s.run_id, s.duration_s
+    );
     let p = &s.totals;
     let _ = writeln!(
         t,
@@ -23,7 +27,11 @@ pub fn render(s: &Summary, out_dir: &str) -> String {
         if p.shortfall > 0 { format!(" · shortfall {}", p.shortfall) } else { String::new() }
     );
     if !s.nodes.is_empty() {
-        let nodes: Vec<String> = s.nodes.iter().map(|n| format!("{} {}→{}", n.name, n.accepted, n.delivered)).collect();
+        let nodes: Vec<String> = s
+            .nodes
+            .iter()
+            .map(|n| format!("{} {}→{}", n.name, n.accepted, n.delivered))
+            .collect();
         let _ = writeln!(t, "  nodes (accepted→delivered): {}", nodes.join(", "));
     }
     let _ = writeln!(t);
@@ -34,7 +42,11 @@ pub fn render(s: &Summary, out_dir: &str) -> String {
             Status::Fail => "✗",
             Status::Inconclusive => "✗?",
         };
-        let _ = writeln!(t, "  {mark} {:width$}  {}   (limit: {})", c.name, c.observed, c.limit);
+        let _ = writeln!(
+            t,
+            "  {mark} {:width$}  {}   (limit: {})",
+            c.name, c.observed, c.limit
+        );
         if c.status != Status::Pass && !c.detail.is_empty() {
             let _ = writeln!(t, "      {}", c.detail);
         }
@@ -48,7 +60,15 @@ pub fn render(s: &Summary, out_dir: &str) -> String {
     } else {
         format!("FAIL ({failed} of {} checks failed)", s.checks.len())
     };
-    let _ = writeln!(t, "\nverdict: {verdict}{}", if s.aborted { " · ABORTED by the operator" } else { "" });
+    let _ = writeln!(
+        t,
+        "\nverdict: {verdict}{}",
+        if s.aborted {
+            " · ABORTED by the operator"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(t, "report:  {out_dir}/summary.json");
     t
 }

@@ -31,24 +31,30 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        one_line(f, &self.file.display().to_string())?;
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.col.max(1))?;
         }
         f.write_str(": ")?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            one_line(f, &self.path)?;
+            f.write_str(": ")?;
         }
-        // Messages may quote user text; keep the error on one line whatever it contains.
-        for c in self.message.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
+        one_line(f, &self.message)
     }
+}
+
+/// Writes `text` with control characters escaped: paths and messages quote user text
+/// (keys, values, file names), and the error must stay on one line whatever it holds.
+fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
 }
 
 impl std::error::Error for ScenarioError {}

@@ -7,8 +7,8 @@
 //!   its line and column; unit-bearing values are [`Text`] so the unit parsers see exactly
 //!   what was typed (`90` and `90%` both arrive as text);
 //! - no `flatten`, untagged or internally tagged enums (they buffer values and lose
-//!   spans): the "string or map" forms (`checks`, `fault`, `during`) have hand-written
-//!   visitors that hand the map straight on to the YAML deserializer;
+//!   spans): the "string or map" forms (`target`, `checks`, `fault`, `during`) have
+//!   hand-written visitors that hand the map straight on to the YAML deserializer;
 //! - maps whose keys are names (`remotes`, `mix`) are [`Entries`]: ordered, keys spanned.
 
 use std::fmt;
@@ -53,8 +53,23 @@ impl<'de> Deserialize<'de> for Text {
 }
 
 /// A YAML map kept in file order, with each key's location.
+///
+/// `serde_path_to_error` cannot see a `Spanned` key (it only captures plain scalar keys),
+/// so the key of the entry being read is kept in [`ENTRY_KEY`] for the error path.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
+
+thread_local! {
+    /// The key of the [`Entries`] entry whose value is being read; `None` between entries.
+    /// Deserialization stops at the first error, so after a failure it names the entry
+    /// that failed (maps of entries never nest in the scenario format).
+    static ENTRY_KEY: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The key of the entry that was being read when deserialization failed, if any.
+pub fn failed_entry_key() -> Option<String> {
+    ENTRY_KEY.with(|k| k.borrow_mut().take())
+}
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -66,9 +81,15 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<V>, A::Error> {
                 let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                loop {
+                    ENTRY_KEY.with(|k| k.borrow_mut().take());
+                    let Some(key) = map.next_key::<Spanned<String>>()? else {
+                        break;
+                    };
+                    ENTRY_KEY.with(|k| *k.borrow_mut() = Some(key.value.clone()));
                     entries.push((key, map.next_value()?));
                 }
+                ENTRY_KEY.with(|k| k.borrow_mut().take());
                 Ok(Entries(entries))
             }
         }
@@ -97,11 +118,43 @@ pub struct RawScenario {
 }
 
 /// `target: { embedded: {...} }` or `target: { smtp: [host:port, ...] }`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug)]
 pub enum RawTarget {
     Embedded(Option<Box<RawEmbedded>>),
     Smtp(Spanned<Vec<Spanned<Text>>>),
+}
+
+impl<'de> Deserialize<'de> for RawTarget {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        // Hand-written rather than derived: a derived enum given a bare `target: smtp`
+        // would read the *next* key's value as the variant's content.
+        struct TargetVisitor;
+        impl<'de> Visitor<'de> for TargetVisitor {
+            type Value = RawTarget;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("{ embedded: {...} } or { smtp: [HOST:PORT, ...] }")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTarget, A::Error> {
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(
+                        "write `embedded: {}` or `smtp: [HOST:PORT]`",
+                    ));
+                };
+                let target = match kind.as_str() {
+                    "embedded" => RawTarget::Embedded(map.next_value()?),
+                    "smtp" => RawTarget::Smtp(map.next_value()?),
+                    other => return Err(de::Error::unknown_variant(other, &["embedded", "smtp"])),
+                };
+                if map.next_key::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom(
+                        "write one of `embedded` or `smtp`, not both",
+                    ));
+                }
+                Ok(target)
+            }
+        }
+        de.deserialize_map(TargetVisitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use serde_saphyr::{Location, MessageFormatter};
+use serde_saphyr::MessageFormatter;
 
-use super::raw::RawScenario;
+use super::raw::{failed_entry_key, RawScenario};
 use super::ScenarioError;
 
 /// Runs the YAML deserializer, keeping the key path of the first error.
@@ -15,40 +15,52 @@ pub fn deserialize(text: &str, file: &Path) -> Result<RawScenario, ScenarioError
     // Snippets are multi-line; our errors are one line (the location is in the prefix).
     options.with_snippet = false;
     let mut path = String::new();
+    // A stale key from an earlier parse on this thread must not name this one's entry.
+    failed_entry_key();
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
-            path = key_path(e.path());
+            path = key_path(e.path(), failed_entry_key());
             e.into_inner()
         })
     });
+    failed_entry_key();
     result.map_err(|e| yaml_error(&e, &path, text, file))
 }
 
 /// `serde_path_to_error`'s path in the words of the file: `load.steps[0].rate`.
 ///
 /// Every `Spanned<T>` adds a `value` segment (it is read as a map `{value, referenced,
-/// defined}`), and the parser adds `?` segments where it has no key yet; both are dropped.
-/// A real key named `value` can only be a remote name or a mix domain, i.e. the entry key
-/// right after `remotes` / `mix` (whose own `Spanned` marker comes first), and is kept.
-fn key_path(path: &serde_path_to_error::Path) -> String {
+/// defined}`), and the parser adds `?` segments where it has no key; both are dropped.
+/// The key of an [`Entries`](super::raw::Entries) map (`remotes`, `load.mix`) is one of
+/// those `?`s: it is filled in from `entry_key`. Such a key may itself be `value`.
+fn key_path(path: &serde_path_to_error::Path, entry_key: Option<String>) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    let mut entry_key_next = false;
+    let mut entry_key = entry_key;
+    let mut entry_next = false;
+    let push = |out: &mut String, key: &str| {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    };
     for segment in path.iter() {
+        let at_entry = std::mem::take(&mut entry_next);
         match segment {
             Segment::Seq { index } => out.push_str(&format!("[{index}]")),
             Segment::Map { key } | Segment::Enum { variant: key } => {
-                if key == "value" && !entry_key_next {
-                    entry_key_next = out == "remotes" || out == "load.mix";
+                if key == "value" {
+                    // The `Spanned` marker of an entries map comes right before its key.
+                    entry_next = out == "remotes" || out == "load.mix";
                     continue;
                 }
-                entry_key_next = false;
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
+                push(&mut out, key);
             }
-            Segment::Unknown => {}
+            Segment::Unknown => {
+                if let Some(key) = entry_key.take().filter(|_| at_entry) {
+                    push(&mut out, &key);
+                }
+            }
         }
     }
     out
@@ -62,10 +74,17 @@ fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str, file: &Path) ->
         inner = error;
     }
     let raw = serde_saphyr::DefaultMessageFormatter.format_message(inner);
-    let location = err.location().unwrap_or(Location::UNKNOWN);
-    let blank = text
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+    let (mut line, mut col) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let content = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let blank = !text.lines().any(content);
+    if path.is_empty() && matches!(inner, serde_saphyr::Error::SerdeMissingField { .. }) {
+        // The parser reports a missing top-level key where the document ends, next to
+        // whatever key came last; the document's first key is the less misleading place.
+        if let Some(first) = text.lines().position(content) {
+            line = first as u64 + 1;
+            col = 1;
+        }
+    }
     let message = if blank {
         "the file is empty: a scenario needs at least version, name, remotes, load and checks"
             .to_owned()
@@ -74,8 +93,8 @@ fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str, file: &Path) ->
     };
     ScenarioError {
         file: file.to_owned(),
-        line: location.line(),
-        col: location.column(),
+        line,
+        col,
         path: path.to_owned(),
         message,
     }
@@ -90,6 +109,47 @@ fn people_words(message: &str, path: &str) -> String {
     }
     if path.is_empty() && one_line == "expected mapping start" {
         return "a scenario is a map of keys (version, name, remotes, load, checks, …)".to_owned();
+    }
+    if one_line.starts_with("multiple YAML documents detected") {
+        return "a scenario file holds one YAML document: remove the second `---` and what \
+                follows"
+            .to_owned();
+    }
+    // The deserializer's phrasings for shape mismatches, in the scenario's terms.
+    let whole: &[(&str, &str)] = &[
+        (
+            "expected mapping start",
+            "expected a map (`key: value` lines or `{ … }`)",
+        ),
+        (
+            "expected sequence start",
+            "expected a list (`- item` lines or `[ … ]`)",
+        ),
+        (
+            "expected string scalar",
+            "expected a single value, not a list or a map",
+        ),
+        (
+            "unexpected value for unit",
+            "takes no settings: write the bare name",
+        ),
+        (
+            "expected end of mapping after enum variant value",
+            "expected a map with exactly one key",
+        ),
+    ];
+    if let Some((_, better)) = whole.iter().find(|(raw, _)| one_line == *raw) {
+        return (*better).to_owned();
+    }
+    if one_line.starts_with("cannot deserialize null into") {
+        return "a value is required here".to_owned();
+    }
+    if let Some(head) = one_line.strip_suffix(", expected one of") {
+        // deny_unknown_fields on a struct with no fields: serde lists nothing.
+        return format!(
+            "{}: this takes no settings",
+            head.replace("unknown field", "unknown key")
+        );
     }
     let kind = if path.ends_with(".fault") {
         "unknown fault"

@@ -132,7 +132,11 @@ pub struct Connection {
 
 impl Connection {
     /// Connects, reads the banner, says EHLO (falls back to HELO).
-    pub async fn open(addr: SocketAddr, helo: &str, timeouts: Timeouts) -> Result<Connection, Failure> {
+    pub async fn open(
+        addr: SocketAddr,
+        helo: &str,
+        timeouts: Timeouts,
+    ) -> Result<Connection, Failure> {
         let fail = |phase, kind| Failure { phase, kind };
         let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
             Err(_) => return Err(fail(Phase::Connect, FailureKind::Timeout)),
@@ -159,7 +163,10 @@ impl Connection {
             pipelining: false,
             usable: true,
         };
-        let banner = conn.read_reply(timeouts.reply).await.map_err(|k| fail(Phase::Banner, k))?;
+        let banner = conn
+            .read_reply(timeouts.reply)
+            .await
+            .map_err(|k| fail(Phase::Banner, k))?;
         if banner.code != 220 {
             return Err(fail(Phase::Banner, FailureKind::Reply(banner)));
         }
@@ -231,7 +238,10 @@ impl Connection {
             self.send_body(body).await
         }
         .await;
-        TxOutcome { rcpt_replies, result }
+        TxOutcome {
+            rcpt_replies,
+            result,
+        }
     }
 
     async fn send_pipelined(&mut self, from: &str, rcpts: &[String], body: &[u8]) -> TxOutcome {
@@ -259,7 +269,10 @@ impl Connection {
                 return Ok((Phase::Mail, mail));
             }
             if !any_rcpt {
-                return Ok((Phase::Rcpt, rcpt_replies.last().cloned().unwrap_or_else(no_rcpt_reply)));
+                return Ok((
+                    Phase::Rcpt,
+                    rcpt_replies.last().cloned().unwrap_or_else(no_rcpt_reply),
+                ));
             }
             if data.code != 354 {
                 return Ok((Phase::Data, data));
@@ -267,7 +280,10 @@ impl Connection {
             self.send_body(body).await
         }
         .await;
-        TxOutcome { rcpt_replies, result }
+        TxOutcome {
+            rcpt_replies,
+            result,
+        }
     }
 
     async fn send_body(&mut self, body: &[u8]) -> Result<(Phase, Reply), Failure> {
@@ -276,7 +292,10 @@ impl Connection {
         let reply = self
             .read_reply(self.timeouts.dot)
             .await
-            .map_err(|kind| Failure { phase: Phase::Dot, kind })?;
+            .map_err(|kind| Failure {
+                phase: Phase::Dot,
+                kind,
+            })?;
         Ok((Phase::Dot, reply))
     }
 
@@ -303,8 +322,14 @@ impl Connection {
         let res = timeout(self.timeouts.reply, self.stream.write_all(&self.wbuf)).await;
         self.wbuf.clear();
         match res {
-            Err(_) => Err(Failure { phase, kind: FailureKind::Timeout }),
-            Ok(Err(e)) => Err(Failure { phase, kind: io_kind(&e) }),
+            Err(_) => Err(Failure {
+                phase,
+                kind: FailureKind::Timeout,
+            }),
+            Ok(Err(e)) => Err(Failure {
+                phase,
+                kind: io_kind(&e),
+            }),
             Ok(Ok(())) => Ok(()),
         }
     }
@@ -376,9 +401,9 @@ fn no_rcpt_reply() -> Reply {
 fn io_kind(e: &io::Error) -> FailureKind {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => FailureKind::Refused,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => {
-            FailureKind::Closed
-        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => FailureKind::Closed,
         io::ErrorKind::TimedOut => FailureKind::Timeout,
         _ => FailureKind::Io(e.to_string()),
     }

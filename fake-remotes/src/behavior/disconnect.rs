@@ -49,7 +49,10 @@ mod tests {
         ];
         let mut rng = fastrand::Rng::with_seed(1);
         for (at, probability, stage, want) in table {
-            let d = Disconnect { stage: at, probability };
+            let d = Disconnect {
+                stage: at,
+                probability,
+            };
             assert_eq!(d.fires(stage, &mut rng), want, "{d:?} at {stage:?}");
         }
     }

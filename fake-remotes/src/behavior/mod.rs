@@ -264,8 +264,14 @@ mod tests {
     #[test]
     fn first_connection_fault_in_list_order_wins() {
         let table = [
-            (vec![Fault::Reset, Fault::Blackhole], Some(("reset", AcceptAction::Reset))),
-            (vec![Fault::Blackhole, Fault::Reset], Some(("blackhole", AcceptAction::Blackhole))),
+            (
+                vec![Fault::Reset, Fault::Blackhole],
+                Some(("reset", AcceptAction::Reset)),
+            ),
+            (
+                vec![Fault::Blackhole, Fault::Reset],
+                Some(("blackhole", AcceptAction::Blackhole)),
+            ),
             // a connection that raced in just before the listener closed
             (vec![Fault::Refuse], Some(("refuse", AcceptAction::Reset))),
             (vec![reply(Stage::Rcpt, 451, 1.0)], None),
@@ -287,7 +293,10 @@ mod tests {
         assert_eq!(plan.pacing().map(|p| p.delay), Some(Duration::from_secs(1)));
         let fired = plan.at_stage(Stage::Rcpt).expect("reply fires");
         assert_eq!(fired.fault, "reply");
-        assert!(matches!(fired.action, StageAction::Reply(Reply { code: 451, .. })));
+        assert!(matches!(
+            fired.action,
+            StageAction::Reply(Reply { code: 451, .. })
+        ));
         assert_eq!(plan.at_stage(Stage::Mail), None);
     }
 

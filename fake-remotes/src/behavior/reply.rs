@@ -83,10 +83,25 @@ mod tests {
     #[test]
     fn fires_at_its_stage_with_default_or_given_text() {
         let table = [
-            (451, None, Stage::Rcpt, Some("4.3.0 temporary failure (fake-remotes)")),
-            (550, None, Stage::Rcpt, Some("5.7.1 rejected (fake-remotes)")),
+            (
+                451,
+                None,
+                Stage::Rcpt,
+                Some("4.3.0 temporary failure (fake-remotes)"),
+            ),
+            (
+                550,
+                None,
+                Stage::Rcpt,
+                Some("5.7.1 rejected (fake-remotes)"),
+            ),
             (421, None, Stage::Rcpt, Some(default_text(421))),
-            (554, Some("5.7.0 go away"), Stage::Rcpt, Some("5.7.0 go away")),
+            (
+                554,
+                Some("5.7.0 go away"),
+                Stage::Rcpt,
+                Some("5.7.0 go away"),
+            ),
             (451, None, Stage::Mail, None),
         ];
         let mut rng = fastrand::Rng::with_seed(1);
@@ -132,9 +147,18 @@ mod tests {
         };
         assert!(ok.validate().is_ok());
         let table = [
-            ReplyFault { code: 999, ..ok.clone() },
-            ReplyFault { probability: -0.1, ..ok.clone() },
-            ReplyFault { text: Some("a\r\nb".into()), ..ok.clone() },
+            ReplyFault {
+                code: 999,
+                ..ok.clone()
+            },
+            ReplyFault {
+                probability: -0.1,
+                ..ok.clone()
+            },
+            ReplyFault {
+                text: Some("a\r\nb".into()),
+                ..ok.clone()
+            },
         ];
         for bad in table {
             assert!(bad.validate().is_err(), "{bad:?}");

@@ -178,7 +178,15 @@ pub(super) fn faults(
                     ));
                 }
                 let fault = match &f.fault.value {
-                    RawFaultKind::Remote(fault) => fault.clone(),
+                    RawFaultKind::Remote(fault) => {
+                        // Ranges serde cannot check (probability, reply code); the fault's
+                        // inner values have no spans, so point at the fault itself.
+                        fault.validate().map_err(|m| {
+                            let path = format!("{p}.fault.{}", fault.kind());
+                            cx.err(f.fault.referenced, path, m)
+                        })?;
+                        fault.clone()
+                    }
                     RawFaultKind::Stuck => {
                         return Err(cx.err(
                             f.fault.referenced,

@@ -176,11 +176,18 @@ pub(super) fn remotes(
                 .iter()
                 .find(|r| r.domains.contains(&domain))
                 .map(|r| r.name.as_str());
-            if let Some(owner) = owner.or(domains.contains(&domain).then_some(n.as_str())) {
+            if let Some(owner) = owner {
                 return Err(cx.err(
                     d.referenced,
                     path,
                     format!("domain `{domain}` is served by both `{owner}` and `{n}`: a domain belongs to one remote"),
+                ));
+            }
+            if domains.contains(&domain) {
+                return Err(cx.err(
+                    d.referenced,
+                    path,
+                    format!("domain `{domain}` is listed twice"),
                 ));
             }
             domains.push(domain);

@@ -95,7 +95,13 @@ pub async fn start(
             timeouts: Timeouts::uniform(spec.connect_timeout, spec.reply_timeout),
         };
         let policy = policy_for(spec);
-        tokio::spawn(node::run_queue(relay, policy, queue_rx, control_rx, shutdown.clone()));
+        tokio::spawn(node::run_queue(
+            relay,
+            policy,
+            queue_rx,
+            control_rx,
+            shutdown.clone(),
+        ));
         nodes.push(NodeHandle {
             name,
             addr,

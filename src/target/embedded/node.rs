@@ -138,7 +138,9 @@ pub async fn run_queue(
             continue;
         }
         for dispatch in policy.dispatch(Instant::now()) {
-            let Some(addr) = config.routes.get(&dispatch.dest).copied() else { continue };
+            let Some(addr) = config.routes.get(&dispatch.dest).copied() else {
+                continue;
+            };
             let batch: Vec<Outgoing> = dispatch
                 .entries
                 .iter()
@@ -152,7 +154,8 @@ pub async fn run_queue(
                 })
                 .collect();
             let (node, timeouts) = (config.node.clone(), config.timeouts);
-            in_flight.spawn(async move { relay(dispatch.dest, addr, &node, timeouts, batch).await });
+            in_flight
+                .spawn(async move { relay(dispatch.dest, addr, &node, timeouts, batch).await });
         }
     }
 }
@@ -166,15 +169,25 @@ fn bounce(
     id: EntryId,
     reason: &str,
 ) {
-    let Some(stored) = store.remove(&id) else { return };
+    let Some(stored) = store.remove(&id) else {
+        return;
+    };
     if stored.from.is_empty() {
         return;
     }
-    let Some(dest) = domain_of(&stored.from) else { return };
+    let Some(dest) = domain_of(&stored.from) else {
+        return;
+    };
     if !config.routes.contains_key(&dest) {
         return;
     }
-    let body = super::dsn::build(&config.node, &stored.from, &stored.rcpts, reason, &stored.body);
+    let body = super::dsn::build(
+        &config.node,
+        &stored.from,
+        &stored.rcpts,
+        reason,
+        &stored.body,
+    );
     let bounce_id = *next_entry;
     *next_entry += 1;
     store.insert(
@@ -211,10 +224,15 @@ mod tests {
 
     #[test]
     fn splits_recipients_by_domain() {
-        let rcpts = ["a@x.test", "b@Y.test", "c@x.test"].map(String::from).to_vec();
+        let rcpts = ["a@x.test", "b@Y.test", "c@x.test"]
+            .map(String::from)
+            .to_vec();
         let got = split_by_domain(rcpts);
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], ("x.test".into(), vec!["a@x.test".into(), "c@x.test".into()]));
+        assert_eq!(
+            got[0],
+            ("x.test".into(), vec!["a@x.test".into(), "c@x.test".into()])
+        );
         assert_eq!(got[1].0, "y.test");
     }
 }

@@ -50,7 +50,11 @@ impl PerDestination {
 impl QueuePolicy for PerDestination {
     fn enqueue(&mut self, id: EntryId, dest: &str, arrival: Instant) {
         self.book.add(id, dest, arrival);
-        self.dests.entry(dest.to_string()).or_default().ready.push_back(id);
+        self.dests
+            .entry(dest.to_string())
+            .or_default()
+            .ready
+            .push_back(id);
     }
 
     fn dispatch(&mut self, now: Instant) -> Vec<Dispatch> {
@@ -120,7 +124,11 @@ impl QueuePolicy for PerDestination {
     }
 
     fn next_wakeup(&self) -> Option<Instant> {
-        let dead = self.dests.values().filter(|d| !d.ready.is_empty()).filter_map(|d| d.dead_until);
+        let dead = self
+            .dests
+            .values()
+            .filter(|d| !d.ready.is_empty())
+            .filter_map(|d| d.dead_until);
         self.book.next_due().into_iter().chain(dead).min()
     }
 
@@ -165,7 +173,11 @@ mod tests {
         let d = p.dispatch(t0);
         let down = d.iter().filter(|x| x.dest == "down.test").count();
         let ok = d.iter().filter(|x| x.dest == "ok.test").count();
-        assert_eq!((down, ok), (2, 2), "each destination gets its own 2 connections");
+        assert_eq!(
+            (down, ok),
+            (2, 2),
+            "each destination gets its own 2 connections"
+        );
         assert!(d.iter().all(|x| x.entries.len() <= 2), "batch of 2");
     }
 
@@ -178,7 +190,9 @@ mod tests {
         }
         let first = p.dispatch(t0);
         assert_eq!(first.len(), 1);
-        assert!(p.report(failed("down.test", first[0].entries.clone()), t0).is_empty());
+        assert!(p
+            .report(failed("down.test", first[0].entries.clone()), t0)
+            .is_empty());
         assert!(!p.is_dead("down.test", t0));
         let second = p.dispatch(t0);
         p.report(failed("down.test", second[0].entries.clone()), t0);
@@ -223,7 +237,10 @@ mod tests {
         p.enqueue(7, "x.test", t0);
         let d = p.dispatch(t0);
         let late = t0 + Duration::from_secs(31);
-        assert_eq!(p.report(failed("x.test", d[0].entries.clone()), late), vec![7]);
+        assert_eq!(
+            p.report(failed("x.test", d[0].entries.clone()), late),
+            vec![7]
+        );
         assert!(p.is_empty());
     }
 }

@@ -26,7 +26,13 @@ pub struct RelayOutcome {
 }
 
 /// Sends `batch` to `addr`, saying EHLO as `helo`.
-pub async fn relay(dest: String, addr: SocketAddr, helo: &str, timeouts: Timeouts, batch: Vec<Outgoing>) -> RelayOutcome {
+pub async fn relay(
+    dest: String,
+    addr: SocketAddr,
+    helo: &str,
+    timeouts: Timeouts,
+    batch: Vec<Outgoing>,
+) -> RelayOutcome {
     let entries: Vec<EntryId> = batch.iter().map(|o| o.id).collect();
     let mut conn = match Connection::open(addr, helo, timeouts).await {
         Ok(c) => c,
@@ -34,7 +40,10 @@ pub async fn relay(dest: String, addr: SocketAddr, helo: &str, timeouts: Timeout
             // A 5xx banner is a permanent refusal of every message; anything else is a failed connection.
             if let crate::smtp::FailureKind::Reply(r) = &failure.kind {
                 if r.is_permanent() {
-                    let failures = entries.iter().map(|id| (*id, failure.to_string())).collect();
+                    let failures = entries
+                        .iter()
+                        .map(|id| (*id, failure.to_string()))
+                        .collect();
                     return RelayOutcome {
                         attempt: Attempt {
                             dest,
@@ -80,7 +89,11 @@ pub async fn relay(dest: String, addr: SocketAddr, helo: &str, timeouts: Timeout
                     .map(|(rcpt, r)| (rcpt.clone(), r.is_transient()))
                     .collect();
                 if refused.iter().any(|(_, transient)| *transient) {
-                    let again = refused.iter().filter(|(_, t)| *t).map(|(r, _)| r.clone()).collect();
+                    let again = refused
+                        .iter()
+                        .filter(|(_, t)| *t)
+                        .map(|(r, _)| r.clone())
+                        .collect();
                     retry_rcpts.push((out.id, again));
                     deferred.push(out.id);
                 } else if !refused.is_empty() {

@@ -40,8 +40,12 @@ impl QueuePolicy for Shared {
         self.fifo.extend(due);
         let mut out = Vec::new();
         while self.busy < self.workers {
-            let Some(head) = self.fifo.pop_front() else { break };
-            let Some(dest) = self.book.dest(head).map(str::to_string) else { continue };
+            let Some(head) = self.fifo.pop_front() else {
+                break;
+            };
+            let Some(dest) = self.book.dest(head).map(str::to_string) else {
+                continue;
+            };
             // The worker takes the head and whatever follows it for the same destination.
             let mut entries = vec![head];
             while entries.len() < self.batch {

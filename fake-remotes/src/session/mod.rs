@@ -1,12 +1,13 @@
 //! One SMTP session: reads commands, answers them, receives bodies, hands messages to the
 //! sink, and executes what the behaviour [`Plan`] decides (delays, replies, closes).
 //!
-//! Built for throughput like Postfix's `smtp-sink`: input is read in 4 KiB chunks into
-//! one buffer, every complete command in it is answered into one output buffer, and the
-//! output is written only when no complete command is left, so a pipelined batch (RFC
-//! 2920) gets all its replies in one write. The idle and shutdown futures are created
-//! once per session, not per read. Faults are re-read from the watch channel only when
-//! it changed (an atomic compare), so a healthy session pays nothing for them.
+//! Built for throughput like Postfix's `smtp-sink`: input is read in chunks (4 KiB for
+//! bodies) into one buffer, every complete command in it is answered into one output
+//! buffer, and the output is written only when no complete command is left, so a
+//! pipelined batch (RFC 2920) gets all its replies in one write. The idle and shutdown
+//! futures are created once per session, not per read. Faults are re-read from the
+//! watch channel only when it changed (an atomic compare), so a healthy session pays
+//! nothing for them. The wire side (writing, reading, tarpits, closing) is in `io.rs`.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -15,43 +16,29 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use memchr::memchr;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep, sleep_until, Instant, Sleep};
+use tokio::time::{sleep, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::behavior::{tarpit, AcceptAction, Fired, Plan, StageAction};
+use crate::behavior::{AcceptAction, Fired, Plan, StageAction};
 use crate::command::{self, code_of, reply, Command, MAX_LINE};
 use crate::data::DataReceiver;
 use crate::event::now_us;
 use crate::{headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, Stage};
 
-/// Bytes asked of the socket per read, as `smtp-sink`'s stream buffer.
+mod io;
+use io::render;
+pub(crate) use io::Transport;
+
+/// Bytes asked of the socket per read of a body, as `smtp-sink`'s stream buffer.
 const READ_CHUNK: usize = 4096;
+/// Room for commands: a pipelined batch fits, and ten thousand sessions parked between
+/// commands (tarpits) do not each hold a body-sized buffer.
+const COMMAND_CHUNK: usize = 1024;
 /// Recipients per transaction before 452 (RFC 5321 §4.5.3.1.8 asks for at least 100).
 const MAX_RCPTS: usize = 1000;
 /// How long the farewell (421) may take to write to a client that does not read.
 const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A byte stream a session runs on: TCP in production, an in-memory pipe in tests.
-pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// Closes the connection with RST instead of FIN.
-    fn abort(self);
-}
-
-impl Transport for TcpStream {
-    fn abort(self) {
-        // SO_LINGER 0: close() sends RST and does not block.
-        let _ = self.set_zero_linger();
-        drop(self);
-    }
-}
-
-#[cfg(test)]
-impl Transport for tokio::io::DuplexStream {
-    fn abort(self) {}
-}
 
 /// What every session of one server shares, rendered once.
 #[derive(Debug)]
@@ -284,6 +271,9 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     async fn handle(&mut self, command: Command) -> Result<(), End> {
         self.refresh_faults();
         if self.quit_only && command != Command::Quit {
+            if let Command::Rcpt(to) = command {
+                self.emit_rcpt(to, code_of(reply::ONLY_QUIT));
+            }
             return self.send(Out::Line(reply::ONLY_QUIT)).await;
         }
         match command {
@@ -342,25 +332,33 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         self.send_or_fault(fault, Out::Line(reply::MAIL_OK)).await
     }
 
+    /// Every RCPT with a readable address is reported with the code it got: it is one
+    /// delivery attempt for that recipient, whatever the answer.
     async fn rcpt(&mut self, to: String) -> Result<(), End> {
         self.stage = Stage::Rcpt;
         if self.mail_from.is_none() {
+            self.emit_rcpt(to, code_of(reply::NEED_MAIL));
             return self.send(Out::Line(reply::NEED_MAIL)).await;
         }
         if self.rcpts.len() >= MAX_RCPTS {
-            self.emit(RemoteEventKind::Rcpt {
-                rcpt: to,
-                code: code_of(reply::TOO_MANY_RCPTS),
-            });
+            self.emit_rcpt(to, code_of(reply::TOO_MANY_RCPTS));
             return self.send(Out::Line(reply::TOO_MANY_RCPTS)).await;
         }
+        // Known before the fault is asked, so a fault at this stage reports it too.
+        self.rcpts.push(to);
         let fault = self.fault_at(Stage::Rcpt)?;
         let code = fault.as_ref().map_or(250, |r| r.code);
-        if code < 300 {
-            self.rcpts.push(to.clone());
-        }
-        self.emit(RemoteEventKind::Rcpt { rcpt: to, code });
+        let to = if code < 300 {
+            self.rcpts.last().cloned().unwrap_or_default()
+        } else {
+            self.rcpts.pop().unwrap_or_default()
+        };
+        self.emit_rcpt(to, code);
         self.send_or_fault(fault, Out::Line(reply::RCPT_OK)).await
+    }
+
+    fn emit_rcpt(&self, rcpt: String, code: u16) {
+        self.emit(RemoteEventKind::Rcpt { rcpt, code });
     }
 
     async fn data(&mut self) -> Result<(), End> {
@@ -474,162 +472,6 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         Ok(())
     }
 
-    /// Queues a reply, or under a tarpit, waits and dribbles it.
-    async fn send(&mut self, what: Out<'_>) -> Result<(), End> {
-        let start = self.out.len();
-        match what {
-            Out::Line(line) => self.out.extend_from_slice(line),
-            Out::Ehlo => self.out.extend_from_slice(&self.shared.ehlo),
-            Out::Helo => self.out.extend_from_slice(&self.shared.helo),
-            Out::Reply(r) => render(&mut self.out, r),
-        }
-        let Some(pacing) = self.plan.pacing() else {
-            return Ok(());
-        };
-        self.report_tarpit();
-        let fresh = self.out.split_off(start);
-        self.flush().await?;
-        if !pacing.delay.is_zero() {
-            self.pause(pacing.delay).await?;
-        }
-        match pacing.bytes_per_sec {
-            Some(bps) => self.dribble(&fresh, bps).await,
-            None => {
-                self.out = fresh;
-                Ok(())
-            }
-        }
-    }
-
-    async fn dribble(&mut self, bytes: &[u8], bytes_per_sec: u32) -> Result<(), End> {
-        self.flush().await?;
-        let start = Instant::now();
-        let chunk = tarpit::chunk_len(bytes_per_sec);
-        for (n, piece) in bytes.chunks(chunk).enumerate() {
-            if n > 0 {
-                let due = start + tarpit::due(n * chunk, bytes_per_sec);
-                tokio::select! {
-                    _ = sleep_until(due) => {}
-                    _ = self.shutdown.as_mut() => return Err(End::Shutdown),
-                }
-            }
-            self.out.extend_from_slice(piece);
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn pause(&mut self, delay: Duration) -> Result<(), End> {
-        tokio::select! {
-            _ = sleep(delay) => Ok(()),
-            _ = self.shutdown.as_mut() => Err(End::Shutdown),
-        }
-    }
-
-    /// Writes the output buffer. A client that does not read for the idle timeout is idle.
-    async fn flush(&mut self) -> Result<(), End> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        self.waiting_since = Instant::now();
-        let idle = self.shared.idle_timeout;
-        let mut written = 0;
-        // Offsets rather than `write_all`, so a write interrupted to re-arm the idle
-        // timer resumes where it was.
-        let result = loop {
-            if written == self.out.len() {
-                break Ok(());
-            }
-            tokio::select! {
-                biased;
-                r = self.io.write(&self.out[written..]) => match r {
-                    Ok(0) | Err(_) => break Err(End::ClientGone),
-                    Ok(n) => written += n,
-                },
-                _ = self.idle.as_mut() => {
-                    let deadline = self.waiting_since + idle;
-                    if Instant::now() >= deadline {
-                        break Err(End::Idle);
-                    }
-                    self.idle.as_mut().reset(deadline);
-                }
-                _ = self.shutdown.as_mut() => break Err(End::Shutdown),
-            }
-        };
-        self.out.clear();
-        result
-    }
-
-    /// Reads more input; idle timeout and shutdown end the session.
-    async fn read_more(&mut self) -> Result<(), End> {
-        if self.pos == self.inbuf.len() {
-            self.inbuf.clear();
-        } else {
-            self.inbuf.drain(..self.pos);
-        }
-        self.pos = 0;
-        self.inbuf.reserve(READ_CHUNK);
-        self.waiting_since = Instant::now();
-        let idle = self.shared.idle_timeout;
-        loop {
-            tokio::select! {
-                biased;
-                r = self.io.read_buf(&mut self.inbuf) => return match r {
-                    Ok(0) | Err(_) => Err(End::ClientGone),
-                    Ok(_) => Ok(()),
-                },
-                _ = self.idle.as_mut() => {
-                    let deadline = self.waiting_since + idle;
-                    if Instant::now() >= deadline {
-                        return Err(End::Idle);
-                    }
-                    self.idle.as_mut().reset(deadline);
-                }
-                _ = self.shutdown.as_mut() => return Err(End::Shutdown),
-            }
-        }
-    }
-
-    async fn finish(mut self, end: End) {
-        let farewell = match end {
-            End::Close => None,
-            End::Idle => Some(reply::IDLE),
-            End::Shutdown => Some(reply::SHUTDOWN),
-            End::Reset => return self.io.abort(),
-            End::ClientGone => return,
-            End::Blackhole => {
-                let _ = self.flush().await;
-                return self.hold().await;
-            }
-        };
-        self.out.extend_from_slice(farewell.unwrap_or_default());
-        let out = std::mem::take(&mut self.out);
-        let io = &mut self.io;
-        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, async {
-            io.write_all(&out).await?;
-            io.shutdown().await
-        })
-        .await;
-    }
-
-    /// Holds the connection without a byte: reads and discards until the client closes
-    /// or the server shuts down. Buffers are freed first, so a held connection is cheap.
-    async fn hold(mut self) {
-        self.inbuf = Vec::new();
-        self.out = Vec::new();
-        self.body = None;
-        let mut scratch = [0u8; 256];
-        loop {
-            tokio::select! {
-                r = self.io.read(&mut scratch) => match r {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                },
-                _ = self.shutdown.as_mut() => return,
-            }
-        }
-    }
-
     fn refresh_faults(&mut self) {
         if self.faults.has_changed().unwrap_or(false) {
             let faults = self.faults.borrow_and_update().clone();
@@ -662,23 +504,5 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     }
 }
 
-/// Renders `code text`, one line per line of text (`code-` on all but the last).
-fn render(out: &mut Vec<u8>, reply: &Reply) {
-    let code = reply.code.to_string();
-    let mut lines = reply.text.lines().peekable();
-    if lines.peek().is_none() {
-        out.extend_from_slice(code.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        return;
-    }
-    while let Some(line) = lines.next() {
-        out.extend_from_slice(code.as_bytes());
-        out.push(if lines.peek().is_some() { b'-' } else { b' ' });
-        out.extend_from_slice(line.trim_end_matches('\r').as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 #[cfg(test)]
-#[path = "session_tests.rs"]
 mod tests;

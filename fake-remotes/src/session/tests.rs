@@ -2,8 +2,11 @@
 //! executed, without sockets; plus random input that must never panic. Timing tests run
 //! on tokio's paused clock, so they are exact and instant.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
 use proptest::prelude::*;
-use tokio::io::DuplexStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::timeout;
 
@@ -25,6 +28,10 @@ struct Harness {
 
 fn start(faults: Vec<Fault>) -> Harness {
     let (client, server) = tokio::io::duplex(256 * 1024);
+    start_on(client, server, faults)
+}
+
+fn start_on(client: DuplexStream, server: impl Transport, faults: Vec<Fault>) -> Harness {
     let shared = Arc::new(Shared::new("r", "mx.test", MAX_SIZE, IDLE));
     let (events_tx, events) = mpsc::unbounded_channel();
     let (faults_tx, faults_rx) = watch::channel(faults);
@@ -34,7 +41,9 @@ fn start(faults: Vec<Fault>) -> Harness {
         events: events_tx.clone(),
     };
     let peer = "127.0.0.1:1".parse().unwrap();
-    let session = Session::new(server, peer, shared, sink, events_tx, faults_rx, 1, &shutdown);
+    let session = Session::new(
+        server, peer, shared, sink, events_tx, faults_rx, 1, &shutdown,
+    );
     tokio::spawn(session.run());
     Harness {
         client,
@@ -82,11 +91,11 @@ impl Harness {
     }
 }
 
-/// The codes of the final line of each reply.
+/// The codes of the final line of each complete reply.
 fn codes(output: &str) -> Vec<u16> {
     output
-        .split("\r\n")
-        .filter(|l| l.len() >= 4 && l.as_bytes()[3] == b' ')
+        .split_inclusive("\r\n")
+        .filter(|l| l.ends_with("\r\n") && l.len() >= 4 && l.as_bytes()[3] == b' ')
         .filter_map(|l| l[..3].parse().ok())
         .collect()
 }
@@ -100,8 +109,10 @@ fn reply_fault(stage: Stage, code: u16) -> Fault {
     })
 }
 
-const ENVELOPE: &str = "EHLO c.test\r\nMAIL FROM:<mq.1@bounces.test>\r\nRCPT TO:<mq.1.0@ok.test>\r\n";
-const MESSAGE: &str = "DATA\r\nX-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n..dot\r\n.\r\n";
+const ENVELOPE: &str =
+    "EHLO c.test\r\nMAIL FROM:<mq.1@bounces.test>\r\nRCPT TO:<mq.1.0@ok.test>\r\n";
+const MESSAGE: &str =
+    "DATA\r\nX-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n..dot\r\n.\r\n";
 
 #[tokio::test]
 async fn protocol_table() {
@@ -112,7 +123,12 @@ async fn protocol_table() {
             format!("{ENVELOPE}RCPT TO:<mq.1.1@ok.test>\r\n{MESSAGE}QUIT\r\n"),
             vec![220, 250, 250, 250, 250, 354, 250, 221],
         ),
-        ("HELO works", vec![], "HELO c\r\nMAIL FROM:<>\r\nQUIT\r\n".into(), vec![220, 250, 250, 221]),
+        (
+            "HELO works",
+            vec![],
+            "HELO c\r\nMAIL FROM:<>\r\nQUIT\r\n".into(),
+            vec![220, 250, 250, 221],
+        ),
         (
             "out of order",
             vec![],
@@ -133,11 +149,19 @@ async fn protocol_table() {
             format!("NOOP {}\r\nNOOP\r\nQUIT\r\n", "x".repeat(600)),
             vec![220, 500, 250, 221],
         ),
-        ("empty body", vec![], format!("{ENVELOPE}DATA\r\n.\r\nQUIT\r\n"), vec![220, 250, 250, 250, 354, 250, 221]),
+        (
+            "empty body",
+            vec![],
+            format!("{ENVELOPE}DATA\r\n.\r\nQUIT\r\n"),
+            vec![220, 250, 250, 250, 354, 250, 221],
+        ),
         (
             "oversize at the dot, then the session goes on",
             vec![],
-            format!("{ENVELOPE}DATA\r\n{}\r\n.\r\nNOOP\r\nQUIT\r\n", "y".repeat(MAX_SIZE + 1)),
+            format!(
+                "{ENVELOPE}DATA\r\n{}\r\n.\r\nNOOP\r\nQUIT\r\n",
+                "y".repeat(MAX_SIZE + 1)
+            ),
             vec![220, 250, 250, 250, 354, 552, 250, 221],
         ),
         (
@@ -158,7 +182,12 @@ async fn protocol_table() {
             "EHLO c\r\nMAIL FROM:<>\r\nQUIT\r\n".into(),
             vec![554, 503, 503, 221],
         ),
-        ("421 banner closes", vec![reply_fault(Stage::Connect, 421)], "EHLO c\r\n".into(), vec![421]),
+        (
+            "421 banner closes",
+            vec![reply_fault(Stage::Connect, 421)],
+            "EHLO c\r\n".into(),
+            vec![421],
+        ),
         (
             "421 at mail closes",
             vec![reply_fault(Stage::Mail, 421)],
@@ -171,22 +200,48 @@ async fn protocol_table() {
             "EHLO c\r\nMAIL FROM:<>\r\nQUIT\r\n".into(),
             vec![220, 550, 503, 221],
         ),
-        ("554 at data", vec![reply_fault(Stage::Data, 554)], format!("{ENVELOPE}DATA\r\nQUIT\r\n"), vec![220, 250, 250, 250, 554, 221]),
-        ("452 at dot", vec![reply_fault(Stage::Dot, 452)], format!("{ENVELOPE}{MESSAGE}QUIT\r\n"), vec![220, 250, 250, 250, 354, 452, 221]),
-        ("quit reply", vec![reply_fault(Stage::Quit, 421)], "QUIT\r\n".into(), vec![220, 421]),
+        (
+            "554 at data",
+            vec![reply_fault(Stage::Data, 554)],
+            format!("{ENVELOPE}DATA\r\nQUIT\r\n"),
+            vec![220, 250, 250, 250, 554, 221],
+        ),
+        (
+            "452 at dot",
+            vec![reply_fault(Stage::Dot, 452)],
+            format!("{ENVELOPE}{MESSAGE}QUIT\r\n"),
+            vec![220, 250, 250, 250, 354, 452, 221],
+        ),
+        (
+            "quit reply",
+            vec![reply_fault(Stage::Quit, 421)],
+            "QUIT\r\n".into(),
+            vec![220, 421],
+        ),
         (
             "disconnect at dot: body read, no reply",
-            vec![Fault::Disconnect(Disconnect { stage: Stage::Dot, probability: 1.0 })],
+            vec![Fault::Disconnect(Disconnect {
+                stage: Stage::Dot,
+                probability: 1.0,
+            })],
             format!("{ENVELOPE}{MESSAGE}QUIT\r\n"),
             vec![220, 250, 250, 250, 354],
         ),
         (
             "disconnect at connect: no banner",
-            vec![Fault::Disconnect(Disconnect { stage: Stage::Connect, probability: 1.0 })],
+            vec![Fault::Disconnect(Disconnect {
+                stage: Stage::Connect,
+                probability: 1.0,
+            })],
             "QUIT\r\n".into(),
             vec![],
         ),
-        ("reset at accept", vec![Fault::Reset], "EHLO c\r\n".into(), vec![]),
+        (
+            "reset at accept",
+            vec![Fault::Reset],
+            "EHLO c\r\n".into(),
+            vec![],
+        ),
     ];
     for (name, faults, input, want) in table {
         let mut h = start(faults);
@@ -195,12 +250,75 @@ async fn protocol_table() {
     }
 }
 
+/// A transport that counts the writes that reached it.
+struct CountingWrites {
+    inner: DuplexStream,
+    writes: Arc<AtomicUsize>,
+}
+
+impl AsyncRead for CountingWrites {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountingWrites {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if r.is_ready() {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Transport for CountingWrites {
+    fn abort(self) {}
+}
+
+#[tokio::test]
+async fn a_pipelined_batch_is_answered_in_one_write() {
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    // The whole batch is waiting before the session reads anything.
+    client
+        .write_all(format!("{ENVELOPE}RCPT TO:<b@ok.test>\r\nDATA\r\n").as_bytes())
+        .await
+        .unwrap();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let server = CountingWrites {
+        inner: server,
+        writes: writes.clone(),
+    };
+    let mut h = start_on(client, server, vec![]);
+    assert_eq!(codes(&h.replies(6).await), [220, 250, 250, 250, 250, 354]);
+    assert_eq!(writes.load(Ordering::SeqCst), 2, "banner, then the batch");
+}
+
 #[tokio::test]
 async fn healthy_session_reports_rcpts_and_the_message() {
     let mut h = start(vec![]);
     let output = h.talk(&format!("{ENVELOPE}{MESSAGE}QUIT\r\n")).await;
-    assert!(output.starts_with("220 mx.test ESMTP fake-remotes\r\n"), "{output}");
-    assert!(output.contains("250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"));
+    assert!(
+        output.starts_with("220 mx.test ESMTP fake-remotes\r\n"),
+        "{output}"
+    );
+    assert!(output.contains(
+        "250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+    ));
     let events = h.events();
     assert!(matches!(events[0], RemoteEventKind::Connected { .. }));
     assert_eq!(
@@ -216,7 +334,8 @@ async fn healthy_session_reports_rcpts_and_the_message() {
                 tracking: Some("run.1".into()),
                 received_by: vec!["n1.test".into()],
                 // "..dot" arrives unstuffed
-                size: "X-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n.dot\r\n".len(),
+                size: "X-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n.dot\r\n"
+                    .len(),
             }
         ]
     );
@@ -236,10 +355,12 @@ async fn fault_events_say_what_fired_and_for_which_recipients() {
         rcpts: vec!["mq.1.0@ok.test".into()],
     };
     assert_eq!(events.last(), Some(&fired));
-    assert!(!events.iter().any(|e| matches!(e, RemoteEventKind::Message { .. })));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, RemoteEventKind::Message { .. })));
 
     let mut h = start(vec![reply_fault(Stage::Dot, 554)]);
-    h.talk(&format!("{ENVELOPE}{MESSAGE}")).await;
+    h.talk(&format!("{ENVELOPE}{MESSAGE}QUIT\r\n")).await;
     let rejected = RemoteEventKind::Rejected {
         stage: Stage::Dot,
         code: 554,
@@ -249,12 +370,36 @@ async fn fault_events_say_what_fired_and_for_which_recipients() {
     assert_eq!(h.events().last(), Some(&rejected));
 
     let mut h = start(vec![reply_fault(Stage::Rcpt, 451)]);
-    h.talk(ENVELOPE).await;
-    let rcpt = RemoteEventKind::Rcpt {
-        rcpt: "mq.1.0@ok.test".into(),
+    h.talk(&format!("{ENVELOPE}RCPT TO:<mq.1.1@ok.test>\r\nQUIT\r\n"))
+        .await;
+    let rcpt = |n: usize| RemoteEventKind::Rcpt {
+        rcpt: format!("mq.1.{n}@ok.test"),
         code: 451,
     };
-    assert_eq!(h.events().last(), Some(&rcpt));
+    let fired = |rcpts: &[&str]| RemoteEventKind::FaultFired {
+        fault: "reply".into(),
+        stage: Stage::Rcpt,
+        rcpts: rcpts.iter().map(|r| r.to_string()).collect(),
+    };
+    // The refused recipient is not kept, but the fault names it.
+    assert_eq!(
+        h.events()[1..],
+        [
+            fired(&["mq.1.0@ok.test"]),
+            rcpt(0),
+            fired(&["mq.1.1@ok.test"]),
+            rcpt(1)
+        ]
+    );
+
+    // A RCPT refused out of sequence is an attempt too.
+    let mut h = start(vec![reply_fault(Stage::Mail, 451)]);
+    h.talk(&format!("{ENVELOPE}QUIT\r\n")).await;
+    let need_mail = RemoteEventKind::Rcpt {
+        rcpt: "mq.1.0@ok.test".into(),
+        code: 503,
+    };
+    assert_eq!(h.events().last(), Some(&need_mail));
 }
 
 #[tokio::test]
@@ -288,14 +433,21 @@ async fn tarpit_delays_banner_and_replies_and_dribbles() {
     h.client.write_all(b"NOOP\r\nNOOP\r\n").await.unwrap();
     let t1 = Instant::now();
     h.replies(2).await;
-    assert!(t1.elapsed() >= Duration::from_secs(10), "each reply delayed");
+    assert!(
+        t1.elapsed() >= Duration::from_secs(10),
+        "each reply delayed"
+    );
 
     // "220 mx.test ESMTP fake-remotes\r\n" is 32 bytes: at 4 bytes/s, about 8 s.
     let mut h = start(vec![tarpit(0, 0, Some(4))]);
     let t0 = Instant::now();
     h.replies(1).await;
     assert!(t0.elapsed() >= Duration::from_secs(7), "{:?}", t0.elapsed());
-    let fired: Vec<_> = h.events().into_iter().filter(|e| matches!(e, RemoteEventKind::FaultFired { .. })).collect();
+    let fired: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, RemoteEventKind::FaultFired { .. }))
+        .collect();
     assert_eq!(fired.len(), 1, "a tarpit is reported once per session");
 }
 
@@ -315,7 +467,10 @@ async fn idle_timeout_and_shutdown_say_421() {
 #[tokio::test]
 async fn client_vanishing_mid_data_ends_quietly() {
     let mut h = start(vec![]);
-    h.client.write_all(format!("{ENVELOPE}DATA\r\nhalf a bo").as_bytes()).await.unwrap();
+    h.client
+        .write_all(format!("{ENVELOPE}DATA\r\nhalf a bo").as_bytes())
+        .await
+        .unwrap();
     h.replies(5).await;
     drop(h.client);
     // The session ends: the sink never saw a message and the event channel closes.
@@ -323,7 +478,9 @@ async fn client_vanishing_mid_data_ends_quietly() {
     while let Some(e) = timeout(WAIT, h.events.recv()).await.expect("session ends") {
         kinds.push(e.kind);
     }
-    assert!(!kinds.iter().any(|e| matches!(e, RemoteEventKind::Message { .. })));
+    assert!(!kinds
+        .iter()
+        .any(|e| matches!(e, RemoteEventKind::Message { .. })));
 }
 
 fn any_fault() -> impl Strategy<Value = Vec<Fault>> {
@@ -339,9 +496,15 @@ fn any_fault() -> impl Strategy<Value = Vec<Fault>> {
     let code = prop::sample::select(vec![250u16, 354, 421, 451, 554]);
     let fault = prop_oneof![
         (stage.clone(), code, 0.0..=1.0f64).prop_map(|(stage, code, probability)| {
-            Fault::Reply(ReplyFault { stage, code, text: None, probability })
+            Fault::Reply(ReplyFault {
+                stage,
+                code,
+                text: None,
+                probability,
+            })
         }),
-        (stage, 0.0..=1.0f64).prop_map(|(stage, probability)| Fault::Disconnect(Disconnect { stage, probability })),
+        (stage, 0.0..=1.0f64)
+            .prop_map(|(stage, probability)| Fault::Disconnect(Disconnect { stage, probability })),
         Just(Fault::Blackhole),
     ];
     prop::collection::vec(fault, 0..3)

@@ -1,0 +1,226 @@
+//! End-to-end runs of the `mailquake` binary on the embedded cluster: shortened versions of
+//! the three shipped scenarios, with their exit codes and `summary.json` verdicts; Ctrl-C;
+//! a port that cannot be bound.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/runs")
+        .join(name)
+}
+
+/// Runs `mailquake run FILE --out DIR`, killed if it outlives `limit`.
+fn run(file: &Path, out: &Path, limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mailquake");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!(
+                "mailquake run {} took longer than {limit:?}",
+                file.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn summary(out: &Path) -> Value {
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {s}"))
+}
+
+fn failed_checks(s: &Value) -> Vec<String> {
+    s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn quickstart_passes() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        &scenario("quickstart.yaml"),
+        out.path(),
+        Duration::from_secs(90),
+    );
+    let s = summary(out.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(s["verdict"], "pass");
+    assert_eq!(s["schema_version"], 1);
+    assert!(failed_checks(&s).is_empty());
+    assert_eq!(s["totals"]["submitted"], 800);
+    assert_eq!(s["totals"]["accepted"], s["totals"]["delivered"]);
+    let drain = check(&s, "drain");
+    assert!(
+        drain["observed"].as_str().unwrap().contains("drained in"),
+        "{drain}"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("✓ isolation") && stdout.contains("verdict: PASS"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        &scenario("quickstart-naive.yaml"),
+        out.path(),
+        Duration::from_secs(90),
+    );
+    let s = summary(out.path());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(s["verdict"], "fail");
+    assert_eq!(
+        failed_checks(&s),
+        ["isolation"],
+        "only isolation fails: {s}"
+    );
+    let iso = check(&s, "isolation");
+    assert!(
+        iso["detail"].as_str().unwrap().contains("× the 2s limit"),
+        "{iso}"
+    );
+    assert!(!iso["evidence"].as_array().unwrap().is_empty());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("✗ isolation"), "{stdout}");
+}
+
+#[test]
+fn stuck_node_is_named_and_its_mail_reported_stranded() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        &scenario("stuck-node.yaml"),
+        out.path(),
+        Duration::from_secs(90),
+    );
+    let s = summary(out.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(failed_checks(&s), ["drain", "no_loss", "nodes"], "{s}");
+    let nodes = check(&s, "nodes");
+    assert!(
+        nodes["detail"].as_str().unwrap().contains("n2 accepted"),
+        "{nodes}"
+    );
+    assert!(
+        !nodes["detail"].as_str().unwrap().contains("n1 accepted"),
+        "{nodes}"
+    );
+    let lost = check(&s, "no_loss");
+    assert!(lost["detail"].as_str().unwrap().contains("by n2"), "{lost}");
+    // What n2 accepted is exactly what is outstanding.
+    let n2 = s["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "n2")
+        .unwrap();
+    assert_eq!(n2["delivered"], 0);
+    assert_eq!(n2["accepted"], s["totals"]["outstanding"]);
+    assert!(check(&s, "drain")["observed"]
+        .as_str()
+        .unwrap()
+        .contains("never delivered"));
+}
+
+#[test]
+fn ctrl_c_stops_heals_writes_and_exits_3() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .arg("run")
+        .arg(scenario("quickstart.yaml"))
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the load is under way (the first progress line appears at 5 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    std::thread::sleep(Duration::from_secs(3));
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(Instant::now() < deadline, "did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(3));
+    let s = summary(out.path());
+    assert_eq!(s["aborted"], true);
+    let submitted = s["totals"]["submitted"].as_u64().unwrap();
+    assert!(
+        submitted > 0 && submitted < 800,
+        "stopped mid-load: {submitted}"
+    );
+}
+
+#[test]
+fn a_port_that_cannot_be_bound_exits_3() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let text = std::fs::read_to_string(scenario("quickstart.yaml"))
+        .unwrap()
+        .replace(
+            "ok:    { domains: [ok.test] }",
+            &format!("ok:    {{ domains: [ok.test], listen: 127.0.0.1:{port} }}"),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taken.yaml");
+    std::fs::write(&file, text).unwrap();
+    let o = run(&file, &dir.path().join("out"), Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot listen") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}

@@ -1,0 +1,202 @@
+//! `mailquake validate`: every malformed scenario in `tests/scenarios/invalid/` is
+//! rejected with exactly the one-line message below, through the library and through the
+//! binary (exit code 2, one line on stderr); a valid scenario passes (exit code 0).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const INVALID_DIR: &str = "tests/scenarios/invalid";
+
+/// (file in INVALID_DIR, the error after `INVALID_DIR/file:`). One mistake per file; the
+/// first line of each file says which.
+const INVALID: &[(&str, &str)] = &[
+    ("bad_listen_address.yaml", "6:41: remotes.down.listen: invalid listen address `127.0.0.1`: expected IP:PORT, e.g. 127.0.0.1:2525 (port 0 picks a free port)"),
+    ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered"),
+    ("check_unserved_domain.yaml", "13:30: checks[0].isolation.healthy[0]: no remote serves `nope.test`"),
+    ("drain_without_ending_fault.yaml", "14:24: checks[1].drain.domain: `down.test` is served by remote `down`, but none of its faults has a `for` (an end): there is nothing to drain"),
+    ("duplicate_key.yaml", "4:1: duplicate key `name`: each key may appear once"),
+    ("duration_unknown_unit.yaml", "8:32: load.steps[0].for: invalid duration `10 parsecs`: expected a number and a unit, e.g. 500ms, 30s, 2m"),
+    ("empty_checks.yaml", "11:9: checks: needs at least one check, e.g. - no_loss"),
+    ("fault_unknown_remote.yaml", "11:15: faults[0].remote: no remote named `dwn` (remotes: down, ok)"),
+    ("healthy_remote_faulted.yaml", "13:30: checks[0].isolation.healthy[0]: `down.test` is served by remote `down`, which faults[0] targets: a healthy domain's remote must have no fault"),
+    ("isolation_without_faults.yaml", "11:48: checks[0].isolation.during: `during: faults` needs at least one remote fault in `faults`"),
+    ("malformed_tab_indent.yaml", "8:2: tabs disallowed within this context (block indentation)"),
+    ("missing_load.yaml", "2:1: missing required key `load`"),
+    ("mix_over_100.yaml", "9:8: load.mix: shares sum to 110%, must be 100%"),
+    ("mix_under_100.yaml", "9:8: load.mix: shares sum to 90%, must be 100%"),
+    ("node_fault_on_smtp_target.yaml", "13:13: faults[0].node: node faults need the embedded target"),
+    ("node_out_of_range.yaml", "13:13: faults[0].node: no node named `n9` (nodes: n1..n3)"),
+    ("percent_without_sign.yaml", "9:35: load.mix.down.test: invalid percentage `10`: expected a number and a % sign, e.g. 90%, 99.5%"),
+    ("rate_not_a_rate.yaml", "8:20: load.steps[0].rate: invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m"),
+    ("tarpit_unknown_field.yaml", "11:71: faults[0].fault.tarpit.delay: unknown key `delay`, expected one of banner, reply, bytes_per_sec"),
+    ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance"),
+    ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, reset, blackhole, tarpit, reply, disconnect"),
+    ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
+    ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle"),
+    ("wrong_version.yaml", "2:10: version: unsupported version `2`: this mailquake reads version 1"),
+    ("zero_recipients.yaml", "10:38: load.message.recipients: `0` is out of range: expected a whole number between 1 and 64"),
+];
+
+/// Paths relative to the package root (cargo runs integration tests there), so the
+/// expected messages do not depend on where the checkout lives.
+fn invalid(file: &str) -> PathBuf {
+    Path::new(INVALID_DIR).join(file)
+}
+
+#[test]
+fn invalid_scenarios_report_one_exact_line() {
+    let mut wrong = Vec::new();
+    for (file, want) in INVALID {
+        let path = invalid(file);
+        let want = format!("{}:{want}", path.display());
+        match mailquake::scenario::load(&path) {
+            Ok(_) => wrong.push(format!("{file}: accepted, expected `{want}`")),
+            Err(e) if e.to_string() != want => {
+                wrong.push(format!("{file}:\n   got  {e}\n   want {want}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Also one by one, so a failure shows a plain diff.
+    for (file, want) in INVALID {
+        let path = invalid(file);
+        let got = mailquake::scenario::load(&path).unwrap_err().to_string();
+        assert_eq!(got, format!("{}:{want}", path.display()));
+    }
+}
+
+#[test]
+fn every_invalid_file_is_in_the_table() {
+    let mut files: Vec<String> = std::fs::read_dir(INVALID_DIR)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = INVALID.iter().map(|(f, _)| f.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed);
+    assert!(files.len() >= 18);
+}
+
+#[test]
+fn error_fields_match_the_display() {
+    let err = mailquake::scenario::load(&invalid("rate_not_a_rate.yaml")).unwrap_err();
+    assert_eq!((err.line, err.col), (8, 20));
+    assert_eq!(err.path, "load.steps[0].rate");
+    assert_eq!(
+        err.message,
+        "invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m"
+    );
+}
+
+fn mailquake(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .args(args)
+        .output()
+        .expect("run the mailquake binary")
+}
+
+#[test]
+fn binary_exits_2_with_one_line_per_invalid_file() {
+    for (file, _) in INVALID {
+        let path = invalid(file);
+        let out = mailquake(&["validate".as_ref(), path.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{file}: {stderr:?}");
+        assert!(stderr.ends_with('\n'), "{file}: {stderr:?}");
+        let prefix = format!("{}:", path.display());
+        let rest = stderr
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{stderr}"));
+        let line = rest.split(':').next().unwrap();
+        assert!(
+            line.parse::<u32>().is_ok_and(|n| n > 0),
+            "{file}: no :LINE: in {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn binary_exits_2_for_a_missing_file() {
+    let out = mailquake(&["validate".as_ref(), "no/such/file.yaml".as_ref()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("no/such/file.yaml: cannot read: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1);
+}
+
+const VALID: &str = "\
+version: 1
+name: valid
+remotes:
+  ok: { domains: [ok.test] }
+  down: { domains: [down.test] }
+load:
+  steps: [ { rate: 100/s, for: 1m } ]
+  mix: { ok.test: 90%, down.test: 10% }
+faults:
+  - { remote: down, at: 10s, for: 20s, fault: refuse }
+checks:
+  - { isolation: { healthy: [ok.test], during: faults, p99: 5s } }
+  - { drain: { domain: down.test, within: 30s } }
+  - no_loss
+";
+
+#[test]
+fn binary_exits_0_for_a_valid_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("valid.yaml");
+    std::fs::write(&path, VALID).unwrap();
+    let out = mailquake(&["validate".as_ref(), path.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "{}: ok (3 remotes (ok, down, bounces), embedded cluster of 3 nodes \
+             (per-destination), 6000 messages over 1m, 1 fault, 3 checks (isolation, drain, \
+             no_loss))\n",
+            path.display()
+        )
+    );
+}
+
+/// The scenarios shipped in `scenarios/` and the complete examples in its README (the
+/// ```yaml blocks that start with `version: 1`) must stay valid as the format evolves.
+#[test]
+fn shipped_scenarios_and_readme_examples_are_valid() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            if let Err(e) = mailquake::scenario::load(&path) {
+                panic!("{e}");
+            }
+            checked += 1;
+        }
+    }
+    let readme = std::fs::read_to_string("scenarios/README.md").unwrap();
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let block = block.split("```").next().unwrap();
+        if block.starts_with("version: 1") {
+            let name = format!("scenarios/README.md#example{i}");
+            if let Err(e) = mailquake::scenario::parse(block, Path::new(&name)) {
+                panic!("{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "the README has at least one complete example");
+}
