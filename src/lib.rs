@@ -6,13 +6,13 @@
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
 //! wires the stages together.
 
-pub mod cli;
-pub mod scenario;
-pub mod collector;
 pub mod checks;
-pub mod report;
-pub mod timeline;
-pub mod run;
-pub mod smtp;
+pub mod cli;
+pub mod collector;
 pub mod generator;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod smtp;
 pub mod target;
+pub mod timeline;

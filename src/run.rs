@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use fake_remotes::event::now_us;
 use fake_remotes::{serve, CountingSink, Fault, ServerConfig};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -131,7 +130,8 @@ pub async fn run_with_abort(
     let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
     let mut routes: HashMap<String, SocketAddr> = HashMap::new();
     for (i, spec) in plan.remotes.iter().enumerate() {
-        let listener = TcpListener::bind(spec.listen).await.map_err(|e| {
+        // Bound the way a remote re-binds after a `refuse`, so the address stays usable.
+        let listener = fake_remotes::bind(spec.listen).map_err(|e| {
             format!(
                 "remote `{}`: cannot listen on {}: {e}",
                 spec.name, spec.listen

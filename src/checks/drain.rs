@@ -5,8 +5,10 @@
 //! that never ends before the run does is skipped — there is nothing to drain. For each
 //! healed window ending at `E` the population is the mail to `domain` accepted before
 //! `E` and not yet fully delivered at `E`. Drain time is the last arrival among them
-//! minus `E`. A queued message that never arrived fails the check, even if it bounced:
-//! a bounce is accounted for (see `no_loss`) but it is not a drain. No mail to `domain`
+//! minus `E`. A message the cluster bounced before `E` (a permanent 5xx during the fault)
+//! was given up, not queued, and is left out. A queued message that never arrived fails
+//! the check, even if it bounced after `E`: a bounce is accounted for (see `no_loss`) but
+//! it is not a drain. No mail to `domain`
 //! accepted before `E` → inconclusive; mail accepted but none queued at `E` → pass
 //! ("nothing was queued"). With several windows each is judged and the worst decides
 //! (fail, then inconclusive, then pass).
@@ -121,12 +123,17 @@ fn judge_window(
     within: u32,
 ) -> Drained {
     let mut accepted_before = 0usize;
+    let mut bounced_during = 0usize;
     let mut queued: Vec<usize> = Vec::new();
     for (seq, r) in ledger.records.iter().enumerate() {
         if Some(r.domain) != dom || !r.accepted() || r.accepted_ms >= end {
             continue;
         }
         accepted_before += 1;
+        if r.bounced() && r.bounced_ms < end && !r.delivered() {
+            bounced_during += 1;
+            continue;
+        }
         if !r.delivered() || r.delivered_ms > end {
             queued.push(seq);
         }
@@ -149,11 +156,20 @@ fn judge_window(
             end,
             status: Status::Pass,
             observed: "nothing was queued at the fault's end".to_string(),
-            detail: format!(
-                "all {} messages to {domain} accepted before the fault on `{remote}` ended at {} had already arrived",
-                fmt_count(accepted_before),
-                fmt_ms(end)
-            ),
+            detail: if bounced_during == 0 {
+                format!(
+                    "all {} messages to {domain} accepted before the fault on `{remote}` ended at {} had already arrived",
+                    fmt_count(accepted_before),
+                    fmt_ms(end)
+                )
+            } else {
+                format!(
+                    "of {} messages to {domain} accepted before the fault on `{remote}` ended at {}, {} had bounced during the fault and the rest had arrived",
+                    fmt_count(accepted_before),
+                    fmt_ms(end),
+                    fmt_count(bounced_during)
+                )
+            },
             evidence: Vec::new(),
         };
     }
@@ -294,6 +310,20 @@ mod tests {
                 observed: "2 of 4 queued messages never delivered (1 bounced)",
                 detail_has: &["2 never arrived (1 bounced, 1 still queued at the end of the run); the others arrived within 5s"],
                 evidence: &["run.2", "run.3", "run.0", "run.1"],
+            },
+            Case {
+                name: "bounced during the fault was given up, not queued",
+                ledger: down()
+                    .msg(60_000, None)
+                    .with(bounced(61_000))
+                    .msg(10_000, Some(10_100))
+                    .build(),
+                faults: one(),
+                within_s: 30,
+                status: Status::Pass,
+                observed: "nothing was queued at the fault's end",
+                detail_has: &["1 had bounced during the fault"],
+                evidence: &[],
             },
             Case {
                 name: "nothing queued at the end",

@@ -1,4 +1,4 @@
 //! The integration-test binary: one module per area.
 
-mod validate;
 mod runs;
+mod validate;

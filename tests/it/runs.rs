@@ -224,3 +224,34 @@ fn a_port_that_cannot_be_bound_exits_3() {
     );
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 }
+
+#[test]
+fn mail_older_than_the_queue_lifetime_bounces_to_the_verp_sender() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        &scenario("expire-bounce.yaml"),
+        out.path(),
+        Duration::from_secs(60),
+    );
+    let s = summary(out.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let down = s["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "down.test")
+        .unwrap();
+    assert!(down["accepted"].as_u64().unwrap() > 0);
+    assert_eq!(
+        down["bounced"], down["accepted"],
+        "every down.test message bounced: {s}"
+    );
+    assert_eq!(down["delivered"], 0);
+    assert_eq!(s["remotes"]["bounces"]["messages"], down["bounced"]);
+    assert_eq!(s["totals"]["outstanding"], 0);
+}

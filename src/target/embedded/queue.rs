@@ -77,22 +77,6 @@ pub trait QueuePolicy: Send {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy {
-            min_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(8),
-            max_lifetime: Duration::from_secs(60),
-        };
-        let got: Vec<u64> = (1..=6).map(|a| p.backoff(a).as_secs()).collect();
-        assert_eq!(got, [1, 2, 4, 8, 8, 8]);
-    }
-}
-
 /// Bookkeeping both designs share: each entry's destination, age and attempts, and the
 /// deferred entries ordered by when they are due again.
 pub struct Book {
@@ -175,5 +159,21 @@ impl Book {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+            max_lifetime: Duration::from_secs(60),
+        };
+        let got: Vec<u64> = (1..=6).map(|a| p.backoff(a).as_secs()).collect();
+        assert_eq!(got, [1, 2, 4, 8, 8, 8]);
     }
 }
