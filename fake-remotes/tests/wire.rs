@@ -316,7 +316,7 @@ async fn reply_at_connect_then_only_quit() {
 }
 
 #[tokio::test]
-async fn disconnect_at_dot_reads_the_body_and_closes_without_reply() {
+async fn disconnect_at_dot_takes_the_message_and_closes_without_reply() {
     let mut remote = start(vec![Fault::Disconnect(Disconnect {
         stage: Stage::Dot,
         probability: 1.0,
@@ -338,8 +338,9 @@ async fn disconnect_at_dot_reads_the_body_and_closes_without_reply() {
             )
         })
         .await;
+    // The message was taken before the silent close: a client that retries duplicates it.
     let rest = remote.finish().await;
-    assert!(!rest
+    assert!(rest
         .iter()
         .any(|e| matches!(e, RemoteEventKind::Message { .. })));
 }

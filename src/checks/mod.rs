@@ -96,10 +96,9 @@ mod tests {
     use super::*;
     use crate::scenario::During;
 
-    /// Every check is dispatched, in the plan's order, under its scenario name.
-    #[test]
-    fn judge_dispatches_in_order() {
-        let checks = vec![
+    /// One check of each kind; `latency_limit` is acceptance's optional limit.
+    fn one_of_each(latency_limit: Option<Duration>) -> Vec<Check> {
+        vec![
             Check::Isolation {
                 healthy: vec!["ok.test".into()],
                 during: During::Faults,
@@ -117,9 +116,15 @@ mod tests {
             Check::Acceptance {
                 min_accepted: 0.99,
                 percentile: 99.0,
-                limit: Some(Duration::from_secs(1)),
+                limit: latency_limit,
             },
-        ];
+        ]
+    }
+
+    /// Every check is dispatched, in the plan's order, under its scenario name.
+    #[test]
+    fn judge_dispatches_in_order() {
+        let checks = one_of_each(Some(Duration::from_secs(1)));
         let p = plan(vec![fault("down", 30, Some(60))], checks.clone());
         let ledger = LedgerBuilder::new()
             .node("n1")
@@ -138,28 +143,7 @@ mod tests {
     /// No data anywhere: every check fails closed.
     #[test]
     fn empty_ledger_is_inconclusive_everywhere() {
-        let checks = vec![
-            Check::Isolation {
-                healthy: vec!["ok.test".into()],
-                during: During::Faults,
-                percentile: 99.0,
-                limit: Duration::from_secs(5),
-                min_delivered: 0.9,
-            },
-            Check::Drain {
-                domain: "down.test".into(),
-                within: Duration::from_secs(90),
-            },
-            Check::NoLoss,
-            Check::NoDuplicates { max: 0 },
-            Check::Nodes { min_ratio: 0.5 },
-            Check::Acceptance {
-                min_accepted: 0.99,
-                percentile: 99.0,
-                limit: None,
-            },
-        ];
-        let p = plan(vec![fault("down", 30, Some(60))], checks);
+        let p = plan(vec![fault("down", 30, Some(60))], one_of_each(None));
         for f in judge(&p, &Ledger::default()) {
             assert_eq!(f.status, Status::Inconclusive, "{f:?}");
             assert!(!f.passed());

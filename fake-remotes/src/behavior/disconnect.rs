@@ -1,8 +1,9 @@
 //! `disconnect`: when the command of the chosen stage arrives, the server closes the
 //! connection (FIN) without answering it; the client reads end-of-file where it expected a
 //! reply. At `connect` the banner never comes. At `dot` the whole body is read first, then
-//! the connection closes: the client cannot know whether the message was taken (it was
-//! not: the sink is not called), so it retries and duplicates become possible.
+//! the connection closes: the message *was* taken (counted, like a server that crashed
+//! after its commit but before its reply), the client cannot know it, retries, and the
+//! retry arrives as a duplicate.
 //!
 //! Replies to earlier pipelined commands are still sent before the close. If the client
 //! had sent more input than the server read, the kernel may turn the close into a reset.

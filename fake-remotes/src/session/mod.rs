@@ -391,7 +391,16 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             return self.send(Out::Line(reply::TOO_BIG)).await;
         }
         let body = Bytes::from(rx.into_body());
-        let fault = self.fault_at(Stage::Dot)?;
+        let fault = match self.fault_at(Stage::Dot) {
+            // `disconnect` at the dot: the message is taken, then the connection drops
+            // before the reply — the client cannot know, retries, and duplicates it.
+            Err(End::Close) => {
+                let envelope = self.take_envelope();
+                let _ = self.sink.deliver(envelope, body).await;
+                return Err(End::Close);
+            }
+            other => other?,
+        };
         if let Some(r) = &fault {
             if r.code >= 300 {
                 let tracking = headers::scan(&body).tracking;
@@ -400,14 +409,8 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             }
         }
         let rcpts = self.rcpts.clone();
-        let envelope = Envelope {
-            helo: self.helo.clone().unwrap_or_default(),
-            peer: self.peer,
-            mail_from: self.mail_from.take().unwrap_or_default(),
-            rcpts: std::mem::take(&mut self.rcpts),
-        };
+        let envelope = self.take_envelope();
         let answer = self.sink.deliver(envelope, body.clone()).await;
-        self.reset_transaction();
         if answer.code >= 300 {
             self.emit(RemoteEventKind::Rejected {
                 stage: Stage::Dot,
@@ -421,6 +424,18 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             None if answer.code == 421 => self.send_fault(&answer).await,
             None => self.send(Out::Reply(&answer)).await,
         }
+    }
+
+    /// The transaction's envelope, ending the transaction.
+    fn take_envelope(&mut self) -> Envelope {
+        let envelope = Envelope {
+            helo: self.helo.clone().unwrap_or_default(),
+            peer: self.peer,
+            mail_from: self.mail_from.take().unwrap_or_default(),
+            rcpts: std::mem::take(&mut self.rcpts),
+        };
+        self.reset_transaction();
+        envelope
     }
 
     fn reset_transaction(&mut self) {
