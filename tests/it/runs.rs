@@ -259,13 +259,25 @@ fn mail_older_than_the_queue_lifetime_bounces_to_the_verp_sender() {
 #[test]
 fn a_remote_that_drops_the_reply_to_the_dot_causes_duplicates_and_the_check_says_so() {
     let out = tempfile::tempdir().unwrap();
-    let o = run(&scenario("disconnect-dot.yaml"), out.path(), Duration::from_secs(60));
+    let o = run(
+        &scenario("disconnect-dot.yaml"),
+        out.path(),
+        Duration::from_secs(60),
+    );
     let s = summary(out.path());
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert_eq!(failed_checks(&s), ["no_duplicates"], "{s}");
     let dups = s["totals"]["duplicates"].as_u64().unwrap();
     assert!(dups > 0);
     assert!(s["remotes"]["flaky"]["faults_fired"].as_u64().unwrap() >= dups);
-    let evidence = check(&s, "no_duplicates")["evidence"].as_array().unwrap().len();
+    let evidence = check(&s, "no_duplicates")["evidence"]
+        .as_array()
+        .unwrap()
+        .len();
     assert!(evidence > 0);
 }
