@@ -32,4 +32,13 @@ pub enum Command {
         /// The scenario file.
         file: PathBuf,
     },
+    /// Print the transport map that sends the scenario's test domains to its fake remotes
+    /// (for a real MTA under test, e.g. targets/postfix). Remotes need fixed `listen:` ports.
+    Routes {
+        /// The scenario file.
+        file: PathBuf,
+        /// Which MTA's map format.
+        #[arg(long, value_enum, default_value = "postfix")]
+        format: crate::target::routes::RouteFormat,
+    },
 }

@@ -26,6 +26,22 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Routes { file, format } => match scenario::load(&file) {
+            Ok(plan) => match mailquake::target::routes::render(&plan, format) {
+                Ok(map) => {
+                    print!("{map}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run { file, out } => mailquake::run::main(&file, out.as_deref()),
     }
 }

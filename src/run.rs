@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig};
 use crate::report::{terminal, Summary};
-use crate::scenario::{self, FaultSubject, NodeFault, Plan, Target};
+use crate::scenario::{self, Plan, Target};
 use crate::smtp::Timeouts;
 use crate::target::embedded::node::NodeControl;
 use crate::target::{self, embedded};
@@ -167,6 +167,7 @@ pub async fn run_with_abort(
 
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
+    let probes = target::probes::prepare(&plan.probes).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
@@ -198,12 +199,21 @@ pub async fn run_with_abort(
     ledger.t0_us = t0_us;
     let collector = tokio::spawn(collector::run(ledger, events_rx, remote_rx, req_rx));
     let heal = CancellationToken::new();
+    let controls = timeline::Controls {
+        remotes: remote_faults,
+        nodes: node_controls,
+    };
     let timeline = tokio::spawn(timeline::run(
         plan.faults.clone(),
         t0,
-        remote_faults,
-        node_controls,
+        controls,
         heal.clone(),
+        abort.clone(),
+    ));
+    tokio::spawn(target::probes::run(
+        probes,
+        events_tx.clone(),
+        shutdown.clone(),
     ));
     let progress = tokio::spawn(print_progress(
         req_tx.clone(),
@@ -254,27 +264,20 @@ pub async fn run_with_abort(
         }
     }
 
-    // Heal every fault, stop measuring, judge.
-    heal.cancel();
-    let _ = timeline.await;
+    // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
+    // must not count), then judge. The faults are healed even if the collector failed.
     progress.abort();
     let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
-    let (reply_tx, reply_rx) = oneshot::channel();
-    req_tx
-        .send(Request::Finish {
-            end_ms,
-            reply: reply_tx,
-        })
-        .await
-        .map_err(|_| "the collector stopped early".to_string())?;
-    let (ledger, totals) = reply_rx
-        .await
-        .map_err(|_| "the collector stopped early".to_string())?;
+    let finished = finish(&req_tx, end_ms).await;
+    heal.cancel();
+    let problems = timeline.await.unwrap_or_default();
     let _ = collector.await;
     shutdown.cancel();
+    let (ledger, totals) = finished?;
 
     let findings = checks::judge(&plan, &ledger);
-    let summary = Summary::new(&plan, &ledger, totals, &findings, abort.is_cancelled());
+    let mut summary = Summary::new(&plan, &ledger, totals, &findings, abort.is_cancelled());
+    summary.problems = problems;
     write_summary(&out_dir, &summary)?;
     print!(
         "{}",
@@ -287,6 +290,21 @@ fn write_summary(out_dir: &Path, summary: &Summary) -> Result<(), String> {
     let path = out_dir.join("summary.json");
     let json = serde_json::to_string_pretty(summary).map_err(|e| format!("summary.json: {e}"))?;
     std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Asks the collector for the ledger, measured up to `end_ms`.
+async fn finish(req_tx: &mpsc::Sender<Request>, end_ms: u32) -> Result<(Ledger, Progress), String> {
+    let (reply_tx, reply_rx) = oneshot::channel();
+    req_tx
+        .send(Request::Finish {
+            end_ms,
+            reply: reply_tx,
+        })
+        .await
+        .map_err(|_| "the collector stopped early".to_string())?;
+    reply_rx
+        .await
+        .map_err(|_| "the collector stopped early".to_string())
 }
 
 async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progress> {
@@ -326,13 +344,7 @@ async fn print_progress(
             .faults
             .iter()
             .filter(|f| f.at <= elapsed && f.end().is_none_or(|e| e > elapsed))
-            .map(|f| match &f.subject {
-                FaultSubject::Remote { remote, fault } => format!("{}@{remote}", fault.kind()),
-                FaultSubject::Node {
-                    node,
-                    fault: NodeFault::Stuck,
-                } => format!("stuck@{node}"),
-            })
+            .map(|f| f.subject.short())
             .collect();
         eprintln!(
             "[{phase} {:>5.1}s/{:.0}s] submitted {:>6.0}/s accepted {:>6.0}/s delivered {:>6.0}/s · in flight {} · faults: {}",

@@ -1,6 +1,7 @@
-//! The fault timeline: switches remote faults and node faults on and off at their
-//! offsets from load start, and heals everything when told (end of run, failure, Ctrl-C)
-//! — a fault is never left behind.
+//! The fault timeline: switches remote faults, node faults and operator actions (`exec`)
+//! on and off at their offsets from load start, and heals everything when told (end of
+//! run, failure, Ctrl-C) — a fault is never left behind: remote faults are cleared, stuck
+//! nodes released, and every `exec` whose window is open has its `undo` run.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,36 +14,106 @@ use tokio_util::sync::CancellationToken;
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
 use crate::target::embedded::node::NodeControl;
 
-/// Runs the timeline from `t0` until `heal` is cancelled, then heals everything.
+/// Longest an `exec` command may take before it counts as failed.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the timeline's switches go.
+#[derive(Default)]
+pub struct Controls {
+    /// Remote name → its fault set.
+    pub remotes: HashMap<String, watch::Sender<Vec<Fault>>>,
+    /// Embedded node name → its control channel.
+    pub nodes: HashMap<String, mpsc::UnboundedSender<NodeControl>>,
+}
+
+/// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
+/// `exec` command that fails cancels `abort` (the run cannot go on as planned). Returns
+/// the problems met (failed commands), one line each.
 pub async fn run(
     windows: Vec<FaultWindow>,
     t0: Instant,
-    remotes: HashMap<String, watch::Sender<Vec<Fault>>>,
-    nodes: HashMap<String, mpsc::UnboundedSender<NodeControl>>,
+    controls: Controls,
     heal: CancellationToken,
-) {
+    abort: CancellationToken,
+) -> Vec<String> {
     let mut active = vec![false; windows.len()];
+    let mut problems = Vec::new();
     for (at, index, on) in transitions(&windows) {
         tokio::select! {
             _ = tokio::time::sleep_until(t0 + at) => {}
             _ = heal.cancelled() => break,
         }
         active[index] = on;
-        apply(&windows, &active, &windows[index].subject, &remotes, &nodes);
+        let subject = &windows[index].subject;
         eprintln!(
-            "[fault {:>5.1}s] {} {}",
+            "[fault {:>5.1}s] {} {} on {}",
             t0.elapsed().as_secs_f64(),
             if on { "on: " } else { "off:" },
-            describe(&windows[index].subject)
+            subject.kind(),
+            subject.target()
         );
+        if let FaultSubject::Exec { run, undo, .. } = subject {
+            let command = if on { Some(run) } else { undo.as_ref() };
+            if let Some(command) = command {
+                if let Err(e) = exec(command).await {
+                    let what = if on { "run" } else { "undo" };
+                    problems.push(format!("exec {what} `{command}` failed: {e}"));
+                    eprintln!("mailquake: exec {what} `{command}` failed: {e}");
+                    if on {
+                        abort.cancel();
+                    }
+                }
+            }
+        } else {
+            apply(&windows, &active, subject, &controls);
+        }
     }
     heal.cancelled().await;
-    active.iter_mut().for_each(|a| *a = false);
-    for tx in remotes.values() {
+    for tx in controls.remotes.values() {
         tx.send_replace(Vec::new());
     }
-    for tx in nodes.values() {
+    for tx in controls.nodes.values() {
         let _ = tx.send(NodeControl::Stuck(false));
+    }
+    for (window, on) in windows.iter().zip(&active) {
+        if let (
+            true,
+            FaultSubject::Exec {
+                undo: Some(undo), ..
+            },
+        ) = (on, &window.subject)
+        {
+            eprintln!("[heal] undo: {undo}");
+            if let Err(e) = exec(undo).await {
+                problems.push(format!("exec undo `{undo}` failed: {e}"));
+                eprintln!("mailquake: exec undo `{undo}` failed: {e}");
+            }
+        }
+    }
+    problems
+}
+
+/// Runs `command` with `sh -c`, within [`EXEC_TIMEOUT`]; `Err` says why it failed.
+pub async fn exec(command: &str) -> Result<(), String> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(EXEC_TIMEOUT, child).await {
+        Err(_) => Err(format!("still running after {}s", EXEC_TIMEOUT.as_secs())),
+        Ok(Err(e)) => Err(format!("cannot start sh: {e}")),
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            Err(format!("{} — {}", out.status, last.trim()))
+        }
     }
 }
 
@@ -60,13 +131,7 @@ pub fn transitions(windows: &[FaultWindow]) -> Vec<(Duration, usize, bool)> {
 }
 
 /// Pushes the combined faults in force on `subject`'s remote or node.
-fn apply(
-    windows: &[FaultWindow],
-    active: &[bool],
-    subject: &FaultSubject,
-    remotes: &HashMap<String, watch::Sender<Vec<Fault>>>,
-    nodes: &HashMap<String, mpsc::UnboundedSender<NodeControl>>,
-) {
+fn apply(windows: &[FaultWindow], active: &[bool], subject: &FaultSubject, controls: &Controls) {
     let in_force = windows
         .iter()
         .zip(active)
@@ -80,28 +145,19 @@ fn apply(
                     _ => None,
                 })
                 .collect();
-            if let Some(tx) = remotes.get(remote) {
+            if let Some(tx) = controls.remotes.get(remote) {
                 tx.send_replace(faults);
             }
         }
         FaultSubject::Node { node, .. } => {
-            let stuck = in_force
-                .into_iter()
-                .any(|s| matches!(s, FaultSubject::Node { node: n, fault: NodeFault::Stuck } if n == node));
-            if let Some(tx) = nodes.get(node) {
+            let stuck = in_force.into_iter().any(
+                |s| matches!(s, FaultSubject::Node { node: n, fault: NodeFault::Stuck } if n == node),
+            );
+            if let Some(tx) = controls.nodes.get(node) {
                 let _ = tx.send(NodeControl::Stuck(stuck));
             }
         }
-    }
-}
-
-fn describe(subject: &FaultSubject) -> String {
-    match subject {
-        FaultSubject::Remote { remote, fault } => format!("{} on remote {remote}", fault.kind()),
-        FaultSubject::Node {
-            node,
-            fault: NodeFault::Stuck,
-        } => format!("stuck on node {node}"),
+        FaultSubject::Exec { .. } => {}
     }
 }
 
@@ -114,6 +170,18 @@ mod tests {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
                 fault: Fault::Refuse,
+            },
+            at: Duration::from_secs(at),
+            duration: dur.map(Duration::from_secs),
+        }
+    }
+
+    fn exec_window(at: u64, dur: Option<u64>, run: &str, undo: &str) -> FaultWindow {
+        FaultWindow {
+            subject: FaultSubject::Exec {
+                name: "t".into(),
+                run: run.into(),
+                undo: Some(undo.into()),
             },
             at: Duration::from_secs(at),
             duration: dur.map(Duration::from_secs),
@@ -140,15 +208,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn switches_remote_faults_live_and_heals_at_the_end() {
         let (tx, mut rx) = watch::channel(Vec::new());
-        let remotes = HashMap::from([("down".to_string(), tx)]);
+        let controls = Controls {
+            remotes: HashMap::from([("down".to_string(), tx)]),
+            ..Default::default()
+        };
         let heal = CancellationToken::new();
         let t0 = Instant::now();
+        let windows = vec![window(1, Some(2)), window(2, None)];
         let task = tokio::spawn(run(
-            vec![window(1, Some(2)), window(2, None)],
+            windows,
             t0,
-            remotes,
-            HashMap::new(),
+            controls,
             heal.clone(),
+            CancellationToken::new(),
         ));
         rx.changed().await.unwrap();
         assert_eq!(t0.elapsed().as_secs(), 1);
@@ -165,7 +237,84 @@ mod tests {
             (3, 1)
         );
         heal.cancel();
-        task.await.unwrap();
+        assert!(task.await.unwrap().is_empty());
         assert!(rx.borrow().is_empty(), "healed");
+    }
+
+    /// `exec` runs its command at the start, its undo at the window's end — or at heal
+    /// time when the window is still open; a failing run aborts the run.
+    #[tokio::test]
+    async fn exec_runs_and_undoes_even_when_healed_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let l = log.display();
+        let windows = vec![
+            exec_window(
+                0,
+                Some(1),
+                &format!("echo run1 >> {l}"),
+                &format!("echo undo1 >> {l}"),
+            ),
+            exec_window(
+                0,
+                None,
+                &format!("echo run2 >> {l}"),
+                &format!("echo undo2 >> {l}"),
+            ),
+        ];
+        let heal = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let task = tokio::spawn(run(
+            windows,
+            Instant::now(),
+            Controls::default(),
+            heal.clone(),
+            abort.clone(),
+        ));
+        // Wait (bounded) for both runs and the first undo to have happened.
+        for _ in 0..500 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.lines().count() >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        heal.cancel();
+        assert!(task.await.unwrap().is_empty());
+        let text = std::fs::read_to_string(&log).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        assert_eq!(lines, ["run1", "run2", "undo1", "undo2"]);
+        assert!(!abort.is_cancelled());
+
+        let heal = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let windows = vec![exec_window(
+            0,
+            None,
+            "echo oops >&2; exit 3",
+            &format!("echo undo3 >> {l}"),
+        )];
+        let task = tokio::spawn(run(
+            windows,
+            Instant::now(),
+            Controls::default(),
+            heal.clone(),
+            abort.clone(),
+        ));
+        tokio::time::timeout(Duration::from_secs(10), abort.cancelled())
+            .await
+            .unwrap();
+        heal.cancel();
+        let problems = task.await.unwrap();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("exit status: 3") && problems[0].contains("oops"),
+            "{problems:?}"
+        );
+        assert!(
+            std::fs::read_to_string(&log).unwrap().contains("undo3"),
+            "undone even though it failed"
+        );
     }
 }

@@ -12,6 +12,7 @@ mod isolation;
 mod no_duplicates;
 mod no_loss;
 mod nodes;
+mod queue;
 #[cfg(test)]
 mod testkit;
 
@@ -85,6 +86,10 @@ pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
             percentile,
             limit,
         } => acceptance::judge(ledger, *min_accepted, *percentile, *limit),
+        Check::Queue {
+            max,
+            baseline_within,
+        } => queue::judge(ledger, plan, *max, *baseline_within),
     }
 }
 

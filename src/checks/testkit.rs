@@ -177,5 +177,6 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         faults,
         checks,
         settle: Duration::from_secs(60),
+        probes: vec![],
     }
 }

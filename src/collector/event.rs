@@ -5,6 +5,7 @@ use std::sync::Arc;
 use fake_remotes::RemoteEvent;
 
 use crate::smtp::Phase;
+use crate::target::probes::QueueDepth;
 
 /// One observation for the ledger. Times are microseconds since the Unix epoch.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,4 +36,10 @@ pub enum Event {
     Shortfall { count: u64 },
     /// Something a fake remote saw.
     Remote(RemoteEvent),
+    /// A queue probe's sample of one node (`None`: the probe failed this time).
+    QueueSample {
+        node: Arc<str>,
+        at_us: u64,
+        depth: Option<QueueDepth>,
+    },
 }

@@ -146,6 +146,23 @@ pub struct Ledger {
     pub remotes: std::collections::BTreeMap<String, RemoteCounters>,
     /// Reply codes the cluster gave the generator for messages it did not accept: (code, count).
     pub submit_rejections: std::collections::BTreeMap<u16, u64>,
+    /// Queue probe samples, in time order.
+    pub queue: Vec<QueueRecord>,
+    /// Probe samples that failed (the command errored or timed out).
+    pub probe_failures: u64,
+}
+
+/// One queue probe sample of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueRecord {
+    /// ms since t0.
+    pub at_ms: u32,
+    /// Index into [`Ledger::nodes`].
+    pub node: u8,
+    /// Messages the node holds.
+    pub total: u32,
+    /// (index into [`Ledger::domains`], messages with recipients there still to deliver).
+    pub by_domain: Vec<(u16, u32)>,
 }
 
 impl Ledger {

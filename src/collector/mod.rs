@@ -131,6 +131,25 @@ impl Collector {
                 self.progress.shortfall += count;
             }
             Event::Remote(e) => self.apply_remote(e),
+            Event::QueueSample { node, at_us, depth } => {
+                let Some(depth) = depth else {
+                    self.ledger.probe_failures += 1;
+                    return;
+                };
+                let at_ms = self.ms(at_us);
+                let node = self.ledger.node_index(&node);
+                let by_domain = depth
+                    .by_domain
+                    .iter()
+                    .map(|(d, n)| (self.ledger.domain_index(d), *n))
+                    .collect();
+                self.ledger.queue.push(ledger::QueueRecord {
+                    at_ms,
+                    node,
+                    total: depth.total,
+                    by_domain,
+                });
+            }
         }
     }
 

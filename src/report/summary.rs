@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::checks::{Finding, Status};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
-use crate::scenario::{FaultSubject, Plan};
+use crate::scenario::Plan;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -35,6 +35,20 @@ pub struct Summary {
     pub submit_rejections: BTreeMap<u16, u64>,
     /// Messages seen at remotes that belong to no message of this run.
     pub foreign: u64,
+    /// Queue probe results per node (empty without `target.probes`).
+    pub queue: Vec<QueueJson>,
+    /// What went wrong in the harness's own actions (a failed `exec`), one line each.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueueJson {
+    pub node: String,
+    pub samples: usize,
+    /// Most messages held at once.
+    pub peak: u32,
+    /// Messages held at the last sample.
+    pub last: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,14 +132,7 @@ impl Summary {
                 .faults
                 .iter()
                 .map(|f| {
-                    let (subject, fault) = match &f.subject {
-                        FaultSubject::Remote { remote, fault } => {
-                            (format!("remote {remote}"), fault.kind().to_string())
-                        }
-                        FaultSubject::Node { node, .. } => {
-                            (format!("node {node}"), "stuck".to_string())
-                        }
-                    };
+                    let (subject, fault) = (f.subject.target(), f.subject.kind().to_string());
                     FaultJson {
                         subject,
                         fault,
@@ -136,12 +143,35 @@ impl Summary {
                 .collect(),
             submit_rejections: ledger.submit_rejections.clone(),
             foreign: ledger.foreign,
+            queue: queue(ledger),
+            problems: Vec::new(),
         }
     }
 
     pub fn passed(&self) -> bool {
         self.verdict == "pass"
     }
+}
+
+fn queue(ledger: &Ledger) -> Vec<QueueJson> {
+    let mut out: Vec<QueueJson> = Vec::new();
+    for s in &ledger.queue {
+        let name = ledger.node_name(s.node);
+        match out.iter_mut().find(|q| q.node == name) {
+            Some(q) => {
+                q.samples += 1;
+                q.peak = q.peak.max(s.total);
+                q.last = s.total;
+            }
+            None => out.push(QueueJson {
+                node: name.to_string(),
+                samples: 1,
+                peak: s.total,
+                last: s.total,
+            }),
+        }
+    }
+    out
 }
 
 fn nodes(ledger: &Ledger) -> Vec<NodeJson> {

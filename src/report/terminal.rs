@@ -60,15 +60,15 @@ pub fn render(s: &Summary, out_dir: &str) -> String {
     } else {
         format!("FAIL ({failed} of {} checks failed)", s.checks.len())
     };
-    let _ = writeln!(
-        t,
-        "\nverdict: {verdict}{}",
-        if s.aborted {
-            " · ABORTED by the operator"
-        } else {
-            ""
-        }
-    );
+    for p in &s.problems {
+        let _ = writeln!(t, "  ! {p}");
+    }
+    let aborted = match (s.aborted, s.problems.is_empty()) {
+        (false, _) => "",
+        (true, true) => " · ABORTED by the operator",
+        (true, false) => " · ABORTED: the run could not go on as planned",
+    };
+    let _ = writeln!(t, "\nverdict: {verdict}{aborted}");
     let _ = writeln!(t, "report:  {out_dir}/summary.json");
     t
 }

@@ -30,6 +30,15 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// Longest wait for mail in flight after the load (and the fault timeline) ends.
     pub settle: Duration,
+    /// Queue probes of an external cluster's nodes (`target.probes`).
+    pub probes: Vec<Probe>,
+}
+
+/// A way to read a node's queue depth, sampled every second during a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// `postqueue -c DIR -j` on a local Postfix instance.
+    Postfix { config_dir: PathBuf },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -164,6 +173,44 @@ pub enum FaultSubject {
     Remote { remote: String, fault: Fault },
     /// A fault on a node of the target cluster.
     Node { node: String, fault: NodeFault },
+    /// An operator action on the target: `run` (a shell command) when the window opens,
+    /// `undo` when it closes — at `for`'s end, at the end of the run, on failure or on
+    /// Ctrl-C, whichever comes first.
+    Exec {
+        /// How reports name it (`name:`, or the start of the command).
+        name: String,
+        run: String,
+        undo: Option<String>,
+    },
+}
+
+impl FaultSubject {
+    /// What it is, for events and reports: `refuse`, `stuck`, `exec`.
+    pub fn kind(&self) -> &str {
+        match self {
+            FaultSubject::Remote { fault, .. } => fault.kind(),
+            FaultSubject::Node { .. } => "stuck",
+            FaultSubject::Exec { .. } => "exec",
+        }
+    }
+
+    /// Whom it acts on: `remote down`, `node n2`, `exec <name>`.
+    pub fn target(&self) -> String {
+        match self {
+            FaultSubject::Remote { remote, .. } => format!("remote {remote}"),
+            FaultSubject::Node { node, .. } => format!("node {node}"),
+            FaultSubject::Exec { name, .. } => format!("exec `{name}`"),
+        }
+    }
+
+    /// Short form for progress lines: `refuse@down`, `stuck@n2`, `exec:<name>`.
+    pub fn short(&self) -> String {
+        match self {
+            FaultSubject::Remote { remote, fault } => format!("{}@{remote}", fault.kind()),
+            FaultSubject::Node { node, .. } => format!("stuck@{node}"),
+            FaultSubject::Exec { name, .. } => format!("exec:{name}"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +248,12 @@ pub enum Check {
         percentile: f64,
         limit: Option<Duration>,
     },
+    /// Probe-reported queue depth stays ≤ `max` on every node, and/or returns to its
+    /// starting depth within `baseline_within` of the last fault's end.
+    Queue {
+        max: Option<u32>,
+        baseline_within: Option<Duration>,
+    },
 }
 
 impl Check {
@@ -213,6 +266,7 @@ impl Check {
             Check::NoDuplicates { .. } => "no_duplicates",
             Check::Nodes { .. } => "nodes",
             Check::Acceptance { .. } => "acceptance",
+            Check::Queue { .. } => "queue",
         }
     }
 }

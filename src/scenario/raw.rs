@@ -107,7 +107,7 @@ pub struct RawScenario {
     #[serde(default)]
     pub seed: Option<Spanned<Text>>,
     #[serde(default)]
-    pub target: Option<RawTarget>,
+    pub target: Option<RawTargetSection>,
     pub remotes: Spanned<Entries<RawRemote>>,
     pub load: RawLoad,
     #[serde(default)]
@@ -117,40 +117,67 @@ pub struct RawScenario {
     pub settle: Option<Spanned<Text>>,
 }
 
-/// `target: { embedded: {...} }` or `target: { smtp: [host:port, ...] }`.
+/// `target: { embedded: {...} }` or `target: { smtp: [host:port, ...], probes: [...] }`.
 #[derive(Debug)]
 pub enum RawTarget {
     Embedded(Option<Box<RawEmbedded>>),
     Smtp(Spanned<Vec<Spanned<Text>>>),
 }
 
-impl<'de> Deserialize<'de> for RawTarget {
+/// The whole `target:` map: the target itself and its optional queue probes.
+#[derive(Debug)]
+pub struct RawTargetSection {
+    pub target: RawTarget,
+    pub probes: Option<Spanned<Vec<Spanned<RawProbe>>>>,
+}
+
+/// One queue probe: `{ postfix: CONFIG_DIR }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub postfix: Spanned<String>,
+}
+
+impl<'de> Deserialize<'de> for RawTargetSection {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         // Hand-written rather than derived: a derived enum given a bare `target: smtp`
         // would read the *next* key's value as the variant's content.
         struct TargetVisitor;
         impl<'de> Visitor<'de> for TargetVisitor {
-            type Value = RawTarget;
+            type Value = RawTargetSection;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("{ embedded: {...} } or { smtp: [HOST:PORT, ...] }")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTarget, A::Error> {
-                let Some(kind) = map.next_key::<String>()? else {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawTargetSection, A::Error> {
+                let mut target = None;
+                let mut probes = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "embedded" | "smtp" if target.is_some() => {
+                            return Err(de::Error::custom(
+                                "write one of `embedded` or `smtp`, not both",
+                            ))
+                        }
+                        "embedded" => target = Some(RawTarget::Embedded(map.next_value()?)),
+                        "smtp" => target = Some(RawTarget::Smtp(map.next_value()?)),
+                        "probes" => probes = Some(map.next_value()?),
+                        other => {
+                            return Err(de::Error::unknown_variant(
+                                other,
+                                &["embedded", "smtp", "probes"],
+                            ))
+                        }
+                    }
+                }
+                let Some(target) = target else {
                     return Err(de::Error::custom(
                         "write `embedded: {}` or `smtp: [HOST:PORT]`",
                     ));
                 };
-                let target = match kind.as_str() {
-                    "embedded" => RawTarget::Embedded(map.next_value()?),
-                    "smtp" => RawTarget::Smtp(map.next_value()?),
-                    other => return Err(de::Error::unknown_variant(other, &["embedded", "smtp"])),
-                };
-                if map.next_key::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom(
-                        "write one of `embedded` or `smtp`, not both",
-                    ));
-                }
-                Ok(target)
+                Ok(RawTargetSection { target, probes })
             }
         }
         de.deserialize_map(TargetVisitor)
@@ -251,7 +278,22 @@ pub struct RawFault {
     pub at: Spanned<Text>,
     #[serde(default, rename = "for")]
     pub duration: Option<Spanned<Text>>,
-    pub fault: Spanned<RawFaultKind>,
+    #[serde(default)]
+    pub fault: Option<Spanned<RawFaultKind>>,
+    #[serde(default)]
+    pub exec: Option<Spanned<RawExec>>,
+}
+
+/// `exec: { run: CMD, undo: CMD, name: TEXT }` — an operator action on the target
+/// (make a node stuck, stop it, flush it), undone when its window ends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExec {
+    pub run: Spanned<String>,
+    #[serde(default)]
+    pub undo: Option<Spanned<String>>,
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
 }
 
 /// `fault:` — a remote fault in `fake_remotes::Fault`'s own serde form, or `stuck`
@@ -321,6 +363,17 @@ pub enum RawCheck {
     NoDuplicates(RawNoDuplicates),
     Nodes(RawNodes),
     Acceptance(Box<RawAcceptance>),
+    Queue(RawQueueCheck),
+}
+
+/// `{ queue: { max: 5000, baseline_within: 60s } }` (at least one key).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueueCheck {
+    #[serde(default)]
+    pub max: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub baseline_within: Option<Spanned<Text>>,
 }
 
 const CHECKS: &[&str] = &[
@@ -330,6 +383,7 @@ const CHECKS: &[&str] = &[
     "no_duplicates",
     "nodes",
     "acceptance",
+    "queue",
 ];
 
 impl<'de> Deserialize<'de> for RawCheck {
@@ -345,7 +399,7 @@ impl<'de> Deserialize<'de> for RawCheck {
                     "no_loss" => Ok(RawCheck::NoLoss),
                     "no_duplicates" => Ok(RawCheck::NoDuplicates(RawNoDuplicates::default())),
                     "nodes" => Ok(RawCheck::Nodes(RawNodes::default())),
-                    "isolation" | "drain" | "acceptance" => Err(E::invalid_type(
+                    "isolation" | "drain" | "acceptance" | "queue" => Err(E::invalid_type(
                         de::Unexpected::Str(v),
                         &"a map with its settings, e.g. { drain: { domain: x.test, within: 30s } }",
                     )),
@@ -370,6 +424,7 @@ impl<'de> Deserialize<'de> for RawCheck {
                     "nodes" => {
                         RawCheck::Nodes(map.next_value::<Option<RawNodes>>()?.unwrap_or_default())
                     }
+                    "queue" => RawCheck::Queue(map.next_value()?),
                     "acceptance" => RawCheck::Acceptance(Box::new(
                         map.next_value::<Option<RawAcceptance>>()?
                             .unwrap_or_default(),

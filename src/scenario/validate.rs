@@ -136,11 +136,12 @@ pub fn plan(raw: RawScenario, file: &Path) -> Result<Plan, ScenarioError> {
         Some(seed) => cx.int(seed, "seed", 0, u64::MAX)?,
         None => 1,
     };
-    let target = target::target(&cx, raw.target.as_ref())?;
+    let target = target::target(&cx, raw.target.as_ref().map(|t| &t.target))?;
+    let probes = target::probes(&cx, raw.target.as_ref(), &target)?;
     let remotes = target::remotes(&cx, &raw.remotes)?;
     let load = load::load(&cx, &raw.load, &remotes)?;
     let faults = load::faults(&cx, &raw.faults, &remotes, &target, &load)?;
-    let checks = checks::checks(&cx, &raw.checks, &remotes, &load, &faults)?;
+    let checks = checks::checks(&cx, &raw.checks, &remotes, &load, &faults, &probes)?;
     let settle = match &raw.settle {
         Some(text) => cx.duration(text, "settle", MAX_WAIT)?,
         None => Duration::from_secs(60),
@@ -161,6 +162,7 @@ pub fn plan(raw: RawScenario, file: &Path) -> Result<Plan, ScenarioError> {
         faults,
         checks,
         settle,
+        probes,
     })
 }
 

@@ -2,6 +2,8 @@
 //! reference cluster started in-process.
 
 pub mod embedded;
+pub mod probes;
+pub mod routes;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -29,7 +29,7 @@ const INVALID: &[(&str, &str)] = &[
     ("percent_without_sign.yaml", "9:35: load.mix.down.test: invalid percentage `10`: expected a number and a % sign, e.g. 90%, 99.5%"),
     ("rate_not_a_rate.yaml", "8:20: load.steps[0].rate: invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m"),
     ("tarpit_unknown_field.yaml", "11:71: faults[0].fault.tarpit.delay: unknown key `delay`, expected one of banner, reply, bytes_per_sec"),
-    ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance"),
+    ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue"),
     ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, reset, blackhole, tarpit, reply, disconnect"),
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
     ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle"),

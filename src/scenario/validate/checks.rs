@@ -14,6 +14,7 @@ pub(super) fn checks(
     remotes: &[RemoteSpec],
     load: &Load,
     faults: &IndexedFaults,
+    probes: &[Probe],
 ) -> Result<Vec<Check>, ScenarioError> {
     if raw.value.is_empty() {
         return Err(cx.err(
@@ -97,6 +98,37 @@ pub(super) fn checks(
                     min_accepted,
                     percentile,
                     limit,
+                }
+            }
+            RawCheck::Queue(q) => {
+                let p = format!("{p}.queue");
+                if probes.is_empty() {
+                    return Err(cx.err(
+                        entry.referenced,
+                        p,
+                        "needs queue probes: add `probes: [{ postfix: CONFIG_DIR }, …]` under `target`",
+                    ));
+                }
+                let max = match &q.max {
+                    Some(m) => Some(cx.int(m, &format!("{p}.max"), 0, u32::MAX as u64)? as u32),
+                    None => None,
+                };
+                let baseline_within = match &q.baseline_within {
+                    Some(d) => {
+                        Some(cx.positive_duration(d, &format!("{p}.baseline_within"), MAX_SPAN)?)
+                    }
+                    None => None,
+                };
+                if max.is_none() && baseline_within.is_none() {
+                    return Err(cx.err(
+                        entry.referenced,
+                        p,
+                        "give `max` (most messages a node may hold) and/or `baseline_within` (time to return to the starting depth after the faults)",
+                    ));
+                }
+                Check::Queue {
+                    max,
+                    baseline_within,
                 }
             }
         };

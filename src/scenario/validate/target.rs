@@ -242,3 +242,36 @@ pub(super) fn add_bounce_remote(
     });
     Ok(())
 }
+
+/// `target.probes`: queue probes of an external cluster's nodes.
+pub(super) fn probes(
+    cx: &Cx,
+    raw: Option<&RawTargetSection>,
+    target: &Target,
+) -> Result<Vec<Probe>, ScenarioError> {
+    let Some(list) = raw.and_then(|t| t.probes.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    if matches!(target, Target::Embedded(_)) {
+        return Err(cx.err(
+            list.referenced,
+            "target.probes",
+            "queue probes are for an external cluster (target.smtp); the embedded cluster needs none",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, probe) in list.value.iter().enumerate() {
+        let dir = &probe.value.postfix;
+        if dir.value.trim().is_empty() {
+            return Err(cx.err(
+                dir.referenced,
+                format!("target.probes[{i}].postfix"),
+                "is empty: give the node's Postfix config directory, e.g. /tmp/mqpf/n1/etc",
+            ));
+        }
+        out.push(Probe::Postfix {
+            config_dir: dir.value.clone().into(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# A real multi-node Postfix cluster behind HAProxy, on loopback, for mailquake.
+#
+#   cluster.sh up   [--dir DIR] [--nodes N] [--port P] [--node-port P0] --routes FILE [--tuning good|bad]
+#   cluster.sh down [--dir DIR]
+#   cluster.sh status [--dir DIR]
+#
+# `up` builds N Postfix instances under DIR/nK (hostname nK.cluster.test, SMTP on
+# 127.0.0.1:P0+K-1) relaying the test domains by the transport map in FILE (make it with
+# `mailquake routes SCENARIO --format postfix`), and HAProxy on 127.0.0.1:P spreading
+# connections round robin over them. Every port is checked free first (Postfix and
+# HAProxy bind with SO_REUSEPORT: a stale instance would silently share the port). A node
+# that fails to start shows the tail of its log. `down` stops everything it started and
+# checks no process is left.
+#
+# --tuning good (default): fast retries and short connect/HELO timeouts; Postfix's
+#   per-destination concurrency and dead-destination detection isolate a bad remote.
+# --tuning bad: deliberately mis-tuned — few `smtp` delivery processes, a per-destination
+#   window above that pool, dead-marking disabled and long connect/HELO timeouts, so a
+#   black-holed destination ties up every delivery agent (mailquake must FAIL isolation).
+set -euo pipefail
+
+DIR=/tmp/mqpf
+NODES=3
+PORT=2525
+NODE_PORT=2601
+ROUTES=""
+TUNING=good
+
+cmd=${1:-}
+[ -n "$cmd" ] && shift
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) DIR=$2; shift 2 ;;
+    --nodes) NODES=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
+    --node-port) NODE_PORT=$2; shift 2 ;;
+    --routes) ROUTES=$2; shift 2 ;;
+    --tuning) TUNING=$2; shift 2 ;;
+    *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+port_free() {
+  [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]
+}
+
+# Processes still running out of DIR (zombies do not count: PID 1 may reap them late).
+leftovers() {
+  local pids
+  pids=$(pgrep -f -- "$DIR/" 2>/dev/null || true)
+  for p in $pids; do
+    local state
+    state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || echo Z)
+    [ "$state" != "Z" ] && echo "$p"
+  done
+  return 0
+}
+
+node_up() {
+  local k=$1 dir="$DIR/n$k" port=$((NODE_PORT + k - 1))
+  local etc="$dir/etc"
+  mkdir -p "$etc" "$dir/spool" "$dir/data"
+  chown postfix "$dir/data"
+  cp /etc/postfix/master.cf "$etc/master.cf"
+  : > "$etc/main.cf"
+  local domains
+  domains=$(awk '!/^#/ && NF >= 2 {print $1}' "$ROUTES" | paste -sd, -)
+  cp "$ROUTES" "$etc/transport"
+  postconf -c "$etc" -e \
+    "compatibility_level = 3.6" \
+    "myhostname = n$k.cluster.test" \
+    "mydestination =" \
+    "local_transport = error:local delivery disabled" \
+    "alias_maps =" "alias_database =" \
+    "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" \
+    "mynetworks = 127.0.0.0/8" \
+    "relay_domains = $domains" \
+    "transport_maps = texthash:$etc/transport" \
+    "smtp_dns_support_level = disabled" "smtp_host_lookup = native" \
+    "queue_directory = $dir/spool" "data_directory = $dir/data" \
+    "syslog_name = postfix-n$k" "maillog_file = $dir/maillog" \
+    "maillog_file_prefixes = $DIR" \
+    "smtp_tls_security_level = none" "smtpd_tls_security_level = none" \
+    "queue_run_delay = 5s" "minimal_backoff_time = 5s" "maximal_backoff_time = 15s" \
+    "smtpd_client_connection_count_limit = 0" "smtpd_client_connection_rate_limit = 0" \
+    "smtpd_client_message_rate_limit = 0" "smtpd_client_recipient_rate_limit = 0"
+  if [ "$TUNING" = bad ]; then
+    postconf -c "$etc" -e \
+      "smtp_connect_timeout = 60s" "smtp_helo_timeout = 300s" \
+      "default_destination_concurrency_limit = 50" "initial_destination_concurrency = 50" \
+      "default_destination_concurrency_negative_feedback = 0" \
+      "default_destination_concurrency_failed_cohort_limit = 1000"
+    # The smtp pool, set in master.cf (not default_process_limit: that also caps smtpd).
+    postconf -c "$etc" -F 'smtp/unix/process_limit = 6'
+  else
+    postconf -c "$etc" -e "smtp_connect_timeout = 5s" "smtp_helo_timeout = 10s"
+  fi
+  postconf -c "$etc" -F '*/*/chroot = n'
+  postconf -c "$etc" -MX smtp/inet
+  postconf -c "$etc" -M "127.0.0.1:$port/inet = 127.0.0.1:$port inet n - n - - smtpd"
+  postfix -c "$etc" check >/dev/null 2>&1 || true
+  # With maillog_file set, errors go only to that log; `script` shows a silent failure.
+  if ! script -qc "postfix -c $etc start" /dev/null > "$dir/start.log" 2>&1; then
+    echo "cluster.sh: node n$k failed to start; start output and log tail:" >&2
+    cat "$dir/start.log" >&2 || true
+    tail -n 20 "$dir/maillog" >&2 2>/dev/null || true
+    return 1
+  fi
+  # Wait (bounded) until the node answers SMTP.
+  for _ in $(seq 1 50); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "cluster.sh: node n$k does not listen on 127.0.0.1:$port; log tail:" >&2
+  tail -n 20 "$dir/maillog" >&2 2>/dev/null || true
+  return 1
+}
+
+haproxy_up() {
+  local cfg="$DIR/haproxy.cfg"
+  {
+    echo "global"
+    echo "  maxconn 4000"
+    echo "defaults"
+    echo "  mode tcp"
+    echo "  timeout connect 5s"
+    echo "  timeout client 5m"
+    echo "  timeout server 5m"
+    echo "listen smtp"
+    echo "  bind 127.0.0.1:$PORT"
+    echo "  balance roundrobin"
+    echo "  option smtpchk HELO haproxy.cluster.test"
+    for k in $(seq 1 "$NODES"); do
+      echo "  server n$k 127.0.0.1:$((NODE_PORT + k - 1)) check inter 2s"
+    done
+  } > "$cfg"
+  haproxy -c -q -f "$cfg" || { echo "cluster.sh: haproxy config $cfg is invalid" >&2; return 1; }
+  haproxy -f "$cfg" -D -p "$DIR/haproxy.pid" || { echo "cluster.sh: haproxy failed to start" >&2; return 1; }
+}
+
+case "$cmd" in
+  up)
+    [ -n "$ROUTES" ] || die "up needs --routes FILE (mailquake routes SCENARIO --format postfix > FILE)"
+    [ -r "$ROUTES" ] || die "cannot read routes file $ROUTES"
+    command -v postfix >/dev/null || die "postfix is not installed (apt-get install postfix)"
+    command -v haproxy >/dev/null || die "haproxy is not installed (apt-get install haproxy)"
+    case "$TUNING" in good|bad) ;; *) die "--tuning is good or bad, not $TUNING" ;; esac
+    [ -z "$(leftovers)" ] && [ ! -e "$DIR/haproxy.pid" ] || die "a cluster already runs in $DIR: run 'cluster.sh down --dir $DIR' first"
+    for p in "$PORT" $(seq "$NODE_PORT" $((NODE_PORT + NODES - 1))); do
+      port_free "$p" || die "port $p is already in use: $(ss -ltnpH "sport = :$p" | head -1)"
+    done
+    rm -rf "$DIR"
+    mkdir -p "$DIR"
+    for k in $(seq 1 "$NODES"); do
+      node_up "$k" || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+    done
+    haproxy_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+    echo "cluster up: $NODES Postfix nodes ($TUNING tuning) behind HAProxy on 127.0.0.1:$PORT; nodes on 127.0.0.1:$NODE_PORT..$((NODE_PORT + NODES - 1)); config dirs $DIR/n1/etc … $DIR/n$NODES/etc"
+    ;;
+  down)
+    if [ -e "$DIR/haproxy.pid" ]; then
+      kill "$(cat "$DIR/haproxy.pid")" 2>/dev/null || true
+      rm -f "$DIR/haproxy.pid"
+    fi
+    for etc in "$DIR"/n*/etc; do
+      [ -d "$etc" ] && postfix -c "$etc" stop >/dev/null 2>&1 || true
+    done
+    for _ in $(seq 1 50); do
+      [ -z "$(leftovers)" ] && break
+      sleep 0.1
+    done
+    left=$(leftovers)
+    if [ -n "$left" ]; then
+      kill -9 $left 2>/dev/null || true
+      sleep 0.2
+    fi
+    [ -z "$(leftovers)" ] || die "processes left behind: $(leftovers | tr '\n' ' ')"
+    echo "cluster down: no process left under $DIR"
+    ;;
+  status)
+    for etc in "$DIR"/n*/etc; do
+      [ -d "$etc" ] || continue
+      n=$(postconf -c "$etc" -h myhostname)
+      q=$(postqueue -c "$etc" -j 2>/dev/null | wc -l)
+      if postfix -c "$etc" status >/dev/null 2>&1; then state=running; else state=stopped; fi
+      echo "$n: $state; queue $q"
+    done
+    [ -e "$DIR/haproxy.pid" ] && echo "haproxy: running (pid $(cat "$DIR/haproxy.pid"))" || echo "haproxy: not running"
+    ;;
+  *)
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
