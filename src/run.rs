@@ -254,7 +254,9 @@ pub async fn run_with_abort(
     }
     while !abort.is_cancelled() && Instant::now() < settle_deadline {
         match ask_progress(&req_tx).await {
-            Some(p) if p.outstanding == 0 => break,
+            // Done when nothing is outstanding and the probed queues (if any) are back
+            // where they started: a node may still be removing delivered mail.
+            Some(p) if p.outstanding == 0 && p.queued <= p.queued_at_start => break,
             None => break,
             _ => {}
         }

@@ -28,6 +28,10 @@ pub struct Progress {
     /// Accepted, neither delivered nor bounced yet.
     pub outstanding: u64,
     pub duplicates: u64,
+    /// Messages the probed nodes hold, by their latest samples (0 without probes).
+    pub queued: u64,
+    /// What they held at their first samples (their baseline).
+    pub queued_at_start: u64,
 }
 
 /// Requests to the collector task.
@@ -44,6 +48,8 @@ pub enum Request {
 pub struct Collector {
     pub ledger: Ledger,
     pub progress: Progress,
+    /// Node index → (first, latest) queue depth sampled.
+    queue_depths: std::collections::BTreeMap<u8, (u32, u32)>,
 }
 
 impl Collector {
@@ -51,6 +57,7 @@ impl Collector {
         Collector {
             ledger,
             progress: Progress::default(),
+            queue_depths: Default::default(),
         }
     }
 
@@ -143,6 +150,14 @@ impl Collector {
                     .iter()
                     .map(|(d, n)| (self.ledger.domain_index(d), *n))
                     .collect();
+                let depths = self
+                    .queue_depths
+                    .entry(node)
+                    .or_insert((depth.total, depth.total));
+                depths.1 = depth.total;
+                self.progress.queued = self.queue_depths.values().map(|d| u64::from(d.1)).sum();
+                self.progress.queued_at_start =
+                    self.queue_depths.values().map(|d| u64::from(d.0)).sum();
                 self.ledger.queue.push(ledger::QueueRecord {
                     at_ms,
                     node,
