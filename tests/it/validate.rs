@@ -34,6 +34,9 @@ const INVALID: &[(&str, &str)] = &[
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
     ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle"),
     ("wrong_version.yaml", "2:10: version: unsupported version `2`: this mailquake reads version 1"),
+    ("queue_without_probes.yaml", "12:5: checks[1].queue: needs queue probes: add `probes: [{ postfix: CONFIG_DIR }, …]` under `target`"),
+    ("probes_on_embedded.yaml", "5:11: target.probes: queue probes are for an external cluster (target.smtp); the embedded cluster needs none"),
+    ("exec_with_fault.yaml", "9:22: faults[0].fault: an `exec` entry runs commands: it takes no `remote`, `node` or `fault`"),
     ("zero_recipients.yaml", "10:38: load.message.recipients: `0` is out of range: expected a whole number between 1 and 64"),
 ];
 
