@@ -136,10 +136,17 @@ pub(super) fn judge(
 
     let mut parts = Vec::new();
     if !latency_ok {
+        // Never-delivered mail counts as infinitely late: say so rather than "was never".
+        let how_late = if p == INF {
+            format!(
+                "{label} was not reached: too many never arrived (limit {})",
+                fmt_ms(limit_ms)
+            )
+        } else {
+            format!("{label} was {}, {}", fmt_ms(p), fmt_over(p, limit_ms))
+        };
         let mut s = format!(
-            "{label} was {}, {}; {} of {} healthy messages accepted {during_txt} were late",
-            fmt_ms(p),
-            fmt_over(p, limit_ms),
+            "{how_late}; {} of {} healthy messages accepted {during_txt} were late",
             fmt_count(late),
             fmt_count(n)
         );
@@ -280,7 +287,7 @@ mod tests {
                 min: 0.5,
                 status: Status::Fail,
                 observed: "p99 never (2 of 100 not delivered), delivered 98%",
-                detail_has: &["p99 was never, over the 1h limit", "2 of 100", "2 of them never delivered"],
+                detail_has: &["p99 was not reached: too many never arrived (limit 1h)", "2 of 100", "2 of them never delivered"],
                 evidence: 2,
             },
             Case {
