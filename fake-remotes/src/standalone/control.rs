@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,7 @@ use crate::{Fault, RemoteEvent, RemoteEventKind};
 const BATCH: usize = 512;
 
 /// What each remote has counted (the same counters as mailquake's summary).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// TCP connections accepted.
     pub connections: u64,
@@ -40,7 +40,7 @@ pub struct Counters {
 }
 
 /// Who set a remote's faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SetBy {
     Timeline,
@@ -48,7 +48,7 @@ pub enum SetBy {
 }
 
 /// One remote as `GET /remotes` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RemoteView {
     pub name: String,
     pub domains: Vec<String>,
@@ -60,7 +60,7 @@ pub struct RemoteView {
 }
 
 /// The event log's cursors, as `GET /remotes` shows them.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct LogView {
     /// Oldest sequence number still kept.
     pub first: u64,
@@ -71,7 +71,7 @@ pub struct LogView {
 }
 
 /// Everything `GET /remotes` and `GET /metrics` show.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Snapshot {
     pub remotes: Vec<RemoteView>,
     pub events: LogView,
