@@ -248,6 +248,8 @@ pub fn main(config: Config, program: &str) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        // Signal handlers first: a stop that comes while binding must not kill the process.
+        let stop = StopSignals::install();
         let token = config.token.is_some();
         let bound = match bind(config) {
             Ok(b) => b,
@@ -274,7 +276,7 @@ pub fn main(config: Config, program: &str) -> ExitCode {
             }
         );
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tokio::spawn(stop.cancel_on_signal(shutdown.clone()));
         match bound.serve(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -285,21 +287,39 @@ pub fn main(config: Config, program: &str) -> ExitCode {
     })
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// Ctrl-C and (on Unix) SIGTERM, registered when installed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            StopSignals { signals }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn cancel_on_signal(self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             shutdown.cancel();
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
     }
-    let _ = tokio::signal::ctrl_c().await;
-    shutdown.cancel();
 }
 
 #[cfg(test)]
