@@ -1,6 +1,6 @@
 //! `mailquake remotes` and runs attached to remotes served elsewhere: a run of a short
 //! scenario against `mailquake remotes` in a separate process (faults applied through
-//! the API and healed), the one-line errors and exit codes of attaching (2: the scenario
+//! the API and healed, also on Ctrl-C), the one-line errors and exit codes of attaching (2: the scenario
 //! does not fit what is served; 3: no API there), and what is checked offline.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -329,4 +329,63 @@ fn the_external_form_is_checked_offline() {
         !format!("{ext:?}").contains("s3cret"),
         "the token stays out of debug output"
     );
+}
+
+#[test]
+fn ctrl_c_during_an_attached_run_heals_the_remotes_it_faulted() {
+    let served = serve(&scenario("served-remotes.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = attached(dir.path(), &format!("http://{}", served.api), |t| {
+        t.replace(
+            "at: 1s, for: 3s, fault: refuse",
+            "at: 1s, for: 4s, fault: blackhole",
+        )
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .env_remove("MAILQUAKE_REMOTES_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let down = |all: &Value| {
+        all["remotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "down")
+            .unwrap()
+            .clone()
+    };
+    let deadline = Instant::now() + WAIT;
+    while down(&remotes(served.api))["faults"] != serde_json::json!(["blackhole"]) {
+        assert!(
+            Instant::now() < deadline,
+            "the run's fault was never applied"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(
+            Instant::now() < deadline + WAIT,
+            "did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(3));
+    let after = down(&remotes(served.api));
+    assert_eq!(after["faults"], serde_json::json!([]), "healed: {after}");
 }
