@@ -1,7 +1,8 @@
 //! `mailquake remotes` and runs attached to remotes served elsewhere: a run of a short
 //! scenario against `mailquake remotes` in a separate process (faults applied through
-//! the API and healed, also on Ctrl-C), the one-line errors and exit codes of attaching (2: the scenario
-//! does not fit what is served; 3: no API there), and what is checked offline.
+//! the API and healed, also on Ctrl-C), the one-line errors and exit codes of attaching
+//! (2: the scenario does not fit what is served; 3: no API there), and what is checked
+//! offline.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
