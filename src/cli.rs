@@ -1,5 +1,6 @@
 //! Command-line definitions (clap). `main.rs` dispatches; nothing here does work.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -40,5 +41,26 @@ pub enum Command {
         /// Which MTA's map format.
         #[arg(long, value_enum, default_value = "postfix")]
         format: crate::target::routes::RouteFormat,
+    },
+    /// Serve the scenario's fake remotes standalone, until Ctrl-C: its remotes listen
+    /// where the file says, its remote faults run on their timeline from start-up, and a
+    /// control API (HTTP, loopback by default) shows counters, streams events and
+    /// switches faults live. A run attaches with `remotes: { external: URL }`. Prints
+    /// where everything listens; exits 2 (invalid scenario, or a non-loopback API
+    /// without a token) or 3 (an address cannot be bound).
+    Remotes {
+        /// The scenario file; its `remotes` and remote `faults` are served.
+        file: PathBuf,
+        /// Where the control API listens; anything but loopback needs --token.
+        #[arg(long, value_name = "ADDR", default_value = fake_remotes::standalone::DEFAULT_API)]
+        api: SocketAddr,
+        /// Every API request must carry `Authorization: Bearer TOKEN`.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "MAILQUAKE_REMOTES_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
     },
 }

@@ -4,12 +4,14 @@
 //! [`generator`] floods the [`target`] through our [`smtp`] client; fake remotes
 //! (the `fake-remotes` crate) misbehave on a timeline; the [`collector`] owns the ledger
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
-//! wires the stages together.
+//! wires the stages together. [`remotes`] serves the fake remotes in a process of their
+//! own, and attaches a run to remotes served that way.
 
 pub mod checks;
 pub mod cli;
 pub mod collector;
 pub mod generator;
+pub mod remotes;
 pub mod report;
 pub mod run;
 pub mod scenario;

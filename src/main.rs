@@ -7,6 +7,8 @@ use mailquake::cli::{Cli, Command};
 use mailquake::scenario;
 
 fn main() -> ExitCode {
+    // Thousands of sessions and held connections need as many file descriptors.
+    fake_remotes::limits::raise_open_files();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -43,5 +45,6 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { file, out } => mailquake::run::main(&file, out.as_deref()),
+        Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
     }
 }

@@ -1,5 +1,6 @@
-//! THE orchestrator: the only module that wires the stages. It binds the fake remotes,
-//! starts the target, runs the fault timeline and the generator, waits for the mail in
+//! THE orchestrator: the only module that wires the stages. It binds the fake remotes
+//! (or attaches to remotes served elsewhere, and heals them whatever happens), starts
+//! the target, runs the fault timeline and the generator, waits for the mail in
 //! flight to settle, then has the checks judged and the reports written.
 //!
 //! Exit codes (DESIGN §6): 0 every check passed · 1 a check failed · 2 invalid scenario
@@ -12,13 +13,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use fake_remotes::{serve, CountingSink, Fault, ServerConfig};
+use fake_remotes::standalone::remote_seed;
+use fake_remotes::{serve, CountingSink, Fault, RemoteEvent, ServerConfig};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig};
+use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::{terminal, Summary};
 use crate::scenario::{self, Plan, Target};
 use crate::smtp::Timeouts;
@@ -53,9 +56,36 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
         .unwrap_or_else(|| default_out_dir(&plan.name));
     match runtime.block_on(run(plan, out)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(e) => {
+        Err(RunError::Invalid(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+        Err(RunError::Failed(e)) => {
             eprintln!("mailquake: {e}");
             ExitCode::from(3)
+        }
+    }
+}
+
+/// Why a run gave no verdict; each message is one line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunError {
+    /// The scenario does not fit the remotes it attached to (exit 2).
+    Invalid(String),
+    /// The harness could not do its job (exit 3).
+    Failed(String),
+}
+
+impl From<String> for RunError {
+    fn from(message: String) -> Self {
+        RunError::Failed(message)
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Invalid(m) | RunError::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -87,8 +117,8 @@ pub fn default_out_dir(name: &str) -> PathBuf {
     PathBuf::from("reports").join(format!("{name}-{stamp}"))
 }
 
-/// Runs a plan end to end. `Err` means the harness could not do its job (exit 3).
-pub async fn run(plan: Plan, out_dir: PathBuf) -> Result<Outcome, String> {
+/// Runs a plan end to end. `Err` means there is no verdict (exit 2 or 3).
+pub async fn run(plan: Plan, out_dir: PathBuf) -> Result<Outcome, RunError> {
     let abort = CancellationToken::new();
     {
         let abort = abort.clone();
@@ -107,26 +137,54 @@ pub async fn run_with_abort(
     plan: Plan,
     out_dir: PathBuf,
     abort: CancellationToken,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let shutdown = CancellationToken::new();
     let _stop_everything = shutdown.clone().drop_guard();
 
-    // Collector first, so nothing is missed.
-    let run_id = run_id(plan.seed);
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (remote_tx, remote_rx) = mpsc::unbounded_channel();
-    let (req_tx, req_rx) = mpsc::channel(16);
-    let ledger = Ledger {
-        run_id: run_id.clone(),
-        domains: plan.load.mix.iter().map(|(d, _)| d.clone()).collect(),
-        ..Default::default()
+    let Some(external) = plan.external_remotes.clone() else {
+        let remotes = start_remotes(&plan, &shutdown)?;
+        return Ok(run_stages(plan, out_dir, abort, shutdown.clone(), remotes, None).await?);
     };
-    // t0 is fixed once everything is up; the collector learns it before any event.
-    let mut ledger = Some(ledger);
+    // Remotes served elsewhere: attach, run, and heal them whatever happened — they
+    // outlive this run.
+    let attached = remotes::attach(&plan, &external)
+        .await
+        .map_err(|e| match e {
+            AttachError::Invalid(m) => RunError::Invalid(m),
+            AttachError::Failed(m) => RunError::Failed(m),
+        })?;
+    let Attachment {
+        plan,
+        routes,
+        faults,
+        events,
+        link,
+    } = attached;
+    let remotes = RemoteSet {
+        routes,
+        faults,
+        events,
+    };
+    let result = run_stages(plan, out_dir, abort, shutdown.clone(), remotes, Some(&link)).await;
+    link.heal().await;
+    Ok(result?)
+}
 
-    // Fake remotes.
+/// The fake remotes as the stages see them, wherever they run.
+struct RemoteSet {
+    /// Lower-case domain → the address of the remote serving it.
+    routes: HashMap<String, SocketAddr>,
+    /// The timeline's fault switch per remote.
+    faults: HashMap<String, watch::Sender<Vec<Fault>>>,
+    /// What the remotes see, for the collector.
+    events: mpsc::UnboundedReceiver<RemoteEvent>,
+}
+
+/// Binds and starts the scenario's remotes in this process.
+fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet, String> {
+    let (remote_tx, remote_rx) = mpsc::unbounded_channel();
     let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
     let mut routes: HashMap<String, SocketAddr> = HashMap::new();
     for (i, spec) in plan.remotes.iter().enumerate() {
@@ -143,7 +201,7 @@ pub async fn run_with_abort(
             name: spec.name.clone(),
             hostname: format!("{}.remote.test", spec.name),
             faults: faults_rx,
-            seed: plan.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
+            seed: remote_seed(plan.seed, i),
             max_message_size: 64 << 20,
             idle_timeout: Duration::from_secs(300),
         };
@@ -163,7 +221,39 @@ pub async fn run_with_abort(
             routes.insert(d.to_ascii_lowercase(), addr);
         }
     }
-    drop(remote_tx);
+    Ok(RemoteSet {
+        routes,
+        faults: remote_faults,
+        events: remote_rx,
+    })
+}
+
+/// Everything after the remotes are up: target, timeline, load, settle, verdict.
+/// `link`: the control API of remotes served elsewhere, if so.
+async fn run_stages(
+    plan: Plan,
+    out_dir: PathBuf,
+    abort: CancellationToken,
+    shutdown: CancellationToken,
+    remotes: RemoteSet,
+    link: Option<&Link>,
+) -> Result<Outcome, String> {
+    // Collector first, so nothing is missed.
+    let run_id = run_id(plan.seed);
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (req_tx, req_rx) = mpsc::channel(16);
+    let ledger = Ledger {
+        run_id: run_id.clone(),
+        domains: plan.load.mix.iter().map(|(d, _)| d.clone()).collect(),
+        ..Default::default()
+    };
+    // t0 is fixed once everything is up; the collector learns it before any event.
+    let mut ledger = Some(ledger);
+    let RemoteSet {
+        routes,
+        faults: remote_faults,
+        events: remote_rx,
+    } = remotes;
 
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
@@ -269,6 +359,10 @@ pub async fn run_with_abort(
     // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
     // must not count), then judge. The faults are healed even if the collector failed.
     progress.abort();
+    if let Some(link) = link {
+        // Remote events come over HTTP: let those already logged there arrive.
+        link.catch_up(Duration::from_secs(5)).await;
+    }
     let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
     let finished = finish(&req_tx, end_ms).await;
     heal.cancel();

@@ -14,16 +14,23 @@
 //! and executes what `behavior` decides → the [`MessageSink`] takes each message
 //! (`headers` reads its tracking id and `Received:` hosts) → [`RemoteEvent`]s go out.
 //!
+//! Served standalone ([`standalone`], the `fake-remotes` binary and `mailquake remotes`),
+//! a set of remotes runs its fault timeline from start-up and answers a control API
+//! ([`api`]) to watch counters, follow events and switch faults live.
+//!
 //! This crate never depends on `mailquake`.
 
+pub mod api;
 pub mod behavior;
 mod command;
 mod data;
 pub mod event;
 pub mod headers;
+pub mod limits;
 pub mod server;
 mod session;
 pub mod sink;
+pub mod standalone;
 pub mod units;
 
 pub use behavior::{Fault, Stage};

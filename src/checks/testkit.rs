@@ -160,6 +160,7 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
             remote("down", &["down.test"]),
             remote("bounces", &[BOUNCE_DOMAIN]),
         ],
+        external_remotes: None,
         load: Load {
             steps: vec![Step {
                 rate: 100.0,

@@ -61,6 +61,17 @@ impl std::error::Error for ScenarioError {}
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    parse(&read(path)?, path)
+}
+
+/// Reads and validates again a scenario whose remotes are served elsewhere, now that
+/// the remotes found there are known (attach time; see `validate/external.rs`).
+pub fn load_attached(path: &Path, served: &[RemoteSpec]) -> Result<Plan, ScenarioError> {
+    let raw = yaml::deserialize(&read(path)?, path)?;
+    validate::plan(raw, path, Some(served))
+}
+
+fn read(path: &Path) -> Result<String, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         file: path.to_owned(),
         line: 0,
@@ -69,7 +80,7 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
         message: format!("cannot read: {e}"),
     })?;
     match String::from_utf8(bytes) {
-        Ok(text) => parse(&text, path),
+        Ok(text) => Ok(text),
         Err(e) => {
             let offset = e.utf8_error().valid_up_to();
             let before = &e.as_bytes()[..offset];
@@ -89,13 +100,23 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 /// Validates scenario text; `file` is only used in messages and as [`Plan::source`].
 pub fn parse(text: &str, file: &Path) -> Result<Plan, ScenarioError> {
     let raw = yaml::deserialize(text, file)?;
-    validate::plan(raw, file)
+    validate::plan(raw, file, None)
 }
 
 /// One line for people: what the plan will do.
 /// `3 remotes (ok, down, bounces), embedded cluster of 3 nodes (per-destination), 36000 messages over 3m, 1 fault, 4 checks (isolation, drain, no_loss, no_duplicates)`
 pub fn describe(plan: &Plan) -> String {
     let names: Vec<&str> = plan.remotes.iter().map(|r| r.name.as_str()).collect();
+    let remotes = match &plan.external_remotes {
+        Some(ext) if names.is_empty() => format!("remotes served at {}", ext.url),
+        Some(ext) => format!(
+            "{} ({}) served at {}",
+            plural(names.len(), "remote"),
+            names.join(", "),
+            ext.url
+        ),
+        None => format!("{} ({})", plural(names.len(), "remote"), names.join(", ")),
+    };
     let target = match &plan.target {
         Target::Embedded(e) => {
             let queue = match e.queue {
@@ -108,9 +129,7 @@ pub fn describe(plan: &Plan) -> String {
     };
     let checks: Vec<&str> = plan.checks.iter().map(Check::name).collect();
     format!(
-        "{} ({}), {}, {} over {}, {}, {} ({})",
-        plural(plan.remotes.len(), "remote"),
-        names.join(", "),
+        "{remotes}, {}, {} over {}, {}, {} ({})",
         target,
         plural(plan.load.planned_messages().round() as usize, "message"),
         humantime::format_duration(plan.load.duration()),

@@ -22,8 +22,12 @@ pub struct Plan {
     /// The file it came from (for messages).
     pub source: PathBuf,
     pub target: Target,
-    /// Fake remotes; always includes one serving [`BOUNCE_DOMAIN`].
+    /// Fake remotes; always includes one serving [`BOUNCE_DOMAIN`] — except for remotes
+    /// served elsewhere before the run attaches to them (then it is empty).
     pub remotes: Vec<RemoteSpec>,
+    /// `Some`: the remotes are served elsewhere (`remotes: { external: URL }`); the run
+    /// attaches to them and validates again against what they serve.
+    pub external_remotes: Option<ExternalRemotes>,
     pub load: Load,
     /// The timeline, sorted by `at`.
     pub faults: Vec<FaultWindow>,
@@ -92,11 +96,32 @@ pub enum QueueDesign {
     Shared,
 }
 
+/// Remotes served by `mailquake remotes` or `fake-remotes` (this or another host),
+/// reached through their control API.
+#[derive(Clone, PartialEq)]
+pub struct ExternalRemotes {
+    /// The control API, `http://HOST:PORT`.
+    pub url: String,
+    /// Sent as `Authorization: Bearer TOKEN`; without it, `MAILQUAKE_REMOTES_TOKEN` is used.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ExternalRemotes {
+    // The token stays out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalRemotes")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RemoteSpec {
     pub name: String,
     pub domains: Vec<String>,
-    /// Where to listen; port 0 picks a free port.
+    /// Where to listen; port 0 picks a free port. For remotes served elsewhere: where
+    /// they listen, as reached from here.
     pub listen: SocketAddr,
 }
 

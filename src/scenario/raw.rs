@@ -108,7 +108,7 @@ pub struct RawScenario {
     pub seed: Option<Spanned<Text>>,
     #[serde(default)]
     pub target: Option<RawTargetSection>,
-    pub remotes: Spanned<Entries<RawRemote>>,
+    pub remotes: Spanned<RawRemotes>,
     pub load: RawLoad,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
@@ -226,6 +226,53 @@ pub struct RawRetry {
     pub min_backoff: Option<Spanned<Text>>,
     #[serde(default)]
     pub max_backoff: Option<Spanned<Text>>,
+}
+
+/// `remotes:` — remotes by name, or `external: URL` (with an optional `token: T`) for
+/// remotes served elsewhere. So `external` and `token` are not remote names; which
+/// combinations are allowed is `validate`'s business (it can point at the key).
+#[derive(Debug)]
+pub struct RawRemotes {
+    pub named: Entries<RawRemote>,
+    /// (the key, the URL)
+    pub external: Option<(Spanned<String>, Spanned<String>)>,
+    /// (the key, the token)
+    pub token: Option<(Spanned<String>, Spanned<String>)>,
+}
+
+impl<'de> Deserialize<'de> for RawRemotes {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        // As `Entries` does, with the two reserved keys read as text.
+        struct RemotesVisitor;
+        impl<'de> Visitor<'de> for RemotesVisitor {
+            type Value = RawRemotes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of remote names to their settings, or { external: URL }")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRemotes, A::Error> {
+                let mut remotes = RawRemotes {
+                    named: Entries(Vec::new()),
+                    external: None,
+                    token: None,
+                };
+                loop {
+                    ENTRY_KEY.with(|k| k.borrow_mut().take());
+                    let Some(key) = map.next_key::<Spanned<String>>()? else {
+                        break;
+                    };
+                    ENTRY_KEY.with(|k| *k.borrow_mut() = Some(key.value.clone()));
+                    match key.value.as_str() {
+                        "external" => remotes.external = Some((key, map.next_value()?)),
+                        "token" => remotes.token = Some((key, map.next_value()?)),
+                        _ => remotes.named.0.push((key, map.next_value()?)),
+                    }
+                }
+                ENTRY_KEY.with(|k| k.borrow_mut().take());
+                Ok(remotes)
+            }
+        }
+        de.deserialize_map(RemotesVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

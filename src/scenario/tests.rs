@@ -109,6 +109,7 @@ fn good_scenario_maps_to_the_plan() {
                 listen: local(0),
             },
         ],
+        external_remotes: None,
         load: Load {
             steps: vec![
                 Step {

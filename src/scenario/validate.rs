@@ -15,6 +15,7 @@ use super::units;
 use super::ScenarioError;
 
 mod checks;
+mod external;
 mod load;
 mod target;
 
@@ -107,7 +108,14 @@ impl Cx<'_> {
     }
 }
 
-pub fn plan(raw: RawScenario, file: &Path) -> Result<Plan, ScenarioError> {
+/// `served`: for a scenario whose remotes are served elsewhere, the remotes found there
+/// (at attach time). Without it such a scenario is checked in everything that does not
+/// depend on the remotes (which domains they serve, their names); with it, fully.
+pub fn plan(
+    raw: RawScenario,
+    file: &Path,
+    served: Option<&[RemoteSpec]>,
+) -> Result<Plan, ScenarioError> {
     let cx = Cx { file };
     if raw.version.value.0.trim() != "1" {
         return Err(cx.err(
@@ -138,16 +146,32 @@ pub fn plan(raw: RawScenario, file: &Path) -> Result<Plan, ScenarioError> {
     };
     let target = target::target(&cx, raw.target.as_ref().map(|t| &t.target))?;
     let probes = target::probes(&cx, raw.target.as_ref(), &target)?;
-    let remotes = target::remotes(&cx, &raw.remotes)?;
-    let load = load::load(&cx, &raw.load, &remotes)?;
-    let faults = load::faults(&cx, &raw.faults, &remotes, &target, &load)?;
-    let checks = checks::checks(&cx, &raw.checks, &remotes, &load, &faults, &probes)?;
+    let external = external::external(&cx, &raw.remotes)?;
+    // `None`: served elsewhere and not known yet.
+    let remotes = match &external {
+        None => Some(target::remotes(&cx, &raw.remotes)?),
+        Some(_) => served.map(<[RemoteSpec]>::to_vec),
+    };
+    let load = load::load(&cx, &raw.load, remotes.as_deref())?;
+    let faults = load::faults(&cx, &raw.faults, remotes.as_deref(), &target, &load)?;
+    let checks = checks::checks(
+        &cx,
+        &raw.checks,
+        remotes.as_deref(),
+        &load,
+        &faults,
+        &probes,
+    )?;
     let settle = match &raw.settle {
         Some(text) => cx.duration(text, "settle", MAX_WAIT)?,
         None => Duration::from_secs(60),
     };
-    let mut remotes = remotes;
-    target::add_bounce_remote(&cx, &raw.remotes, &mut remotes)?;
+    let mut remotes = remotes.unwrap_or_default();
+    match &external {
+        None => target::add_bounce_remote(&cx, &raw.remotes, &mut remotes)?,
+        Some(_) if served.is_some() => external::bounces_served(&cx, &raw.remotes, &remotes)?,
+        Some(_) => {}
+    }
     let mut faults: Vec<FaultWindow> = faults.into_iter().map(|(_, f)| f).collect();
     // Stable: faults at the same offset keep their file order.
     faults.sort_by_key(|f| f.at);
@@ -158,6 +182,7 @@ pub fn plan(raw: RawScenario, file: &Path) -> Result<Plan, ScenarioError> {
         source: file.to_owned(),
         target,
         remotes,
+        external_remotes: external,
         load,
         faults,
         checks,

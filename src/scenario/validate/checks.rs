@@ -11,7 +11,7 @@ use crate::scenario::units;
 pub(super) fn checks(
     cx: &Cx,
     raw: &Spanned<Vec<Spanned<RawCheck>>>,
-    remotes: &[RemoteSpec],
+    remotes: Option<&[RemoteSpec]>,
     load: &Load,
     faults: &IndexedFaults,
     probes: &[Probe],
@@ -40,25 +40,28 @@ pub(super) fn checks(
                 let p = format!("{p}.drain");
                 let domain =
                     mixed_domain(cx, &drain.domain, &format!("{p}.domain"), remotes, load)?;
-                let remote = &serving(remotes, &domain)
-                    .expect("checked by mixed_domain")
-                    .name;
-                let on_remote: Vec<&FaultWindow> = faults
-                    .iter()
-                    .map(|(_, f)| f)
-                    .filter(|f| targets(f, remote))
-                    .collect();
-                if !on_remote.iter().any(|f| f.duration.is_some()) {
-                    let why = if on_remote.is_empty() {
-                        "no fault targets it"
-                    } else {
-                        "none of its faults has a `for` (an end)"
-                    };
-                    return Err(cx.err(
-                        drain.domain.referenced,
-                        format!("{p}.domain"),
-                        format!("`{domain}` is served by remote `{remote}`, but {why}: there is nothing to drain"),
-                    ));
+                // Remotes served elsewhere: checked when the run attaches.
+                if let Some(remotes) = remotes {
+                    let remote = &serving(remotes, &domain)
+                        .expect("checked by mixed_domain")
+                        .name;
+                    let on_remote: Vec<&FaultWindow> = faults
+                        .iter()
+                        .map(|(_, f)| f)
+                        .filter(|f| targets(f, remote))
+                        .collect();
+                    if !on_remote.iter().any(|f| f.duration.is_some()) {
+                        let why = if on_remote.is_empty() {
+                            "no fault targets it"
+                        } else {
+                            "none of its faults has a `for` (an end)"
+                        };
+                        return Err(cx.err(
+                            drain.domain.referenced,
+                            format!("{p}.domain"),
+                            format!("`{domain}` is served by remote `{remote}`, but {why}: there is nothing to drain"),
+                        ));
+                    }
                 }
                 Check::Drain {
                     domain,
@@ -146,11 +149,11 @@ fn mixed_domain(
     cx: &Cx,
     raw: &Spanned<String>,
     path: &str,
-    remotes: &[RemoteSpec],
+    remotes: Option<&[RemoteSpec]>,
     load: &Load,
 ) -> Result<String, ScenarioError> {
     let domain = raw.value.to_ascii_lowercase();
-    if serving(remotes, &domain).is_none() {
+    if remotes.is_some_and(|r| serving(r, &domain).is_none()) {
         return Err(cx.err(
             raw.referenced,
             path,
@@ -199,7 +202,7 @@ fn isolation(
     p: &str,
     at: Location,
     raw: &RawIsolation,
-    remotes: &[RemoteSpec],
+    remotes: Option<&[RemoteSpec]>,
     load: &Load,
     faults: &IndexedFaults,
 ) -> Result<Check, ScenarioError> {
@@ -214,15 +217,18 @@ fn isolation(
     for (i, d) in raw.healthy.value.iter().enumerate() {
         let path = format!("{p}.healthy[{i}]");
         let domain = mixed_domain(cx, d, &path, remotes, load)?;
-        let remote = &serving(remotes, &domain)
-            .expect("checked by mixed_domain")
-            .name;
-        if let Some((index, _)) = faults.iter().find(|(_, f)| targets(f, remote)) {
-            return Err(cx.err(
-                d.referenced,
-                path,
-                format!("`{domain}` is served by remote `{remote}`, which faults[{index}] targets: a healthy domain's remote must have no fault"),
-            ));
+        // Remotes served elsewhere: checked when the run attaches.
+        if let Some(remotes) = remotes {
+            let remote = &serving(remotes, &domain)
+                .expect("checked by mixed_domain")
+                .name;
+            if let Some((index, _)) = faults.iter().find(|(_, f)| targets(f, remote)) {
+                return Err(cx.err(
+                    d.referenced,
+                    path,
+                    format!("`{domain}` is served by remote `{remote}`, which faults[{index}] targets: a healthy domain's remote must have no fault"),
+                ));
+            }
         }
         if !healthy.contains(&domain) {
             healthy.push(domain);

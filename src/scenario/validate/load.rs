@@ -5,7 +5,12 @@ use serde_saphyr::Spanned;
 use super::*;
 use crate::scenario::units::{self, format_percent};
 
-pub(super) fn load(cx: &Cx, raw: &RawLoad, remotes: &[RemoteSpec]) -> Result<Load, ScenarioError> {
+/// `remotes`: `None` for remotes served elsewhere, not known yet.
+pub(super) fn load(
+    cx: &Cx,
+    raw: &RawLoad,
+    remotes: Option<&[RemoteSpec]>,
+) -> Result<Load, ScenarioError> {
     if raw.steps.value.is_empty() {
         return Err(cx.err(
             raw.steps.referenced,
@@ -87,7 +92,7 @@ pub(super) fn load(cx: &Cx, raw: &RawLoad, remotes: &[RemoteSpec]) -> Result<Loa
 fn mix(
     cx: &Cx,
     raw: &Spanned<Entries<Spanned<Text>>>,
-    remotes: &[RemoteSpec],
+    remotes: Option<&[RemoteSpec]>,
 ) -> Result<Vec<(String, f64)>, ScenarioError> {
     if raw.value.0.is_empty() {
         return Err(cx.err(
@@ -109,7 +114,7 @@ fn mix(
                 ),
             ));
         }
-        if serving(remotes, &d).is_none() {
+        if let Some(remotes) = remotes.filter(|r| serving(r, &d).is_none()) {
             return Err(cx.err(
                 domain.referenced,
                 p,
@@ -154,7 +159,7 @@ pub(super) type IndexedFaults = Vec<(usize, FaultWindow)>;
 pub(super) fn faults(
     cx: &Cx,
     raw: &[Spanned<RawFault>],
-    remotes: &[RemoteSpec],
+    remotes: Option<&[RemoteSpec]>,
     target: &Target,
     load: &Load,
 ) -> Result<IndexedFaults, ScenarioError> {
@@ -210,13 +215,14 @@ fn fault_subject(
     f: &RawFault,
     kind: &Spanned<RawFaultKind>,
     entry: &Spanned<RawFault>,
-    remotes: &[RemoteSpec],
+    remotes: Option<&[RemoteSpec]>,
     target: &Target,
 ) -> Result<FaultSubject, ScenarioError> {
     let p = p.to_string();
     Ok(match (&f.remote, &f.node) {
         (Some(remote), None) => {
-            if !remotes.iter().any(|r| r.name == remote.value) {
+            let unknown = remotes.filter(|r| !r.iter().any(|r| r.name == remote.value));
+            if let Some(remotes) = unknown {
                 let mut names: Vec<&str> = remotes.iter().map(|r| r.name.as_str()).collect();
                 names.sort_unstable();
                 return Err(cx.err(

@@ -98,7 +98,7 @@ pub(super) fn target(cx: &Cx, raw: Option<&RawTarget>) -> Result<Target, Scenari
 }
 
 /// `host:port` with a non-zero port; IPv6 hosts in brackets (`[::1]:25`).
-fn is_endpoint(text: &str) -> bool {
+pub(super) fn is_endpoint(text: &str) -> bool {
     let Some((host, port)) = text.rsplit_once(':') else {
         return false;
     };
@@ -127,9 +127,9 @@ fn is_domain(text: &str) -> bool {
 
 pub(super) fn remotes(
     cx: &Cx,
-    raw: &Spanned<Entries<RawRemote>>,
+    raw: &Spanned<RawRemotes>,
 ) -> Result<Vec<RemoteSpec>, ScenarioError> {
-    if raw.value.0.is_empty() {
+    if raw.value.named.0.is_empty() {
         return Err(cx.err(
             raw.referenced,
             "remotes",
@@ -137,7 +137,7 @@ pub(super) fn remotes(
         ));
     }
     let mut remotes: Vec<RemoteSpec> = Vec::new();
-    for (name, spec) in &raw.value.0 {
+    for (name, spec) in &raw.value.named.0 {
         let n = &name.value;
         let p = format!("remotes.{n}");
         if n.is_empty()
@@ -217,7 +217,7 @@ pub(super) fn remotes(
 /// DSNs come back to [`BOUNCE_DOMAIN`]; if no declared remote serves it, one is added.
 pub(super) fn add_bounce_remote(
     cx: &Cx,
-    raw: &Spanned<Entries<RawRemote>>,
+    raw: &Spanned<RawRemotes>,
     remotes: &mut Vec<RemoteSpec>,
 ) -> Result<(), ScenarioError> {
     if remotes
@@ -226,7 +226,13 @@ pub(super) fn add_bounce_remote(
     {
         return Ok(());
     }
-    if let Some((name, _)) = raw.value.0.iter().find(|(n, _)| n.value == BOUNCE_REMOTE) {
+    if let Some((name, _)) = raw
+        .value
+        .named
+        .0
+        .iter()
+        .find(|(n, _)| n.value == BOUNCE_REMOTE)
+    {
         return Err(cx.err(
             name.referenced,
             format!("remotes.{BOUNCE_REMOTE}"),

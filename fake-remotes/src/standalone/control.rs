@@ -1,0 +1,540 @@
+//! The control task: the one owner of a standalone server's state — the faults in force
+//! on each remote (from the timeline or set through the API), the counters, and the
+//! event log. Servers report events to it on a channel; the API asks it questions and
+//! gives it orders on another ([`Control`]); it pushes faults to the servers through
+//! their `watch` channels. Nothing else holds the state, so nothing is locked.
+//!
+//! Who decides a remote's faults: the timeline, from start-up; a `PUT` or `DELETE`
+//! through the API replaces them at once (`DELETE` = none), until the timeline's next
+//! change *for that remote*, which takes over again. `POST /reset` heals every remote
+//! the same way, zeroes the counters and clears the event log (sequence numbers go on).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::log::{EventLog, Page};
+use super::TimelineEntry;
+use crate::{Fault, RemoteEvent, RemoteEventKind};
+
+/// Events taken from the channel per turn of the loop.
+const BATCH: usize = 512;
+
+/// What each remote has counted (the same counters as mailquake's summary).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// RCPT TO commands answered (each one delivery attempt), whatever the reply.
+    pub rcpts: u64,
+    /// Messages accepted at the final dot.
+    pub messages: u64,
+    /// Transactions refused at DATA or at the final dot.
+    pub rejected: u64,
+    /// Times a fault acted on a session.
+    pub faults_fired: u64,
+}
+
+/// Who set a remote's faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetBy {
+    Timeline,
+    Api,
+}
+
+/// One remote as `GET /remotes` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteView {
+    pub name: String,
+    pub domains: Vec<String>,
+    pub listen: SocketAddr,
+    /// The faults in force, in the scenario's form.
+    pub faults: Vec<Fault>,
+    pub set_by: SetBy,
+    pub counters: Counters,
+}
+
+/// The event log's cursors, as `GET /remotes` shows them.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct LogView {
+    /// Oldest sequence number still kept.
+    pub first: u64,
+    /// The number the next event will get: follow from `after = next - 1`.
+    pub next: u64,
+    /// Events pushed out of the full ring since start-up.
+    pub dropped: u64,
+}
+
+/// Everything `GET /remotes` and `GET /metrics` show.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub remotes: Vec<RemoteView>,
+    pub events: LogView,
+}
+
+/// The remote named in a request does not exist; the message lists those that do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownRemote(pub String);
+
+enum Request {
+    Snapshot(oneshot::Sender<Snapshot>),
+    SetFaults {
+        remote: String,
+        faults: Vec<Fault>,
+        reply: oneshot::Sender<Result<RemoteView, UnknownRemote>>,
+    },
+    Reset(oneshot::Sender<LogView>),
+    Events {
+        after: u64,
+        limit: usize,
+        reply: oneshot::Sender<Page>,
+    },
+}
+
+/// A handle on the control task, for the API (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Control {
+    requests: mpsc::Sender<Request>,
+    next_event: watch::Receiver<u64>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Request")
+    }
+}
+
+/// The control task is gone (the server is shutting down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped;
+
+impl Control {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.requests.send(make(tx)).await.map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, Stopped> {
+        self.ask(Request::Snapshot).await
+    }
+
+    /// Replaces `remote`'s faults now (empty = healthy) until the timeline's next change for it.
+    pub async fn set_faults(
+        &self,
+        remote: &str,
+        faults: Vec<Fault>,
+    ) -> Result<Result<RemoteView, UnknownRemote>, Stopped> {
+        self.ask(|reply| Request::SetFaults {
+            remote: remote.to_string(),
+            faults,
+            reply,
+        })
+        .await
+    }
+
+    /// Heals every remote, zeroes the counters, clears the event log.
+    pub async fn reset(&self) -> Result<LogView, Stopped> {
+        self.ask(Request::Reset).await
+    }
+
+    /// Up to `limit` events after the cursor `after`.
+    pub async fn events(&self, after: u64, limit: usize) -> Result<Page, Stopped> {
+        self.ask(|reply| Request::Events {
+            after,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Changes whenever events are added: the number the next event will get.
+    pub fn next_event(&self) -> watch::Receiver<u64> {
+        self.next_event.clone()
+    }
+}
+
+/// A served remote as the control task knows it.
+pub(super) struct Remote {
+    pub name: String,
+    pub domains: Vec<String>,
+    pub listen: SocketAddr,
+    pub faults: watch::Sender<Vec<Fault>>,
+}
+
+struct RemoteState {
+    remote: Remote,
+    /// The timeline's faults for this remote, in timeline order.
+    timeline: Vec<Fault>,
+    /// Set through the API; `None` once the timeline changes this remote again.
+    api: Option<Vec<Fault>>,
+    counters: Counters,
+}
+
+impl RemoteState {
+    fn in_force(&self) -> (&[Fault], SetBy) {
+        match &self.api {
+            Some(faults) => (faults, SetBy::Api),
+            None => (&self.timeline, SetBy::Timeline),
+        }
+    }
+
+    fn publish(&self) {
+        let faults = self.in_force().0.to_vec();
+        self.remote.faults.send_if_modified(|current| {
+            let changed = *current != faults;
+            *current = faults;
+            changed
+        });
+    }
+
+    fn view(&self) -> RemoteView {
+        let (faults, set_by) = self.in_force();
+        RemoteView {
+            name: self.remote.name.clone(),
+            domains: self.remote.domains.clone(),
+            listen: self.remote.listen,
+            faults: faults.to_vec(),
+            set_by,
+            counters: self.counters,
+        }
+    }
+}
+
+/// Starts the control task. `events` is the receiving end of the channel every server
+/// of `remotes` reports to; the timeline's offsets count from `t0`.
+pub(super) fn spawn(
+    remotes: Vec<Remote>,
+    timeline: Vec<TimelineEntry>,
+    t0: Instant,
+    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    log_capacity: usize,
+    shutdown: CancellationToken,
+) -> (Control, tokio::task::JoinHandle<()>) {
+    let (requests_tx, requests) = mpsc::channel(64);
+    let (next_tx, next_rx) = watch::channel(1);
+    let task = ControlTask {
+        remotes: remotes
+            .into_iter()
+            .map(|remote| RemoteState {
+                remote,
+                timeline: Vec::new(),
+                api: None,
+                counters: Counters::default(),
+            })
+            .collect(),
+        active: vec![false; timeline.len()],
+        transitions: transitions(&timeline),
+        timeline,
+        log: EventLog::new(log_capacity),
+        next_tx,
+    };
+    let handle = tokio::spawn(task.run(t0, events, requests, shutdown));
+    (
+        Control {
+            requests: requests_tx,
+            next_event: next_rx,
+        },
+        handle,
+    )
+}
+
+struct ControlTask {
+    remotes: Vec<RemoteState>,
+    timeline: Vec<TimelineEntry>,
+    active: Vec<bool>,
+    /// (offset, entry index, on/off) still to come, in time order.
+    transitions: std::collections::VecDeque<(Duration, usize, bool)>,
+    log: EventLog,
+    next_tx: watch::Sender<u64>,
+}
+
+impl ControlTask {
+    async fn run(
+        mut self,
+        t0: Instant,
+        mut events: mpsc::UnboundedReceiver<RemoteEvent>,
+        mut requests: mpsc::Receiver<Request>,
+        shutdown: CancellationToken,
+    ) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let next_change = self.transitions.front().map(|(at, _, _)| t0 + *at);
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                Some(request) = requests.recv() => self.answer(request),
+                _ = sleep_until(next_change), if next_change.is_some() => self.advance_timeline(t0),
+                n = events.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        // Every server is gone; keep answering the API until shutdown.
+                        events = mpsc::unbounded_channel().1;
+                        continue;
+                    }
+                    for event in batch.drain(..) {
+                        self.count(&event);
+                        self.log.push(event);
+                    }
+                    self.next_tx.send_replace(self.log.next());
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, event: &RemoteEvent) {
+        let Some(state) = self
+            .remotes
+            .iter_mut()
+            .find(|r| r.remote.name == event.remote)
+        else {
+            return;
+        };
+        let c = &mut state.counters;
+        match event.kind {
+            RemoteEventKind::Connected { .. } => c.connections += 1,
+            RemoteEventKind::Rcpt { .. } => c.rcpts += 1,
+            RemoteEventKind::Message { .. } => c.messages += 1,
+            RemoteEventKind::Rejected { .. } => c.rejected += 1,
+            RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
+        }
+    }
+
+    fn answer(&mut self, request: Request) {
+        match request {
+            Request::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Request::SetFaults {
+                remote,
+                faults,
+                reply,
+            } => {
+                let result = match self.remotes.iter_mut().find(|r| r.remote.name == remote) {
+                    Some(state) => {
+                        state.api = Some(faults);
+                        state.publish();
+                        Ok(state.view())
+                    }
+                    None => Err(self.unknown(&remote)),
+                };
+                let _ = reply.send(result);
+            }
+            Request::Reset(reply) => {
+                for state in &mut self.remotes {
+                    state.api = Some(Vec::new());
+                    state.counters = Counters::default();
+                    state.publish();
+                }
+                self.log.clear();
+                let _ = reply.send(self.log_view());
+            }
+            Request::Events {
+                after,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.log.page(after, limit));
+            }
+        }
+    }
+
+    fn unknown(&self, name: &str) -> UnknownRemote {
+        let names: Vec<&str> = self
+            .remotes
+            .iter()
+            .map(|r| r.remote.name.as_str())
+            .collect();
+        UnknownRemote(format!(
+            "no remote named `{name}` (remotes: {})",
+            names.join(", ")
+        ))
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            remotes: self.remotes.iter().map(RemoteState::view).collect(),
+            events: self.log_view(),
+        }
+    }
+
+    fn log_view(&self) -> LogView {
+        LogView {
+            first: self.log.first(),
+            next: self.log.next(),
+            dropped: self.log.dropped(),
+        }
+    }
+
+    /// Applies every transition that is due; the remotes they touch get the timeline's
+    /// faults back (an API setting ends there).
+    fn advance_timeline(&mut self, t0: Instant) {
+        let elapsed = t0.elapsed();
+        while let Some(&(at, index, on)) = self.transitions.front() {
+            if at > elapsed {
+                break;
+            }
+            self.transitions.pop_front();
+            self.active[index] = on;
+            let remote = self.timeline[index].remote.clone();
+            let faults: Vec<Fault> = self
+                .timeline
+                .iter()
+                .zip(&self.active)
+                .filter(|(entry, on)| **on && entry.remote == remote)
+                .map(|(entry, _)| entry.fault.clone())
+                .collect();
+            if let Some(state) = self.remotes.iter_mut().find(|r| r.remote.name == remote) {
+                state.timeline = faults;
+                state.api = None;
+                state.publish();
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// (offset, entry index, on/off), in time order; at equal times "off" goes first, so a
+/// fault that ends as another starts never overlaps it.
+fn transitions(entries: &[TimelineEntry]) -> std::collections::VecDeque<(Duration, usize, bool)> {
+    let mut t: Vec<(Duration, usize, bool)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        t.push((e.at, i, true));
+        if let Some(d) = e.duration {
+            t.push((e.at + d, i, false));
+        }
+    }
+    t.sort_by_key(|(at, i, on)| (*at, *on, *i));
+    t.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(name: &str) -> (Remote, watch::Receiver<Vec<Fault>>) {
+        let (tx, rx) = watch::channel(Vec::new());
+        (
+            Remote {
+                name: name.into(),
+                domains: vec![format!("{name}.test")],
+                listen: "127.0.0.1:25".parse().unwrap(),
+                faults: tx,
+            },
+            rx,
+        )
+    }
+
+    fn entry(at: u64, dur: Option<u64>, fault: Fault) -> TimelineEntry {
+        TimelineEntry {
+            remote: "down".into(),
+            at: Duration::from_secs(at),
+            duration: dur.map(Duration::from_secs),
+            fault,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_api_overrides_the_timeline_until_its_next_change() {
+        let (down, mut faults) = remote("down");
+        let (_events_tx, events_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let t0 = Instant::now();
+        let timeline = vec![
+            entry(1, Some(2), Fault::Refuse),
+            entry(2, None, Fault::Blackhole),
+        ];
+        let (control, task) = spawn(vec![down], timeline, t0, events_rx, 10, shutdown.clone());
+
+        faults.changed().await.unwrap();
+        assert_eq!(
+            (t0.elapsed().as_secs(), faults.borrow_and_update().clone()),
+            (1, vec![Fault::Refuse])
+        );
+        let view = control.set_faults("down", vec![]).await.unwrap().unwrap();
+        assert_eq!((view.faults.len(), view.set_by), (0, SetBy::Api));
+        assert!(faults.borrow_and_update().is_empty(), "healed by the API");
+        faults.changed().await.unwrap();
+        assert_eq!(
+            t0.elapsed().as_secs(),
+            2,
+            "the timeline takes over at its next change"
+        );
+        assert_eq!(
+            *faults.borrow_and_update(),
+            vec![Fault::Refuse, Fault::Blackhole]
+        );
+        let err = control
+            .set_faults("nope", vec![])
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.0, "no remote named `nope` (remotes: down)");
+
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(control.snapshot().await.unwrap_err(), Stopped);
+    }
+
+    #[tokio::test]
+    async fn counts_events_logs_them_and_reset_zeroes() {
+        let (ok, _faults) = remote("ok");
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let (control, _task) = spawn(
+            vec![ok],
+            vec![],
+            Instant::now(),
+            events_rx,
+            10,
+            shutdown.clone(),
+        );
+        let mut next = control.next_event();
+        for kind in [
+            RemoteEventKind::Connected {
+                peer: "127.0.0.1:1".parse().unwrap(),
+            },
+            RemoteEventKind::Rcpt {
+                rcpt: "a@ok.test".into(),
+                code: 250,
+            },
+        ] {
+            events_tx
+                .send(RemoteEvent {
+                    at_us: 1,
+                    remote: "ok".into(),
+                    kind,
+                })
+                .unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(5), next.wait_for(|n| *n == 3))
+            .await
+            .expect("events in time")
+            .unwrap();
+        let snap = control.snapshot().await.unwrap();
+        assert_eq!(
+            snap.remotes[0].counters,
+            Counters {
+                connections: 1,
+                rcpts: 1,
+                ..Counters::default()
+            }
+        );
+        assert_eq!(control.events(1, 10).await.unwrap().lines.len(), 1);
+        let log = control.reset().await.unwrap();
+        assert_eq!((log.first, log.next), (3, 3));
+        let snap = control.snapshot().await.unwrap();
+        assert_eq!(snap.remotes[0].counters, Counters::default());
+        shutdown.cancel();
+    }
+}

@@ -1,0 +1,135 @@
+//! The `fake-remotes` binary serving a scenario file, as a separate process (killed at
+//! the end): it prints where it listens, serves mail, answers the API; bad input exits 2.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fake-remotes");
+
+fn scenario(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}.yaml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Kills the process when the test ends, passed or not.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for a process to exit within [`WAIT`]: (code, stderr).
+fn exit_of(mut child: Child) -> (Option<i32>, String) {
+    let deadline = Instant::now() + WAIT;
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not exit in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn serves_a_scenario_file_and_its_api() {
+    let file = scenario(
+        "serve",
+        "version: 1\nname: x\nseed: 3\nload: { ignored: true }\nremotes:\n  ok: { domains: [ok.test] }\n  down: { domains: [down.test] }\nfaults:\n  - { remote: down, at: 0s, fault: refuse }\n  - { node: n1, at: 0s, fault: stuck }\n",
+    );
+    let mut child = Command::new(BIN)
+        .arg(&file)
+        .args(["--api", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fake-remotes");
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Killed(child);
+    // The start-up lines: one per remote, then the API. Read on a thread: a blocking pipe.
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take(3)
+            .collect::<Vec<_>>()
+    });
+    let lines = tokio::task::spawn_blocking(move || lines.join().unwrap());
+    let lines = tokio::time::timeout(WAIT, lines)
+        .await
+        .expect("start-up lines in time")
+        .unwrap();
+    let addr_after = |prefix: &str| -> SocketAddr {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {lines:?}"));
+        line[prefix.len()..]
+            .split([' ', '/'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let ok = addr_after("fake-remotes: remote ok listening on ");
+    let down = addr_after("fake-remotes: remote down listening on ");
+    let api = addr_after("fake-remotes: control API on http://");
+
+    assert!(send_mail(ok, "mq.1.0@ok.test").await.starts_with("250 "));
+    eventually("refused by the timeline", || refused(down)).await;
+    eventually("the message is counted", || async move {
+        get(api, "/remotes").await.json()["remotes"][0]["counters"]["messages"] == 1
+    })
+    .await;
+    let all = get(api, "/remotes").await.json();
+    assert_eq!(all["remotes"][1]["faults"], serde_json::json!(["refuse"]));
+    assert_eq!(all["remotes"][1]["set_by"], "timeline");
+}
+
+#[test]
+fn bad_files_and_an_unprotected_public_api_exit_2_with_one_line() {
+    let bad = scenario("bad", "remotes:\n  ok: { domains: [ok.test] }\nfaults:\n  - { remote: nope, at: 1s, fault: refuse }\n");
+    let child = Command::new(BIN)
+        .arg(&bad)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, err) = exit_of(child);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err.trim(),
+        format!(
+            "{}:4:15: faults[0].remote: no remote named `nope` (remotes: ok)",
+            bad.display()
+        )
+    );
+
+    let good = scenario("public", "remotes:\n  ok: { domains: [ok.test] }\n");
+    let child = Command::new(BIN)
+        .arg(&good)
+        .args(["--api", "0.0.0.0:0"])
+        .env_remove("MAILQUAKE_REMOTES_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, err) = exit_of(child);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("not loopback-only") && err.contains("--token"),
+        "{err}"
+    );
+}

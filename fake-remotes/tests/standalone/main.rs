@@ -1,0 +1,6 @@
+//! Standalone serving over real loopback sockets: the control API in-process (`api`),
+//! and the `fake-remotes` binary serving a scenario file (`binary`).
+
+mod api;
+mod binary;
+mod support;

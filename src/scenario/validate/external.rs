@@ -1,0 +1,93 @@
+//! `remotes: { external: URL, token: T }`: remotes served elsewhere (by `mailquake
+//! remotes` or `fake-remotes`), reached through their control API.
+//!
+//! Offline (`validate`, and `run` before it starts) only the form is checked: the URL,
+//! the token, and no remote declared beside them. Which remotes exist and which domains
+//! they serve is known only when the run attaches (`GET /remotes`); the whole scenario
+//! is then validated again against them, with the same messages, so a fault naming an
+//! unknown remote or a check on an unserved domain still fails with `FILE:LINE:COL`.
+
+use serde_saphyr::Spanned;
+
+use super::target::is_endpoint;
+use super::*;
+
+/// `None` for remotes declared by name.
+pub(super) fn external(
+    cx: &Cx,
+    raw: &Spanned<RawRemotes>,
+) -> Result<Option<ExternalRemotes>, ScenarioError> {
+    let r = &raw.value;
+    let Some((_, url)) = &r.external else {
+        if let Some((key, _)) = &r.token {
+            return Err(cx.err(
+                key.referenced,
+                "remotes.token",
+                "`token` goes with `external: URL` (remotes served elsewhere); `token` cannot name a remote",
+            ));
+        }
+        return Ok(None);
+    };
+    if let Some((name, _)) = r.named.0.first() {
+        return Err(cx.err(
+            name.referenced,
+            format!("remotes.{}", name.value),
+            "with `external`, the remotes are served elsewhere: declare them there; only `token` may stand beside `external`",
+        ));
+    }
+    let text = url.value.trim();
+    let authority = text
+        .strip_prefix("http://")
+        .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
+    let why = match authority {
+        _ if text.starts_with("https://") => Some("https is not supported: the control API speaks plain HTTP (keep it on loopback or a private network, with a token)"),
+        Some(a) if is_endpoint(a) => None,
+        _ => Some("expected the control API's address, http://HOST:PORT, e.g. http://127.0.0.1:8025"),
+    };
+    if let Some(why) = why {
+        return Err(cx.err(
+            url.referenced,
+            "remotes.external",
+            format!("invalid URL `{text}`: {why}"),
+        ));
+    }
+    let token = match &r.token {
+        None => None,
+        Some((_, token)) => {
+            let t = token.value.trim();
+            if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(cx.err(
+                    token.referenced,
+                    "remotes.token",
+                    "a token is one word: no spaces, not empty",
+                ));
+            }
+            Some(t.to_owned())
+        }
+    };
+    Ok(Some(ExternalRemotes {
+        url: format!("http://{}", authority.unwrap_or_default()),
+        token,
+    }))
+}
+
+/// Bounces come back to [`BOUNCE_DOMAIN`]: the remotes served elsewhere must collect them.
+pub(super) fn bounces_served(
+    cx: &Cx,
+    raw: &Spanned<RawRemotes>,
+    remotes: &[RemoteSpec],
+) -> Result<(), ScenarioError> {
+    if serving(remotes, BOUNCE_DOMAIN).is_some() {
+        return Ok(());
+    }
+    let at = raw
+        .value
+        .external
+        .as_ref()
+        .map_or(raw.referenced, |(_, url)| url.referenced);
+    Err(cx.err(
+        at,
+        "remotes.external",
+        format!("no remote serves `{BOUNCE_DOMAIN}`, where the cluster's bounces come back: serve it there too (mailquake remotes adds it by itself)"),
+    ))
+}
