@@ -82,7 +82,13 @@ fn quickstart_passes() {
     assert_eq!(s["verdict"], "pass");
     assert_eq!(s["schema_version"], 1);
     assert!(failed_checks(&s).is_empty());
-    assert_eq!(s["totals"]["submitted"], 800);
+    // Every message of the shape is either submitted or counted as shortfall (a loaded
+    // machine may leave no session free for a few).
+    let t = &s["totals"];
+    assert_eq!(
+        t["submitted"].as_u64().unwrap() + t["shortfall"].as_u64().unwrap(),
+        800
+    );
     assert_eq!(s["totals"]["accepted"], s["totals"]["delivered"]);
     let drain = check(&s, "drain");
     assert!(
