@@ -242,11 +242,16 @@ async fn run_stages(
     let run_id = run_id(plan.seed);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (req_tx, req_rx) = mpsc::channel(16);
-    let ledger = Ledger {
+    let mut ledger = Ledger {
         run_id: run_id.clone(),
         domains: plan.load.mix.iter().map(|(d, _)| d.clone()).collect(),
         ..Default::default()
     };
+    // The shape says how many records there will be: no doubling, no slack (a 10-million
+    // soak stays at 40 bytes a message).
+    ledger
+        .records
+        .reserve_exact(plan.load.planned_messages().ceil() as usize);
     // t0 is fixed once everything is up; the collector learns it before any event.
     let mut ledger = Some(ledger);
     let RemoteSet {
