@@ -104,7 +104,16 @@ pub fn describe(plan: &Plan) -> String {
             };
             format!("embedded cluster of {} ({queue})", plural(e.nodes, "node"))
         }
-        Target::Smtp(endpoints) => format!("SMTP target {}", endpoints.join(", ")),
+        Target::Smtp(endpoints) => {
+            let names: Vec<String> = endpoints
+                .iter()
+                .map(|e| match e.weight {
+                    1 => e.addr.clone(),
+                    w => format!("{} (weight {w})", e.addr),
+                })
+                .collect();
+            format!("SMTP target {}", names.join(", "))
+        }
     };
     let checks: Vec<&str> = plan.checks.iter().map(Check::name).collect();
     format!(
@@ -112,7 +121,13 @@ pub fn describe(plan: &Plan) -> String {
         plural(plan.remotes.len(), "remote"),
         names.join(", "),
         target,
-        plural(plan.load.planned_messages().round() as usize, "message"),
+        match plan.load.model {
+            LoadModel::Open => plural(plan.load.planned_messages().round() as usize, "message"),
+            LoadModel::Closed => format!(
+                "{} back to back",
+                plural(plan.load.sessions, "closed-model session")
+            ),
+        },
         humantime::format_duration(plan.load.duration()),
         plural(plan.faults.len(), "fault"),
         plural(plan.checks.len(), "check"),

@@ -110,6 +110,10 @@ fn good_scenario_maps_to_the_plan() {
             },
         ],
         load: Load {
+            model: LoadModel::Open,
+            tls: TlsSpec::default(),
+            auth: None,
+            hlog_interval: Duration::from_secs(1),
             steps: vec![
                 Step {
                     rate: 200.0,
@@ -128,7 +132,7 @@ fn good_scenario_maps_to_the_plan() {
                 ("down.test".into(), 0.1),
             ],
             message: MessageSpec {
-                size: 4096,
+                size: SizeSpec::Fixed(4096),
                 recipients: 2,
             },
             sessions: 20,
@@ -224,7 +228,7 @@ fn minimal_scenario_gets_the_defaults() {
     assert_eq!(
         plan.load.message,
         MessageSpec {
-            size: 2048,
+            size: SizeSpec::Fixed(2048),
             recipients: 1
         }
     );

@@ -138,7 +138,7 @@ pub fn plan(raw: RawScenario, file: &Path) -> Result<Plan, ScenarioError> {
     };
     let target = target::target(&cx, raw.target.as_ref())?;
     let remotes = target::remotes(&cx, &raw.remotes)?;
-    let load = load::load(&cx, &raw.load, &remotes)?;
+    let load = load::load(&cx, &raw.load, &remotes, &target)?;
     let faults = load::faults(&cx, &raw.faults, &remotes, &target, &load)?;
     let checks = checks::checks(&cx, &raw.checks, &remotes, &load, &faults)?;
     let settle = match &raw.settle {
