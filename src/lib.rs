@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod cli;
 pub mod collector;
+pub mod flood;
 pub mod generator;
 pub mod report;
 pub mod run;

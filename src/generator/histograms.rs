@@ -211,8 +211,12 @@ impl PhaseHistograms {
     fn record(&mut self, phase: usize, micros: u64) {
         if let Some(slot) = self.0.get_mut(phase) {
             // Auto-resizing, 3 significant digits: memory follows the largest value.
-            slot.get_or_insert_with(|| Histogram::new(3).expect("3 significant digits is valid"))
-                .saturating_record(micros);
+            // (`record` grows the range; `saturating_record` would clamp at the start range.)
+            let h = slot
+                .get_or_insert_with(|| Histogram::new(3).expect("3 significant digits is valid"));
+            if h.record(micros).is_err() {
+                h.saturating_record(micros);
+            }
         }
     }
 
@@ -439,6 +443,9 @@ mod tests {
             b.replied(Phase::Rcpt, if i % 10 == 0 { 451 } else { 250 });
             b.transaction(i % 10 != 0);
         }
+        // A slow reply far beyond the histogram's starting range is kept, not clamped.
+        let start = Instant::now();
+        a.timed(Phase::Dot, start, start + Duration::from_secs(30));
         tokio::time::advance(Duration::from_millis(1500)).await;
         a.tick(Instant::now());
         a.timed(Phase::Quit, Instant::now(), Instant::now());
@@ -449,6 +456,8 @@ mod tests {
         assert_eq!(all.phases.get(Phase::Mail).unwrap().len(), 3000);
         assert_eq!(all.phases.get(Phase::Rcpt).unwrap().len(), 3000);
         assert_eq!(all.phases.get(Phase::Quit).unwrap().len(), 1);
+        let dot_max = all.phases.get(Phase::Dot).unwrap().max();
+        assert!((29_900_000..=30_100_000).contains(&dot_max), "{dot_max}");
         assert_eq!((all.submitted, all.accepted), (3000, 2700));
         assert_eq!(all.replies[Phase::Rcpt.index()].get(&451), Some(&300));
         assert_eq!(

@@ -309,7 +309,8 @@ impl Connection {
         };
         let start = Instant::now();
         self.queue_command(format_args!("STARTTLS"));
-        let reply = self.exchange(Phase::Starttls, obs).await?;
+        // Timed once, with the handshake, below.
+        let reply = self.exchange_untimed(Phase::Starttls, obs).await?;
         if reply.code != 220 {
             return if required {
                 Err(fail(Phase::Starttls, FailureKind::Reply(reply)))

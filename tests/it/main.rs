@@ -1,4 +1,6 @@
 //! The integration-test binary: one module per area.
 
+mod generator;
+mod generator_tls;
 mod runs;
 mod validate;

@@ -1,0 +1,484 @@
+//! The generator over real loopback sockets: PIPELINING is used when offered, open-model
+//! rates hold per second, the closed model keeps its sessions busy and reconnects after
+//! a 421, weighted endpoints give per-node results, `flood` counts exactly what the
+//! server counted, and the `*.hlog` files read back with hdrhistogram's reader.
+//!
+//! Every network wait has a timeout; nothing sleeps to synchronise.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine;
+use fake_remotes::behavior::ReplyFault;
+use fake_remotes::{serve, CountingSink, Fault, RemoteEvent, RemoteEventKind, ServerConfig, Stage};
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use mailquake::collector::Event;
+use mailquake::generator::{self, GeneratorConfig, GeneratorReport, TargetEndpoint};
+use mailquake::scenario::{Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
+use mailquake::smtp::{ClientOptions, Connection, Phase, Timeouts};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A fake remote (healthy unless `faults`) on 127.0.0.1:0, introducing itself as `hostname`.
+pub struct Remote {
+    pub addr: SocketAddr,
+    pub events: mpsc::UnboundedReceiver<RemoteEvent>,
+    pub shutdown: CancellationToken,
+}
+
+pub fn remote(hostname: &str, faults: Vec<Fault>) -> Remote {
+    let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let config = ServerConfig {
+        hostname: hostname.into(),
+        faults: watch::channel(faults).1,
+        ..ServerConfig::healthy(hostname)
+    };
+    let sink = CountingSink {
+        name: hostname.into(),
+        events: events_tx.clone(),
+    };
+    tokio::spawn(serve(listener, config, sink, events_tx, shutdown.clone()));
+    Remote {
+        addr,
+        events,
+        shutdown,
+    }
+}
+
+impl Remote {
+    /// Every event so far, with the server stopped first (so the list is complete).
+    async fn stop_and_drain(&mut self) -> Vec<RemoteEvent> {
+        self.shutdown.cancel();
+        let mut out = Vec::new();
+        while let Ok(Some(e)) = timeout(WAIT, self.events.recv()).await {
+            out.push(e);
+        }
+        out
+    }
+}
+
+fn messages(events: &[RemoteEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| matches!(e.kind, RemoteEventKind::Message { .. }))
+        .map(|e| e.at_us)
+        .collect()
+}
+
+pub fn load(model: LoadModel, rate: f64, secs: u64, sessions: usize) -> Load {
+    Load {
+        model,
+        steps: vec![Step {
+            rate,
+            to: None,
+            duration: Duration::from_secs(secs),
+        }],
+        mix: vec![("ok.test".into(), 1.0)],
+        message: MessageSpec {
+            size: SizeSpec::Fixed(1024),
+            recipients: 1,
+        },
+        sessions,
+        messages_per_connection: 10,
+        tls: TlsSpec::default(),
+        auth: None,
+        hlog_interval: Duration::from_secs(1),
+    }
+}
+
+pub fn endpoint(addr: SocketAddr, weight: u32) -> TargetEndpoint {
+    TargetEndpoint {
+        addr,
+        name: addr.to_string(),
+        weight,
+    }
+}
+
+/// Runs the generator to the end of `load`; its report and every event it sent.
+pub async fn generate(
+    load: Load,
+    endpoints: Vec<TargetEndpoint>,
+    client: ClientOptions,
+    hlog_dir: Option<&Path>,
+) -> (GeneratorReport, Vec<Event>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let t0 = Instant::now();
+    let t0_us = fake_remotes::event::now_us();
+    let config = GeneratorConfig {
+        run_id: "t1".into(),
+        endpoints,
+        domains: load.mix.iter().map(|(d, _)| d.clone()).collect(),
+        seed: 3,
+        t0,
+        t0_us,
+        client,
+        hlog_dir: hlog_dir.map(Path::to_path_buf),
+    };
+    let limit = load.duration() + Duration::from_secs(30);
+    let report = timeout(
+        limit,
+        generator::run(load, config, tx, CancellationToken::new()),
+    )
+    .await
+    .expect("the generator finishes");
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (report, events)
+}
+
+pub fn client() -> ClientOptions {
+    ClientOptions::plain(
+        "gen.test",
+        Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(10)),
+    )
+}
+
+fn accepted(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Accepted { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn pipelining_sends_mail_rcpt_and_data_in_one_write() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A server that records each read it makes while the client waits for replies.
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"220 pipe.test ESMTP\r\n").await.unwrap();
+        let mut reads: Vec<String> = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        let mut pending = String::new();
+        loop {
+            let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+            if n == 0 {
+                break;
+            }
+            let chunk = String::from_utf8_lossy(&buf[..n]).to_string();
+            reads.push(chunk.clone());
+            pending.push_str(&chunk);
+            // Answer whole commands; the body ends at "\r\n.\r\n".
+            if pending.starts_with("EHLO") {
+                s.write_all(b"250-pipe.test\r\n250 PIPELINING\r\n")
+                    .await
+                    .unwrap();
+                pending.clear();
+            } else if pending.starts_with("MAIL") && pending.ends_with("DATA\r\n") {
+                s.write_all(b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+                    .await
+                    .unwrap();
+                pending.clear();
+            } else if pending.ends_with("\r\n.\r\n") {
+                s.write_all(b"250 queued\r\n").await.unwrap();
+                pending.clear();
+            } else if pending.starts_with("QUIT") {
+                s.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            }
+        }
+        reads
+    });
+    let mut conn = timeout(
+        WAIT,
+        Connection::open(
+            addr,
+            "gen.test",
+            Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(5)),
+        ),
+    )
+    .await
+    .unwrap()
+    .expect("session opens");
+    assert!(conn.pipelining);
+    let rcpts = vec!["a@ok.test".to_string(), "b@ok.test".to_string()];
+    let outcome = timeout(WAIT, conn.send("s@bounces.test", &rcpts, b"hi\r\n"))
+        .await
+        .unwrap();
+    assert!(outcome.accepted(), "{outcome:?}");
+    timeout(WAIT, conn.quit()).await.unwrap();
+    let reads = timeout(WAIT, server).await.unwrap().unwrap();
+    let batch = reads
+        .iter()
+        .find(|r| r.starts_with("MAIL"))
+        .expect("a read starting with MAIL");
+    assert_eq!(
+        batch,
+        "MAIL FROM:<s@bounces.test>\r\nRCPT TO:<a@ok.test>\r\nRCPT TO:<b@ok.test>\r\nDATA\r\n",
+        "MAIL, both RCPTs and DATA arrive in one read: {reads:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_rate_holds_within_5_percent_each_second() {
+    let mut r = remote("mx.rate.test", vec![]);
+    let t0_us = fake_remotes::event::now_us();
+    let (report, events) = generate(
+        load(LoadModel::Open, 200.0, 4, 20),
+        vec![endpoint(r.addr, 1)],
+        client(),
+        None,
+    )
+    .await;
+    assert_eq!((report.planned, report.shortfall), (800, 0));
+    let arrived = messages(&r.stop_and_drain().await);
+    assert_eq!(arrived.len(), 800);
+    assert_eq!(accepted(&events), 800);
+    // Server-side arrivals per one-second window from the load start.
+    let mut per_second = [0u32; 5];
+    for at in arrived {
+        let s = (at.saturating_sub(t0_us) / 1_000_000).min(4) as usize;
+        per_second[s] += 1;
+    }
+    for (s, n) in per_second[..4].iter().enumerate() {
+        assert!(
+            (190..=210).contains(n),
+            "second {s}: {n} messages, want 200 ± 5%: {per_second:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_sessions_busy_and_reconnects_after_421() {
+    let fault = Fault::Reply(ReplyFault {
+        stage: Stage::Mail,
+        code: 421,
+        text: None,
+        probability: 0.1,
+    });
+    let mut r = remote("mx.closed.test", vec![fault]);
+    let (report, events) = generate(
+        load(LoadModel::Closed, 0.0, 1, 4),
+        vec![endpoint(r.addr, 1)],
+        client(),
+        None,
+    )
+    .await;
+    let arrived = messages(&r.stop_and_drain().await).len();
+    let all = report.stats.overall();
+    assert_eq!(report.planned, 0);
+    assert!(arrived > 50, "back to back for 1s: {arrived}");
+    assert_eq!(accepted(&events), arrived, "every accepted message arrived");
+    assert_eq!(all.accepted as usize, arrived);
+    let rejected = all.replies[Phase::Mail.index()]
+        .get(&421)
+        .copied()
+        .unwrap_or(0);
+    assert!(rejected > 0, "some MAILs got 421");
+    assert_eq!(all.submitted, all.accepted + rejected, "{all:?}");
+    // Each 421 closed the connection; the session opened a new one and went on.
+    let opened = all.replies[Phase::Banner.index()]
+        .get(&220)
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        opened >= 4 + rejected,
+        "{opened} sessions opened for {rejected} 421s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_endpoints_give_per_node_results() {
+    let mut a = remote("node-a.test", vec![]);
+    let mut b = remote("node-b.test", vec![]);
+    let mut l = load(LoadModel::Open, 300.0, 1, 6);
+    l.messages_per_connection = 1;
+    let (report, _) = generate(
+        l,
+        vec![endpoint(a.addr, 2), endpoint(b.addr, 1)],
+        client(),
+        None,
+    )
+    .await;
+    let (at_a, at_b) = (
+        messages(&a.stop_and_drain().await).len() as u64,
+        messages(&b.stop_and_drain().await).len() as u64,
+    );
+    let nodes = report.stats.by_node();
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| &**n).collect();
+    assert_eq!(names, ["node-a.test", "node-b.test"]);
+    assert_eq!((nodes[0].1.accepted, nodes[1].1.accepted), (at_a, at_b));
+    assert_eq!(at_a + at_b, 300);
+    // 2:1 by weight, give or take the sessions' starting points.
+    assert!(
+        (190..=210).contains(&at_a),
+        "{at_a} of 300 at the weight-2 node"
+    );
+    for (_, s) in &nodes {
+        for phase in [
+            Phase::Connect,
+            Phase::Banner,
+            Phase::Ehlo,
+            Phase::Mail,
+            Phase::Rcpt,
+            Phase::Data,
+            Phase::Dot,
+            Phase::Quit,
+        ] {
+            assert!(
+                s.phases.get(phase).is_some_and(|h| !h.is_empty()),
+                "{phase:?}"
+            );
+        }
+    }
+    let endpoints = report.stats.by_endpoint();
+    assert_eq!(endpoints.len(), 2);
+    assert_eq!(endpoints[0].1.accepted, at_a);
+}
+
+/// Runs `mailquake ARGS`, killed if it outlives `limit`; (exit code, stdout, stderr).
+pub fn mailquake(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mailquake");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("mailquake {args:?} took longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().expect("output");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back() {
+    let mut r = remote("mx.flood.test", vec![]);
+    let out = tempfile::tempdir().unwrap();
+    let target = r.addr.to_string();
+    let dir = out.path().to_str().unwrap().to_owned();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        mailquake(
+            &[
+                "flood", &target, "--rate", "300/s", "--for", "2s", "--size", "2KiB", "--out", &dir,
+            ],
+            Duration::from_secs(60),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let arrived = messages(&r.stop_and_drain().await);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("flood.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["totals"]["accepted"].as_u64(),
+        Some(arrived.len() as u64)
+    );
+    assert_eq!(arrived.len(), 600);
+    assert!(stdout.contains("accepted 600"), "{stdout}");
+    for phase in [
+        "connect", "banner", "ehlo", "mail", "rcpt", "data", "dot", "quit",
+    ] {
+        assert!(
+            stdout.contains(&format!("\n  {phase} ")),
+            "{phase} row in {stdout}"
+        );
+    }
+    assert_eq!(report["submit_replies"]["dot"]["250"], 600);
+
+    // The dot phase's log: untagged lines hold every node, tagged lines each node.
+    let text = std::fs::read(out.path().join("dot.hlog")).unwrap();
+    let (mut untagged, mut tagged, mut intervals) = (0u64, 0u64, 0);
+    let mut deserializer = Deserializer::new();
+    for entry in IntervalLogIterator::new(&text) {
+        let LogEntry::Interval(h) = entry.expect("a well-formed log") else {
+            continue;
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(h.encoded_histogram())
+            .unwrap();
+        let hist: Histogram<u64> = deserializer.deserialize(&mut bytes.as_slice()).unwrap();
+        match h.tag() {
+            None => {
+                untagged += hist.len();
+                intervals += 1;
+            }
+            Some(tag) => {
+                assert_eq!(&*tag, "mx.flood.test");
+                tagged += hist.len();
+            }
+        }
+    }
+    assert_eq!(untagged, 600);
+    assert_eq!(tagged, 600);
+    assert!(
+        intervals >= 2,
+        "1 s intervals over a 2 s flood: {intervals}"
+    );
+    assert_eq!(report["load"]["phases"]["dot"]["count"], 600);
+}
+
+#[test]
+fn flood_exit_codes_for_bad_arguments_and_unreachable_targets() {
+    let table: [(&[&str], i32, &str); 4] = [
+        (
+            &["flood", "127.0.0.1:2525", "--for", "1s"],
+            2,
+            "--rate is required",
+        ),
+        (
+            &["flood", "127.0.0.1:2525", "--rate", "fast"],
+            2,
+            "--rate: invalid rate `fast`",
+        ),
+        (
+            &[
+                "flood",
+                "127.0.0.1:2525",
+                "--model",
+                "closed",
+                "--rate",
+                "5/s",
+            ],
+            2,
+            "--rate does not go with --model closed",
+        ),
+        (
+            &["flood", "127.0.0.1:1", "--rate", "5/s", "--for", "1s"],
+            3,
+            "target unreachable",
+        ),
+    ];
+    for (args, want, message) in table {
+        let (code, _, stderr) = mailquake(args, Duration::from_secs(30));
+        assert_eq!(code, Some(want), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+/// Reads SMTP command lines; used by the TLS/AUTH test server.
+pub async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R) -> Option<String> {
+    let mut line = String::new();
+    match timeout(WAIT, r.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => Some(line),
+        _ => None,
+    }
+}
