@@ -145,3 +145,5 @@ fn plural(n: usize, what: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_load;

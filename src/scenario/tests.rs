@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-const GOOD: &str = "\
+pub(super) const GOOD: &str = "\
 version: 1
 name: seed-incident
 description: A destination refuses connections mid-flood.
@@ -54,12 +54,12 @@ checks:
 settle: 2m
 ";
 
-fn parse_str(text: &str) -> Result<Plan, String> {
+pub(super) fn parse_str(text: &str) -> Result<Plan, String> {
     parse(text, Path::new("t.yaml")).map_err(|e| e.to_string())
 }
 
 /// GOOD with `from` replaced by `to` (exactly once, so the table cannot silently miss).
-fn edit(from: &str, to: &str) -> String {
+pub(super) fn edit(from: &str, to: &str) -> String {
     assert_eq!(
         GOOD.matches(from).count(),
         1,
