@@ -147,7 +147,9 @@ pub fn main(args: &FloodArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: sessions wake on the thread that polls their sockets (see
+    // `generator::run_on_own_thread`); the collector's share is small.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -228,7 +228,7 @@ pub async fn run_with_abort(
         out_dir.display()
     );
 
-    let generator = generator::run(
+    let generator = generator::run_on_own_thread(
         plan.load.clone(),
         GeneratorConfig {
             run_id,
@@ -243,7 +243,7 @@ pub async fn run_with_abort(
         events_tx,
         abort.clone(),
     );
-    let load_report = generator.await;
+    let load_report = generator.await?;
 
     // Settle: wait for the timeline to finish, then for mail in flight, within `settle`.
     let load_end = t0 + plan.load.duration();

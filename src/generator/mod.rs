@@ -92,6 +92,38 @@ struct Job {
     size: usize,
 }
 
+/// [`run`] on a thread of its own with a single-threaded runtime, so the rest of the
+/// harness (collector, embedded cluster, remotes) does not share its cores' scheduler.
+/// One thread keeps every session's wake-up on the thread that polls its socket: on a
+/// 2-core box this doubled the messages per second against the multi-threaded runtime
+/// (BENCHMARKS.md). `Err` if the thread or its runtime could not start.
+pub async fn run_on_own_thread(
+    load: Load,
+    config: GeneratorConfig,
+    events: UnboundedSender<Event>,
+    stop: CancellationToken,
+) -> Result<GeneratorReport, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mailquake-generator".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => {
+                    let _ = tx.send(Ok(rt.block_on(run(load, config, events, stop))));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("cannot start the generator's runtime: {e}")));
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the generator's thread: {e}"))?;
+    rx.await
+        .map_err(|_| "the generator's thread stopped early".to_string())?
+}
+
 /// Runs the load to its end (or until `stop`), waits for the sessions to finish what
 /// they took, and returns what was measured.
 pub async fn run(
@@ -184,6 +216,11 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
         }
         let domain = mix.pick();
         let size = sizes.pick();
+        // After a late wake-up the scheduler catches up in a burst: let the sessions
+        // take what is queued before calling a full queue back-pressure.
+        if tx.is_full() {
+            tokio::task::yield_now().await;
+        }
         // One producer: if there is room now, the send below cannot fail for lack of it.
         if tx.is_full() {
             shortfall += 1;

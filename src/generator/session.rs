@@ -16,6 +16,7 @@ use super::message::{self, Message, Sizes};
 use super::{mix, GeneratorConfig, Job, CLOSED_MODEL_CAP};
 use crate::collector::Event;
 use crate::scenario::Load;
+use crate::smtp::transaction::{Chained, TxOutcome};
 use crate::smtp::{Connection, FailureKind};
 
 /// A session idle this long says QUIT rather than risk the server's idle timeout.
@@ -45,6 +46,8 @@ struct Session<'a> {
     next_endpoint: usize,
     recorder: Recorder,
     message: Message,
+    /// The chained message whose dot reply is outstanding.
+    pending_seq: Option<u64>,
 }
 
 impl<'a> Session<'a> {
@@ -60,6 +63,7 @@ impl<'a> Session<'a> {
                 shared.load.hlog_interval,
             ),
             message: Message::default(),
+            pending_seq: None,
         }
     }
 
@@ -114,9 +118,34 @@ impl<'a> Session<'a> {
             size,
         );
         let m = &self.message;
-        let outcome = c
-            .send_observed(&m.from, &m.rcpts, &m.body, &mut self.recorder)
-            .await;
+        if c.pipelining {
+            // One write per message: this envelope goes out with the previous body.
+            let (previous, this) = c
+                .chain(&m.from, &m.rcpts, &m.body, &mut self.recorder)
+                .await;
+            if let (Some(outcome), Some(prev)) = (previous, self.pending_seq.take()) {
+                self.report(prev, &outcome);
+            }
+            match this {
+                Chained::Pending => self.pending_seq = Some(seq),
+                Chained::Done(outcome) => self.report(seq, &outcome),
+            }
+        } else {
+            let outcome = c
+                .send_observed(&m.from, &m.rcpts, &m.body, &mut self.recorder)
+                .await;
+            self.report(seq, &outcome);
+        }
+        self.sent_on_conn += 1;
+        let usable = self.conn.as_ref().is_some_and(|c| c.usable);
+        if !usable || self.sent_on_conn >= load.messages_per_connection {
+            self.quit().await;
+        }
+        true
+    }
+
+    /// Tells the collector (and the recorder) how message `seq` ended.
+    fn report(&mut self, seq: u64, outcome: &TxOutcome) {
         let at_us = now_us();
         let accepted = outcome.accepted();
         self.recorder.transaction(accepted);
@@ -139,23 +168,35 @@ impl<'a> Session<'a> {
             }
         };
         let _ = self.shared.events.send(event);
-        self.sent_on_conn += 1;
-        if !c.usable || self.sent_on_conn >= load.messages_per_connection {
-            self.quit().await;
+    }
+
+    /// Sends the chained message's body and collects its outcome (before waiting for
+    /// more work, or QUIT).
+    async fn finish(&mut self) {
+        let Some(c) = self.conn.as_mut() else {
+            return;
+        };
+        if let Some(outcome) = c.finish(&mut self.recorder).await {
+            if let Some(seq) = self.pending_seq.take() {
+                self.report(seq, &outcome);
+            }
         }
-        true
     }
 
     async fn quit(&mut self) {
+        self.finish().await;
         if let Some(c) = self.conn.take() {
             c.quit_observed(&mut self.recorder).await;
         }
     }
 
     /// At the end: QUIT unless the run was aborted, and hand over the last samples.
-    async fn finish(mut self) {
+    async fn end(mut self) {
         if !self.shared.stop.is_cancelled() {
             self.quit().await;
+        } else {
+            // Aborted: still learn the chained message's fate (bounded by the timeouts).
+            self.finish().await;
         }
         self.recorder.flush();
     }
@@ -187,10 +228,14 @@ pub(super) async fn open_model(id: usize, jobs: async_channel::Receiver<Job>, sh
             _ = shared.stop.cancelled() => break,
         };
         s.send(job.seq, job.domain, job.size).await;
+        if jobs.is_empty() {
+            // Nothing more to chain behind it: send the body now.
+            s.finish().await;
+        }
         idle_since = Instant::now();
         s.recorder.tick(idle_since);
     }
-    s.finish().await;
+    s.end().await;
 }
 
 /// Closed model: sends back to back until `end` (or the cap, or `stop`).
@@ -225,5 +270,5 @@ pub(super) async fn closed_model(id: usize, end: Instant, shared: &Shared) {
             }
         }
     }
-    s.finish().await;
+    s.end().await;
 }

@@ -177,6 +177,9 @@ pub struct Connection {
     pub pipelining: bool,
     /// STARTTLS succeeded: the session is encrypted.
     pub tls: bool,
+    /// A message whose body and dot are queued in `wbuf` (or written) but whose dot
+    /// reply is not read yet (see [`Connection::chain`]).
+    pub(super) pending: Option<super::transaction::PendingDot>,
     /// False once the session is in an unknown state (a failure, a 421): do not reuse.
     pub usable: bool,
 }
@@ -239,6 +242,7 @@ impl Connection {
             },
             pipelining: false,
             tls: false,
+            pending: None,
             usable: true,
         };
         let banner = match conn.read_reply(timeouts.reply).await {
@@ -400,6 +404,9 @@ impl Connection {
 
     /// [`Connection::quit`], reporting the QUIT phase to `obs`.
     pub async fn quit_observed(mut self, obs: &mut dyn Observer) {
+        // A chained message's dot reply comes before QUIT's (its outcome is the caller's
+        // to collect with `finish` first; here it would only be tallied).
+        self.finish(obs).await;
         if self.usable {
             self.queue_command(format_args!("QUIT"));
             if let Err(f) = self.exchange(Phase::Quit, obs).await {

@@ -225,6 +225,86 @@ async fn pipelining_sends_mail_rcpt_and_data_in_one_write() {
     );
 }
 
+/// A PIPELINING server that answers whatever complete commands and bodies each read
+/// holds, and records the reads.
+async fn pipelining_server(listener: TcpListener) -> Vec<String> {
+    let (mut s, _) = listener.accept().await.unwrap();
+    s.write_all(b"220 pipe.test ESMTP\r\n").await.unwrap();
+    let (mut reads, mut pending, mut in_data) = (Vec::new(), String::new(), false);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+        if n == 0 {
+            return reads;
+        }
+        let chunk = String::from_utf8_lossy(&buf[..n]).to_string();
+        reads.push(chunk.clone());
+        pending.push_str(&chunk);
+        let mut out = String::new();
+        loop {
+            if in_data {
+                let Some(end) = pending.find("\r\n.\r\n") else {
+                    break;
+                };
+                pending.drain(..end + 5);
+                in_data = false;
+                out.push_str("250 queued\r\n");
+                continue;
+            }
+            let Some(eol) = pending.find("\r\n") else {
+                break;
+            };
+            let line: String = pending.drain(..eol + 2).collect();
+            out.push_str(match &line[..4] {
+                "EHLO" => "250-pipe.test\r\n250 PIPELINING\r\n",
+                "DATA" => {
+                    in_data = true;
+                    "354 go\r\n"
+                }
+                "QUIT" => "221 bye\r\n",
+                _ => "250 ok\r\n",
+            });
+        }
+        s.write_all(out.as_bytes()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn chained_messages_share_one_write_body_and_next_envelope() {
+    use mailquake::smtp::transaction::Chained;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(pipelining_server(listener));
+    let timeouts = Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(5));
+    let mut conn = timeout(WAIT, Connection::open(addr, "gen.test", timeouts))
+        .await
+        .unwrap()
+        .expect("session opens");
+    let rcpts = |n: u32| vec![format!("mq.{n}.0@ok.test")];
+    let (previous, first) = timeout(WAIT, conn.chain("a@b.test", &rcpts(1), b"one\r\n", &mut ()))
+        .await
+        .unwrap();
+    assert!(previous.is_none() && matches!(first, Chained::Pending));
+    let (previous, second) = timeout(WAIT, conn.chain("a@b.test", &rcpts(2), b"two\r\n", &mut ()))
+        .await
+        .unwrap();
+    assert!(previous.expect("the first message's outcome").accepted());
+    assert!(matches!(second, Chained::Pending));
+    assert!(timeout(WAIT, conn.finish(&mut ()))
+        .await
+        .unwrap()
+        .unwrap()
+        .accepted());
+    timeout(WAIT, conn.quit()).await.unwrap();
+    let reads = timeout(WAIT, server).await.unwrap().unwrap();
+    assert!(
+        reads.contains(
+            &"one\r\n.\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<mq.2.0@ok.test>\r\nDATA\r\n".to_string()
+        ),
+        "the first body and the second envelope arrive in one read: {reads:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_rate_holds_within_5_percent_each_second() {
     let mut r = remote("mx.rate.test", vec![]);
