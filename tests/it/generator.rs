@@ -1,26 +1,20 @@
-//! The generator over real loopback sockets: PIPELINING is used when offered, open-model
-//! rates hold per second, the closed model keeps its sessions busy and reconnects after
-//! a 421, weighted endpoints give per-node results, `flood` counts exactly what the
-//! server counted, and the `*.hlog` files read back with hdrhistogram's reader.
+//! The generator over real loopback sockets: PIPELINING is used when offered (and across
+//! messages), open-model rates hold per second, back-pressure is counted as shortfall,
+//! the closed model keeps its sessions busy and reconnects after a 421, weighted
+//! endpoints give per-node results. Helpers here serve `flood.rs` and `generator_tls.rs`.
 //!
 //! Every network wait has a timeout; nothing sleeps to synchronise.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use base64::Engine;
 use fake_remotes::behavior::ReplyFault;
 use fake_remotes::{serve, CountingSink, Fault, RemoteEvent, RemoteEventKind, ServerConfig, Stage};
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::Histogram;
 use mailquake::collector::Event;
 use mailquake::generator::{self, GeneratorConfig, GeneratorReport, TargetEndpoint};
 use mailquake::scenario::{Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
 use mailquake::smtp::{ClientOptions, Connection, Phase, Timeouts};
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -60,7 +54,7 @@ pub fn remote(hostname: &str, faults: Vec<Fault>) -> Remote {
 
 impl Remote {
     /// Every event so far, with the server stopped first (so the list is complete).
-    async fn stop_and_drain(&mut self) -> Vec<RemoteEvent> {
+    pub async fn stop_and_drain(&mut self) -> Vec<RemoteEvent> {
         self.shutdown.cancel();
         let mut out = Vec::new();
         while let Ok(Some(e)) = timeout(WAIT, self.events.recv()).await {
@@ -70,7 +64,7 @@ impl Remote {
     }
 }
 
-fn messages(events: &[RemoteEvent]) -> Vec<u64> {
+pub fn messages(events: &[RemoteEvent]) -> Vec<u64> {
     events
         .iter()
         .filter(|e| matches!(e.kind, RemoteEventKind::Message { .. }))
@@ -374,6 +368,51 @@ async fn closed_model_keeps_sessions_busy_and_reconnects_after_421() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_pressure_is_counted_as_shortfall_not_dropped() {
+    // A black hole: sessions wait for a banner that never comes.
+    let mut r = remote("mx.hole.test", vec![Fault::Blackhole]);
+    let short = ClientOptions::plain(
+        "gen.test",
+        Timeouts::uniform(Duration::from_secs(1), Duration::from_secs(1)),
+    );
+    let (report, events) = generate(
+        load(LoadModel::Open, 100.0, 1, 2),
+        vec![endpoint(r.addr, 1)],
+        short,
+        None,
+    )
+    .await;
+    r.stop_and_drain().await;
+    let submitted = events
+        .iter()
+        .filter(|e| matches!(e, Event::Submitted { .. }))
+        .count() as u64;
+    let shortfall_events: u64 = events
+        .iter()
+        .map(|e| match e {
+            Event::Shortfall { count } => *count,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(report.planned, 100);
+    assert_eq!(report.shortfall, shortfall_events);
+    assert_eq!(
+        submitted + report.shortfall,
+        100,
+        "every planned message is accounted for"
+    );
+    // Two sessions stuck for 1 s, two more messages queued: the rest is shortfall.
+    assert!(report.shortfall >= 90, "{}", report.shortfall);
+    let all = report.stats.overall();
+    assert_eq!(all.submitted, submitted);
+    assert_eq!(all.accepted, 0);
+    assert_eq!(
+        all.replies[Phase::Banner.index()].get(&mailquake::smtp::observe::no_reply::TIMEOUT),
+        Some(&submitted)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weighted_endpoints_give_per_node_results() {
     let mut a = remote("node-a.test", vec![]);
     let mut b = remote("node-b.test", vec![]);
@@ -420,138 +459,6 @@ async fn weighted_endpoints_give_per_node_results() {
     let endpoints = report.stats.by_endpoint();
     assert_eq!(endpoints.len(), 2);
     assert_eq!(endpoints[0].1.accepted, at_a);
-}
-
-/// Runs `mailquake ARGS`, killed if it outlives `limit`; (exit code, stdout, stderr).
-pub fn mailquake(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start mailquake");
-    let start = std::time::Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("mailquake {args:?} took longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let o = child.wait_with_output().expect("output");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back() {
-    let mut r = remote("mx.flood.test", vec![]);
-    let out = tempfile::tempdir().unwrap();
-    let target = r.addr.to_string();
-    let dir = out.path().to_str().unwrap().to_owned();
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        mailquake(
-            &[
-                "flood", &target, "--rate", "300/s", "--for", "2s", "--size", "2KiB", "--out", &dir,
-            ],
-            Duration::from_secs(60),
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    let arrived = messages(&r.stop_and_drain().await);
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("flood.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        report["totals"]["accepted"].as_u64(),
-        Some(arrived.len() as u64)
-    );
-    assert_eq!(arrived.len(), 600);
-    assert!(stdout.contains("accepted 600"), "{stdout}");
-    for phase in [
-        "connect", "banner", "ehlo", "mail", "rcpt", "data", "dot", "quit",
-    ] {
-        assert!(
-            stdout.contains(&format!("\n  {phase} ")),
-            "{phase} row in {stdout}"
-        );
-    }
-    assert_eq!(report["submit_replies"]["dot"]["250"], 600);
-
-    // The dot phase's log: untagged lines hold every node, tagged lines each node.
-    let text = std::fs::read(out.path().join("dot.hlog")).unwrap();
-    let (mut untagged, mut tagged, mut intervals) = (0u64, 0u64, 0);
-    let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(&text) {
-        let LogEntry::Interval(h) = entry.expect("a well-formed log") else {
-            continue;
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(h.encoded_histogram())
-            .unwrap();
-        let hist: Histogram<u64> = deserializer.deserialize(&mut bytes.as_slice()).unwrap();
-        match h.tag() {
-            None => {
-                untagged += hist.len();
-                intervals += 1;
-            }
-            Some(tag) => {
-                assert_eq!(&*tag, "mx.flood.test");
-                tagged += hist.len();
-            }
-        }
-    }
-    assert_eq!(untagged, 600);
-    assert_eq!(tagged, 600);
-    assert!(
-        intervals >= 2,
-        "1 s intervals over a 2 s flood: {intervals}"
-    );
-    assert_eq!(report["load"]["phases"]["dot"]["count"], 600);
-}
-
-#[test]
-fn flood_exit_codes_for_bad_arguments_and_unreachable_targets() {
-    let table: [(&[&str], i32, &str); 4] = [
-        (
-            &["flood", "127.0.0.1:2525", "--for", "1s"],
-            2,
-            "--rate is required",
-        ),
-        (
-            &["flood", "127.0.0.1:2525", "--rate", "fast"],
-            2,
-            "--rate: invalid rate `fast`",
-        ),
-        (
-            &[
-                "flood",
-                "127.0.0.1:2525",
-                "--model",
-                "closed",
-                "--rate",
-                "5/s",
-            ],
-            2,
-            "--rate does not go with --model closed",
-        ),
-        (
-            &["flood", "127.0.0.1:1", "--rate", "5/s", "--for", "1s"],
-            3,
-            "target unreachable",
-        ),
-    ];
-    for (args, want, message) in table {
-        let (code, _, stderr) = mailquake(args, Duration::from_secs(30));
-        assert_eq!(code, Some(want), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    }
 }
 
 /// Reads SMTP command lines; used by the TLS/AUTH test server.

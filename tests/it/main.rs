@@ -1,5 +1,6 @@
 //! The integration-test binary: one module per area.
 
+mod flood;
 mod generator;
 mod generator_tls;
 mod runs;
