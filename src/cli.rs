@@ -19,7 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario and judge the target: writes DIR/summary.json, exits 0/1/2/3.
+    /// Run a scenario and judge the target: writes DIR/summary.json and a per-phase
+    /// latency log DIR/<phase>.hlog, exits 0/1/2/3.
     Run {
         /// The scenario file (YAML, see scenarios/README.md).
         file: PathBuf,

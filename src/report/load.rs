@@ -87,8 +87,9 @@ impl Phases {
     }
 }
 
+/// Microseconds as milliseconds (the histograms record whole µs, so three decimals).
 fn ms(micros: u64) -> f64 {
-    (micros as f64 / 1000.0 * 1000.0).round() / 1000.0
+    micros as f64 / 1000.0
 }
 
 fn phase_json(h: &Histogram<u64>) -> PhaseJson {

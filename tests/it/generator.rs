@@ -416,7 +416,7 @@ async fn back_pressure_is_counted_as_shortfall_not_dropped() {
 async fn weighted_endpoints_give_per_node_results() {
     let mut a = remote("node-a.test", vec![]);
     let mut b = remote("node-b.test", vec![]);
-    let mut l = load(LoadModel::Open, 300.0, 1, 6);
+    let mut l = load(LoadModel::Open, 300.0, 1, 12);
     l.messages_per_connection = 1;
     let (report, _) = generate(
         l,
@@ -433,11 +433,15 @@ async fn weighted_endpoints_give_per_node_results() {
     let names: Vec<&str> = nodes.iter().map(|(n, _)| &**n).collect();
     assert_eq!(names, ["node-a.test", "node-b.test"]);
     assert_eq!((nodes[0].1.accepted, nodes[1].1.accepted), (at_a, at_b));
-    assert_eq!(at_a + at_b, 300);
-    // 2:1 by weight, give or take the sessions' starting points.
+    // A loaded machine may fall short of 300; whatever was sent splits 2:1 by weight
+    // (± 5% of the total: the sessions start at different places in the rotation).
+    let total = at_a + at_b;
+    assert_eq!(total + report.shortfall, 300);
+    assert!(total >= 270, "{total} sent");
+    let want_a = total * 2 / 3;
     assert!(
-        (190..=210).contains(&at_a),
-        "{at_a} of 300 at the weight-2 node"
+        at_a.abs_diff(want_a) * 20 <= total,
+        "{at_a} of {total} at the weight-2 node, want about {want_a}"
     );
     for (_, s) in &nodes {
         for phase in [
