@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod cli;
 pub mod collector;
+pub mod flood;
 pub mod generator;
 pub mod remotes;
 pub mod report;

@@ -3,8 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mailquake::cli::{Cli, Command};
+use mailquake::cli::{Cli, Command, ModelArg, TlsArg};
+use mailquake::flood::FloodArgs;
 use mailquake::scenario;
+use mailquake::scenario::LoadModel;
+use mailquake::smtp::TlsMode;
 
 fn main() -> ExitCode {
     // Thousands of sessions and held connections need as many file descriptors.
@@ -46,5 +49,45 @@ fn main() -> ExitCode {
         },
         Command::Run { file, out } => mailquake::run::main(&file, out.as_deref()),
         Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
+        Command::Flood {
+            target,
+            rate,
+            duration,
+            sessions,
+            size,
+            model,
+            tls,
+            insecure,
+            ca,
+            to,
+            auth,
+            messages_per_connection,
+            recipients,
+            out,
+            hlog_interval,
+        } => mailquake::flood::main(&FloodArgs {
+            target,
+            rate,
+            duration,
+            sessions,
+            size,
+            model: match model {
+                ModelArg::Open => LoadModel::Open,
+                ModelArg::Closed => LoadModel::Closed,
+            },
+            tls: match tls {
+                TlsArg::None => TlsMode::None,
+                TlsArg::Opportunistic => TlsMode::Opportunistic,
+                TlsArg::Required => TlsMode::Required,
+            },
+            insecure,
+            ca,
+            to,
+            auth,
+            messages_per_connection,
+            recipients,
+            out,
+            hlog_interval,
+        }),
     }
 }

@@ -20,11 +20,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::{self, Ledger, Progress, Request};
-use crate::generator::{self, GeneratorConfig};
+use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::{terminal, Summary};
 use crate::scenario::{self, Plan, Target};
-use crate::smtp::Timeouts;
+use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
 use crate::target::embedded::node::NodeControl;
 use crate::target::{self, embedded};
 use crate::{checks, timeline};
@@ -268,7 +268,15 @@ async fn run_stages(
             let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
                 .await
                 .map_err(|e| format!("embedded cluster: cannot listen: {e}"))?;
-            let endpoints = cluster.nodes.iter().map(|n| n.addr).collect();
+            let endpoints = cluster
+                .nodes
+                .iter()
+                .map(|n| TargetEndpoint {
+                    addr: n.addr,
+                    name: n.addr.to_string(),
+                    weight: 1,
+                })
+                .collect();
             for n in cluster.nodes {
                 node_controls.insert(n.name, n.control);
             }
@@ -286,6 +294,8 @@ async fn run_stages(
             )
         }
     };
+
+    let client = client_options(&plan.load.tls, plan.load.auth.clone(), timeouts)?;
 
     // Go: t0.
     let t0 = Instant::now();
@@ -323,7 +333,7 @@ async fn run_stages(
         out_dir.display()
     );
 
-    let generator = generator::run(
+    let generator = generator::run_on_own_thread(
         plan.load.clone(),
         GeneratorConfig {
             run_id,
@@ -332,12 +342,13 @@ async fn run_stages(
             seed: plan.seed,
             t0,
             t0_us,
-            timeouts,
+            client,
+            hlog_dir: Some(out_dir.clone()),
         },
         events_tx,
         abort.clone(),
     );
-    generator.await;
+    let load_report = generator.await?;
 
     // Settle: wait for the timeline to finish, then for mail in flight, within `settle`.
     let load_end = t0 + plan.load.duration();
@@ -377,7 +388,14 @@ async fn run_stages(
     let (ledger, totals) = finished?;
 
     let findings = checks::judge(&plan, &ledger);
-    let mut summary = Summary::new(&plan, &ledger, totals, &findings, abort.is_cancelled());
+    let mut summary = Summary::new(
+        &plan,
+        &ledger,
+        totals,
+        &findings,
+        &load_report,
+        abort.is_cancelled(),
+    );
     summary.problems = problems;
     write_summary(&out_dir, &summary)?;
     print!(
@@ -461,11 +479,28 @@ async fn print_progress(
     }
 }
 
+/// The generator's SMTP client settings: EHLO name, timeouts, STARTTLS, AUTH.
+pub fn client_options(
+    tls: &scenario::TlsSpec,
+    auth: Option<Credentials>,
+    timeouts: Timeouts,
+) -> Result<ClientOptions, String> {
+    Ok(ClientOptions {
+        helo: generator::HELO_NAME.to_owned(),
+        timeouts,
+        tls: TlsClient::new(tls.mode, tls.verify, tls.ca.as_deref())?,
+        auth,
+    })
+}
+
 /// An external target must answer at least one TCP connection before the flood starts.
-async fn check_reachable(endpoints: &[SocketAddr]) -> Result<(), String> {
-    for addr in endpoints {
-        if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await
+pub async fn check_reachable(endpoints: &[TargetEndpoint]) -> Result<(), String> {
+    for e in endpoints {
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(e.addr),
+        )
+        .await
         {
             return Ok(());
         }
@@ -474,7 +509,7 @@ async fn check_reachable(endpoints: &[SocketAddr]) -> Result<(), String> {
         "target unreachable: no endpoint accepted a connection ({})",
         endpoints
             .iter()
-            .map(|a| a.to_string())
+            .map(|e| e.name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     ))

@@ -8,8 +8,8 @@ use fake_remotes::Fault;
 
 use crate::collector::ledger::{flag, Ledger, MessageRecord, NO_NODE};
 use crate::scenario::{
-    Check, EmbeddedSpec, FaultSubject, FaultWindow, Load, MessageSpec, Plan, RemoteSpec, Step,
-    Target, BOUNCE_DOMAIN,
+    Check, EmbeddedSpec, FaultSubject, FaultWindow, Load, LoadModel, MessageSpec, Plan, RemoteSpec,
+    SizeSpec, Step, Target, TlsSpec, BOUNCE_DOMAIN,
 };
 
 /// Builds a ledger message by message. `domain` and `node` set the defaults for the
@@ -162,6 +162,10 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         ],
         external_remotes: None,
         load: Load {
+            model: LoadModel::Open,
+            tls: TlsSpec::default(),
+            auth: None,
+            hlog_interval: Duration::from_secs(1),
             steps: vec![Step {
                 rate: 100.0,
                 to: None,
@@ -169,7 +173,7 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
             }],
             mix: vec![("ok.test".to_string(), 0.9), ("down.test".to_string(), 0.1)],
             message: MessageSpec {
-                size: 4096,
+                size: SizeSpec::Fixed(4096),
                 recipients: 1,
             },
             sessions: 16,

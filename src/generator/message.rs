@@ -6,9 +6,11 @@
 
 use std::fmt::Write;
 
-use crate::scenario::BOUNCE_DOMAIN;
+use crate::scenario::{SizeSpec, BOUNCE_DOMAIN};
 
-/// Envelope and body of one generated message.
+/// Envelope and body of one generated message. Sessions keep one and rebuild it in
+/// place for each message, so the hot path does not allocate.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Message {
     pub from: String,
     pub rcpts: Vec<String>,
@@ -17,39 +19,93 @@ pub struct Message {
 
 /// Builds message `seq` to `rcpts` recipients at `domain`, about `size` bytes long.
 pub fn build(run_id: &str, seq: u64, domain: &str, rcpts: u8, size: usize) -> Message {
-    let from = format!("mq.{seq}@{BOUNCE_DOMAIN}");
-    let rcpts: Vec<String> = (0..rcpts.max(1))
-        .map(|n| format!("mq.{seq}.{n}@{domain}"))
-        .collect();
-    let mut head = String::with_capacity(512);
-    let _ = write!(
-        head,
-        "From: mailquake <{from}>\r\nTo: {}\r\nSubject: mailquake {run_id}.{seq}\r\n\
-         Message-ID: <{run_id}.{seq}@mailquake.test>\r\nX-Mailquake-Id: {run_id}.{seq}\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
-        rcpts[0]
-    );
-    let mut body = Vec::with_capacity(size.max(head.len()) + 80);
-    body.extend_from_slice(head.as_bytes());
-    fill(&mut body, size);
-    Message { from, rcpts, body }
+    let mut m = Message::default();
+    build_into(&mut m, run_id, seq, domain, rcpts, size);
+    m
 }
 
-/// Pads with 76-character lines up to `size` bytes (at least one short line).
+/// [`build`] into an existing message, reusing its buffers.
+pub fn build_into(m: &mut Message, run_id: &str, seq: u64, domain: &str, rcpts: u8, size: usize) {
+    m.from.clear();
+    let _ = write!(m.from, "mq.{seq}@{BOUNCE_DOMAIN}");
+    let n = rcpts.max(1) as usize;
+    m.rcpts.resize_with(n, String::new);
+    for (i, rcpt) in m.rcpts.iter_mut().enumerate() {
+        rcpt.clear();
+        let _ = write!(rcpt, "mq.{seq}.{i}@{domain}");
+    }
+    m.body.clear();
+    m.body.reserve(size + 600);
+    let _ = std::io::Write::write_fmt(
+        &mut m.body,
+        format_args!(
+            "From: mailquake <{}>\r\nTo: {}\r\nSubject: mailquake {run_id}.{seq}\r\n\
+             Message-ID: <{run_id}.{seq}@mailquake.test>\r\nX-Mailquake-Id: {run_id}.{seq}\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
+            m.from, m.rcpts[0]
+        ),
+    );
+    fill(&mut m.body, size);
+}
+
+/// Pads with 78-byte lines up to `size` bytes (at least one short line).
 fn fill(body: &mut Vec<u8>, size: usize) {
     const LINE: &[u8] =
         b"The quick brown fox jumps over the lazy dog. 0123456789 mailquake filler.....\r\n";
-    loop {
-        let room = size.saturating_sub(body.len());
-        if room < 8 {
-            break;
-        }
-        let take = room.min(LINE.len());
-        body.extend_from_slice(&LINE[..take - 2]);
+    // Whole lines in one copy each; the last one cut to fit.
+    while size.saturating_sub(body.len()) >= LINE.len() {
+        body.extend_from_slice(LINE);
+    }
+    let room = size.saturating_sub(body.len());
+    if room >= 8 {
+        body.extend_from_slice(&LINE[..room - 2]);
         body.extend_from_slice(b"\r\n");
     }
     if !body.ends_with(b"\r\n\r\n") && body.len() < size.max(1) {
         body.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Draws message sizes from a [`SizeSpec`] with the scenario seed.
+pub struct Sizes {
+    spec: SizeSpec,
+    /// Cumulative weights for [`SizeSpec::Weighted`].
+    cumulative: Vec<u64>,
+    rng: fastrand::Rng,
+}
+
+impl Sizes {
+    pub fn new(spec: &SizeSpec, seed: u64) -> Self {
+        let mut acc = 0u64;
+        let cumulative = match spec {
+            SizeSpec::Weighted(list) => list
+                .iter()
+                .map(|(_, w)| {
+                    acc += u64::from(*w);
+                    acc
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Sizes {
+            spec: spec.clone(),
+            cumulative,
+            rng: fastrand::Rng::with_seed(seed ^ 0x5A5A_0000_0000_0001),
+        }
+    }
+
+    /// The next message's size in bytes.
+    pub fn pick(&mut self) -> usize {
+        match &self.spec {
+            SizeSpec::Fixed(s) => *s,
+            SizeSpec::Uniform { min, max } => self.rng.usize(*min..=*max),
+            SizeSpec::Weighted(list) => {
+                let total = self.cumulative.last().copied().unwrap_or(1).max(1);
+                let x = self.rng.u64(0..total);
+                let i = self.cumulative.partition_point(|c| *c <= x);
+                list.get(i).or(list.last()).map_or(0, |(s, _)| *s)
+            }
+        }
     }
 }
 
@@ -95,6 +151,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn reuses_buffers_and_draws_sizes() {
+        let mut m = build("r1", 1, "a.test", 3, 5000);
+        build_into(&mut m, "r1", 2, "b.test", 1, 100);
+        assert_eq!(m.rcpts, ["mq.2.0@b.test"]);
+        assert_eq!(m, build("r1", 2, "b.test", 1, 100));
+
+        let mut fixed = Sizes::new(&SizeSpec::Fixed(10), 1);
+        assert!((0..10).all(|_| fixed.pick() == 10));
+        let mut uniform = Sizes::new(&SizeSpec::Uniform { min: 100, max: 200 }, 1);
+        let drawn: Vec<usize> = (0..1000).map(|_| uniform.pick()).collect();
+        assert!(drawn.iter().all(|s| (100..=200).contains(s)));
+        assert!(drawn.iter().any(|s| *s < 120) && drawn.iter().any(|s| *s > 180));
+        let mut weighted = Sizes::new(&SizeSpec::Weighted(vec![(1, 9), (1000, 1)]), 1);
+        let big = (0..10_000).filter(|_| weighted.pick() == 1000).count();
+        assert!((800..1200).contains(&big), "{big}");
     }
 
     #[test]

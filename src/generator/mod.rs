@@ -1,102 +1,230 @@
-//! The generator: an open-model flood. A scheduler emits each message at its intended
-//! time (from the load shape) into a bounded queue; a pool of at most `sessions` SMTP
-//! sessions takes them, sending `messages_per_connection` per connection, spread round
-//! robin over the target's endpoints. When every session is busy and the queue is full,
-//! the message is not sent and counted as shortfall — never silently dropped.
+//! The generator: submits the load to the target and measures every phase.
+//!
+//! Open model (the default): a scheduler emits each message at its intended time (from
+//! the load shape) into a bounded queue; a pool of `sessions` SMTP sessions takes them.
+//! When every session is busy and the queue is full, the message is not sent and counted
+//! as shortfall — never silently dropped. Closed model: `sessions` sessions each send
+//! back to back for the steps' total duration (like `smtp-source`).
+//!
+//! Sessions send `messages_per_connection` per connection, spread over the target's
+//! endpoints round robin (by weight), and record each phase's latency and reply into
+//! their own [`histograms::Recorder`]; the stats task merges them (per phase, per node,
+//! per endpoint, per interval for the `*.hlog` files).
 
+pub mod histograms;
+pub mod hlog;
 pub mod message;
 pub mod mix;
+mod session;
 pub mod shape;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 
-use fake_remotes::event::now_us;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::Event;
-use crate::scenario::Load;
-use crate::smtp::{Connection, Timeouts};
+use crate::scenario::{Load, LoadModel};
+use crate::smtp::ClientOptions;
+use histograms::PhaseStats;
 
 /// Host name the generator says in EHLO.
 pub const HELO_NAME: &str = "generator.mailquake.test";
-/// A session idle this long says QUIT rather than risk the server's idle timeout.
-const IDLE_QUIT: Duration = Duration::from_secs(2);
+/// The closed model stops after this many messages (the ledger is sized for it).
+pub const CLOSED_MODEL_CAP: u64 = 10_000_000;
+
+/// One SMTP endpoint of the target.
+#[derive(Clone, Debug)]
+pub struct TargetEndpoint {
+    pub addr: SocketAddr,
+    /// As written (`HOST:PORT`): reports name it so, and TLS checks the certificate
+    /// against its host.
+    pub name: String,
+    pub weight: u32,
+}
+
+impl TargetEndpoint {
+    /// The host part of the name (for the TLS server name).
+    pub fn host(&self) -> &str {
+        self.name
+            .rsplit_once(':')
+            .map_or(self.name.as_str(), |(h, _)| h)
+    }
+}
 
 /// What the generator needs besides the load shape.
 #[derive(Clone, Debug)]
 pub struct GeneratorConfig {
     pub run_id: String,
-    pub endpoints: Vec<SocketAddr>,
+    pub endpoints: Vec<TargetEndpoint>,
     /// Domain names in mix order (index = domain index in events).
     pub domains: Vec<String>,
     pub seed: u64,
     /// Load start, as an instant and as Unix microseconds.
     pub t0: Instant,
     pub t0_us: u64,
-    pub timeouts: Timeouts,
+    pub client: ClientOptions,
+    /// Where to write the `*.hlog` files; none = no logs.
+    pub hlog_dir: Option<PathBuf>,
+}
+
+/// What the generator measured besides the ledger's events.
+#[derive(Clone, Debug, Default)]
+pub struct GeneratorReport {
+    pub model: LoadModel,
+    pub sessions: usize,
+    /// Messages the open model's shape called for (0 for the closed model).
+    pub planned: u64,
+    /// Called for, but no session was free to send (open model).
+    pub shortfall: u64,
+    pub stats: PhaseStats,
+    /// Endpoint names, indexed as in [`PhaseStats::slots`].
+    pub endpoints: Vec<String>,
 }
 
 struct Job {
     seq: u64,
     domain: u16,
+    size: usize,
 }
 
-/// Runs the load to the end of its shape (or until `stop`), then waits for the sessions
-/// to finish what they took.
+/// [`run`] on a thread of its own with a single-threaded runtime, so the rest of the
+/// harness (collector, embedded cluster, remotes) does not share its cores' scheduler.
+/// One thread keeps every session's wake-up on the thread that polls its socket: on a
+/// 2-core box this doubled the messages per second against the multi-threaded runtime
+/// (BENCHMARKS.md). `Err` if the thread or its runtime could not start.
+pub async fn run_on_own_thread(
+    load: Load,
+    config: GeneratorConfig,
+    events: UnboundedSender<Event>,
+    stop: CancellationToken,
+) -> Result<GeneratorReport, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mailquake-generator".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => {
+                    let _ = tx.send(Ok(rt.block_on(run(load, config, events, stop))));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("cannot start the generator's runtime: {e}")));
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the generator's thread: {e}"))?;
+    rx.await
+        .map_err(|_| "the generator's thread stopped early".to_string())?
+}
+
+/// Runs the load to its end (or until `stop`), waits for the sessions to finish what
+/// they took, and returns what was measured.
 pub async fn run(
     load: Load,
     config: GeneratorConfig,
     events: UnboundedSender<Event>,
     stop: CancellationToken,
-) {
+) -> GeneratorReport {
     let sessions = load.sessions.max(1);
-    let (tx, rx) = async_channel::bounded::<Job>(sessions);
-    let config = Arc::new(config);
-    let load = Arc::new(load);
+    let (batch_tx, batch_rx) = mpsc::unbounded_channel();
+    let hlog = config.hlog_dir.as_ref().map(|dir| {
+        let start = std::time::UNIX_EPOCH + std::time::Duration::from_micros(config.t0_us);
+        hlog::HlogFiles::new(dir, start, load.hlog_interval)
+    });
+    let stats = tokio::spawn(histograms::aggregate(
+        batch_rx,
+        config.t0,
+        load.hlog_interval,
+        hlog,
+    ));
+    let shared = Arc::new(session::Shared {
+        rotation: rotation(&config.endpoints),
+        config,
+        load: load.clone(),
+        events: events.clone(),
+        stop: stop.clone(),
+        next_seq: AtomicU64::new(0),
+        batches: batch_tx,
+    });
+    let mut report = GeneratorReport {
+        model: load.model,
+        sessions,
+        endpoints: shared
+            .config
+            .endpoints
+            .iter()
+            .map(|e| e.name.clone())
+            .collect(),
+        ..Default::default()
+    };
     let mut workers = tokio::task::JoinSet::new();
-    for id in 0..sessions {
-        let rx = rx.clone();
-        let (config, load, events, stop) =
-            (config.clone(), load.clone(), events.clone(), stop.clone());
-        workers.spawn(async move { session(id, rx, &config, &load, &events, &stop).await });
+    match load.model {
+        LoadModel::Open => {
+            let (tx, rx) = async_channel::bounded::<Job>(sessions);
+            for id in 0..sessions {
+                let (rx, shared) = (rx.clone(), shared.clone());
+                workers.spawn(async move { session::open_model(id, rx, &shared).await });
+            }
+            drop(rx);
+            let (planned, shortfall) = schedule(&shared, &tx).await;
+            report.planned = planned;
+            report.shortfall = shortfall;
+        }
+        LoadModel::Closed => {
+            let end = shared.config.t0 + load.duration();
+            for id in 0..sessions {
+                let shared = shared.clone();
+                workers.spawn(async move { session::closed_model(id, end, &shared).await });
+            }
+        }
     }
-    drop(rx);
-    schedule(&load, &config, &tx, &events, &stop).await;
-    drop(tx);
     while workers.join_next().await.is_some() {}
+    // The last recorders went with their sessions; this is the last sender.
+    drop(shared);
+    report.stats = stats.await.unwrap_or_default();
+    report
 }
 
-async fn schedule(
-    load: &Load,
-    config: &GeneratorConfig,
-    tx: &async_channel::Sender<Job>,
-    events: &UnboundedSender<Event>,
-    stop: &CancellationToken,
-) {
+/// Open model: emits each message at its intended time. Returns (planned, shortfall).
+async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> (u64, u64) {
+    let (load, config, events) = (&shared.load, &shared.config, &shared.events);
     let shares: Vec<f64> = load.mix.iter().map(|(_, s)| *s).collect();
     let mut mix = mix::Mix::new(&shares, config.seed);
+    let mut sizes = message::Sizes::new(&load.message.size, config.seed);
     let mut seq = 0u64;
     let mut shortfall = 0u64;
+    let mut unreported = 0u64;
+    let planned = shape::Schedule::total(&load.steps);
     for offset in shape::Schedule::new(&load.steps) {
         let due = config.t0 + offset;
         if due > Instant::now() {
-            if shortfall > 0 {
-                let _ = events.send(Event::Shortfall { count: shortfall });
-                shortfall = 0;
+            if unreported > 0 {
+                let _ = events.send(Event::Shortfall { count: unreported });
+                unreported = 0;
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => {}
-                _ = stop.cancelled() => return,
+                _ = shared.stop.cancelled() => return (planned, shortfall),
             }
         }
         let domain = mix.pick();
+        let size = sizes.pick();
+        // After a late wake-up the scheduler catches up in a burst: let the sessions
+        // take what is queued before calling a full queue back-pressure.
+        if tx.is_full() {
+            tokio::task::yield_now().await;
+        }
         // One producer: if there is room now, the send below cannot fail for lack of it.
         if tx.is_full() {
             shortfall += 1;
+            unreported += 1;
             continue;
         }
         let _ = events.send(Event::Submitted {
@@ -105,111 +233,60 @@ async fn schedule(
             rcpts: load.message.recipients,
             intended_us: config.t0_us + offset.as_micros() as u64,
         });
-        if tx.try_send(Job { seq, domain }).is_err() {
-            return;
+        if tx.try_send(Job { seq, domain, size }).is_err() {
+            break;
         }
         seq += 1;
     }
-    if shortfall > 0 {
-        let _ = events.send(Event::Shortfall { count: shortfall });
+    if unreported > 0 {
+        let _ = events.send(Event::Shortfall { count: unreported });
     }
+    (planned, shortfall)
 }
 
-/// One SMTP session slot: keeps a connection open across up to `messages_per_connection` messages.
-async fn session(
-    id: usize,
-    jobs: async_channel::Receiver<Job>,
-    config: &GeneratorConfig,
-    load: &Load,
-    events: &UnboundedSender<Event>,
-    stop: &CancellationToken,
-) {
-    let mut conn: Option<Connection> = None;
-    let mut sent_on_conn = 0u32;
-    let mut next_endpoint = id;
-    loop {
-        let job = if conn.is_some() {
-            tokio::select! {
-                j = tokio::time::timeout(IDLE_QUIT, jobs.recv()) => match j {
-                    Ok(Ok(job)) => job,
-                    Ok(Err(_)) => break,
-                    Err(_) => {
-                        if let Some(c) = conn.take() { c.quit().await; }
-                        continue;
-                    }
-                },
-                _ = stop.cancelled() => break,
-            }
-        } else {
-            tokio::select! {
-                j = jobs.recv() => match j { Ok(job) => job, Err(_) => break },
-                _ = stop.cancelled() => break,
-            }
-        };
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => {
-                let endpoint = config.endpoints[next_endpoint % config.endpoints.len()];
-                next_endpoint += 1;
-                match Connection::open(endpoint, HELO_NAME, config.timeouts).await {
-                    Ok(c) => {
-                        sent_on_conn = 0;
-                        conn.insert(c)
-                    }
-                    Err(failure) => {
-                        let code = match &failure.kind {
-                            crate::smtp::FailureKind::Reply(r) => Some(r.code),
-                            _ => None,
-                        };
-                        let _ = events.send(Event::NotAccepted {
-                            seq: job.seq,
-                            at_us: now_us(),
-                            phase: failure.phase,
-                            code,
-                        });
-                        continue;
-                    }
-                }
-            }
-        };
-        let domain = &config.domains[job.domain as usize];
-        let msg = message::build(
-            &config.run_id,
-            job.seq,
-            domain,
-            load.message.recipients,
-            load.message.size,
-        );
-        let outcome = c.send(&msg.from, &msg.rcpts, &msg.body).await;
-        let at_us = now_us();
-        if outcome.accepted() {
-            let _ = events.send(Event::Accepted {
-                seq: job.seq,
-                at_us,
-                node: Arc::from(c.server_name()),
-            });
-        } else {
-            let (phase, code) = match &outcome.result {
-                Ok((phase, reply)) => (*phase, Some(reply.code)),
-                Err(f) => (f.phase, None),
-            };
-            let _ = events.send(Event::NotAccepted {
-                seq: job.seq,
-                at_us,
-                phase,
-                code,
-            });
+/// The endpoint order new connections follow: smooth weighted round robin, so weights
+/// 2:1 give `a b a`, not `a a b`. Sessions start at different places in it.
+fn rotation(endpoints: &[TargetEndpoint]) -> Vec<u16> {
+    let total: i64 = endpoints.iter().map(|e| i64::from(e.weight.max(1))).sum();
+    let mut current = vec![0i64; endpoints.len()];
+    let mut order = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        for (c, e) in current.iter_mut().zip(endpoints) {
+            *c += i64::from(e.weight.max(1));
         }
-        sent_on_conn += 1;
-        if !c.usable || sent_on_conn >= load.messages_per_connection {
-            if let Some(c) = conn.take() {
-                c.quit().await;
-            }
+        let Some((best, _)) = current
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, -(*i as i64)))
+        else {
+            break;
+        };
+        current[best] -= total;
+        order.push(best as u16);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(weight: u32) -> TargetEndpoint {
+        TargetEndpoint {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            name: "127.0.0.1:1".into(),
+            weight,
         }
     }
-    if let Some(c) = conn.take() {
-        if !stop.is_cancelled() {
-            c.quit().await;
-        }
+
+    #[test]
+    fn rotation_follows_weights_smoothly() {
+        assert_eq!(rotation(&[ep(1), ep(1), ep(1)]), [0, 1, 2]);
+        assert_eq!(rotation(&[ep(2), ep(1)]), [0, 1, 0]);
+        let r = rotation(&[ep(5), ep(1), ep(2)]);
+        assert_eq!(r.len(), 8);
+        assert_eq!(r.iter().filter(|i| **i == 0).count(), 5);
+        assert_eq!(r.iter().filter(|i| **i == 2).count(), 2);
+        assert_eq!(ep(1).host(), "127.0.0.1");
     }
 }

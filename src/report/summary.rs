@@ -7,6 +7,8 @@ use serde::Serialize;
 use crate::checks::{Finding, Status};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
+use crate::generator::GeneratorReport;
+use crate::report::load::{LoadJson, RepliesJson};
 use crate::scenario::Plan;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,6 +35,10 @@ pub struct Summary {
     pub faults: Vec<FaultJson>,
     /// Reply code (0 = no reply) → messages the cluster did not accept.
     pub submit_rejections: BTreeMap<u16, u64>,
+    /// The generator: model, shortfall, per-phase latency overall, per node, per endpoint.
+    pub load: LoadJson,
+    /// Every reply the target gave the generator, by stage: `{ "rcpt": { "250": 9000 } }`.
+    pub submit_replies: RepliesJson,
     /// Messages seen at remotes that belong to no message of this run.
     pub foreign: u64,
     /// Queue probe results per node (empty without `target.probes`).
@@ -96,8 +102,10 @@ impl Summary {
         ledger: &Ledger,
         progress: Progress,
         findings: &[Finding],
+        load: &GeneratorReport,
         aborted: bool,
     ) -> Self {
+        let (load, submit_replies) = LoadJson::new(load);
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ledger.t0_us);
         Summary {
             schema_version: SCHEMA_VERSION,
@@ -142,6 +150,8 @@ impl Summary {
                 })
                 .collect(),
             submit_rejections: ledger.submit_rejections.clone(),
+            load,
+            submit_replies,
             foreign: ledger.foreign,
             queue: queue(ledger),
             problems: Vec::new(),

@@ -26,6 +26,7 @@ pub fn render(s: &Summary, out_dir: &str) -> String {
         p.outstanding,
         if p.shortfall > 0 { format!(" · shortfall {}", p.shortfall) } else { String::new() }
     );
+    t.push_str(&super::load::render(&s.load, &s.submit_replies));
     if !s.nodes.is_empty() {
         let nodes: Vec<String> = s
             .nodes

@@ -125,13 +125,28 @@ pub fn describe(plan: &Plan) -> String {
             };
             format!("embedded cluster of {} ({queue})", plural(e.nodes, "node"))
         }
-        Target::Smtp(endpoints) => format!("SMTP target {}", endpoints.join(", ")),
+        Target::Smtp(endpoints) => {
+            let names: Vec<String> = endpoints
+                .iter()
+                .map(|e| match e.weight {
+                    1 => e.addr.clone(),
+                    w => format!("{} (weight {w})", e.addr),
+                })
+                .collect();
+            format!("SMTP target {}", names.join(", "))
+        }
     };
     let checks: Vec<&str> = plan.checks.iter().map(Check::name).collect();
     format!(
         "{remotes}, {}, {} over {}, {}, {} ({})",
         target,
-        plural(plan.load.planned_messages().round() as usize, "message"),
+        match plan.load.model {
+            LoadModel::Open => plural(plan.load.planned_messages().round() as usize, "message"),
+            LoadModel::Closed => format!(
+                "{} back to back",
+                plural(plan.load.sessions, "closed-model session")
+            ),
+        },
         humantime::format_duration(plan.load.duration()),
         plural(plan.faults.len(), "fault"),
         plural(plan.checks.len(), "check"),
@@ -149,3 +164,5 @@ fn plural(n: usize, what: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_load;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use fake_remotes::Fault;
 
+use crate::smtp::{Credentials, TlsMode};
+
 /// The domain of VERP senders: bounces (DSNs) come back here.
 pub const BOUNCE_DOMAIN: &str = "bounces.test";
 /// Name of the implicit remote that collects bounces when the scenario declares none.
@@ -50,7 +52,26 @@ pub enum Target {
     /// The embedded reference cluster (the default).
     Embedded(EmbeddedSpec),
     /// An external cluster: SMTP endpoints (nodes, or one load balancer).
-    Smtp(Vec<String>),
+    Smtp(Vec<Endpoint>),
+}
+
+impl From<&str> for Endpoint {
+    /// An endpoint of weight 1.
+    fn from(addr: &str) -> Self {
+        Endpoint {
+            addr: addr.to_owned(),
+            weight: 1,
+        }
+    }
+}
+
+/// One SMTP endpoint of an external target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `HOST:PORT` as written.
+    pub addr: String,
+    /// Share of the sessions' connections relative to the other endpoints (default 1).
+    pub weight: u32,
 }
 
 /// The embedded reference cluster's shape and tuning.
@@ -127,6 +148,9 @@ pub struct RemoteSpec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
+    pub model: LoadModel,
+    /// Open model: the rate over time. Closed model: only the durations count (their sum
+    /// is how long the sessions send); the rates are 0.
     pub steps: Vec<Step>,
     /// (domain, share in 0..=1); shares sum to 1.
     pub mix: Vec<(String, f64)>,
@@ -135,6 +159,44 @@ pub struct Load {
     pub sessions: usize,
     /// Messages sent on one connection before QUIT.
     pub messages_per_connection: u32,
+    /// STARTTLS towards the target.
+    pub tls: TlsSpec,
+    /// AUTH towards the target.
+    pub auth: Option<Credentials>,
+    /// Length of each interval in the `*.hlog` histogram logs.
+    pub hlog_interval: Duration,
+}
+
+/// How messages are paced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoadModel {
+    /// Messages are due at the steps' rates whether or not the target keeps up; latency
+    /// counts from the intended send time; what no session was free to send is shortfall.
+    #[default]
+    Open,
+    /// `sessions` sessions each send back to back (like `smtp-source`) for the steps'
+    /// total duration: the rate is whatever the target sustains.
+    Closed,
+}
+
+/// STARTTLS settings: when to say it and how to check the certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSpec {
+    pub mode: TlsMode,
+    /// Check the server certificate (against `ca`, or the Mozilla roots).
+    pub verify: bool,
+    /// PEM file of the certificates to trust instead of the Mozilla roots.
+    pub ca: Option<PathBuf>,
+}
+
+impl Default for TlsSpec {
+    fn default() -> Self {
+        TlsSpec {
+            mode: TlsMode::None,
+            verify: true,
+            ca: None,
+        }
+    }
 }
 
 impl Load {
@@ -143,7 +205,8 @@ impl Load {
         self.steps.iter().map(|s| s.duration).sum()
     }
 
-    /// Messages the steps submit in total (the sum of [`Step::messages`]).
+    /// Messages the steps submit in total (the sum of [`Step::messages`]); 0 for the
+    /// closed model, which sends as many as the target takes.
     pub fn planned_messages(&self) -> f64 {
         self.steps.iter().map(Step::messages).sum()
     }
@@ -170,9 +233,34 @@ impl Step {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageSpec {
     /// Body size in bytes (headers included, approximately).
-    pub size: usize,
+    pub size: SizeSpec,
     /// Recipients per message (1..=64), all in the message's domain.
     pub recipients: u8,
+}
+
+/// Message sizes: one size, a uniform range, or weighted sizes. Drawn per message from
+/// the scenario seed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SizeSpec {
+    Fixed(usize),
+    /// Uniform in `min..=max` bytes.
+    Uniform {
+        min: usize,
+        max: usize,
+    },
+    /// (size in bytes, weight): a size is drawn with probability weight / sum of weights.
+    Weighted(Vec<(usize, u32)>),
+}
+
+impl SizeSpec {
+    /// The largest size it can draw.
+    pub fn max(&self) -> usize {
+        match self {
+            SizeSpec::Fixed(s) => *s,
+            SizeSpec::Uniform { max, .. } => *max,
+            SizeSpec::Weighted(list) => list.iter().map(|(s, _)| *s).max().unwrap_or(0),
+        }
+    }
 }
 
 /// One entry of the fault timeline.

@@ -14,7 +14,10 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, value::MapAccessDeserializer, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{
+    self, value::MapAccessDeserializer, value::SeqAccessDeserializer, Deserializer, IgnoredAny,
+    MapAccess, SeqAccess, Visitor,
+};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -121,7 +124,42 @@ pub struct RawScenario {
 #[derive(Debug)]
 pub enum RawTarget {
     Embedded(Option<Box<RawEmbedded>>),
-    Smtp(Spanned<Vec<Spanned<Text>>>),
+    Smtp(Spanned<Vec<Spanned<RawEndpoint>>>),
+}
+
+/// One entry of `target.smtp`: `HOST:PORT`, or `{ addr: HOST:PORT, weight: N }`.
+#[derive(Debug)]
+pub enum RawEndpoint {
+    Addr(Text),
+    Weighted(RawWeightedEndpoint),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeightedEndpoint {
+    pub addr: Spanned<Text>,
+    #[serde(default)]
+    pub weight: Option<Spanned<Text>>,
+}
+
+impl<'de> Deserialize<'de> for RawEndpoint {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct EndpointVisitor;
+        impl<'de> Visitor<'de> for EndpointVisitor {
+            type Value = RawEndpoint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("HOST:PORT or { addr: HOST:PORT, weight: N }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEndpoint, E> {
+                Ok(RawEndpoint::Addr(Text(v.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawEndpoint, A::Error> {
+                RawWeightedEndpoint::deserialize(MapAccessDeserializer::new(map))
+                    .map(RawEndpoint::Weighted)
+            }
+        }
+        de.deserialize_any(EndpointVisitor)
+    }
 }
 
 /// The whole `target:` map: the target itself and its optional queue probes.
@@ -294,12 +332,40 @@ pub struct RawLoad {
     pub sessions: Option<Spanned<Text>>,
     #[serde(default)]
     pub messages_per_connection: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub model: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub tls: Option<Spanned<RawTls>>,
+    #[serde(default)]
+    pub auth: Option<Spanned<RawAuth>>,
+    #[serde(default)]
+    pub hlog_interval: Option<Spanned<Text>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    #[serde(default)]
+    pub mode: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub verify: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub ca: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub user: Spanned<String>,
+    pub password: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
-    pub rate: Spanned<Text>,
+    /// Required by the open model, refused by the closed one (checked in validation).
+    #[serde(default)]
+    pub rate: Option<Spanned<Text>>,
     #[serde(default)]
     pub to: Option<Spanned<Text>>,
     #[serde(rename = "for")]
@@ -310,9 +376,62 @@ pub struct RawStep {
 #[serde(deny_unknown_fields)]
 pub struct RawMessage {
     #[serde(default)]
-    pub size: Option<Spanned<Text>>,
+    pub size: Option<Spanned<RawSize>>,
     #[serde(default)]
     pub recipients: Option<Spanned<Text>>,
+}
+
+/// `size:` — `4KiB`, `{ min: 1KiB, max: 64KiB }`, or `[ { size: 2KiB, weight: 9 }, … ]`.
+#[derive(Debug)]
+pub enum RawSize {
+    Fixed(Text),
+    Uniform(RawSizeRange),
+    Weighted(Vec<Spanned<RawWeightedSize>>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSizeRange {
+    pub min: Spanned<Text>,
+    pub max: Spanned<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeightedSize {
+    pub size: Spanned<Text>,
+    pub weight: Spanned<Text>,
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl<'de> Visitor<'de> for SizeVisitor {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size (4KiB), a range ({ min: 1KiB, max: 64KiB }) or a list of { size, weight }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Fixed(Text(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Fixed(Text(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSize, E> {
+                Ok(RawSize::Fixed(Text(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawSize, E> {
+                Ok(RawSize::Fixed(Text(v.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSize, A::Error> {
+                RawSizeRange::deserialize(MapAccessDeserializer::new(map)).map(RawSize::Uniform)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawSize, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(RawSize::Weighted)
+            }
+        }
+        de.deserialize_any(SizeVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-const GOOD: &str = "\
+pub(super) const GOOD: &str = "\
 version: 1
 name: seed-incident
 description: A destination refuses connections mid-flood.
@@ -54,12 +54,12 @@ checks:
 settle: 2m
 ";
 
-fn parse_str(text: &str) -> Result<Plan, String> {
+pub(super) fn parse_str(text: &str) -> Result<Plan, String> {
     parse(text, Path::new("t.yaml")).map_err(|e| e.to_string())
 }
 
 /// GOOD with `from` replaced by `to` (exactly once, so the table cannot silently miss).
-fn edit(from: &str, to: &str) -> String {
+pub(super) fn edit(from: &str, to: &str) -> String {
     assert_eq!(
         GOOD.matches(from).count(),
         1,
@@ -111,6 +111,10 @@ fn good_scenario_maps_to_the_plan() {
         ],
         external_remotes: None,
         load: Load {
+            model: LoadModel::Open,
+            tls: TlsSpec::default(),
+            auth: None,
+            hlog_interval: Duration::from_secs(1),
             steps: vec![
                 Step {
                     rate: 200.0,
@@ -129,7 +133,7 @@ fn good_scenario_maps_to_the_plan() {
                 ("down.test".into(), 0.1),
             ],
             message: MessageSpec {
-                size: 4096,
+                size: SizeSpec::Fixed(4096),
                 recipients: 2,
             },
             sessions: 20,
@@ -226,7 +230,7 @@ fn minimal_scenario_gets_the_defaults() {
     assert_eq!(
         plan.load.message,
         MessageSpec {
-            size: 2048,
+            size: SizeSpec::Fixed(2048),
             recipients: 1
         }
     );

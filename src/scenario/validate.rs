@@ -152,7 +152,7 @@ pub fn plan(
         None => Some(target::remotes(&cx, &raw.remotes)?),
         Some(_) => served.map(<[RemoteSpec]>::to_vec),
     };
-    let load = load::load(&cx, &raw.load, remotes.as_deref())?;
+    let load = load::load(&cx, &raw.load, remotes.as_deref(), &target)?;
     let faults = load::faults(&cx, &raw.faults, remotes.as_deref(), &target, &load)?;
     let checks = checks::checks(
         &cx,

@@ -1,6 +1,8 @@
-//! One SMTP client connection: connect, banner, EHLO, then transactions (pipelined when
-//! the server offers PIPELINING), then QUIT. Every wait has a timeout; every outcome —
-//! a reply, a refused connect, a timeout, a close — comes back as data.
+//! One SMTP client connection: connect, banner, EHLO, STARTTLS and AUTH when asked,
+//! then transactions (`transaction.rs`, pipelined when the server offers PIPELINING),
+//! then QUIT. Every wait has a timeout; every outcome — a reply, a refused connect, a
+//! timeout, a close — comes back as data, and each phase's duration and reply goes to
+//! an [`Observer`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,31 +10,59 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{timeout, Instant};
 
-use super::dot;
+use super::auth::{self, Credentials, Mechanism};
+use super::observe::Observer;
 use super::reply::{Parsed, Reply, ReplyParser};
+use super::tls::{self, Stream, TlsClient, TlsMode};
 
-/// The stages of a session, for attributing failures (and, later, timings).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+/// The stages of a session, for timings, reply tallies and failures. Each is timed from
+/// its command being written (or, for replies that were pipelined, from the previous
+/// reply, whichever is later) to its reply: the phases of one transaction add up to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// TCP connect().
     Connect,
+    /// Connected → the 220 greeting.
     Banner,
+    /// EHLO (or the HELO fallback), and the EHLO again after STARTTLS.
     Ehlo,
+    /// STARTTLS → its 220 → the TLS handshake done.
+    Starttls,
+    /// The whole AUTH exchange.
+    Auth,
     Mail,
     Rcpt,
+    /// The DATA command → 354.
     Data,
+    /// The body written → the reply to the final dot.
     Dot,
     Quit,
 }
 
 impl Phase {
+    pub const ALL: [Phase; 10] = [
+        Phase::Connect,
+        Phase::Banner,
+        Phase::Ehlo,
+        Phase::Starttls,
+        Phase::Auth,
+        Phase::Mail,
+        Phase::Rcpt,
+        Phase::Data,
+        Phase::Dot,
+        Phase::Quit,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Phase::Connect => "connect",
             Phase::Banner => "banner",
             Phase::Ehlo => "ehlo",
+            Phase::Starttls => "starttls",
+            Phase::Auth => "auth",
             Phase::Mail => "mail",
             Phase::Rcpt => "rcpt",
             Phase::Data => "data",
@@ -40,12 +70,17 @@ impl Phase {
             Phase::Quit => "quit",
         }
     }
+
+    /// Position in [`Phase::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
     pub connect: Duration,
-    /// Wait for the banner and each command reply.
+    /// Wait for the banner and each command reply (and the TLS handshake).
     pub reply: Duration,
     /// Wait for the reply to the final dot.
     pub dot: Duration,
@@ -57,6 +92,27 @@ impl Timeouts {
             connect,
             reply,
             dot: reply,
+        }
+    }
+}
+
+/// How to open sessions: the EHLO name, timeouts, STARTTLS and AUTH.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub helo: String,
+    pub timeouts: Timeouts,
+    pub tls: TlsClient,
+    pub auth: Option<Credentials>,
+}
+
+impl ClientOptions {
+    /// Plain sessions without AUTH.
+    pub fn plain(helo: &str, timeouts: Timeouts) -> Self {
+        ClientOptions {
+            helo: helo.to_owned(),
+            timeouts,
+            tls: TlsClient::default(),
+            auth: None,
         }
     }
 }
@@ -74,7 +130,11 @@ pub enum FailureKind {
     Garbage(String),
     /// Another I/O error.
     Io(String),
-    /// A negative reply where the session could not go on (banner, EHLO).
+    /// The TLS handshake failed (bad certificate, protocol error…).
+    Tls(String),
+    /// The client needs an extension the server does not offer (`STARTTLS`, `AUTH`).
+    NotOffered(&'static str),
+    /// A negative reply where the session could not go on (banner, EHLO, STARTTLS, AUTH).
     Reply(Reply),
 }
 
@@ -93,62 +153,82 @@ impl std::fmt::Display for Failure {
             FailureKind::Closed => write!(f, "{phase}: connection closed"),
             FailureKind::Garbage(e) => write!(f, "{phase}: not SMTP ({e})"),
             FailureKind::Io(e) => write!(f, "{phase}: {e}"),
+            FailureKind::Tls(e) => write!(f, "{phase}: TLS handshake failed ({e})"),
+            FailureKind::NotOffered(ext) => write!(f, "{phase}: the server does not offer {ext}"),
             FailureKind::Reply(r) => write!(f, "{phase}: {r}"),
         }
     }
 }
 
-/// How one transaction ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TxOutcome {
-    /// The reply to each RCPT, in order (fewer if the transaction ended earlier).
-    pub rcpt_replies: Vec<Reply>,
-    /// The reply that decided the transaction: the dot's reply when it got that far,
-    /// else the negative MAIL/RCPT/DATA reply; or a failure without reply.
-    pub result: Result<(Phase, Reply), Failure>,
+fn fail(phase: Phase, kind: FailureKind) -> Failure {
+    Failure { phase, kind }
 }
 
-impl TxOutcome {
-    /// The message was taken (2xx to the final dot).
-    pub fn accepted(&self) -> bool {
-        matches!(&self.result, Ok((Phase::Dot, r)) if r.is_positive())
-    }
-}
-
-/// An open SMTP session after a successful EHLO (or HELO).
+/// An open SMTP session after a successful EHLO (or HELO), STARTTLS and AUTH as asked.
 pub struct Connection {
-    stream: TcpStream,
+    pub(super) stream: Stream,
     rbuf: Vec<u8>,
     rpos: usize,
     parser: ReplyParser,
-    wbuf: Vec<u8>,
-    timeouts: Timeouts,
+    pub(super) wbuf: Vec<u8>,
+    pub(super) timeouts: Timeouts,
     pub peer: SocketAddr,
     pub banner: Reply,
     pub pipelining: bool,
+    /// STARTTLS succeeded: the session is encrypted.
+    pub tls: bool,
+    /// A message whose body and dot are queued in `wbuf` (or written) but whose dot
+    /// reply is not read yet (see [`Connection::chain`]).
+    pub(super) pending: Option<super::transaction::PendingDot>,
     /// False once the session is in an unknown state (a failure, a 421): do not reuse.
     pub usable: bool,
 }
 
 impl Connection {
-    /// Connects, reads the banner, says EHLO (falls back to HELO).
+    /// Connects, reads the banner, says EHLO (falls back to HELO). No TLS, no AUTH.
     pub async fn open(
         addr: SocketAddr,
         helo: &str,
         timeouts: Timeouts,
     ) -> Result<Connection, Failure> {
-        let fail = |phase, kind| Failure { phase, kind };
+        let options = ClientOptions::plain(helo, timeouts);
+        Connection::open_observed(addr, "", &options, &mut ()).await
+    }
+
+    /// Opens a session to `addr` (`host` is the name its certificate is checked
+    /// against), reporting each phase to `obs`.
+    pub async fn open_observed(
+        addr: SocketAddr,
+        host: &str,
+        options: &ClientOptions,
+        obs: &mut dyn Observer,
+    ) -> Result<Connection, Failure> {
+        let result = Connection::handshake(addr, host, options, obs).await;
+        if let Err(f) = &result {
+            if !matches!(f.kind, FailureKind::Reply(_)) {
+                obs.failed(f.phase, &f.kind);
+            }
+        }
+        result
+    }
+
+    async fn handshake(
+        addr: SocketAddr,
+        host: &str,
+        options: &ClientOptions,
+        obs: &mut dyn Observer,
+    ) -> Result<Connection, Failure> {
+        let timeouts = options.timeouts;
+        let start = Instant::now();
         let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
             Err(_) => return Err(fail(Phase::Connect, FailureKind::Timeout)),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                return Err(fail(Phase::Connect, FailureKind::Refused))
-            }
             Ok(Err(e)) => return Err(fail(Phase::Connect, io_kind(&e))),
             Ok(Ok(s)) => s,
         };
+        let connected = Instant::now();
         let _ = stream.set_nodelay(true);
         let mut conn = Connection {
-            stream,
+            stream: Stream::Plain(stream),
             rbuf: Vec::with_capacity(4096),
             rpos: 0,
             parser: ReplyParser::default(),
@@ -161,28 +241,155 @@ impl Connection {
                 esc: [0; 3],
             },
             pipelining: false,
+            tls: false,
+            pending: None,
             usable: true,
         };
-        let banner = conn
-            .read_reply(timeouts.reply)
-            .await
-            .map_err(|k| fail(Phase::Banner, k))?;
+        let banner = match conn.read_reply(timeouts.reply).await {
+            Ok(b) => b,
+            Err(kind) => {
+                // No host name to file it under: the caller's current node gets it.
+                obs.timed(Phase::Connect, start, connected);
+                return Err(fail(Phase::Banner, kind));
+            }
+        };
+        let got_banner = Instant::now();
+        obs.server(banner.first_word());
+        obs.timed(Phase::Connect, start, connected);
+        obs.timed(Phase::Banner, connected, got_banner);
+        obs.replied(Phase::Banner, banner.code);
         if banner.code != 220 {
             return Err(fail(Phase::Banner, FailureKind::Reply(banner)));
         }
         conn.banner = banner;
-        conn.queue_command(format_args!("EHLO {helo}"));
-        let ehlo = conn.exchange(Phase::Ehlo).await?;
-        if ehlo.code == 250 {
-            conn.pipelining = ehlo.lines().any(|l| l.eq_ignore_ascii_case("PIPELINING"));
-        } else {
-            conn.queue_command(format_args!("HELO {helo}"));
-            let helo_reply = conn.exchange(Phase::Ehlo).await?;
-            if helo_reply.code != 250 {
-                return Err(fail(Phase::Ehlo, FailureKind::Reply(helo_reply)));
+        let mut ehlo = conn.ehlo(&options.helo, obs).await?;
+        if options.tls.mode != TlsMode::None {
+            if let Some(again) = conn.starttls(host, options, &ehlo, obs).await? {
+                ehlo = again;
             }
         }
+        if let Some(credentials) = &options.auth {
+            conn.authenticate(credentials, &ehlo, obs).await?;
+        }
         Ok(conn)
+    }
+
+    /// EHLO, or HELO if EHLO is refused. Returns the EHLO reply (empty text after HELO).
+    async fn ehlo(&mut self, helo: &str, obs: &mut dyn Observer) -> Result<Reply, Failure> {
+        self.queue_command(format_args!("EHLO {helo}"));
+        let ehlo = self.exchange(Phase::Ehlo, obs).await?;
+        if ehlo.code == 250 {
+            self.pipelining = ehlo.lines().any(|l| l.eq_ignore_ascii_case("PIPELINING"));
+            return Ok(ehlo);
+        }
+        self.pipelining = false;
+        self.queue_command(format_args!("HELO {helo}"));
+        let helo_reply = self.exchange(Phase::Ehlo, obs).await?;
+        if helo_reply.code != 250 {
+            return Err(fail(Phase::Ehlo, FailureKind::Reply(helo_reply)));
+        }
+        Ok(Reply {
+            text: String::new(),
+            ..helo_reply
+        })
+    }
+
+    /// STARTTLS as the mode asks; `Some(new EHLO reply)` once the session is encrypted.
+    async fn starttls(
+        &mut self,
+        host: &str,
+        options: &ClientOptions,
+        ehlo: &Reply,
+        obs: &mut dyn Observer,
+    ) -> Result<Option<Reply>, Failure> {
+        let required = options.tls.mode == TlsMode::Required;
+        let offered = ehlo.lines().any(|l| l.eq_ignore_ascii_case("STARTTLS"));
+        let Some(connector) = options.tls.connector.as_ref().filter(|_| offered) else {
+            return if required {
+                Err(fail(Phase::Starttls, FailureKind::NotOffered("STARTTLS")))
+            } else {
+                Ok(None)
+            };
+        };
+        let start = Instant::now();
+        self.queue_command(format_args!("STARTTLS"));
+        // Timed once, with the handshake, below.
+        let reply = self.exchange_untimed(Phase::Starttls, obs).await?;
+        if reply.code != 220 {
+            return if required {
+                Err(fail(Phase::Starttls, FailureKind::Reply(reply)))
+            } else {
+                Ok(None)
+            };
+        }
+        let name = tls::server_name(if host.is_empty() { &options.helo } else { host })
+            .or_else(|| tls::server_name(&self.peer.ip().to_string()))
+            .ok_or_else(|| fail(Phase::Starttls, FailureKind::Tls("no server name".into())))?;
+        // Bytes the server sent after its 220 would be in plain text: not allowed.
+        self.rbuf.clear();
+        self.rpos = 0;
+        let upgrade = timeout(self.timeouts.reply, self.stream.upgrade(connector, name)).await;
+        match upgrade {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.usable = false;
+                let kind = match e.kind() {
+                    io::ErrorKind::InvalidData | io::ErrorKind::Other => {
+                        FailureKind::Tls(e.to_string())
+                    }
+                    _ => io_kind(&e),
+                };
+                return Err(fail(Phase::Starttls, kind));
+            }
+            Err(_) => {
+                self.usable = false;
+                return Err(fail(Phase::Starttls, FailureKind::Timeout));
+            }
+        }
+        obs.timed(Phase::Starttls, start, Instant::now());
+        self.tls = true;
+        Ok(Some(self.ehlo(&options.helo, obs).await?))
+    }
+
+    /// AUTH PLAIN (or LOGIN); anything but 235 ends the session.
+    async fn authenticate(
+        &mut self,
+        credentials: &Credentials,
+        ehlo: &Reply,
+        obs: &mut dyn Observer,
+    ) -> Result<(), Failure> {
+        let Some(mechanism) = auth::choose(ehlo.lines()) else {
+            return Err(fail(
+                Phase::Auth,
+                FailureKind::NotOffered("AUTH PLAIN or LOGIN"),
+            ));
+        };
+        let start = Instant::now();
+        let reply = match mechanism {
+            Mechanism::Plain => {
+                let response = auth::plain_response(credentials);
+                self.queue_command(format_args!("AUTH PLAIN {response}"));
+                self.exchange_untimed(Phase::Auth, obs).await?
+            }
+            Mechanism::Login => {
+                self.queue_command(format_args!("AUTH LOGIN"));
+                let mut reply = self.exchange_untimed(Phase::Auth, obs).await?;
+                for answer in [&credentials.user, &credentials.password] {
+                    if reply.code != 334 {
+                        break;
+                    }
+                    let line = auth::login_response(answer);
+                    self.queue_command(format_args!("{line}"));
+                    reply = self.exchange_untimed(Phase::Auth, obs).await?;
+                }
+                reply
+            }
+        };
+        obs.timed(Phase::Auth, start, Instant::now());
+        if reply.code != 235 {
+            return Err(fail(Phase::Auth, FailureKind::Reply(reply)));
+        }
+        Ok(())
     }
 
     /// The server's host name as it introduced itself in the banner.
@@ -190,155 +397,77 @@ impl Connection {
         self.banner.first_word()
     }
 
-    /// Sends one message. `body` is the message as it should arrive (it is dot-stuffed here).
-    pub async fn send(&mut self, from: &str, rcpts: &[String], body: &[u8]) -> TxOutcome {
-        let outcome = if self.pipelining {
-            self.send_pipelined(from, rcpts, body).await
-        } else {
-            self.send_lockstep(from, rcpts, body).await
-        };
-        match &outcome.result {
-            Err(_) => self.usable = false,
-            Ok((_, r)) if r.code == 421 => self.usable = false,
-            Ok((Phase::Dot, _)) => {}
-            // The transaction ended early: reset it so the session can be reused.
-            Ok(_) => {
-                self.queue_command(format_args!("RSET"));
-                if self.exchange(Phase::Mail).await.is_err() {
-                    self.usable = false;
-                }
-            }
-        }
-        outcome
-    }
-
-    async fn send_lockstep(&mut self, from: &str, rcpts: &[String], body: &[u8]) -> TxOutcome {
-        let mut rcpt_replies = Vec::with_capacity(rcpts.len());
-        let result = async {
-            self.queue_command(format_args!("MAIL FROM:<{from}>"));
-            let mail = self.exchange(Phase::Mail).await?;
-            if !mail.is_positive() {
-                return Ok((Phase::Mail, mail));
-            }
-            let mut last = None;
-            for rcpt in rcpts {
-                self.queue_command(format_args!("RCPT TO:<{rcpt}>"));
-                let r = self.exchange(Phase::Rcpt).await?;
-                last = Some(r.clone());
-                rcpt_replies.push(r);
-            }
-            if !rcpt_replies.iter().any(Reply::is_positive) {
-                return Ok((Phase::Rcpt, last.unwrap_or_else(no_rcpt_reply)));
-            }
-            self.queue_command(format_args!("DATA"));
-            let data = self.exchange(Phase::Data).await?;
-            if data.code != 354 {
-                return Ok((Phase::Data, data));
-            }
-            self.send_body(body).await
-        }
-        .await;
-        TxOutcome {
-            rcpt_replies,
-            result,
-        }
-    }
-
-    async fn send_pipelined(&mut self, from: &str, rcpts: &[String], body: &[u8]) -> TxOutcome {
-        let mut rcpt_replies = Vec::with_capacity(rcpts.len());
-        let result = async {
-            self.queue_command(format_args!("MAIL FROM:<{from}>"));
-            for rcpt in rcpts {
-                self.queue_command(format_args!("RCPT TO:<{rcpt}>"));
-            }
-            self.queue_command(format_args!("DATA"));
-            self.flush(Phase::Mail).await?;
-            let mail = self.read(Phase::Mail).await?;
-            for _ in rcpts {
-                rcpt_replies.push(self.read(Phase::Rcpt).await?);
-            }
-            let data = self.read(Phase::Data).await?;
-            let any_rcpt = rcpt_replies.iter().any(Reply::is_positive);
-            if data.code == 354 && (!mail.is_positive() || !any_rcpt) {
-                // A server that said 354 with nobody to deliver to: end the empty message.
-                self.wbuf.extend_from_slice(b".\r\n");
-                self.flush(Phase::Dot).await?;
-                self.read(Phase::Dot).await?;
-            }
-            if !mail.is_positive() {
-                return Ok((Phase::Mail, mail));
-            }
-            if !any_rcpt {
-                return Ok((
-                    Phase::Rcpt,
-                    rcpt_replies.last().cloned().unwrap_or_else(no_rcpt_reply),
-                ));
-            }
-            if data.code != 354 {
-                return Ok((Phase::Data, data));
-            }
-            self.send_body(body).await
-        }
-        .await;
-        TxOutcome {
-            rcpt_replies,
-            result,
-        }
-    }
-
-    async fn send_body(&mut self, body: &[u8]) -> Result<(Phase, Reply), Failure> {
-        dot::stuff_into(body, &mut self.wbuf);
-        self.flush(Phase::Dot).await?;
-        let reply = self
-            .read_reply(self.timeouts.dot)
-            .await
-            .map_err(|kind| Failure {
-                phase: Phase::Dot,
-                kind,
-            })?;
-        Ok((Phase::Dot, reply))
-    }
-
     /// Says QUIT and closes, waiting at most the reply timeout; errors are irrelevant here.
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
+        self.quit_observed(&mut ()).await
+    }
+
+    /// [`Connection::quit`], reporting the QUIT phase to `obs`.
+    pub async fn quit_observed(mut self, obs: &mut dyn Observer) {
+        // A chained message's dot reply comes before QUIT's (its outcome is the caller's
+        // to collect with `finish` first; here it would only be tallied).
+        self.finish(obs).await;
         if self.usable {
             self.queue_command(format_args!("QUIT"));
-            let _ = self.exchange(Phase::Quit).await;
+            if let Err(f) = self.exchange(Phase::Quit, obs).await {
+                obs.failed(f.phase, &f.kind);
+            }
         }
     }
 
-    fn queue_command(&mut self, cmd: std::fmt::Arguments<'_>) {
+    pub(super) fn queue_command(&mut self, cmd: std::fmt::Arguments<'_>) {
         use std::io::Write;
         let _ = self.wbuf.write_fmt(cmd);
         self.wbuf.extend_from_slice(b"\r\n");
     }
 
-    async fn exchange(&mut self, phase: Phase) -> Result<Reply, Failure> {
-        self.flush(phase).await?;
-        self.read(phase).await
+    /// Writes what is queued and reads one reply, timing the round trip as `phase`.
+    pub(super) async fn exchange(
+        &mut self,
+        phase: Phase,
+        obs: &mut dyn Observer,
+    ) -> Result<Reply, Failure> {
+        let start = Instant::now();
+        let reply = self.exchange_untimed(phase, obs).await?;
+        obs.timed(phase, start, Instant::now());
+        Ok(reply)
     }
 
-    async fn flush(&mut self, phase: Phase) -> Result<(), Failure> {
+    async fn exchange_untimed(
+        &mut self,
+        phase: Phase,
+        obs: &mut dyn Observer,
+    ) -> Result<Reply, Failure> {
+        self.flush(phase).await?;
+        self.read(phase, obs).await
+    }
+
+    pub(super) async fn flush(&mut self, phase: Phase) -> Result<(), Failure> {
         let res = timeout(self.timeouts.reply, self.stream.write_all(&self.wbuf)).await;
         self.wbuf.clear();
         match res {
-            Err(_) => Err(Failure {
-                phase,
-                kind: FailureKind::Timeout,
-            }),
-            Ok(Err(e)) => Err(Failure {
-                phase,
-                kind: io_kind(&e),
-            }),
+            Err(_) => Err(fail(phase, FailureKind::Timeout)),
+            Ok(Err(e)) => Err(fail(phase, io_kind(&e))),
             Ok(Ok(())) => Ok(()),
         }
     }
 
-    async fn read(&mut self, phase: Phase) -> Result<Reply, Failure> {
+    /// Reads one reply to `phase` (the reply timeout), tallying its code.
+    pub(super) async fn read(
+        &mut self,
+        phase: Phase,
+        obs: &mut dyn Observer,
+    ) -> Result<Reply, Failure> {
+        let limit = if phase == Phase::Dot {
+            self.timeouts.dot
+        } else {
+            self.timeouts.reply
+        };
         let reply = self
-            .read_reply(self.timeouts.reply)
+            .read_reply(limit)
             .await
-            .map_err(|kind| Failure { phase, kind })?;
+            .map_err(|kind| fail(phase, kind))?;
+        obs.replied(phase, reply.code);
         if reply.code == 421 {
             self.usable = false;
         }
@@ -347,7 +476,7 @@ impl Connection {
 
     /// Reads one complete reply, waiting at most `limit` in all.
     async fn read_reply(&mut self, limit: Duration) -> Result<Reply, FailureKind> {
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = Instant::now() + limit;
         loop {
             if self.rpos < self.rbuf.len() {
                 match self.parser.parse(&self.rbuf[self.rpos..]) {
@@ -390,15 +519,7 @@ impl Connection {
     }
 }
 
-fn no_rcpt_reply() -> Reply {
-    Reply {
-        code: 554,
-        text: "no recipients".into(),
-        esc: [5, 5, 1],
-    }
-}
-
-fn io_kind(e: &io::Error) -> FailureKind {
+pub(super) fn io_kind(e: &io::Error) -> FailureKind {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => FailureKind::Refused,
         io::ErrorKind::ConnectionReset

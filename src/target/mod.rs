@@ -5,17 +5,27 @@ pub mod embedded;
 pub mod probes;
 pub mod routes;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
+
+use crate::generator::TargetEndpoint;
+use crate::scenario::Endpoint;
 
 /// Resolves `host:port` endpoints of an external cluster.
-pub fn resolve(endpoints: &[String]) -> Result<Vec<SocketAddr>, String> {
+pub fn resolve(endpoints: &[Endpoint]) -> Result<Vec<TargetEndpoint>, String> {
     endpoints
         .iter()
         .map(|e| {
-            e.to_socket_addrs()
-                .map_err(|err| format!("target endpoint `{e}`: {err}"))?
+            let addr = e
+                .addr
+                .to_socket_addrs()
+                .map_err(|err| format!("target endpoint `{}`: {err}", e.addr))?
                 .next()
-                .ok_or_else(|| format!("target endpoint `{e}`: no address"))
+                .ok_or_else(|| format!("target endpoint `{}`: no address", e.addr))?;
+            Ok(TargetEndpoint {
+                addr,
+                name: e.addr.clone(),
+                weight: e.weight,
+            })
         })
         .collect()
 }

@@ -1,5 +1,8 @@
 //! The integration-test binary: one module per area.
 
+mod flood;
+mod generator;
+mod generator_tls;
 mod postfix;
 mod remotes;
 mod runs;

@@ -12,6 +12,7 @@ const INVALID_DIR: &str = "tests/scenarios/invalid";
 const INVALID: &[(&str, &str)] = &[
     ("bad_listen_address.yaml", "6:41: remotes.down.listen: invalid listen address `127.0.0.1`: expected IP:PORT, e.g. 127.0.0.1:2525 (port 0 picks a free port)"),
     ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered"),
+    ("closed_model_with_rate.yaml", "8:20: load.steps[0].rate: `model: closed` sends back to back, so a step takes no rate: write { for: 30s }"),
     ("check_unserved_domain.yaml", "13:30: checks[0].isolation.healthy[0]: no remote serves `nope.test`"),
     ("drain_without_ending_fault.yaml", "14:24: checks[1].drain.domain: `down.test` is served by remote `down`, but none of its faults has a `for` (an end): there is nothing to drain"),
     ("duplicate_key.yaml", "4:1: duplicate key `name`: each key may appear once"),
@@ -28,7 +29,9 @@ const INVALID: &[(&str, &str)] = &[
     ("node_out_of_range.yaml", "13:13: faults[0].node: no node named `n9` (nodes: n1..n3)"),
     ("percent_without_sign.yaml", "9:35: load.mix.down.test: invalid percentage `10`: expected a number and a % sign, e.g. 90%, 99.5%"),
     ("rate_not_a_rate.yaml", "8:20: load.steps[0].rate: invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m"),
+    ("size_range_inverted.yaml", "10:39: load.message.size.max: max (1KiB) must not be below min (64KiB)"),
     ("tarpit_unknown_field.yaml", "11:71: faults[0].fault.tarpit.delay: unknown key `delay`, expected one of banner, reply, bytes_per_sec"),
+    ("tls_required_on_embedded.yaml", "11:16: load.tls.mode: `required` needs a target that offers STARTTLS; the embedded cluster does not"),
     ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue"),
     ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, reset, blackhole, tarpit, reply, disconnect"),
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),

@@ -1,21 +1,44 @@
 //! `load:` (steps, mix, message shape) and the `faults:` timeline.
 
+use std::path::Path;
+use std::time::Duration;
+
 use serde_saphyr::Spanned;
 
 use super::*;
 use crate::scenario::units::{self, format_percent};
+use crate::smtp::{Credentials, TlsMode};
 
 /// `remotes`: `None` for remotes served elsewhere, not known yet.
 pub(super) fn load(
     cx: &Cx,
     raw: &RawLoad,
     remotes: Option<&[RemoteSpec]>,
+    target: &Target,
 ) -> Result<Load, ScenarioError> {
+    let model = match &raw.model {
+        None => LoadModel::Open,
+        Some(m) => match m.value.0.trim() {
+            "open" => LoadModel::Open,
+            "closed" => LoadModel::Closed,
+            other => {
+                return Err(cx.err(
+                    m.referenced,
+                    "load.model",
+                    format!("unknown model `{other}`: expected open or closed"),
+                ))
+            }
+        },
+    };
     if raw.steps.value.is_empty() {
+        let example = match model {
+            LoadModel::Open => "{ rate: 200/s, for: 30s }",
+            LoadModel::Closed => "{ for: 30s }",
+        };
         return Err(cx.err(
             raw.steps.referenced,
             "load.steps",
-            "needs at least one step, e.g. { rate: 200/s, for: 30s }",
+            format!("needs at least one step, e.g. {example}"),
         ));
     }
     let mut steps = Vec::new();
@@ -25,21 +48,57 @@ pub(super) fn load(
         let rate = |t: &Spanned<Text>, key: &str| {
             units::parse_rate(&t.value.0).map_err(|m| cx.err(t.referenced, format!("{p}.{key}"), m))
         };
-        steps.push(Step {
-            rate: rate(&s.rate, "rate")?,
-            to: s.to.as_ref().map(|t| rate(t, "to")).transpose()?,
-            duration: cx.positive_duration(&s.duration, &format!("{p}.for"), MAX_SPAN)?,
-        });
+        let duration = cx.positive_duration(&s.duration, &format!("{p}.for"), MAX_SPAN)?;
+        let step = match model {
+            LoadModel::Open => {
+                let Some(r) = &s.rate else {
+                    return Err(cx.err(
+                        step.referenced,
+                        p,
+                        "missing required key `rate`, e.g. { rate: 200/s, for: 30s }",
+                    ));
+                };
+                Step {
+                    rate: rate(r, "rate")?,
+                    to: s.to.as_ref().map(|t| rate(t, "to")).transpose()?,
+                    duration,
+                }
+            }
+            LoadModel::Closed => {
+                if let Some((t, key)) = s
+                    .rate
+                    .as_ref()
+                    .map(|t| (t, "rate"))
+                    .or(s.to.as_ref().map(|t| (t, "to")))
+                {
+                    return Err(cx.err(
+                        t.referenced,
+                        format!("{p}.{key}"),
+                        "`model: closed` sends back to back, so a step takes no rate: write { for: 30s }",
+                    ));
+                }
+                Step {
+                    rate: 0.0,
+                    to: None,
+                    duration,
+                }
+            }
+        };
+        steps.push(step);
     }
     let shape = Load {
+        model,
         steps,
         mix: Vec::new(),
         message: MessageSpec {
-            size: 2048,
+            size: SizeSpec::Fixed(2048),
             recipients: 1,
         },
         sessions: 50,
         messages_per_connection: 10,
+        tls: TlsSpec::default(),
+        auth: None,
+        hlog_interval: Duration::from_secs(1),
     };
     if shape.duration() > MAX_SPAN {
         return Err(cx.err(
@@ -65,8 +124,7 @@ pub(super) fn load(
     let mut message = shape.message.clone();
     if let Some(m) = &raw.message {
         if let Some(size) = &m.size {
-            message.size = units::parse_size(&size.value.0)
-                .map_err(|e| cx.err(size.referenced, "load.message.size", e))?;
+            message.size = message_size(cx, size)?;
         }
         if let Some(r) = &m.recipients {
             message.recipients = cx.int(r, "load.message.recipients", 1, 64)? as u8;
@@ -80,13 +138,152 @@ pub(super) fn load(
         Some(m) => cx.int(m, "load.messages_per_connection", 1, u32::MAX as u64)? as u32,
         None => shape.messages_per_connection,
     };
+    let tls = match &raw.tls {
+        Some(t) => tls(cx, t, target)?,
+        None => shape.tls.clone(),
+    };
+    let auth = match &raw.auth {
+        None => None,
+        Some(a) => {
+            if matches!(target, Target::Embedded(_)) {
+                return Err(cx.err(
+                    a.referenced,
+                    "load.auth",
+                    "the embedded cluster does not offer AUTH: use it with `target: { smtp: [...] }`",
+                ));
+            }
+            if a.value.user.value.is_empty() {
+                return Err(cx.err(
+                    a.value.user.referenced,
+                    "load.auth.user",
+                    "must not be empty",
+                ));
+            }
+            Some(Credentials {
+                user: a.value.user.value.clone(),
+                password: a.value.password.value.clone(),
+            })
+        }
+    };
+    let hlog_interval = match &raw.hlog_interval {
+        Some(d) => {
+            let interval = cx.positive_duration(d, "load.hlog_interval", MAX_WAIT)?;
+            if interval < Duration::from_millis(100) {
+                return Err(cx.err(d.referenced, "load.hlog_interval", "must be at least 100ms"));
+            }
+            interval
+        }
+        None => shape.hlog_interval,
+    };
     Ok(Load {
         mix,
         message,
         sessions,
         messages_per_connection,
+        tls,
+        auth,
+        hlog_interval,
         ..shape
     })
+}
+
+/// `size: 4KiB`, `size: { min: 1KiB, max: 64KiB }` or `size: [ { size: 2KiB, weight: 9 }, … ]`.
+fn message_size(cx: &Cx, raw: &Spanned<RawSize>) -> Result<SizeSpec, ScenarioError> {
+    let p = "load.message.size";
+    let size = |t: &Spanned<Text>, path: &str| {
+        units::parse_size(&t.value.0).map_err(|e| cx.err(t.referenced, path, e))
+    };
+    match &raw.value {
+        RawSize::Fixed(text) => units::parse_size(&text.0)
+            .map(SizeSpec::Fixed)
+            .map_err(|e| cx.err(raw.referenced, p, e)),
+        RawSize::Uniform(range) => {
+            let min = size(&range.min, &format!("{p}.min"))?;
+            let max = size(&range.max, &format!("{p}.max"))?;
+            if min > max {
+                return Err(cx.err(
+                    range.max.referenced,
+                    format!("{p}.max"),
+                    format!(
+                        "max ({}) must not be below min ({})",
+                        range.max.value.0, range.min.value.0
+                    ),
+                ));
+            }
+            Ok(SizeSpec::Uniform { min, max })
+        }
+        RawSize::Weighted(list) => {
+            if list.is_empty() {
+                return Err(cx.err(
+                    raw.referenced,
+                    p,
+                    "needs at least one size, e.g. [ { size: 2KiB, weight: 9 }, { size: 1MiB, weight: 1 } ]",
+                ));
+            }
+            let mut sizes = Vec::new();
+            for (i, entry) in list.iter().enumerate() {
+                let at = format!("{p}[{i}]");
+                let bytes = size(&entry.value.size, &format!("{at}.size"))?;
+                let weight = cx.int(&entry.value.weight, &format!("{at}.weight"), 1, 1_000_000)?;
+                sizes.push((bytes, weight as u32));
+            }
+            Ok(SizeSpec::Weighted(sizes))
+        }
+    }
+}
+
+/// `tls: { mode, verify, ca }`.
+fn tls(cx: &Cx, raw: &Spanned<RawTls>, target: &Target) -> Result<TlsSpec, ScenarioError> {
+    let t = &raw.value;
+    let mut spec = TlsSpec::default();
+    if let Some(m) = &t.mode {
+        spec.mode = match m.value.0.trim() {
+            "none" => TlsMode::None,
+            "opportunistic" => TlsMode::Opportunistic,
+            "required" => TlsMode::Required,
+            other => {
+                return Err(cx.err(
+                    m.referenced,
+                    "load.tls.mode",
+                    format!("unknown mode `{other}`: expected none, opportunistic or required"),
+                ))
+            }
+        };
+        if spec.mode == TlsMode::Required && matches!(target, Target::Embedded(_)) {
+            return Err(cx.err(
+                m.referenced,
+                "load.tls.mode",
+                "`required` needs a target that offers STARTTLS; the embedded cluster does not",
+            ));
+        }
+    }
+    if let Some(v) = &t.verify {
+        spec.verify = match v.value.0.trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(cx.err(
+                    v.referenced,
+                    "load.tls.verify",
+                    format!("invalid value `{other}`: expected true or false"),
+                ))
+            }
+        };
+    }
+    if let Some(ca) = &t.ca {
+        // Relative to the scenario file, so a scenario and its CA travel together.
+        let base = cx.file.parent().unwrap_or(Path::new("."));
+        let path = base.join(&ca.value);
+        if let Err(e) = std::fs::metadata(&path) {
+            return Err(cx.err(
+                ca.referenced,
+                "load.tls.ca",
+                format!("cannot read `{}`: {e}", ca.value),
+            ));
+        }
+        spec.ca = Some(path);
+    }
+    Ok(spec)
 }
 
 fn mix(

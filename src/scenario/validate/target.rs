@@ -22,15 +22,32 @@ pub(super) fn target(cx: &Cx, raw: Option<&RawTarget>) -> Result<Target, Scenari
             }
             let mut endpoints = Vec::new();
             for (i, ep) in list.value.iter().enumerate() {
-                let text = &ep.value.0;
+                let p = format!("target.smtp[{i}]");
+                let (text, at, weight) = match &ep.value {
+                    RawEndpoint::Addr(text) => (&text.0, ep.referenced, 1),
+                    RawEndpoint::Weighted(w) => {
+                        let weight = match &w.weight {
+                            Some(n) => cx.int(n, &format!("{p}.weight"), 1, 1000)? as u32,
+                            None => 1,
+                        };
+                        (&w.addr.value.0, w.addr.referenced, weight)
+                    }
+                };
                 if !is_endpoint(text) {
+                    let path = match &ep.value {
+                        RawEndpoint::Addr(_) => p,
+                        RawEndpoint::Weighted(_) => format!("{p}.addr"),
+                    };
                     return Err(cx.err(
-                        ep.referenced,
-                        format!("target.smtp[{i}]"),
+                        at,
+                        path,
                         format!("invalid endpoint `{text}`: expected HOST:PORT, e.g. 127.0.0.1:2525 or mx.example:25"),
                     ));
                 }
-                endpoints.push(text.clone());
+                endpoints.push(Endpoint {
+                    addr: text.clone(),
+                    weight,
+                });
             }
             return Ok(Target::Smtp(endpoints));
         }

@@ -1,0 +1,305 @@
+//! `mailquake flood HOST:PORT`: the generator alone, for a quick load test of any SMTP
+//! server — no fake remotes, no faults, no checks. It wires only the generator and a
+//! collector (for the submit latency) and prints per-phase percentiles at the end.
+//!
+//! It floods whatever it is pointed at: use it on test servers. Recipients are
+//! `mq.<seq>.<n>@flood.test` unless `--to` names another domain.
+//!
+//! Exit codes: 0 it ran (whatever the server answered) · 2 bad arguments · 3 the target
+//! is unreachable, the runtime could not start, or the operator pressed Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fake_remotes::event::now_us;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::collector::{self, Ledger, Progress, Request};
+use crate::generator::{self, GeneratorConfig};
+use crate::report::load::{self, LoadJson, RepliesJson};
+use crate::scenario::{units, Endpoint, Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
+use crate::smtp::{Credentials, Timeouts, TlsMode};
+
+/// The default recipient domain.
+pub const FLOOD_DOMAIN: &str = "flood.test";
+
+/// What `mailquake flood` was asked to do (strings as typed; checked by [`plan`]).
+#[derive(Clone, Debug)]
+pub struct FloodArgs {
+    pub target: String,
+    pub rate: Option<String>,
+    pub duration: String,
+    pub sessions: usize,
+    pub size: String,
+    pub model: LoadModel,
+    pub tls: TlsMode,
+    pub insecure: bool,
+    pub ca: Option<PathBuf>,
+    pub to: String,
+    pub auth: Option<String>,
+    pub messages_per_connection: u32,
+    pub recipients: u8,
+    pub out: Option<PathBuf>,
+    pub hlog_interval: String,
+}
+
+/// The arguments checked and turned into a load; `Err` is a one-line message (exit 2).
+pub fn plan(a: &FloodArgs) -> Result<(Endpoint, Load), String> {
+    let target = Endpoint::from(a.target.as_str());
+    if !a.target.contains(':') {
+        return Err(format!(
+            "target `{}`: expected HOST:PORT, e.g. 127.0.0.1:2525",
+            a.target
+        ));
+    }
+    let duration = units::parse_duration(&a.duration, Duration::from_secs(7 * 24 * 3600))
+        .map_err(|e| format!("--for: {e}"))?;
+    if duration.is_zero() {
+        return Err("--for: must be more than 0".into());
+    }
+    let rate =
+        match (a.model, &a.rate) {
+            (LoadModel::Open, Some(r)) => {
+                units::parse_rate(r).map_err(|e| format!("--rate: {e}"))?
+            }
+            (LoadModel::Open, None) => return Err(
+                "--rate is required with the open model, e.g. --rate 500/s (or use --model closed)"
+                    .into(),
+            ),
+            (LoadModel::Closed, Some(_)) => return Err(
+                "--rate does not go with --model closed: closed-model sessions send back to back"
+                    .into(),
+            ),
+            (LoadModel::Closed, None) => 0.0,
+        };
+    if rate * duration.as_secs_f64() > 10_000_000.0 {
+        return Err("--rate × --for plans more than 10000000 messages".into());
+    }
+    let size = units::parse_size(&a.size).map_err(|e| format!("--size: {e}"))?;
+    if !(1..=10_000).contains(&a.sessions) {
+        return Err("--sessions: expected 1 to 10000".into());
+    }
+    if !(1..=64).contains(&a.recipients) {
+        return Err("--recipients: expected 1 to 64".into());
+    }
+    if a.messages_per_connection == 0 {
+        return Err("--messages-per-connection: expected at least 1".into());
+    }
+    let domain = a.to.trim().to_ascii_lowercase();
+    if domain.is_empty() || domain.contains(['@', ' ', '<', '>']) {
+        return Err(format!(
+            "--to `{}`: expected a domain such as flood.test",
+            a.to
+        ));
+    }
+    let auth = match &a.auth {
+        None => None,
+        Some(text) => {
+            let (user, password) = text
+                .split_once(':')
+                .ok_or("--auth: expected USER:PASSWORD")?;
+            Some(Credentials {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            })
+        }
+    };
+    let hlog_interval = units::parse_duration(&a.hlog_interval, Duration::from_secs(3600))
+        .map_err(|e| format!("--hlog-interval: {e}"))?;
+    if hlog_interval < Duration::from_millis(100) {
+        return Err("--hlog-interval: must be at least 100ms".into());
+    }
+    let load = Load {
+        model: a.model,
+        steps: vec![Step {
+            rate,
+            to: None,
+            duration,
+        }],
+        mix: vec![(domain, 1.0)],
+        message: MessageSpec {
+            size: SizeSpec::Fixed(size),
+            recipients: a.recipients,
+        },
+        sessions: a.sessions,
+        messages_per_connection: a.messages_per_connection,
+        tls: TlsSpec {
+            mode: a.tls,
+            verify: !a.insecure,
+            ca: a.ca.clone(),
+        },
+        auth,
+        hlog_interval,
+    };
+    Ok((target, load))
+}
+
+/// `mailquake flood …`.
+pub fn main(args: &FloodArgs) -> ExitCode {
+    let (target, load) = match plan(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mailquake flood: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // One thread: sessions wake on the thread that polls their sockets (see
+    // `generator::run_on_own_thread`); the collector's share is small.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailquake flood: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let stop = CancellationToken::new();
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nmailquake flood: interrupted — stopping");
+                stop.cancel();
+            }
+        });
+    }
+    match runtime.block_on(flood(target, load, args.out.clone(), stop.clone())) {
+        Ok(report) => {
+            print!("{}", render(&args.target, &report));
+            if stop.is_cancelled() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err((code, e)) => {
+            eprintln!("mailquake flood: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// What a flood measured (`--out DIR` writes it as `DIR/flood.json`).
+#[derive(Debug, Serialize)]
+pub struct FloodReport {
+    pub duration_s: f64,
+    pub totals: Progress,
+    /// Accepted messages per second over the run.
+    pub accepted_per_s: f64,
+    /// Intended send time → accepted, milliseconds (open model: includes queueing).
+    pub submit_latency_ms: Option<[u32; 4]>,
+    pub load: LoadJson,
+    pub submit_replies: RepliesJson,
+}
+
+/// Runs the flood; `Err((exit code, message))` when it could not.
+pub async fn flood(
+    target: Endpoint,
+    load: Load,
+    out: Option<PathBuf>,
+    stop: CancellationToken,
+) -> Result<FloodReport, (u8, String)> {
+    let endpoints = crate::target::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
+    let timeouts = Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30));
+    let client =
+        crate::run::client_options(&load.tls, load.auth.clone(), timeouts).map_err(|e| (2, e))?;
+    if let Some(dir) = &out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| (3, format!("cannot create {}: {e}", dir.display())))?;
+    }
+    crate::run::check_reachable(&endpoints)
+        .await
+        .map_err(|e| (3, e))?;
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (_remote_tx, remote_rx) = mpsc::unbounded_channel();
+    let (req_tx, req_rx) = mpsc::channel(4);
+    let t0 = Instant::now();
+    let t0_us = now_us();
+    let run_id = format!("{:06x}", (t0_us ^ (t0_us >> 24)) & 0xff_ffff);
+    let ledger = Ledger {
+        run_id: run_id.clone(),
+        t0_us,
+        domains: load.mix.iter().map(|(d, _)| d.clone()).collect(),
+        ..Default::default()
+    };
+    let collector = tokio::spawn(collector::run(ledger, events_rx, remote_rx, req_rx));
+    let report = generator::run(
+        load.clone(),
+        GeneratorConfig {
+            run_id,
+            endpoints,
+            domains: load.mix.iter().map(|(d, _)| d.clone()).collect(),
+            seed: t0_us,
+            t0,
+            t0_us,
+            client,
+            hlog_dir: out.clone(),
+        },
+        events_tx,
+        stop,
+    )
+    .await;
+    let elapsed = t0.elapsed();
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let end_ms = elapsed.as_millis().min(u32::MAX as u128 - 1) as u32;
+    let finished = req_tx
+        .send(Request::Finish {
+            end_ms,
+            reply: reply_tx,
+        })
+        .await;
+    let (ledger, totals) = match finished {
+        Ok(()) => reply_rx.await.unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    let _ = collector.await;
+    let mut latencies: Vec<u32> = ledger
+        .records
+        .iter()
+        .filter_map(|r| r.submit_latency_ms())
+        .collect();
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        let i = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i]
+    };
+    let (load, submit_replies) = LoadJson::new(&report);
+    let report = FloodReport {
+        duration_s: elapsed.as_secs_f64(),
+        totals,
+        accepted_per_s: totals.accepted as f64 / elapsed.as_secs_f64().max(1e-3),
+        submit_latency_ms: (!latencies.is_empty()).then(|| [at(0.5), at(0.9), at(0.99), at(1.0)]),
+        load,
+        submit_replies,
+    };
+    if let Some(dir) = &out {
+        let path = dir.join("flood.json");
+        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        std::fs::write(&path, json + "\n")
+            .map_err(|e| (3, format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(report)
+}
+
+/// The terminal summary.
+pub fn render(target: &str, r: &FloodReport) -> String {
+    let p = &r.totals;
+    let mut t = format!(
+        "\nmailquake flood · {target} · {:.1}s\n  submitted {} · accepted {} · not accepted {} · shortfall {} · {:.1} accepted/s\n",
+        r.duration_s, p.submitted, p.accepted, p.not_accepted, p.shortfall, r.accepted_per_s
+    );
+    if let Some([p50, p90, p99, max]) = r.submit_latency_ms {
+        t.push_str(&format!(
+            "  submit latency (intended send → accepted): p50 {p50}ms · p90 {p90}ms · p99 {p99}ms · max {max}ms\n"
+        ));
+    }
+    t.push_str(&load::render(&r.load, &r.submit_replies));
+    t
+}

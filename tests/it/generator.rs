@@ -1,0 +1,475 @@
+//! The generator over real loopback sockets: PIPELINING is used when offered (and across
+//! messages), open-model rates hold per second, back-pressure is counted as shortfall,
+//! the closed model keeps its sessions busy and reconnects after a 421, weighted
+//! endpoints give per-node results. Helpers here serve `flood.rs` and `generator_tls.rs`.
+//!
+//! Every network wait has a timeout; nothing sleeps to synchronise.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use fake_remotes::behavior::ReplyFault;
+use fake_remotes::{serve, CountingSink, Fault, RemoteEvent, RemoteEventKind, ServerConfig, Stage};
+use mailquake::collector::Event;
+use mailquake::generator::{self, GeneratorConfig, GeneratorReport, TargetEndpoint};
+use mailquake::scenario::{Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
+use mailquake::smtp::{ClientOptions, Connection, Phase, Timeouts};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A fake remote (healthy unless `faults`) on 127.0.0.1:0, introducing itself as `hostname`.
+pub struct Remote {
+    pub addr: SocketAddr,
+    pub events: mpsc::UnboundedReceiver<RemoteEvent>,
+    pub shutdown: CancellationToken,
+}
+
+pub fn remote(hostname: &str, faults: Vec<Fault>) -> Remote {
+    let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let config = ServerConfig {
+        hostname: hostname.into(),
+        faults: watch::channel(faults).1,
+        ..ServerConfig::healthy(hostname)
+    };
+    let sink = CountingSink {
+        name: hostname.into(),
+        events: events_tx.clone(),
+    };
+    tokio::spawn(serve(listener, config, sink, events_tx, shutdown.clone()));
+    Remote {
+        addr,
+        events,
+        shutdown,
+    }
+}
+
+impl Remote {
+    /// Every event so far, with the server stopped first (so the list is complete).
+    pub async fn stop_and_drain(&mut self) -> Vec<RemoteEvent> {
+        self.shutdown.cancel();
+        let mut out = Vec::new();
+        while let Ok(Some(e)) = timeout(WAIT, self.events.recv()).await {
+            out.push(e);
+        }
+        out
+    }
+}
+
+pub fn messages(events: &[RemoteEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| matches!(e.kind, RemoteEventKind::Message { .. }))
+        .map(|e| e.at_us)
+        .collect()
+}
+
+pub fn load(model: LoadModel, rate: f64, secs: u64, sessions: usize) -> Load {
+    Load {
+        model,
+        steps: vec![Step {
+            rate,
+            to: None,
+            duration: Duration::from_secs(secs),
+        }],
+        mix: vec![("ok.test".into(), 1.0)],
+        message: MessageSpec {
+            size: SizeSpec::Fixed(1024),
+            recipients: 1,
+        },
+        sessions,
+        messages_per_connection: 10,
+        tls: TlsSpec::default(),
+        auth: None,
+        hlog_interval: Duration::from_secs(1),
+    }
+}
+
+pub fn endpoint(addr: SocketAddr, weight: u32) -> TargetEndpoint {
+    TargetEndpoint {
+        addr,
+        name: addr.to_string(),
+        weight,
+    }
+}
+
+/// Runs the generator to the end of `load`; its report and every event it sent.
+pub async fn generate(
+    load: Load,
+    endpoints: Vec<TargetEndpoint>,
+    client: ClientOptions,
+    hlog_dir: Option<&Path>,
+) -> (GeneratorReport, Vec<Event>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let t0 = Instant::now();
+    let t0_us = fake_remotes::event::now_us();
+    let config = GeneratorConfig {
+        run_id: "t1".into(),
+        endpoints,
+        domains: load.mix.iter().map(|(d, _)| d.clone()).collect(),
+        seed: 3,
+        t0,
+        t0_us,
+        client,
+        hlog_dir: hlog_dir.map(Path::to_path_buf),
+    };
+    let limit = load.duration() + Duration::from_secs(30);
+    let report = timeout(
+        limit,
+        generator::run(load, config, tx, CancellationToken::new()),
+    )
+    .await
+    .expect("the generator finishes");
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (report, events)
+}
+
+pub fn client() -> ClientOptions {
+    ClientOptions::plain(
+        "gen.test",
+        Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(10)),
+    )
+}
+
+fn accepted(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Accepted { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn pipelining_sends_mail_rcpt_and_data_in_one_write() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A server that records each read it makes while the client waits for replies.
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"220 pipe.test ESMTP\r\n").await.unwrap();
+        let mut reads: Vec<String> = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        let mut pending = String::new();
+        loop {
+            let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+            if n == 0 {
+                break;
+            }
+            let chunk = String::from_utf8_lossy(&buf[..n]).to_string();
+            reads.push(chunk.clone());
+            pending.push_str(&chunk);
+            // Answer whole commands; the body ends at "\r\n.\r\n".
+            if pending.starts_with("EHLO") {
+                s.write_all(b"250-pipe.test\r\n250 PIPELINING\r\n")
+                    .await
+                    .unwrap();
+                pending.clear();
+            } else if pending.starts_with("MAIL") && pending.ends_with("DATA\r\n") {
+                s.write_all(b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+                    .await
+                    .unwrap();
+                pending.clear();
+            } else if pending.ends_with("\r\n.\r\n") {
+                s.write_all(b"250 queued\r\n").await.unwrap();
+                pending.clear();
+            } else if pending.starts_with("QUIT") {
+                s.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            }
+        }
+        reads
+    });
+    let mut conn = timeout(
+        WAIT,
+        Connection::open(
+            addr,
+            "gen.test",
+            Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(5)),
+        ),
+    )
+    .await
+    .unwrap()
+    .expect("session opens");
+    assert!(conn.pipelining);
+    let rcpts = vec!["a@ok.test".to_string(), "b@ok.test".to_string()];
+    let outcome = timeout(WAIT, conn.send("s@bounces.test", &rcpts, b"hi\r\n"))
+        .await
+        .unwrap();
+    assert!(outcome.accepted(), "{outcome:?}");
+    timeout(WAIT, conn.quit()).await.unwrap();
+    let reads = timeout(WAIT, server).await.unwrap().unwrap();
+    let batch = reads
+        .iter()
+        .find(|r| r.starts_with("MAIL"))
+        .expect("a read starting with MAIL");
+    assert_eq!(
+        batch,
+        "MAIL FROM:<s@bounces.test>\r\nRCPT TO:<a@ok.test>\r\nRCPT TO:<b@ok.test>\r\nDATA\r\n",
+        "MAIL, both RCPTs and DATA arrive in one read: {reads:?}"
+    );
+}
+
+/// A PIPELINING server that answers whatever complete commands and bodies each read
+/// holds, and records the reads.
+async fn pipelining_server(listener: TcpListener) -> Vec<String> {
+    let (mut s, _) = listener.accept().await.unwrap();
+    s.write_all(b"220 pipe.test ESMTP\r\n").await.unwrap();
+    let (mut reads, mut pending, mut in_data) = (Vec::new(), String::new(), false);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+        if n == 0 {
+            return reads;
+        }
+        let chunk = String::from_utf8_lossy(&buf[..n]).to_string();
+        reads.push(chunk.clone());
+        pending.push_str(&chunk);
+        let mut out = String::new();
+        loop {
+            if in_data {
+                let Some(end) = pending.find("\r\n.\r\n") else {
+                    break;
+                };
+                pending.drain(..end + 5);
+                in_data = false;
+                out.push_str("250 queued\r\n");
+                continue;
+            }
+            let Some(eol) = pending.find("\r\n") else {
+                break;
+            };
+            let line: String = pending.drain(..eol + 2).collect();
+            out.push_str(match &line[..4] {
+                "EHLO" => "250-pipe.test\r\n250 PIPELINING\r\n",
+                "DATA" => {
+                    in_data = true;
+                    "354 go\r\n"
+                }
+                "QUIT" => "221 bye\r\n",
+                _ => "250 ok\r\n",
+            });
+        }
+        s.write_all(out.as_bytes()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn chained_messages_share_one_write_body_and_next_envelope() {
+    use mailquake::smtp::transaction::Chained;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(pipelining_server(listener));
+    let timeouts = Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(5));
+    let mut conn = timeout(WAIT, Connection::open(addr, "gen.test", timeouts))
+        .await
+        .unwrap()
+        .expect("session opens");
+    let rcpts = |n: u32| vec![format!("mq.{n}.0@ok.test")];
+    let (previous, first) = timeout(WAIT, conn.chain("a@b.test", &rcpts(1), b"one\r\n", &mut ()))
+        .await
+        .unwrap();
+    assert!(previous.is_none() && matches!(first, Chained::Pending));
+    let (previous, second) = timeout(WAIT, conn.chain("a@b.test", &rcpts(2), b"two\r\n", &mut ()))
+        .await
+        .unwrap();
+    assert!(previous.expect("the first message's outcome").accepted());
+    assert!(matches!(second, Chained::Pending));
+    assert!(timeout(WAIT, conn.finish(&mut ()))
+        .await
+        .unwrap()
+        .unwrap()
+        .accepted());
+    timeout(WAIT, conn.quit()).await.unwrap();
+    let reads = timeout(WAIT, server).await.unwrap().unwrap();
+    assert!(
+        reads.contains(
+            &"one\r\n.\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<mq.2.0@ok.test>\r\nDATA\r\n".to_string()
+        ),
+        "the first body and the second envelope arrive in one read: {reads:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_rate_holds_within_5_percent_each_second() {
+    let mut r = remote("mx.rate.test", vec![]);
+    let t0_us = fake_remotes::event::now_us();
+    let (report, events) = generate(
+        load(LoadModel::Open, 200.0, 4, 20),
+        vec![endpoint(r.addr, 1)],
+        client(),
+        None,
+    )
+    .await;
+    assert_eq!((report.planned, report.shortfall), (800, 0));
+    let arrived = messages(&r.stop_and_drain().await);
+    assert_eq!(arrived.len(), 800);
+    assert_eq!(accepted(&events), 800);
+    // Server-side arrivals per one-second window from the load start.
+    let mut per_second = [0u32; 5];
+    for at in arrived {
+        let s = (at.saturating_sub(t0_us) / 1_000_000).min(4) as usize;
+        per_second[s] += 1;
+    }
+    for (s, n) in per_second[..4].iter().enumerate() {
+        assert!(
+            (190..=210).contains(n),
+            "second {s}: {n} messages, want 200 ± 5%: {per_second:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_sessions_busy_and_reconnects_after_421() {
+    let fault = Fault::Reply(ReplyFault {
+        stage: Stage::Mail,
+        code: 421,
+        text: None,
+        probability: 0.1,
+    });
+    let mut r = remote("mx.closed.test", vec![fault]);
+    let (report, events) = generate(
+        load(LoadModel::Closed, 0.0, 1, 4),
+        vec![endpoint(r.addr, 1)],
+        client(),
+        None,
+    )
+    .await;
+    let arrived = messages(&r.stop_and_drain().await).len();
+    let all = report.stats.overall();
+    assert_eq!(report.planned, 0);
+    assert!(arrived > 50, "back to back for 1s: {arrived}");
+    assert_eq!(accepted(&events), arrived, "every accepted message arrived");
+    assert_eq!(all.accepted as usize, arrived);
+    let rejected = all.replies[Phase::Mail.index()]
+        .get(&421)
+        .copied()
+        .unwrap_or(0);
+    assert!(rejected > 0, "some MAILs got 421");
+    assert_eq!(all.submitted, all.accepted + rejected, "{all:?}");
+    // Each 421 closed the connection; the session opened a new one and went on.
+    let opened = all.replies[Phase::Banner.index()]
+        .get(&220)
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        opened >= 4 + rejected,
+        "{opened} sessions opened for {rejected} 421s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_pressure_is_counted_as_shortfall_not_dropped() {
+    // A black hole: sessions wait for a banner that never comes.
+    let mut r = remote("mx.hole.test", vec![Fault::Blackhole]);
+    let short = ClientOptions::plain(
+        "gen.test",
+        Timeouts::uniform(Duration::from_secs(1), Duration::from_secs(1)),
+    );
+    let (report, events) = generate(
+        load(LoadModel::Open, 100.0, 1, 2),
+        vec![endpoint(r.addr, 1)],
+        short,
+        None,
+    )
+    .await;
+    r.stop_and_drain().await;
+    let submitted = events
+        .iter()
+        .filter(|e| matches!(e, Event::Submitted { .. }))
+        .count() as u64;
+    let shortfall_events: u64 = events
+        .iter()
+        .map(|e| match e {
+            Event::Shortfall { count } => *count,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(report.planned, 100);
+    assert_eq!(report.shortfall, shortfall_events);
+    assert_eq!(
+        submitted + report.shortfall,
+        100,
+        "every planned message is accounted for"
+    );
+    // Two sessions stuck for 1 s, two more messages queued: the rest is shortfall.
+    assert!(report.shortfall >= 90, "{}", report.shortfall);
+    let all = report.stats.overall();
+    assert_eq!(all.submitted, submitted);
+    assert_eq!(all.accepted, 0);
+    assert_eq!(
+        all.replies[Phase::Banner.index()].get(&mailquake::smtp::observe::no_reply::TIMEOUT),
+        Some(&submitted)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_endpoints_give_per_node_results() {
+    let mut a = remote("node-a.test", vec![]);
+    let mut b = remote("node-b.test", vec![]);
+    let mut l = load(LoadModel::Open, 300.0, 1, 12);
+    l.messages_per_connection = 1;
+    let (report, _) = generate(
+        l,
+        vec![endpoint(a.addr, 2), endpoint(b.addr, 1)],
+        client(),
+        None,
+    )
+    .await;
+    let (at_a, at_b) = (
+        messages(&a.stop_and_drain().await).len() as u64,
+        messages(&b.stop_and_drain().await).len() as u64,
+    );
+    let nodes = report.stats.by_node();
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| &**n).collect();
+    assert_eq!(names, ["node-a.test", "node-b.test"]);
+    assert_eq!((nodes[0].1.accepted, nodes[1].1.accepted), (at_a, at_b));
+    // A loaded machine may fall short of 300; whatever was sent splits 2:1 by weight
+    // (± 5% of the total: the sessions start at different places in the rotation).
+    let total = at_a + at_b;
+    assert_eq!(total + report.shortfall, 300);
+    assert!(total >= 270, "{total} sent");
+    let want_a = total * 2 / 3;
+    assert!(
+        at_a.abs_diff(want_a) * 20 <= total,
+        "{at_a} of {total} at the weight-2 node, want about {want_a}"
+    );
+    for (_, s) in &nodes {
+        for phase in [
+            Phase::Connect,
+            Phase::Banner,
+            Phase::Ehlo,
+            Phase::Mail,
+            Phase::Rcpt,
+            Phase::Data,
+            Phase::Dot,
+            Phase::Quit,
+        ] {
+            assert!(
+                s.phases.get(phase).is_some_and(|h| !h.is_empty()),
+                "{phase:?}"
+            );
+        }
+    }
+    let endpoints = report.stats.by_endpoint();
+    assert_eq!(endpoints.len(), 2);
+    assert_eq!(endpoints[0].1.accepted, at_a);
+}
+
+/// Reads SMTP command lines; used by the TLS/AUTH test server.
+pub async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R) -> Option<String> {
+    let mut line = String::new();
+    match timeout(WAIT, r.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => Some(line),
+        _ => None,
+    }
+}
