@@ -146,6 +146,9 @@ pub async fn run_with_abort(
             seed: plan.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
             max_message_size: 64 << 20,
             idle_timeout: Duration::from_secs(300),
+            // Offered like a real MX; the relay client does not use it.
+            starttls: true,
+            auth: None,
         };
         let sink = CountingSink {
             name: spec.name.clone(),

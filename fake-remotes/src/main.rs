@@ -92,6 +92,8 @@ async fn run(args: Args) -> ExitCode {
         seed: args.seed,
         max_message_size: args.max_message_size,
         idle_timeout: args.idle_timeout,
+        starttls: true,
+        auth: None,
     };
     let sink = CountingSink {
         name: args.name,

@@ -191,7 +191,7 @@ pub(super) fn faults(
                         return Err(cx.err(
                             f.fault.referenced,
                             format!("{p}.fault"),
-                            "`stuck` is a node fault; a remote takes refuse, reset, blackhole, tarpit, reply or disconnect",
+                            format!("`stuck` is a node fault; a remote takes {}", remote_kinds()),
                         ))
                     }
                 };
@@ -280,4 +280,13 @@ pub(super) fn faults(
         ));
     }
     Ok(out)
+}
+
+/// The remote fault kinds, for messages: `refuse, unreachable, … or tls`.
+fn remote_kinds() -> String {
+    let kinds = fake_remotes::Fault::KINDS;
+    match kinds.split_last() {
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
