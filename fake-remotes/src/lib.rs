@@ -25,6 +25,8 @@ mod clients;
 mod command;
 mod data;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod headers;
 pub mod server;
 mod session;
