@@ -8,8 +8,9 @@
 //! futures are created once per session, not per read. Faults are re-read from the
 //! watch channel only when it changed (an atomic compare), so a healthy session pays
 //! nothing for them. The wire side (writing, reading, tarpits, closing) is in `io.rs`;
-//! the stream under it (plain or TLS) in `conn.rs`; STARTTLS in `starttls.rs`, AUTH in
-//! `auth.rs`, and the stateful faults (rate limits, greylisting) in `limits.rs`.
+//! the stream under it (plain or TLS) in `conn.rs`; asking the plan and reporting what
+//! fired in `faults.rs`; STARTTLS in `starttls.rs`, AUTH in `auth.rs`, and the stateful
+//! faults (rate limits, greylisting) in `limits.rs`.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -22,11 +23,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::behavior::{AcceptAction, Fired, Plan, StageAction};
+use crate::behavior::{AcceptAction, Fired, Plan};
 use crate::clients::{Clients, ConnectionSlot};
 use crate::command::{self, code_of, reply, Command, MAX_LINE};
 use crate::data::DataReceiver;
-use crate::event::now_us;
 use crate::tls::ServerTls;
 use crate::{
     headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, ServerConfig, Stage,
@@ -34,6 +34,7 @@ use crate::{
 
 mod auth;
 mod conn;
+mod faults;
 mod io;
 mod limits;
 mod starttls;
@@ -516,68 +517,6 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             tracking,
         });
         self.reset_transaction();
-    }
-
-    /// Asks the plan about `stage`; reports a fault that fires. `Ok(Some)`: answer this
-    /// instead; `Err`: the session ends here.
-    fn fault_at(&mut self, stage: Stage) -> Result<Option<Reply>, End> {
-        let Some(Fired { fault, action }) = self.plan.at_stage(stage) else {
-            return Ok(None);
-        };
-        self.fired(fault, stage);
-        match action {
-            StageAction::Reply(r) => Ok(Some(r)),
-            StageAction::Disconnect => Err(End::Close),
-            StageAction::Reset => Err(End::Reset),
-            StageAction::Blackhole => Err(End::Blackhole),
-        }
-    }
-
-    async fn send_or_fault(&mut self, fault: Option<Reply>, normal: Out<'_>) -> Result<(), End> {
-        match fault {
-            Some(r) => self.send_fault(&r).await,
-            None => self.send(normal).await,
-        }
-    }
-
-    /// A fault's reply; 421 closes the connection after it (RFC 5321 §3.8).
-    async fn send_fault(&mut self, r: &Reply) -> Result<(), End> {
-        self.send(Out::Reply(r)).await?;
-        if r.code == 421 {
-            return Err(End::Close);
-        }
-        Ok(())
-    }
-
-    fn refresh_faults(&mut self) {
-        if self.faults.has_changed().unwrap_or(false) {
-            let faults = self.faults.borrow_and_update().clone();
-            self.plan.set_faults(faults);
-        }
-    }
-
-    fn report_tarpit(&mut self) {
-        if !self.tarpit_reported {
-            self.tarpit_reported = true;
-            self.fired("tarpit", self.stage);
-        }
-    }
-
-    fn fired(&self, fault: &'static str, stage: Stage) {
-        self.emit(RemoteEventKind::FaultFired {
-            fault: fault.to_string(),
-            stage,
-            rcpts: self.rcpts.clone(),
-        });
-    }
-
-    fn emit(&self, kind: RemoteEventKind) {
-        // The receiver may be gone (a run ending); the session goes on regardless.
-        let _ = self.events.send(RemoteEvent {
-            at_us: now_us(),
-            remote: self.shared.name.clone(),
-            kind,
-        });
     }
 }
 
