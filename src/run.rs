@@ -201,13 +201,17 @@ pub async fn run_with_abort(
     ledger.t0_us = t0_us;
     let collector = tokio::spawn(collector::run(ledger, events_rx, remote_rx, req_rx));
     let heal = CancellationToken::new();
+    let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
         plan.faults.clone(),
         t0,
         remote_faults,
         node_controls,
         heal.clone(),
+        timeline_started,
     ));
+    // Faults at offset 0 are in force before the first message.
+    let _ = started.await;
     let progress = tokio::spawn(print_progress(
         req_tx.clone(),
         t0,

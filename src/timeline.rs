@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fake_remotes::Fault;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -14,15 +14,25 @@ use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
 use crate::target::embedded::node::NodeControl;
 
 /// Runs the timeline from `t0` until `heal` is cancelled, then heals everything.
+/// `started` fires once the faults at offset 0 are in force, so the caller can start the
+/// load after them (otherwise a busy machine lets the first messages slip past a fault
+/// meant to be there from the start).
 pub async fn run(
     windows: Vec<FaultWindow>,
     t0: Instant,
     remotes: HashMap<String, watch::Sender<Vec<Fault>>>,
     nodes: HashMap<String, mpsc::UnboundedSender<NodeControl>>,
     heal: CancellationToken,
+    started: oneshot::Sender<()>,
 ) {
     let mut active = vec![false; windows.len()];
+    let mut started = Some(started);
     for (at, index, on) in transitions(&windows) {
+        if !at.is_zero() {
+            if let Some(started) = started.take() {
+                let _ = started.send(());
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(t0 + at) => {}
             _ = heal.cancelled() => break,
@@ -35,6 +45,9 @@ pub async fn run(
             if on { "on: " } else { "off:" },
             describe(&windows[index].subject)
         );
+    }
+    if let Some(started) = started.take() {
+        let _ = started.send(());
     }
     heal.cancelled().await;
     active.iter_mut().for_each(|a| *a = false);
@@ -143,13 +156,21 @@ mod tests {
         let remotes = HashMap::from([("down".to_string(), tx)]);
         let heal = CancellationToken::new();
         let t0 = Instant::now();
+        let (started_tx, started) = oneshot::channel();
         let task = tokio::spawn(run(
             vec![window(1, Some(2)), window(2, None)],
             t0,
             remotes,
             HashMap::new(),
             heal.clone(),
+            started_tx,
         ));
+        started.await.unwrap();
+        assert_eq!(
+            t0.elapsed().as_secs(),
+            0,
+            "nothing at offset 0: started at once"
+        );
         rx.changed().await.unwrap();
         assert_eq!(t0.elapsed().as_secs(), 1);
         assert_eq!(rx.borrow_and_update().len(), 1);
@@ -163,6 +184,31 @@ mod tests {
         assert_eq!(
             (t0.elapsed().as_secs(), rx.borrow_and_update().len()),
             (3, 1)
+        );
+        heal.cancel();
+        task.await.unwrap();
+        assert!(rx.borrow().is_empty(), "healed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_at_offset_zero_are_in_force_when_started_fires() {
+        let (tx, rx) = watch::channel(Vec::new());
+        let remotes = HashMap::from([("down".to_string(), tx)]);
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let task = tokio::spawn(run(
+            vec![window(0, None), window(5, None)],
+            Instant::now(),
+            remotes,
+            HashMap::new(),
+            heal.clone(),
+            started_tx,
+        ));
+        started.await.unwrap();
+        assert_eq!(
+            rx.borrow().len(),
+            1,
+            "the offset-0 fault, not yet the later one"
         );
         heal.cancel();
         task.await.unwrap();
