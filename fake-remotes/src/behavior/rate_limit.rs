@@ -184,7 +184,11 @@ impl MessageWindows {
         if !within {
             return false;
         }
-        for &(_, per) in limits {
+        for (i, &(_, per)) in limits.iter().enumerate() {
+            // Limits with the same period share one window: count the message once.
+            if limits[..i].iter().any(|&(_, p)| p == per) {
+                continue;
+            }
             let w = self.windows.entry((ip, per)).or_insert(Window {
                 start: now,
                 count: 0,
@@ -279,6 +283,12 @@ mod tests {
         // 3 in the first 10 s; at 11 s the short window is new but the long one is at 3
         // of 4, so one more; then the long one is full.
         assert_eq!(admitted, [true, true, true, false, true, false, false]);
+
+        // Two limits over the same period share a window, each message counted once.
+        let mut w = MessageWindows::default();
+        let same_period = [(3, S(10)), (5, S(10))];
+        let admitted: Vec<bool> = (0..4).map(|t| w.admit(a, &same_period, S(t))).collect();
+        assert_eq!(admitted, [true, true, true, false], "the lower one decides");
     }
 
     #[test]
