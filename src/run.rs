@@ -204,6 +204,9 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
             seed: remote_seed(plan.seed, i),
             max_message_size: 64 << 20,
             idle_timeout: Duration::from_secs(300),
+            // Offered like a real MX; the relay client does not use it.
+            starttls: true,
+            auth: None,
         };
         let sink = CountingSink {
             name: spec.name.clone(),
@@ -308,18 +311,22 @@ async fn run_stages(
         remotes: remote_faults,
         nodes: node_controls,
     };
+    let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
         plan.faults.clone(),
         t0,
         controls,
         heal.clone(),
         abort.clone(),
+        timeline_started,
     ));
     tokio::spawn(target::probes::run(
         probes,
         events_tx.clone(),
         shutdown.clone(),
     ));
+    // Faults at offset 0 are in force before the first message.
+    let _ = started.await;
     let progress = tokio::spawn(print_progress(
         req_tx.clone(),
         t0,

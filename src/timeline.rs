@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fake_remotes::Fault;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -29,16 +29,32 @@ pub struct Controls {
 /// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
 /// `exec` command that fails cancels `abort` (the run cannot go on as planned). Returns
 /// the problems met (failed commands), one line each.
+///
+/// `started` fires once the faults at offset 0 are in force, so the caller can start the
+/// load after them (otherwise a busy machine lets the first messages slip past a fault
+/// meant to be there from the start).
 pub async fn run(
     windows: Vec<FaultWindow>,
     t0: Instant,
     controls: Controls,
     heal: CancellationToken,
     abort: CancellationToken,
+    started: oneshot::Sender<()>,
 ) -> Vec<String> {
     let mut active = vec![false; windows.len()];
     let mut problems = Vec::new();
+    let mut started = Some(started);
     for (at, index, on) in transitions(&windows) {
+        if !at.is_zero() {
+            if let Some(started) = started.take() {
+                let _ = started.send(());
+            }
+        }
+        if !at.is_zero() {
+            if let Some(started) = started.take() {
+                let _ = started.send(());
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(t0 + at) => {}
             _ = heal.cancelled() => break,
@@ -67,6 +83,12 @@ pub async fn run(
         } else {
             apply(&windows, &active, subject, &controls);
         }
+    }
+    if let Some(started) = started.take() {
+        let _ = started.send(());
+    }
+    if let Some(started) = started.take() {
+        let _ = started.send(());
     }
     heal.cancelled().await;
     for tx in controls.remotes.values() {
@@ -215,13 +237,21 @@ mod tests {
         let heal = CancellationToken::new();
         let t0 = Instant::now();
         let windows = vec![window(1, Some(2)), window(2, None)];
+        let (started_tx, started) = oneshot::channel();
         let task = tokio::spawn(run(
             windows,
             t0,
             controls,
             heal.clone(),
             CancellationToken::new(),
+            started_tx,
         ));
+        started.await.unwrap();
+        assert_eq!(
+            t0.elapsed().as_secs(),
+            0,
+            "nothing at offset 0: started at once"
+        );
         rx.changed().await.unwrap();
         assert_eq!(t0.elapsed().as_secs(), 1);
         assert_eq!(rx.borrow_and_update().len(), 1);
@@ -270,6 +300,7 @@ mod tests {
             Controls::default(),
             heal.clone(),
             abort.clone(),
+            oneshot::channel().0,
         ));
         // Wait (bounded) for both runs and the first undo to have happened.
         for _ in 0..500 {
@@ -301,6 +332,7 @@ mod tests {
             Controls::default(),
             heal.clone(),
             abort.clone(),
+            oneshot::channel().0,
         ));
         tokio::time::timeout(Duration::from_secs(10), abort.cancelled())
             .await
@@ -316,5 +348,46 @@ mod tests {
             std::fs::read_to_string(&log).unwrap().contains("undo3"),
             "undone even though it failed"
         );
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_at_offset_zero_are_in_force_when_started_fires() {
+        let (tx, rx) = watch::channel(Vec::new());
+        let controls = Controls {
+            remotes: HashMap::from([("down".to_string(), tx)]),
+            ..Default::default()
+        };
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let refuse = |at| FaultWindow {
+            subject: FaultSubject::Remote {
+                remote: "down".into(),
+                fault: Fault::Refuse,
+            },
+            at: Duration::from_secs(at),
+            duration: None,
+        };
+        let task = tokio::spawn(run(
+            vec![refuse(0), refuse(5)],
+            Instant::now(),
+            controls,
+            heal.clone(),
+            CancellationToken::new(),
+            started_tx,
+        ));
+        started.await.unwrap();
+        assert_eq!(
+            rx.borrow().len(),
+            1,
+            "the offset-0 fault, not yet the later one"
+        );
+        heal.cancel();
+        task.await.unwrap();
+        assert!(rx.borrow().is_empty(), "healed");
     }
 }

@@ -23,7 +23,13 @@ pub(crate) enum Command {
     Noop,
     Quit,
     Help,
-    /// A known command this server does not offer (STARTTLS, AUTH, BDAT, VRFY, …).
+    StartTls,
+    /// `mechanism`: smtp-proto's `AUTH_*` bit; `initial`: the initial response, or empty.
+    Auth {
+        mechanism: u64,
+        initial: String,
+    },
+    /// A known command this server does not offer (BDAT, VRFY, …).
     NotImplemented,
     /// The line was longer than [`MAX_LINE`].
     TooLong,
@@ -52,15 +58,21 @@ pub(crate) fn parse(line: &[u8]) -> Command {
             Request::Noop { .. } => Command::Noop,
             Request::Quit => Command::Quit,
             Request::Help { .. } => Command::Help,
+            Request::StartTls => Command::StartTls,
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => Command::Auth {
+                mechanism,
+                initial: initial_response.into_owned(),
+            },
             Request::Lhlo { .. }
             | Request::Bdat { .. }
-            | Request::Auth { .. }
             | Request::Vrfy { .. }
             | Request::Expn { .. }
             | Request::Etrn { .. }
             | Request::Atrn { .. }
-            | Request::Burl { .. }
-            | Request::StartTls => Command::NotImplemented,
+            | Request::Burl { .. } => Command::NotImplemented,
         },
         Err(Error::UnknownCommand) => Command::Unknown,
         Err(Error::InvalidSenderAddress) => Command::Invalid(reply::BAD_SENDER),
@@ -107,6 +119,16 @@ pub(crate) mod reply {
     pub const ONLY_QUIT: &[u8] = b"503 5.5.1 Error: only QUIT is accepted now\r\n";
     pub const TOO_MANY_RCPTS: &[u8] = b"452 4.5.3 Error: too many recipients\r\n";
     pub const TOO_BIG: &[u8] = b"552 5.3.4 Error: message too large\r\n";
+    pub const READY_TLS: &[u8] = b"220 2.0.0 Ready to start TLS\r\n";
+    pub const TLS_ACTIVE: &[u8] = b"503 5.5.1 Error: TLS already active\r\n";
+    pub const IN_TRANSACTION: &[u8] = b"503 5.5.1 Error: MAIL transaction in progress\r\n";
+    pub const NEED_AUTH: &[u8] = b"530 5.7.0 Authentication required\r\n";
+    pub const ALREADY_AUTHENTICATED: &[u8] = b"503 5.5.1 Error: already authenticated\r\n";
+    pub const UNKNOWN_MECHANISM: &[u8] = b"504 5.5.4 Unrecognized authentication type\r\n";
+    pub const AUTH_OK: &[u8] = b"235 2.7.0 Authentication successful\r\n";
+    pub const AUTH_FAILED: &[u8] = b"535 5.7.8 Error: authentication failed\r\n";
+    pub const AUTH_CANCELLED: &[u8] = b"501 5.7.0 Authentication aborted\r\n";
+    pub const AUTH_UNDECODABLE: &[u8] = b"501 5.5.2 Error: invalid authentication data\r\n";
     pub const IDLE: &[u8] = b"421 4.4.2 idle timeout\r\n";
     pub const SHUTDOWN: &[u8] = b"421 4.3.2 service shutting down\r\n";
 }
@@ -149,7 +171,22 @@ mod tests {
             (b"NOOP hello\r\n", Command::Noop),
             (b"QUIT\r\n", Command::Quit),
             (b"HELP\r\n", Command::Help),
-            (b"STARTTLS\r\n", Command::NotImplemented),
+            (b"STARTTLS\r\n", Command::StartTls),
+            (
+                b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+                Command::Auth {
+                    mechanism: smtp_proto::AUTH_PLAIN,
+                    initial: "AGFsaWNlAHNlY3JldA==".into(),
+                },
+            ),
+            (
+                b"auth login\r\n",
+                Command::Auth {
+                    mechanism: smtp_proto::AUTH_LOGIN,
+                    initial: String::new(),
+                },
+            ),
+            (b"BDAT 10 LAST\r\n", Command::NotImplemented),
             (b"VRFY postmaster\r\n", Command::NotImplemented),
             (b"FOO bar\r\n", Command::Unknown),
             (b"\r\n", Command::Unknown),

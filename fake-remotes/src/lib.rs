@@ -1,18 +1,22 @@
 //! Misbehaving SMTP servers for chaos tests.
 //!
 //! A fake remote is an SMTP server that accepts and counts mail like `smtp-sink`, or,
-//! while a [`Fault`] is in force, refuses, resets, black-holes, tarpits or answers with
-//! chosen reply codes. Faults switch live through a `watch` channel; everything the
-//! server sees is reported as a [`RemoteEvent`] on a channel, so the caller (mailquake's
-//! collector, or the standalone binary) owns all state.
+//! while a [`Fault`] is in force, refuses, drops SYNs, resets, black-holes, tarpits,
+//! answers with chosen reply codes, greylists, rate-limits, or fails STARTTLS. It offers
+//! STARTTLS (certificates from a per-process test CA: [`tls`]) and AUTH PLAIN/LOGIN.
+//! Faults switch live through a `watch` channel; everything the server sees is reported
+//! as a [`RemoteEvent`] on a channel, so the caller (mailquake's collector, or the
+//! standalone binary) owns all state.
 //!
 //! The same session machinery serves mailquake's embedded reference cluster: a node is
 //! a server whose [`MessageSink`] queues the message instead of counting it.
 //!
-//! In flow order: `server` accepts (and executes `refuse` by closing and re-binding its
-//! listener) → `session` speaks SMTP (`command` parses lines, `data` receives bodies)
-//! and executes what `behavior` decides → the [`MessageSink`] takes each message
-//! (`headers` reads its tracking id and `Received:` hosts) → [`RemoteEvent`]s go out.
+//! In flow order: `server` accepts (and executes `refuse`/`unreachable` by closing or
+//! jamming its listener) → `session` speaks SMTP (`command` parses lines, `data`
+//! receives bodies, STARTTLS and AUTH) and executes what `behavior` decides, asking the
+//! server's `clients` task for what it remembers across connections (rates, greylist)
+//! → the [`MessageSink`] takes each message (`headers` reads its tracking id and
+//! `Received:` hosts) → [`RemoteEvent`]s go out.
 //!
 //! Served standalone ([`standalone`], the `fake-remotes` binary and `mailquake remotes`),
 //! a set of remotes runs its fault timeline from start-up and answers a control API
@@ -22,15 +26,19 @@
 
 pub mod api;
 pub mod behavior;
+mod clients;
 mod command;
 mod data;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod headers;
 pub mod limits;
 pub mod server;
 mod session;
 pub mod sink;
 pub mod standalone;
+pub mod tls;
 pub mod units;
 
 pub use behavior::{Fault, Stage};

@@ -1,5 +1,6 @@
 //! Serde helpers for the human units used in scenario files: durations such as `2s`,
-//! `500ms`, `1m30s` (humantime), written back the same way.
+//! `500ms`, `1m30s` (humantime), written back the same way; and counts (whole numbers of
+//! at least 1) with a message that says so.
 
 use std::time::Duration;
 
@@ -49,6 +50,84 @@ pub mod opt_duration {
     }
 }
 
+/// `#[serde(default, with = "fake_remotes::units::opt_count")]` for an optional count: a
+/// whole number from 1 to 4294967295. A number written as text (`"5"`) is read too.
+pub mod opt_count {
+    use std::fmt;
+
+    use serde::de::{self, Visitor};
+
+    use super::*;
+
+    const EXPECTED: &str = "a whole number of at least 1";
+
+    struct Count;
+
+    impl Visitor<'_> for Count {
+        type Value = u32;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(EXPECTED)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
+            match u32::try_from(v) {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(E::custom(format!(
+                    "`{v}` is out of range: expected {EXPECTED} (at most 4294967295)"
+                ))),
+            }
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::custom(format!(
+                    "`{v}` is out of range: expected {EXPECTED}"
+                ))),
+            }
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
+            Err(E::custom(format!(
+                "invalid number `{v}`: expected {EXPECTED}"
+            )))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
+            match v.trim().parse::<u64>() {
+                Ok(n) if v.trim().bytes().all(|b| b.is_ascii_digit()) => self.visit_u64(n),
+                _ => Err(E::custom(format!(
+                    "invalid number `{v}`: expected {EXPECTED}"
+                ))),
+            }
+        }
+    }
+
+    /// Some(count) when present.
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u32>, D::Error> {
+        struct OptCount;
+        impl<'de> Visitor<'de> for OptCount {
+            type Value = Option<u32>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Option<u32>, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Option<u32>, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Option<u32>, D::Error> {
+                de.deserialize_any(Count).map(Some)
+            }
+        }
+        de.deserialize_option(OptCount)
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<u32>, ser: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(n) => ser.serialize_u32(*n),
+            None => ser.serialize_none(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +144,34 @@ mod tests {
         ];
         for (text, want) in table {
             assert_eq!(parse_duration(text).ok(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_of_at_least_one() {
+        #[derive(serde::Deserialize)]
+        struct C {
+            #[serde(default, with = "super::opt_count")]
+            n: Option<u32>,
+        }
+        let table = [
+            (r#"{"n":5}"#, Ok(Some(5))),
+            (r#"{}"#, Ok(None)),
+            (r#"{"n":null}"#, Ok(None)),
+            (r#"{"n":"7"}"#, Ok(Some(7))),
+            (r#"{"n":0}"#, Err("`0` is out of range")),
+            (r#"{"n":-5}"#, Err("`-5` is out of range")),
+            (r#"{"n":1.5}"#, Err("invalid number `1.5`")),
+            (r#"{"n":"lots"}"#, Err("invalid number `lots`")),
+            (r#"{"n":4294967296}"#, Err("out of range")),
+        ];
+        for (json, want) in table {
+            let got = serde_json::from_str::<C>(json).map(|c| c.n);
+            match (got, want) {
+                (Ok(n), Ok(w)) => assert_eq!(n, w, "{json}"),
+                (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{json}: {e}"),
+                (got, want) => panic!("{json}: got {got:?}, want {want:?}"),
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
 //! What a plain TCP client sees of each fault, over real loopback sockets (127.0.0.1:0).
+//! TLS and AUTH (`wire/tls.rs`), the stateful faults (`wire/limits.rs`) and robustness
+//! against bad clients (`wire/robustness.rs`) have their own files.
 //!
 //! Every network wait has a timeout; "nothing arrived" is proven by waiting out a
 //! deadline; waits for the server to change state poll a condition within a deadline.
@@ -27,13 +29,25 @@ struct Remote {
     server: JoinHandle<std::io::Result<()>>,
 }
 
+#[path = "wire/limits.rs"]
+mod limits;
+#[path = "wire/robustness.rs"]
+mod robustness;
+#[path = "wire/tls.rs"]
+mod tls;
+
 async fn start(faults: Vec<Fault>) -> Remote {
+    start_with(faults, |_| {}).await
+}
+
+/// A remote `mx.ok.test` with `faults`, its settings changed by `tweak`.
+async fn start_with(faults: Vec<Fault>, tweak: impl FnOnce(&mut ServerConfig)) -> Remote {
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let (faults_tx, faults_rx) = watch::channel(faults);
     let (events_tx, events) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         hostname: "mx.ok.test".into(),
         faults: faults_rx,
         max_message_size: MAX_SIZE,
@@ -41,6 +55,7 @@ async fn start(faults: Vec<Fault>) -> Remote {
         seed: 7,
         ..ServerConfig::healthy("ok")
     };
+    tweak(&mut config);
     let sink = CountingSink {
         name: "ok".into(),
         events: events_tx.clone(),
@@ -73,6 +88,21 @@ impl Remote {
             if wanted(&event.kind) {
                 return event.kind;
             }
+        }
+    }
+
+    /// Connects once the server listens (again), within [`WAIT`]: each try gives up after
+    /// `per_try` (a jammed listener never answers) or on a refusal, and is repeated.
+    async fn connect_when_listening(&self, per_try: Duration) -> TcpStream {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match timeout(per_try, TcpStream::connect(self.addr)).await {
+                Ok(Ok(c)) => return c,
+                Ok(Err(e)) if e.kind() != ErrorKind::ConnectionRefused => panic!("connect: {e}"),
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "never listened again");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -209,17 +239,30 @@ async fn refuse_then_heal_on_the_same_port() {
     assert_eq!(refused.unwrap_err().kind(), ErrorKind::ConnectionRefused);
 
     remote.faults.send_replace(vec![]);
-    // Poll until the listener is back, within a deadline.
-    let deadline = Instant::now() + WAIT;
-    let mut c = loop {
-        match TcpStream::connect(remote.addr).await {
-            Ok(c) => break c,
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            Err(e) => panic!("never listened again: {e}"),
-        }
-    };
+    let mut c = remote.connect_when_listening(WAIT).await;
+    assert_eq!(codes(&replies(&mut c, 1).await), [220]);
+    remote.finish().await;
+}
+
+#[tokio::test]
+async fn unreachable_leaves_connect_pending_then_heals_on_the_same_port() {
+    let mut remote = start(vec![Fault::Unreachable]).await;
+    // Reported once the listener is jammed: from then on SYNs are dropped.
+    remote
+        .wait_for(
+            |e| matches!(e, RemoteEventKind::FaultFired { fault, .. } if fault == "unreachable"),
+        )
+        .await;
+    let pending = timeout(Duration::from_millis(500), TcpStream::connect(remote.addr)).await;
+    assert!(
+        pending.is_err(),
+        "connect() neither completed nor failed within 500 ms: {pending:?}"
+    );
+
+    remote.faults.send_replace(vec![]);
+    let mut c = remote
+        .connect_when_listening(Duration::from_millis(300))
+        .await;
     assert_eq!(codes(&replies(&mut c, 1).await), [220]);
     remote.finish().await;
 }

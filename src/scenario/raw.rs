@@ -485,17 +485,16 @@ impl<'de> Deserialize<'de> for RawFaultKind {
                     return Ok(RawFaultKind::Stuck);
                 }
                 let de = de::IntoDeserializer::<E>::into_deserializer(v);
-                fake_remotes::Fault::deserialize(de).map(RawFaultKind::Remote).map_err(|e| {
-                    // A known kind that takes settings (`fault: tarpit`): say how to write it.
-                    if e.to_string().contains("unit variant") {
-                        E::invalid_type(
-                            de::Unexpected::Str(v),
-                            &"the fault's settings as a map, e.g. fault: { tarpit: { banner: 2s } }",
-                        )
-                    } else {
-                        e
-                    }
-                })
+                fake_remotes::Fault::deserialize(de)
+                    .map(RawFaultKind::Remote)
+                    .map_err(|e| {
+                        // A known kind that takes settings (`fault: tarpit`): say how to write it.
+                        if e.to_string().contains("unit variant") {
+                            E::invalid_type(de::Unexpected::Str(v), &how_to_write(v).as_str())
+                        } else {
+                            e
+                        }
+                    })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFaultKind, A::Error> {
                 // The map goes on to `Fault`'s derived enum code as it is, so its nested
@@ -507,6 +506,28 @@ impl<'de> Deserialize<'de> for RawFaultKind {
         }
         de.deserialize_any(FaultVisitor)
     }
+}
+
+/// How to write a fault kind that takes settings, for `fault: KIND` written bare.
+fn how_to_write(kind: &str) -> String {
+    let example = match kind {
+        "tls" => {
+            let modes: Vec<&str> = fake_remotes::behavior::TlsFault::ALL
+                .iter()
+                .map(|m| m.as_str())
+                .collect();
+            return format!(
+                "the TLS fault's mode as a map, e.g. fault: {{ tls: expired_cert }} (modes: {})",
+                modes.join(", ")
+            );
+        }
+        "reply" => "{ reply: { stage: rcpt, code: 451 } }",
+        "disconnect" => "{ disconnect: { stage: dot } }",
+        "greylist" => "{ greylist: { retry_after: 5m } }",
+        "rate_limit" => "{ rate_limit: { messages: 100, per: 1m } }",
+        _ => "{ tarpit: { banner: 2s } }",
+    };
+    format!("the fault's settings as a map, e.g. fault: {example}")
 }
 
 /// Fails if `map` has a second key: `{ tarpit: {...}, refuse: ~ }` is two things.

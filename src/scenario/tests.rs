@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use fake_remotes::behavior::Tarpit;
+use fake_remotes::behavior::{Greylist, RateLimit, Tarpit, TlsFault};
 use fake_remotes::Fault;
 use proptest::prelude::*;
 
@@ -309,7 +309,7 @@ fn semantic_rules() {
         ("{ remote: down, at: 10s", "{ at: 10s",
          "t.yaml:27:5: faults[1]: missing `remote` or `node`: the fault needs a subject"),
         ("at: 10s, for: 20s, fault: refuse", "at: 10s, for: 20s, fault: stuck",
-         "t.yaml:27:47: faults[1].fault: `stuck` is a node fault; a remote takes refuse, reset, blackhole, tarpit, reply or disconnect"),
+         "t.yaml:27:47: faults[1].fault: `stuck` is a node fault; a remote takes refuse, unreachable, reset, blackhole, tarpit, reply, disconnect, greylist, rate_limit or tls"),
         ("at: 5s, fault: stuck", "at: 5s, fault: refuse",
          "t.yaml:28:32: faults[2].fault: `refuse` is a remote fault; a node takes only `stuck`"),
         ("node: n2", "node: n02",
@@ -389,6 +389,75 @@ fn shape_errors() {
             *want,
             "{from} → {to}"
         );
+    }
+}
+
+#[test]
+fn every_remote_fault_form_loads() {
+    let secs = Duration::from_secs;
+    let table = [
+        ("unreachable", Fault::Unreachable),
+        (
+            "{ greylist: { retry_after: 30s } }",
+            Fault::Greylist(Greylist {
+                retry_after: secs(30),
+            }),
+        ),
+        ("{ greylist: {} }", Fault::Greylist(Greylist::default())),
+        (
+            "{ rate_limit: { messages: 100, per: 1m, connections: 5 } }",
+            Fault::RateLimit(RateLimit {
+                messages: Some(100),
+                per: Some(secs(60)),
+                connections: Some(5),
+            }),
+        ),
+        (
+            "{ rate_limit: { connections: 2 } }",
+            Fault::RateLimit(RateLimit {
+                connections: Some(2),
+                ..RateLimit::default()
+            }),
+        ),
+        (
+            "{ tls: starttls_refused }",
+            Fault::Tls(TlsFault::StarttlsRefused),
+        ),
+        (
+            "{ tls: handshake_hang }",
+            Fault::Tls(TlsFault::HandshakeHang),
+        ),
+        ("{ tls: expired_cert }", Fault::Tls(TlsFault::ExpiredCert)),
+        ("{ tls: wrong_name }", Fault::Tls(TlsFault::WrongName)),
+        ("{ tls: unknown_ca }", Fault::Tls(TlsFault::UnknownCa)),
+    ];
+    for (yaml, want) in table {
+        let plan = parse_str(&edit("fault: refuse", &format!("fault: {yaml}"))).unwrap();
+        let got = plan.faults.iter().find_map(|f| match &f.subject {
+            FaultSubject::Remote { fault, .. } if f.at == secs(10) => Some(fault.clone()),
+            _ => None,
+        });
+        assert_eq!(got, Some(want), "{yaml}");
+    }
+}
+
+#[test]
+fn bad_remote_fault_settings_are_one_line_errors() {
+    let table = [
+        ("{ tls: wrong }",
+         "t.yaml:27:54: faults[1].fault.tls: unknown value `wrong`, expected one of starttls_refused, handshake_hang, expired_cert, wrong_name, unknown_ca"),
+        ("{ greylist: { retry_after: 2d } }",
+         "t.yaml:27:47: faults[1].fault.greylist: greylist retry_after 2days is too long: at most 24h"),
+        ("{ rate_limit: { per: 1m, connections: 3 } }",
+         "t.yaml:27:47: faults[1].fault.rate_limit: rate_limit `per` needs `messages`, e.g. { messages: 100, per: 1m }"),
+        ("{ rate_limit: { messages: 0, per: 1m } }",
+         "t.yaml:27:73: faults[1].fault.rate_limit.messages: `0` is out of range: expected a whole number of at least 1 (at most 4294967295)"),
+        ("greylist",
+         "t.yaml:27:40: faults[1].fault: invalid type: string \"greylist\", expected the fault's settings as a map, e.g. fault: { greylist: { retry_after: 5m } }"),
+    ];
+    for (yaml, want) in table {
+        let err = parse_str(&edit("fault: refuse", &format!("fault: {yaml}"))).unwrap_err();
+        assert_eq!(err, want, "{yaml}");
     }
 }
 

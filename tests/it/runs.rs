@@ -287,3 +287,41 @@ fn a_remote_that_drops_the_reply_to_the_dot_causes_duplicates_and_the_check_says
         .len();
     assert!(evidence > 0);
 }
+
+#[test]
+fn a_greylisting_destination_gets_everything_after_retries() {
+    let out = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let o = run(
+        &scenario("greylist.yaml"),
+        out.path(),
+        Duration::from_secs(30),
+    );
+    let s = summary(out.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(s["verdict"], "pass", "{s}");
+    let grey = s["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "grey.test")
+        .unwrap();
+    assert!(grey["accepted"].as_u64().unwrap() > 0);
+    assert_eq!(
+        grey["delivered"], grey["accepted"],
+        "retries got through: {s}"
+    );
+    // Every message was greylisted once at least, so attempts outnumber deliveries.
+    let fired = s["remotes"]["grey"]["faults_fired"].as_u64().unwrap();
+    assert!(fired >= grey["accepted"].as_u64().unwrap(), "{s}");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+}

@@ -2,17 +2,18 @@
 //!
 //! A [`Fault`] is data (its serde form is the scenario's YAML form). Each behaviour lives
 //! in its own file and *decides* (refuse this connection, delay this reply by N, answer
-//! 451 at RCPT); the session in `session.rs` *executes*. So behaviours are unit-tested
-//! without sockets. Several faults may be in force at once on one remote (a tarpit plus a
-//! 30% 451); the [`Plan`] of a session combines them:
+//! 451 at RCPT); the session (`session/`) and the accept loop (`server/`) *execute*. So
+//! behaviours are unit-tested without sockets. Several faults may be in force at once on
+//! one remote (a tarpit plus a 30% 451); the [`Plan`] of a session combines them:
 //!
-//! - at accept, the first `refuse`/`reset`/`blackhole` in list order wins;
+//! - the listener: the first `refuse`/`unreachable` in list order decides;
+//! - at accept, the first `refuse`/`unreachable`/`reset`/`blackhole` in list order wins;
 //! - at a stage, faults are asked in list order and the first one that fires wins (each
 //!   probability is drawn from the session's seeded RNG, one draw per matching fault and
 //!   occurrence, so a run with the same seed and the same traffic replays);
+//! - the stateful faults (`rate_limit`, `greylist`) are asked after the others at their
+//!   stage, so a reply or disconnect that fired first leaves their counts untouched;
 //! - tarpits add up to the longest delay and the slowest rate; they never replace a reply.
-
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,22 +21,34 @@ use crate::Reply;
 
 pub mod blackhole;
 pub mod disconnect;
+pub mod greylist;
+mod plan;
+pub mod rate_limit;
 pub mod refuse;
 pub mod reply;
 pub mod reset;
 pub mod tarpit;
+pub mod tls;
+pub mod unreachable;
 
 pub use disconnect::Disconnect;
+pub use greylist::Greylist;
+pub use plan::{listener_state, ListenerState, Plan};
+pub use rate_limit::RateLimit;
 pub use reply::ReplyFault;
 pub use tarpit::{Pacing, Tarpit};
+pub use tls::TlsFault;
 
 /// One fault, in the form written in a scenario (`fault: refuse`,
-/// `fault: { tarpit: { banner: 2s } }`, `fault: { reply: { stage: rcpt, code: 451 } }`).
+/// `fault: { tarpit: { banner: 2s } }`, `fault: { reply: { stage: rcpt, code: 451 } }`,
+/// `fault: { tls: expired_cert }`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// Nothing listens: connect() gets ECONNREFUSED.
     Refuse,
+    /// connect() never completes: SYNs are dropped.
+    Unreachable,
     /// TCP accepted, then reset (RST) before any byte.
     Reset,
     /// TCP accepted, not a byte ever sent, never closed.
@@ -46,28 +59,56 @@ pub enum Fault {
     Reply(ReplyFault),
     /// Close the connection without a reply at a stage, with a probability.
     Disconnect(Disconnect),
+    /// 451 4.7.1 at RCPT on the first attempts of each (client, sender, recipient).
+    Greylist(Greylist),
+    /// 421 4.7.0 beyond N messages per period and/or N connections per client IP.
+    RateLimit(RateLimit),
+    /// STARTTLS refused, a hanging handshake, or a bad certificate.
+    Tls(TlsFault),
 }
 
 impl Fault {
+    /// Every kind, in the order of the catalogue (for messages that list them).
+    pub const KINDS: [&'static str; 10] = [
+        "refuse",
+        "unreachable",
+        "reset",
+        "blackhole",
+        "tarpit",
+        "reply",
+        "disconnect",
+        "greylist",
+        "rate_limit",
+        "tls",
+    ];
+
     /// Short name for events and reports (`refuse`, `tarpit`, …).
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::Refuse => "refuse",
+            Fault::Unreachable => "unreachable",
             Fault::Reset => "reset",
             Fault::Blackhole => "blackhole",
             Fault::Tarpit(_) => "tarpit",
             Fault::Reply(_) => "reply",
             Fault::Disconnect(_) => "disconnect",
+            Fault::Greylist(_) => "greylist",
+            Fault::RateLimit(_) => "rate_limit",
+            Fault::Tls(_) => "tls",
         }
     }
 
-    /// Checks the values serde cannot (ranges), with a message a person can act on.
+    /// Checks the values serde cannot (ranges, settings that need each other), with a
+    /// message a person can act on.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Fault::Refuse | Fault::Reset | Fault::Blackhole => Ok(()),
+            Fault::Refuse | Fault::Unreachable | Fault::Reset | Fault::Blackhole => Ok(()),
+            Fault::Tls(_) => Ok(()),
             Fault::Tarpit(t) => t.validate(),
             Fault::Reply(r) => r.validate(),
             Fault::Disconnect(d) => d.validate(),
+            Fault::Greylist(g) => g.validate(),
+            Fault::RateLimit(r) => r.validate(),
         }
     }
 }
@@ -90,6 +131,8 @@ pub enum Stage {
     Dot,
     /// QUIT.
     Quit,
+    /// STARTTLS (the command and the handshake after it).
+    Starttls,
 }
 
 impl Stage {
@@ -102,6 +145,7 @@ impl Stage {
             Stage::Data => "data",
             Stage::Dot => "dot",
             Stage::Quit => "quit",
+            Stage::Starttls => "starttls",
         }
     }
 }
@@ -135,83 +179,6 @@ pub struct Fired<A> {
     pub action: A,
 }
 
-/// The decisions of one session: the faults in force plus the session's seeded RNG.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    faults: Vec<Fault>,
-    rng: fastrand::Rng,
-}
-
-impl Plan {
-    /// `seed` should already be unique per connection (see [`connection_seed`]).
-    pub fn new(faults: Vec<Fault>, seed: u64) -> Plan {
-        Plan {
-            faults,
-            rng: fastrand::Rng::with_seed(seed),
-        }
-    }
-
-    /// A live switch: the new faults apply from the next decision; the RNG keeps going.
-    pub fn set_faults(&mut self, faults: Vec<Fault>) {
-        self.faults = faults;
-    }
-
-    pub fn faults(&self) -> &[Fault] {
-        &self.faults
-    }
-
-    /// `None`: serve the connection.
-    pub fn on_accept(&self) -> Option<Fired<AcceptAction>> {
-        self.faults.iter().find_map(|fault| {
-            let action = match fault {
-                Fault::Refuse => refuse::on_accept(),
-                Fault::Reset => reset::on_accept(),
-                Fault::Blackhole => blackhole::on_accept(),
-                _ => None,
-            }?;
-            Some(Fired {
-                fault: fault.kind(),
-                action,
-            })
-        })
-    }
-
-    /// `None`: answer normally at this stage.
-    pub fn at_stage(&mut self, stage: Stage) -> Option<Fired<StageAction>> {
-        let rng = &mut self.rng;
-        self.faults.iter().find_map(|fault| {
-            let action = match fault {
-                Fault::Reply(r) => r.fires(stage, rng).map(StageAction::Reply),
-                Fault::Disconnect(d) => d.fires(stage, rng).then_some(StageAction::Disconnect),
-                Fault::Reset => reset::at_stage(stage),
-                Fault::Blackhole => blackhole::at_stage(stage),
-                Fault::Refuse | Fault::Tarpit(_) => None,
-            }?;
-            Some(Fired {
-                fault: fault.kind(),
-                action,
-            })
-        })
-    }
-
-    /// How long to wait before the banner, if a tarpit says so.
-    pub fn banner_delay(&self) -> Option<Duration> {
-        tarpit::banner_delay(self.tarpits())
-    }
-
-    /// How to pace every reply after the banner, if a tarpit says so.
-    pub fn pacing(&self) -> Option<Pacing> {
-        tarpit::pacing(self.tarpits())
-    }
-
-    fn tarpits(&self) -> impl Iterator<Item = &Tarpit> {
-        self.faults.iter().filter_map(|f| match f {
-            Fault::Tarpit(t) => Some(t),
-            _ => None,
-        })
-    }
-}
-
 /// Draws one occurrence of a probability. Always draws, even at 0 or 1, so that changing
 /// one fault's probability does not shift the draws of the others.
 pub(crate) fn draw(probability: f64, rng: &mut fastrand::Rng) -> bool {
@@ -239,121 +206,94 @@ pub(crate) fn check_probability(p: f64) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    fn reply(stage: Stage, code: u16, probability: f64) -> Fault {
-        Fault::Reply(ReplyFault {
-            stage,
-            code,
-            text: None,
-            probability,
-        })
-    }
-
     #[test]
-    fn healthy_plan_decides_nothing() {
-        let mut plan = Plan::new(vec![], 1);
-        assert_eq!(plan.on_accept(), None);
-        assert_eq!(plan.banner_delay(), None);
-        assert_eq!(plan.pacing(), None);
-        for stage in [Stage::Connect, Stage::Rcpt, Stage::Dot, Stage::Quit] {
-            assert_eq!(plan.at_stage(stage), None);
-        }
-    }
-
-    #[test]
-    fn first_connection_fault_in_list_order_wins() {
+    fn kinds_name_every_variant_in_serde_form() {
         let table = [
-            (
-                vec![Fault::Reset, Fault::Blackhole],
-                Some(("reset", AcceptAction::Reset)),
-            ),
-            (
-                vec![Fault::Blackhole, Fault::Reset],
-                Some(("blackhole", AcceptAction::Blackhole)),
-            ),
-            // a connection that raced in just before the listener closed
-            (vec![Fault::Refuse], Some(("refuse", AcceptAction::Reset))),
-            (vec![reply(Stage::Rcpt, 451, 1.0)], None),
+            Fault::Refuse,
+            Fault::Unreachable,
+            Fault::Reset,
+            Fault::Blackhole,
+            Fault::Tarpit(Tarpit::default()),
+            Fault::Reply(ReplyFault {
+                stage: Stage::Rcpt,
+                code: 451,
+                text: None,
+                probability: 1.0,
+            }),
+            Fault::Disconnect(Disconnect {
+                stage: Stage::Dot,
+                probability: 1.0,
+            }),
+            Fault::Greylist(Greylist::default()),
+            Fault::RateLimit(RateLimit {
+                connections: Some(1),
+                ..RateLimit::default()
+            }),
+            Fault::Tls(TlsFault::WrongName),
         ];
-        for (faults, want) in table {
-            let plan = Plan::new(faults.clone(), 1);
-            let got = plan.on_accept().map(|f| (f.fault, f.action));
-            assert_eq!(got, want, "{faults:?}");
+        let kinds: Vec<&str> = table.iter().map(Fault::kind).collect();
+        assert_eq!(kinds, Fault::KINDS);
+        for fault in table {
+            let json = serde_json::to_string(&fault).unwrap();
+            assert!(json.contains(fault.kind()), "{json}");
+            let back: Fault = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, fault);
         }
-    }
-
-    #[test]
-    fn overlapping_faults_combine() {
-        let tarpit = Fault::Tarpit(Tarpit {
-            reply: Some(Duration::from_secs(1)),
-            ..Tarpit::default()
-        });
-        let mut plan = Plan::new(vec![tarpit, reply(Stage::Rcpt, 451, 1.0)], 1);
-        assert_eq!(plan.pacing().map(|p| p.delay), Some(Duration::from_secs(1)));
-        let fired = plan.at_stage(Stage::Rcpt).expect("reply fires");
-        assert_eq!(fired.fault, "reply");
-        assert!(matches!(
-            fired.action,
-            StageAction::Reply(Reply { code: 451, .. })
-        ));
-        assert_eq!(plan.at_stage(Stage::Mail), None);
-    }
-
-    #[test]
-    fn first_fault_that_fires_wins_at_a_stage() {
-        let disconnect = Fault::Disconnect(Disconnect {
-            stage: Stage::Dot,
-            probability: 0.0,
-        });
-        let mut plan = Plan::new(vec![disconnect, reply(Stage::Dot, 554, 1.0)], 1);
-        let fired = plan.at_stage(Stage::Dot).expect("reply fires");
-        assert_eq!(fired.fault, "reply");
-    }
-
-    #[test]
-    fn same_seed_replays_and_live_switch_applies() {
-        let faults = vec![reply(Stage::Rcpt, 451, 0.5)];
-        let run = |seed| {
-            let mut plan = Plan::new(faults.clone(), seed);
-            (0..64)
-                .map(|_| plan.at_stage(Stage::Rcpt).is_some())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(run(connection_seed(7, 3)), run(connection_seed(7, 3)));
-        assert_ne!(run(connection_seed(7, 3)), run(connection_seed(7, 4)));
-        let fired = run(connection_seed(7, 3)).iter().filter(|f| **f).count();
-        assert!((16..=48).contains(&fired), "about half fire: {fired}");
-
-        let mut plan = Plan::new(vec![], 1);
-        assert_eq!(plan.at_stage(Stage::Rcpt), None);
-        plan.set_faults(vec![Fault::Reset]);
-        assert_eq!(
-            plan.at_stage(Stage::Rcpt).map(|f| f.action),
-            Some(StageAction::Reset)
-        );
     }
 
     #[test]
     fn validate_reports_ranges() {
-        assert!(reply(Stage::Rcpt, 451, 0.3).validate().is_ok());
-        assert!(reply(Stage::Rcpt, 451, 1.5).validate().is_err());
-        assert!(reply(Stage::Rcpt, 99, 1.0).validate().is_err());
-        assert!(Fault::Tarpit(Tarpit {
-            bytes_per_sec: Some(0),
-            ..Tarpit::default()
-        })
-        .validate()
-        .is_err());
+        let reply = |probability| {
+            Fault::Reply(ReplyFault {
+                stage: Stage::Rcpt,
+                code: 451,
+                text: None,
+                probability,
+            })
+        };
+        let table = [
+            (reply(0.3), true),
+            (reply(1.5), false),
+            (
+                Fault::Tarpit(Tarpit {
+                    bytes_per_sec: Some(0),
+                    ..Tarpit::default()
+                }),
+                false,
+            ),
+            (Fault::Greylist(Greylist::default()), true),
+            (
+                Fault::Greylist(Greylist {
+                    retry_after: Duration::ZERO,
+                }),
+                false,
+            ),
+            (Fault::RateLimit(RateLimit::default()), false),
+            (Fault::Tls(TlsFault::UnknownCa), true),
+            (Fault::Unreachable, true),
+        ];
+        for (fault, ok) in table {
+            assert_eq!(fault.validate().is_ok(), ok, "{fault:?}");
+        }
     }
 
     #[test]
     fn serde_form_is_the_scenario_form() {
         let table = [
             (r#""refuse""#, Fault::Refuse),
+            (r#""unreachable""#, Fault::Unreachable),
             (
                 r#"{"reply":{"stage":"rcpt","code":451}}"#,
-                reply(Stage::Rcpt, 451, 1.0),
+                Fault::Reply(ReplyFault {
+                    stage: Stage::Rcpt,
+                    code: 451,
+                    text: None,
+                    probability: 1.0,
+                }),
             ),
             (
                 r#"{"tarpit":{"banner":"2s"}}"#,
@@ -362,10 +302,37 @@ mod tests {
                     ..Tarpit::default()
                 }),
             ),
+            (
+                r#"{"greylist":{"retry_after":"30s"}}"#,
+                Fault::Greylist(Greylist {
+                    retry_after: Duration::from_secs(30),
+                }),
+            ),
+            (
+                r#"{"rate_limit":{"messages":100,"per":"1m","connections":5}}"#,
+                Fault::RateLimit(RateLimit {
+                    messages: Some(100),
+                    per: Some(Duration::from_secs(60)),
+                    connections: Some(5),
+                }),
+            ),
+            (
+                r#"{"tls":"handshake_hang"}"#,
+                Fault::Tls(TlsFault::HandshakeHang),
+            ),
+            (
+                r#"{"disconnect":{"stage":"starttls"}}"#,
+                Fault::Disconnect(Disconnect {
+                    stage: Stage::Starttls,
+                    probability: 1.0,
+                }),
+            ),
         ];
         for (json, want) in table {
             let got: Fault = serde_json::from_str(json).expect(json);
             assert_eq!(got, want);
         }
+        let err = serde_json::from_str::<Fault>(r#"{"tls":"wrong"}"#).unwrap_err();
+        assert!(err.to_string().contains("starttls_refused"), "{err}");
     }
 }

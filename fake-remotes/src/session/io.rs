@@ -13,7 +13,8 @@ use crate::behavior::tarpit;
 use crate::command::reply;
 use crate::{MessageSink, Reply};
 
-/// A byte stream a session runs on: TCP in production, an in-memory pipe in tests.
+/// A byte stream a session runs on: TCP in production, an in-memory pipe in tests (TLS,
+/// after STARTTLS, wraps it: see `conn.rs`).
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Closes the connection with RST instead of FIN.
     fn abort(self);
@@ -38,6 +39,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         let start = self.out.len();
         match what {
             Out::Line(line) => self.out.extend_from_slice(line),
+            Out::Ehlo if self.io.is_tls() => self.out.extend_from_slice(&self.shared.ehlo_tls),
             Out::Ehlo => self.out.extend_from_slice(&self.shared.ehlo),
             Out::Helo => self.out.extend_from_slice(&self.shared.helo),
             Out::Reply(r) => render(&mut self.out, r),
@@ -99,16 +101,26 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         let idle = self.shared.idle_timeout;
         let mut written = 0;
         // Offsets rather than `write_all`, so a write interrupted to re-arm the idle
-        // timer resumes where it was.
+        // timer resumes where it was. Then a flush: TLS keeps written bytes in its own
+        // buffer until flushed (on TCP it is a no-op).
         let result = loop {
-            if written == self.out.len() {
-                break Ok(());
-            }
+            let (io, out) = (&mut self.io, &self.out);
+            let step = async {
+                if written < out.len() {
+                    match io.write(&out[written..]).await {
+                        Ok(0) | Err(_) => Err(()),
+                        Ok(n) => Ok(Some(n)),
+                    }
+                } else {
+                    io.flush().await.map(|()| None).map_err(|_| ())
+                }
+            };
             tokio::select! {
                 biased;
-                r = self.io.write(&self.out[written..]) => match r {
-                    Ok(0) | Err(_) => break Err(End::ClientGone),
-                    Ok(n) => written += n,
+                r = step => match r {
+                    Err(()) => break Err(End::ClientGone),
+                    Ok(Some(n)) => written += n,
+                    Ok(None) => break Ok(()),
                 },
                 _ = self.idle.as_mut() => {
                     let deadline = self.waiting_since + idle;

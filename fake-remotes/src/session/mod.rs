@@ -7,7 +7,10 @@
 //! pipelined batch (RFC 2920) gets all its replies in one write. The idle and shutdown
 //! futures are created once per session, not per read. Faults are re-read from the
 //! watch channel only when it changed (an atomic compare), so a healthy session pays
-//! nothing for them. The wire side (writing, reading, tarpits, closing) is in `io.rs`.
+//! nothing for them. The wire side (writing, reading, tarpits, closing) is in `io.rs`;
+//! the stream under it (plain or TLS) in `conn.rs`; asking the plan and reporting what
+//! fired in `faults.rs`; STARTTLS in `starttls.rs`, AUTH in `auth.rs`, and the stateful
+//! faults (rate limits, greylisting) in `limits.rs`.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -20,13 +23,23 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::behavior::{AcceptAction, Fired, Plan, StageAction};
+use crate::behavior::{AcceptAction, Fired, Plan};
+use crate::clients::{Clients, ConnectionSlot};
 use crate::command::{self, code_of, reply, Command, MAX_LINE};
 use crate::data::DataReceiver;
-use crate::event::now_us;
-use crate::{headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, Stage};
+use crate::tls::ServerTls;
+use crate::{
+    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, ServerConfig, Stage,
+};
 
+mod auth;
+mod conn;
+mod faults;
 mod io;
+mod limits;
+mod starttls;
+use auth::Sasl;
+use conn::Conn;
 use io::render;
 pub(crate) use io::Transport;
 
@@ -45,30 +58,46 @@ const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) struct Shared {
     pub name: String,
     pub banner: Vec<u8>,
+    /// The EHLO reply in plain text (offers STARTTLS when `tls` is set).
     pub ehlo: Vec<u8>,
+    /// The EHLO reply once TLS is on.
+    pub ehlo_tls: Vec<u8>,
     pub helo: Vec<u8>,
     pub max_message_size: usize,
     pub idle_timeout: Duration,
+    /// STARTTLS is offered when set.
+    pub tls: Option<ServerTls>,
+    /// Credentials AUTH checks; `None` accepts any.
+    pub auth: Option<(String, String)>,
+    /// The server's memory of its clients (connections, rates, greylist).
+    pub clients: Clients,
 }
 
 impl Shared {
-    pub(crate) fn new(
-        name: &str,
-        hostname: &str,
-        max_message_size: usize,
-        idle_timeout: Duration,
-    ) -> Shared {
-        Shared {
-            name: name.to_string(),
-            banner: format!("220 {hostname} ESMTP fake-remotes\r\n").into_bytes(),
-            ehlo: format!(
-                "250-{hostname}\r\n250-PIPELINING\r\n250-SIZE {max_message_size}\r\n\
-                 250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+    /// Renders the fixed replies and starts the server's `clients` task (so it must be
+    /// called inside a Tokio runtime).
+    pub(crate) fn new(config: &ServerConfig, tls: Option<ServerTls>) -> Shared {
+        let hostname = &config.hostname;
+        let ehlo = |starttls: bool| {
+            let starttls = if starttls { "250-STARTTLS\r\n" } else { "" };
+            format!(
+                "250-{hostname}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n\
+                 {starttls}250-AUTH PLAIN LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n",
+                config.max_message_size
             )
-            .into_bytes(),
+            .into_bytes()
+        };
+        Shared {
+            name: config.name.clone(),
+            banner: format!("220 {hostname} ESMTP fake-remotes\r\n").into_bytes(),
+            ehlo: ehlo(tls.is_some()),
+            ehlo_tls: ehlo(false),
             helo: format!("250 {hostname}\r\n").into_bytes(),
-            max_message_size,
-            idle_timeout,
+            max_message_size: config.max_message_size,
+            idle_timeout: config.idle_timeout,
+            tls,
+            auth: config.auth.clone(),
+            clients: Clients::spawn(),
         }
     }
 }
@@ -99,7 +128,10 @@ enum Out<'a> {
 }
 
 pub(crate) struct Session<T, K> {
-    io: T,
+    io: Conn<T>,
+    /// Counts this connection in the server's memory until the session is dropped.
+    /// Dropped before `events`, so a session seen to end has been counted out.
+    _slot: ConnectionSlot,
     shared: Arc<Shared>,
     sink: K,
     events: mpsc::UnboundedSender<RemoteEvent>,
@@ -120,6 +152,10 @@ pub(crate) struct Session<T, K> {
     rcpts: Vec<String>,
     /// After a 4xx/5xx banner only QUIT is accepted.
     quit_only: bool,
+    /// AUTH succeeded (reset by STARTTLS).
+    authenticated: bool,
+    /// An AUTH exchange is waiting for the client's next line.
+    sasl: Option<Sasl>,
     /// The stage of the command being answered (for tarpit reports).
     stage: Stage,
     tarpit_reported: bool,
@@ -145,8 +181,10 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         let mut faults = faults;
         let plan = Plan::new(faults.borrow_and_update().clone(), seed);
         let idle = Box::pin(sleep(shared.idle_timeout));
+        let slot = shared.clients.opened(peer.ip().to_canonical());
         Session {
-            io,
+            io: Conn::Plain(io),
+            _slot: slot,
             shared,
             sink,
             events,
@@ -163,6 +201,8 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             size_hint: 0,
             rcpts: Vec::new(),
             quit_only: false,
+            authenticated: false,
+            sasl: None,
             stage: Stage::Connect,
             tarpit_reported: false,
             waiting_since: Instant::now(),
@@ -190,6 +230,12 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     }
 
     async fn greet(&mut self) -> Result<(), End> {
+        // Counted as the connection arrives, before any tarpit, as anvil does.
+        if let Some(r) = self.over_connection_limit().await {
+            render(&mut self.out, &r);
+            self.flush().await?;
+            return Err(End::Close);
+        }
         if let Some(delay) = self.plan.banner_delay() {
             self.report_tarpit();
             self.pause(delay).await?;
@@ -257,8 +303,14 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
                 return Ok(());
             };
             let line = &pending[..=at];
-            let command = if self.skipping_long_line {
-                self.skipping_long_line = false;
+            let too_long = std::mem::take(&mut self.skipping_long_line);
+            if self.sasl.is_some() {
+                let line = line.to_vec();
+                self.pos += at + 1;
+                self.sasl_line(&line, too_long).await?;
+                continue;
+            }
+            let command = if too_long {
                 Command::TooLong
             } else {
                 command::parse(line)
@@ -296,6 +348,8 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
                 Err(End::Close)
             }
             Command::Help => self.send(Out::Line(reply::HELP)).await,
+            Command::StartTls => self.starttls().await,
+            Command::Auth { mechanism, initial } => self.auth(mechanism, initial).await,
             Command::NotImplemented => self.send(Out::Line(reply::NOT_IMPLEMENTED)).await,
             Command::TooLong => self.send(Out::Line(reply::TOO_LONG)).await,
             Command::Unknown => self.send(Out::Line(reply::UNKNOWN)).await,
@@ -318,13 +372,19 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         if self.helo.is_none() {
             return self.send(Out::Line(reply::NEED_HELO)).await;
         }
+        if self.shared.auth.is_some() && !self.authenticated {
+            return self.send(Out::Line(reply::NEED_AUTH)).await;
+        }
         if self.mail_from.is_some() {
             return self.send(Out::Line(reply::NESTED_MAIL)).await;
         }
         if size > self.shared.max_message_size {
             return self.send(Out::Line(reply::TOO_BIG)).await;
         }
-        let fault = self.fault_at(Stage::Mail)?;
+        let fault = match self.fault_at(Stage::Mail)? {
+            Some(r) => Some(r),
+            None => self.over_message_limit().await,
+        };
         if fault.as_ref().is_none_or(|r| r.code < 300) {
             self.mail_from = Some(from);
             self.size_hint = size;
@@ -346,7 +406,10 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         }
         // Known before the fault is asked, so a fault at this stage reports it too.
         self.rcpts.push(to);
-        let fault = self.fault_at(Stage::Rcpt)?;
+        let fault = match self.fault_at(Stage::Rcpt)? {
+            Some(r) => Some(r),
+            None => self.greylisted().await,
+        };
         let code = fault.as_ref().map_or(250, |r| r.code);
         let to = if code < 300 {
             self.rcpts.last().cloned().unwrap_or_default()
@@ -454,68 +517,6 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             tracking,
         });
         self.reset_transaction();
-    }
-
-    /// Asks the plan about `stage`; reports a fault that fires. `Ok(Some)`: answer this
-    /// instead; `Err`: the session ends here.
-    fn fault_at(&mut self, stage: Stage) -> Result<Option<Reply>, End> {
-        let Some(Fired { fault, action }) = self.plan.at_stage(stage) else {
-            return Ok(None);
-        };
-        self.fired(fault, stage);
-        match action {
-            StageAction::Reply(r) => Ok(Some(r)),
-            StageAction::Disconnect => Err(End::Close),
-            StageAction::Reset => Err(End::Reset),
-            StageAction::Blackhole => Err(End::Blackhole),
-        }
-    }
-
-    async fn send_or_fault(&mut self, fault: Option<Reply>, normal: Out<'_>) -> Result<(), End> {
-        match fault {
-            Some(r) => self.send_fault(&r).await,
-            None => self.send(normal).await,
-        }
-    }
-
-    /// A fault's reply; 421 closes the connection after it (RFC 5321 §3.8).
-    async fn send_fault(&mut self, r: &Reply) -> Result<(), End> {
-        self.send(Out::Reply(r)).await?;
-        if r.code == 421 {
-            return Err(End::Close);
-        }
-        Ok(())
-    }
-
-    fn refresh_faults(&mut self) {
-        if self.faults.has_changed().unwrap_or(false) {
-            let faults = self.faults.borrow_and_update().clone();
-            self.plan.set_faults(faults);
-        }
-    }
-
-    fn report_tarpit(&mut self) {
-        if !self.tarpit_reported {
-            self.tarpit_reported = true;
-            self.fired("tarpit", self.stage);
-        }
-    }
-
-    fn fired(&self, fault: &'static str, stage: Stage) {
-        self.emit(RemoteEventKind::FaultFired {
-            fault: fault.to_string(),
-            stage,
-            rcpts: self.rcpts.clone(),
-        });
-    }
-
-    fn emit(&self, kind: RemoteEventKind) {
-        // The receiver may be gone (a run ending); the session goes on regardless.
-        let _ = self.events.send(RemoteEvent {
-            at_us: now_us(),
-            remote: self.shared.name.clone(),
-            kind,
-        });
     }
 }
 

@@ -187,6 +187,8 @@ impl Standalone {
                 seed: remote_seed(self.config.seed, i),
                 max_message_size: 64 << 20,
                 idle_timeout: Duration::from_secs(300),
+                starttls: true,
+                auth: None,
             };
             let sink = CountingSink {
                 name: def.name.clone(),

@@ -446,7 +446,7 @@ fn fault_subject(
                     return Err(cx.err(
                         kind.referenced,
                         format!("{p}.fault"),
-                        "`stuck` is a node fault; a remote takes refuse, reset, blackhole, tarpit, reply or disconnect",
+                        format!("`stuck` is a node fault; a remote takes {}", remote_kinds()),
                     ))
                 }
             };
@@ -548,4 +548,13 @@ fn exec_subject(
         None => run.chars().take(40).collect(),
     };
     Ok(FaultSubject::Exec { name, run, undo })
+}
+
+/// `refuse, unreachable, … or tls`: every remote fault kind, for messages.
+fn remote_kinds() -> String {
+    let kinds = fake_remotes::Fault::KINDS;
+    match kinds.split_last() {
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }

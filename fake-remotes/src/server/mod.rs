@@ -1,6 +1,6 @@
-//! The SMTP server: the accept loop (which also executes `refuse` by closing and
-//! re-binding its listener) and one task per session (`session.rs`). Executes what the
-//! behaviours decide.
+//! The SMTP server: the accept loop (which also executes `refuse` and `unreachable` by
+//! closing or jamming its listener: `listener.rs`) and one task per session
+//! (`session/`). Executes what the behaviours decide.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +11,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::behavior::{connection_seed, refuse};
+use crate::behavior::{connection_seed, listener_state, ListenerState};
 use crate::event::now_us;
 use crate::session::{Session, Shared};
+use crate::tls::ServerTls;
 use crate::{Fault, MessageSink, RemoteEvent, RemoteEventKind, Stage};
+
+mod listener;
+use listener::Listening;
 
 /// Pending connections the kernel keeps per listener.
 pub const BACKLOG: u32 = 1024;
@@ -36,11 +40,18 @@ pub struct ServerConfig {
     pub max_message_size: usize,
     /// A session idle this long is closed with 421.
     pub idle_timeout: Duration,
+    /// Offer STARTTLS, with a certificate for `hostname` signed by the test CA
+    /// ([`crate::tls::TestCa`]); the `tls` faults need it.
+    pub starttls: bool,
+    /// AUTH PLAIN/LOGIN is always offered. With `Some((user, password))` those are
+    /// checked and MAIL needs AUTH first; with `None` any credentials are accepted.
+    pub auth: Option<(String, String)>,
 }
 
 impl ServerConfig {
     /// A healthy server: no faults (the sender is dropped, so they never change), 10 MiB
-    /// messages, 5 minutes idle timeout (RFC 5321 §4.5.3.2.7).
+    /// messages, 5 minutes idle timeout (RFC 5321 §4.5.3.2.7), STARTTLS offered, any
+    /// AUTH accepted.
     pub fn healthy(name: impl Into<String>) -> ServerConfig {
         let name = name.into();
         ServerConfig {
@@ -50,6 +61,8 @@ impl ServerConfig {
             seed: 0,
             max_message_size: 10 << 20,
             idle_timeout: Duration::from_secs(300),
+            starttls: true,
+            auth: None,
         }
     }
 }
@@ -69,12 +82,14 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves SMTP on `listener` until `shutdown` is cancelled.
 ///
-/// While a `refuse` fault is in force the listener is closed and, when it ends, the same
-/// local address is bound again (so the caller must not rely on the listener object
-/// outliving a refuse). On shutdown, open sessions get `421 4.3.2` (black-holed ones are
-/// just closed) and `serve` returns once every session task has ended; a session waiting
-/// on the sink finishes that delivery first. Errors are returned only for a listener
-/// whose address cannot be read; accept errors are retried.
+/// While a `refuse` fault is in force the listener is closed, while an `unreachable` is
+/// in force it is replaced by a jammed one, and when they end the same local address is
+/// bound again (so the caller must not rely on the listener object outliving such a
+/// fault). On shutdown, open sessions get `421 4.3.2` (black-holed ones are just closed)
+/// and `serve` returns once every session task has ended; a session waiting on the sink
+/// finishes that delivery first. Errors are returned only for a listener whose address
+/// cannot be read, or a host name that cannot be put in a certificate; accept errors
+/// are retried.
 pub async fn serve<S: MessageSink>(
     listener: TcpListener,
     config: ServerConfig,
@@ -83,49 +98,52 @@ pub async fn serve<S: MessageSink>(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(
-        &config.name,
-        &config.hostname,
-        config.max_message_size,
-        config.idle_timeout,
-    ));
+    let tls = if config.starttls {
+        Some(ServerTls::new(&config.hostname, Some(local.ip())).map_err(std::io::Error::other)?)
+    } else {
+        None
+    };
+    let shared = Arc::new(Shared::new(&config, tls));
     let sessions = TaskTracker::new();
     let mut faults = config.faults.clone();
     // Once the sender is gone the faults can no longer change.
     let mut faults_live = true;
-    let mut listener = Some(listener);
+    let mut listening = Listening::Open(listener);
     let mut connections: u64 = 0;
 
     loop {
-        let refusing = refuse::in_force(&faults.borrow_and_update());
-        if refusing && listener.is_some() {
-            listener = None;
-            let _ = events.send(RemoteEvent {
-                at_us: now_us(),
-                remote: config.name.clone(),
-                kind: RemoteEventKind::FaultFired {
-                    fault: "refuse".to_string(),
-                    stage: Stage::Connect,
-                    rcpts: Vec::new(),
-                },
-            });
-        } else if !refusing && listener.is_none() {
-            match bind(local) {
-                Ok(l) => listener = Some(l),
-                Err(e) => {
-                    tracing::warn!(remote = %config.name, %local, error = %e, "cannot listen again after refuse; retrying");
-                    if pause_or_shutdown(&shutdown).await {
-                        break;
-                    }
-                    continue;
+        let wanted = listener_state(&faults.borrow_and_update());
+        if wanted != listening.state() {
+            if let Err(e) = listening.switch(wanted, local).await {
+                tracing::warn!(remote = %config.name, %local, error = %e, "cannot switch the listener; retrying");
+                if pause_or_shutdown(&shutdown).await {
+                    break;
                 }
+                continue;
+            }
+            // Reported once the switch is done: from now on connect() is refused or hangs.
+            let fired = match wanted {
+                ListenerState::Open => None,
+                ListenerState::Closed => Some("refuse"),
+                ListenerState::Jammed => Some("unreachable"),
+            };
+            if let Some(fault) = fired {
+                let _ = events.send(RemoteEvent {
+                    at_us: now_us(),
+                    remote: config.name.clone(),
+                    kind: RemoteEventKind::FaultFired {
+                        fault: fault.to_string(),
+                        stage: Stage::Connect,
+                        rcpts: Vec::new(),
+                    },
+                });
             }
         }
 
         tokio::select! {
             _ = shutdown.cancelled() => break,
             changed = faults.changed(), if faults_live => faults_live = changed.is_ok(),
-            accepted = accept(listener.as_ref()) => match accepted {
+            accepted = listening.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let seed = connection_seed(config.seed, connections);
                     connections += 1;
@@ -141,7 +159,7 @@ pub async fn serve<S: MessageSink>(
         }
     }
 
-    drop(listener);
+    drop(listening);
     sessions.close();
     sessions.wait().await;
     Ok(())
@@ -173,14 +191,6 @@ fn spawn_session<S: MessageSink>(
         shutdown,
     );
     sessions.spawn(session.run());
-}
-
-/// Accepts on the listener, or waits forever while there is none (refusing).
-async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Waits [`RETRY`]; true if shutdown came first.

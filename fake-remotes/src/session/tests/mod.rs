@@ -1,6 +1,7 @@
 //! Session tests over an in-memory pipe: the protocol, pipelining and how faults are
 //! executed, without sockets; plus random input that must never panic. Timing tests run
-//! on tokio's paused clock, so they are exact and instant.
+//! on tokio's paused clock, so they are exact and instant. AUTH, STARTTLS and the
+//! stateful faults have their own files.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -26,13 +27,39 @@ struct Harness {
     shutdown: CancellationToken,
 }
 
-fn start(faults: Vec<Fault>) -> Harness {
-    let (client, server) = tokio::io::duplex(256 * 1024);
-    start_on(client, server, faults)
+/// One server's shared part: `auth` credentials, STARTTLS offered when `tls`.
+fn server(auth: Option<(&str, &str)>, tls: bool) -> Arc<Shared> {
+    let config = ServerConfig {
+        hostname: "mx.test".into(),
+        max_message_size: MAX_SIZE,
+        idle_timeout: IDLE,
+        auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+        ..ServerConfig::healthy("r")
+    };
+    let tls = tls.then(|| crate::tls::ServerTls::new("mx.test", None).expect("certificates"));
+    Arc::new(Shared::new(&config, tls))
 }
 
-fn start_on(client: DuplexStream, server: impl Transport, faults: Vec<Fault>) -> Harness {
-    let shared = Arc::new(Shared::new("r", "mx.test", MAX_SIZE, IDLE));
+fn start(faults: Vec<Fault>) -> Harness {
+    start_in(&server(None, false), faults)
+}
+
+/// A session of the server `shared` (sessions of one server share its memory).
+fn start_in(shared: &Arc<Shared>, faults: Vec<Fault>) -> Harness {
+    let (client, server) = tokio::io::duplex(256 * 1024);
+    start_with(shared.clone(), client, server, faults)
+}
+
+fn start_on(client: DuplexStream, server_side: impl Transport, faults: Vec<Fault>) -> Harness {
+    start_with(server(None, false), client, server_side, faults)
+}
+
+fn start_with(
+    shared: Arc<Shared>,
+    client: DuplexStream,
+    server: impl Transport,
+    faults: Vec<Fault>,
+) -> Harness {
     let (events_tx, events) = mpsc::unbounded_channel();
     let (faults_tx, faults_rx) = watch::channel(faults);
     let shutdown = CancellationToken::new();
@@ -113,6 +140,11 @@ const ENVELOPE: &str =
     "EHLO c.test\r\nMAIL FROM:<mq.1@bounces.test>\r\nRCPT TO:<mq.1.0@ok.test>\r\n";
 const MESSAGE: &str =
     "DATA\r\nX-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n..dot\r\n.\r\n";
+
+mod auth;
+mod limits;
+mod random;
+mod starttls;
 
 #[tokio::test]
 async fn protocol_table() {
@@ -317,7 +349,8 @@ async fn healthy_session_reports_rcpts_and_the_message() {
         "{output}"
     );
     assert!(output.contains(
-        "250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+        "250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n\
+         250 ENHANCEDSTATUSCODES\r\n"
     ));
     let events = h.events();
     assert!(matches!(events[0], RemoteEventKind::Connected { .. }));
@@ -483,70 +516,4 @@ async fn client_vanishing_mid_data_ends_quietly() {
     assert!(!kinds
         .iter()
         .any(|e| matches!(e, RemoteEventKind::Message { .. })));
-}
-
-fn any_fault() -> impl Strategy<Value = Vec<Fault>> {
-    let stage = prop::sample::select(vec![
-        Stage::Connect,
-        Stage::Ehlo,
-        Stage::Mail,
-        Stage::Rcpt,
-        Stage::Data,
-        Stage::Dot,
-        Stage::Quit,
-    ]);
-    let code = prop::sample::select(vec![250u16, 354, 421, 451, 554]);
-    let fault = prop_oneof![
-        (stage.clone(), code, 0.0..=1.0f64).prop_map(|(stage, code, probability)| {
-            Fault::Reply(ReplyFault {
-                stage,
-                code,
-                text: None,
-                probability,
-            })
-        }),
-        (stage, 0.0..=1.0f64)
-            .prop_map(|(stage, probability)| Fault::Disconnect(Disconnect { stage, probability })),
-        Just(Fault::Blackhole),
-    ];
-    prop::collection::vec(fault, 0..3)
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
-
-    /// Random bytes mixed with real commands, under random faults: the session answers
-    /// or closes, and never panics or hangs.
-    #[test]
-    fn random_input_never_panics(
-        pieces in prop::collection::vec(prop_oneof![
-            prop::collection::vec(any::<u8>(), 0..80),
-            prop::sample::select(vec![
-                b"EHLO c\r\n".to_vec(), b"MAIL FROM:<a@b.c>\r\n".to_vec(), b"RCPT TO:<x@y.z>\r\n".to_vec(),
-                b"DATA\r\n".to_vec(), b"\r\n.\r\n".to_vec(), b"..\r\n".to_vec(), b"RSET\r\n".to_vec(),
-            ]),
-        ], 0..24),
-        faults in any_fault(),
-    ) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
-        runtime.block_on(async {
-            let mut h = start(faults);
-            let shutdown = h.shutdown.clone();
-            let input: Vec<u8> = pieces.concat();
-            let (mut rd, mut wr) = tokio::io::split(&mut h.client);
-            let write = async {
-                let _ = wr.write_all(&input).await;
-                let _ = wr.shutdown().await;
-            };
-            let mut out = Vec::new();
-            // Paused clock: a blackholed session is held until shutdown; cut it there.
-            let read = async {
-                let r = timeout(WAIT, rd.read_to_end(&mut out)).await;
-                if r.is_err() {
-                    shutdown.cancel();
-                }
-            };
-            tokio::join!(write, read);
-        });
-    }
 }
