@@ -27,5 +27,6 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { file, out } => mailquake::run::main(&file, out.as_deref()),
+        Command::Report { dir } => mailquake::run::report_main(&dir),
     }
 }

@@ -29,12 +29,13 @@ pub async fn run(
         }
         active[index] = on;
         apply(&windows, &active, &windows[index].subject, &remotes, &nodes);
-        eprintln!(
+        // Through the live progress, so the line lands above a drawn bar.
+        crate::report::progress::log_line(&format!(
             "[fault {:>5.1}s] {} {}",
             t0.elapsed().as_secs_f64(),
             if on { "on: " } else { "off:" },
             describe(&windows[index].subject)
-        );
+        ));
     }
     heal.cancelled().await;
     active.iter_mut().for_each(|a| *a = false);

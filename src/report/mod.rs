@@ -1,7 +1,173 @@
-//! Rendering only: the terminal summary and `summary.json`. Reports take the judged
-//! findings and the ledger; they decide nothing.
+//! Rendering only: every file of a run's output folder and what the terminal shows.
+//! Reports take a judged run (plan, ledger, findings) and decide nothing; `run.rs`
+//! judges and calls them.
+//!
+//! The folder (schema in `reports/README.md`): the saved data a re-render starts from
+//! (`scenario.yaml`, `ledger.bin`, and `phases.csv` / `queue_depth.csv` when a run has
+//! them: [`saved`], [`samples`]) and the reports (`summary.json`, `junit.xml`,
+//! `report.html`, `timeseries.csv`). Every file is written on its own: one that fails
+//! is named and the others are still written.
 
+pub mod charts;
+pub mod csv;
+pub mod html;
+pub mod junit;
+pub mod progress;
+pub mod samples;
+pub mod saved;
+pub mod series;
 pub mod summary;
 pub mod terminal;
+pub mod timeseries;
 
+use std::path::Path;
+
+pub use samples::Samples;
 pub use summary::Summary;
+
+use crate::checks::Finding;
+use crate::collector::{Ledger, Progress};
+use crate::scenario::Plan;
+
+/// A run and its judgement: what every report renders.
+#[derive(Debug)]
+pub struct JudgedRun {
+    pub plan: Plan,
+    /// The scenario file's text, saved byte for byte for re-rendering.
+    pub scenario_text: String,
+    pub ledger: Ledger,
+    /// The collector's running totals when measurement stopped.
+    pub totals: Progress,
+    pub findings: Vec<Finding>,
+    /// The operator stopped the run (Ctrl-C).
+    pub aborted: bool,
+    pub samples: Samples,
+}
+
+/// A file of the folder that could not be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteFailure {
+    pub file: String,
+    pub error: String,
+}
+
+/// What writing a folder did.
+#[derive(Debug)]
+pub struct Written {
+    pub summary: Summary,
+    /// Names of the files written, in writing order.
+    pub files: Vec<String>,
+    pub failed: Vec<WriteFailure>,
+}
+
+impl Written {
+    /// One line naming what could not be written, if anything.
+    pub fn failure_line(&self, dir: &Path) -> Option<String> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let what: Vec<String> = self
+            .failed
+            .iter()
+            .map(|f| format!("{} ({})", f.file, f.error))
+            .collect();
+        Some(format!(
+            "could not write {} in {}; the other files were written",
+            what.join(", "),
+            dir.display()
+        ))
+    }
+}
+
+/// The report files, in the order they are written.
+pub const REPORT_FILES: [&str; 4] = [summary::FILE, junit::FILE, timeseries::FILE, html::FILE];
+
+/// Writes the saved data and every report into `dir` (after a run).
+pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
+    let mut files = Vec::new();
+    let mut failed = Vec::new();
+    let mut put = |name: &str, result: Result<(), String>| match result {
+        Ok(()) => files.push(name.to_string()),
+        Err(error) => failed.push(WriteFailure {
+            file: name.to_string(),
+            error,
+        }),
+    };
+    put(
+        saved::SCENARIO_FILE,
+        write(dir, saved::SCENARIO_FILE, Ok(run.scenario_text.clone())),
+    );
+    put(
+        saved::LEDGER_FILE,
+        saved::write_ledger(
+            &dir.join(saved::LEDGER_FILE),
+            &run.ledger,
+            run.totals,
+            &run.plan.source,
+            run.aborted,
+        )
+        .map_err(|e| e.to_string()),
+    );
+    for (name, text) in run.samples.files() {
+        put(name, write(dir, name, Ok(text)));
+    }
+    let mut written = write_reports(dir, run);
+    files.append(&mut written.files);
+    failed.append(&mut written.failed);
+    Written {
+        summary: written.summary,
+        files,
+        failed,
+    }
+}
+
+/// Writes every report into `dir` from a judged run (after a run, or re-rendering).
+pub fn write_reports(dir: &Path, run: &JudgedRun) -> Written {
+    let summary = Summary::new(
+        &run.plan,
+        &run.ledger,
+        run.totals,
+        &run.findings,
+        run.aborted,
+    );
+    let mut files = Vec::new();
+    let mut failed = Vec::new();
+    let mut put = |name: &str, result: Result<(), String>| match result {
+        Ok(()) => files.push(name.to_string()),
+        Err(error) => failed.push(WriteFailure {
+            file: name.to_string(),
+            error,
+        }),
+    };
+    let json = serde_json::to_string_pretty(&summary)
+        .map(|j| j + "\n")
+        .map_err(|e| e.to_string());
+    put(summary::FILE, write(dir, summary::FILE, json));
+    put(
+        junit::FILE,
+        write(dir, junit::FILE, junit::render(&summary)),
+    );
+    put(
+        timeseries::FILE,
+        write(dir, timeseries::FILE, Ok(timeseries::render(run))),
+    );
+    // The page lists the folder's files; it is written last, so list what is there.
+    let mut listed: Vec<&str> = vec![saved::SCENARIO_FILE, saved::LEDGER_FILE];
+    listed.extend(run.samples.files().iter().map(|(name, _)| *name));
+    listed.extend(REPORT_FILES);
+    put(
+        html::FILE,
+        write(dir, html::FILE, html::render(&summary, run, &listed)),
+    );
+    Written {
+        summary,
+        files,
+        failed,
+    }
+}
+
+/// Writes one file; `contents` is `Err` when rendering it failed.
+fn write(dir: &Path, name: &str, contents: Result<String, String>) -> Result<(), String> {
+    let text = contents?;
+    std::fs::write(dir.join(name), text).map_err(|e| e.to_string())
+}

@@ -10,6 +10,7 @@ use crate::collector::{Ledger, Progress};
 use crate::scenario::{FaultSubject, Plan};
 
 pub const SCHEMA_VERSION: u32 = 1;
+pub const FILE: &str = "summary.json";
 
 #[derive(Debug, Serialize)]
 pub struct Summary {

@@ -61,6 +61,11 @@ impl std::error::Error for ScenarioError {}
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    parse(&read(path)?, path)
+}
+
+/// Reads a scenario file's text (a run keeps it, to save it beside its reports).
+pub fn read(path: &Path) -> Result<String, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         file: path.to_owned(),
         line: 0,
@@ -69,7 +74,7 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
         message: format!("cannot read: {e}"),
     })?;
     match String::from_utf8(bytes) {
-        Ok(text) => parse(&text, path),
+        Ok(text) => Ok(text),
         Err(e) => {
             let offset = e.utf8_error().valid_up_to();
             let before = &e.as_bytes()[..offset];
