@@ -12,10 +12,11 @@ pub enum Scale {
 }
 
 impl Scale {
-    /// A linear scale from zero to a round number at or above `max`.
+    /// A linear scale from zero to a round number above `max`, with a little headroom
+    /// so a peak does not touch the frame.
     pub fn linear(max: f64) -> Self {
         Scale::Linear {
-            max: nice_ceiling(max),
+            max: nice_ceiling(max * 1.02),
         }
     }
 
@@ -157,6 +158,7 @@ mod tests {
         let s = Scale::linear(143.0);
         assert_eq!(s.ticks(), [0.0, 50.0, 100.0, 150.0]);
         assert_eq!(Scale::linear(0.0).ticks(), [0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(Scale::linear(10.0).ticks(), [0.0, 5.0, 10.0, 15.0]);
         assert!((s.fraction(75.0) - 0.5).abs() < 1e-9);
     }
 

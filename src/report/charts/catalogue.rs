@@ -186,11 +186,10 @@ fn latency_series(stats: &[Option<LatencyStats>]) -> Vec<Series> {
                 .map(|s| s.as_ref().map(|s| f64::from(pick(s))))
                 .collect(),
         };
-    // Drawn bottom to top: max under p99 under p50, where they coincide.
     vec![
-        line("max", MAX, 1.4, Dash::Dotted, |s| s.max),
-        line("p99", P99, 2.4, Dash::Solid, |s| s.p99),
         line("p50", P50, 1.8, Dash::Solid, |s| s.p50),
+        line("p99", P99, 2.4, Dash::Solid, |s| s.p99),
+        line("max", MAX, 1.4, Dash::Dotted, |s| s.max),
     ]
 }
 
@@ -297,9 +296,14 @@ fn backlog(f: &Frame) -> Section {
 fn submit(f: &Frame) -> Section {
     let question = questions::submit(&f.run.plan);
     let stats = submit_latency(&f.run.ledger, f.buckets);
-    let scale = latency_scale(stats.iter(), None);
+    let limit = questions::acceptance_limit(&f.run.plan);
+    let limit_ms = limit.map(|(_, l)| l.as_millis().min(u128::from(u32::MAX)) as u32);
+    let scale = latency_scale(stats.iter(), limit_ms);
     let mut chart = f.chart("chart-submit", &question, scale, fmt_latency_tick);
     chart.series = latency_series(&stats);
+    if let (Some((p, _)), Some(ms)) = (limit, limit_ms) {
+        chart.limit = Some((f64::from(ms), format!("limit p{p} ≤ {}", fmt_latency(ms))));
+    }
     chart.y_title = "intended → accepted".into();
     single(
         "submit",

@@ -178,15 +178,20 @@ pub fn backlog(plan: &Plan) -> String {
     }
 }
 
-pub fn submit(plan: &Plan) -> String {
-    match plan.checks.iter().find_map(|c| match c {
+/// The acceptance check's submit-latency limit: (percentile, limit), if it sets one.
+pub fn acceptance_limit(plan: &Plan) -> Option<(f64, Duration)> {
+    plan.checks.iter().find_map(|c| match c {
         Check::Acceptance {
             percentile,
             limit: Some(limit),
             ..
         } => Some((*percentile, *limit)),
         _ => None,
-    }) {
+    })
+}
+
+pub fn submit(plan: &Plan) -> String {
+    match acceptance_limit(plan) {
         Some((p, limit)) => format!(
             "Did the cluster keep accepting mail within p{p} {}?",
             fmt_latency(limit.as_millis() as u32)

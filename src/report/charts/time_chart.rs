@@ -42,7 +42,7 @@ pub struct TimeChart {
     pub windows: Vec<Window>,
     /// Node faults.
     pub node_windows: Vec<Window>,
-    /// A horizontal limit line and its label.
+    /// A horizontal limit line and its label (drawn at the left, where faults rarely are).
     pub limit: Option<(f64, String)>,
     /// (bucket, tooltip): something went wrong for good in this bucket (never arrived).
     pub alarms: Vec<(usize, String)>,
@@ -136,7 +136,8 @@ impl TimeChart {
 
         let half = f64::from(self.buckets.width_ms) / 2.0;
         let center = |i: usize| x(f64::from(self.buckets.start_ms(i)) + half);
-        for s in &self.series {
+        // Last to first, so the first series listed is drawn on top.
+        for s in self.series.iter().rev() {
             // Break the line where a bucket has no data.
             let mut run: Vec<(f64, f64)> = Vec::new();
             for (i, v) in s.values.iter().enumerate() {
@@ -156,12 +157,7 @@ impl TimeChart {
                 1.5,
                 Dash::Dashed,
             );
-            svg.text(
-                (p.width - p.right - 4.0, yy - 5.0),
-                "end",
-                "limit-label",
-                label,
-            );
+            svg.text((p.left + 4.0, yy - 5.0), "start", "limit-label", label);
         }
         for (i, tip) in &self.alarms {
             svg.circle((center(*i), p.top + 4.0), 3.5, FAULT_INK, tip);
