@@ -99,7 +99,7 @@ pub fn render(
         .map(|c| width(&observed(c.status, &c.observed)))
         .max()
         .unwrap_or(0)
-        .min(44);
+        .min(50);
     for c in &s.checks {
         let mark = match c.status {
             Status::Pass => paint.green("✓"),

@@ -53,6 +53,7 @@ impl Frame<'_> {
             end_ms: self.run.ledger.end_ms,
             scale,
             tick,
+            unit: "",
             y_title: String::new(),
             series: Vec::new(),
             windows: w(&self.windows),
@@ -153,7 +154,12 @@ fn flow(f: &Frame) -> Section {
         .enumerate()
         .map(|(i, n)| per_s(i, *n))
         .collect();
-    max = accepted.iter().flatten().fold(max, |m, v| m.max(*v));
+    // A burst of backlog draining can be ten times the normal rate and would flatten
+    // everything else: clip at twice the accepted peak (the chart labels the peaks).
+    let accepted_peak = accepted.iter().flatten().fold(0f64, |m, v| m.max(*v));
+    if accepted_peak > 0.0 {
+        max = max.min(2.0 * accepted_peak);
+    }
     chart.series.push(Series {
         name: "accepted, all destinations".into(),
         color: "#8e959c".into(),
@@ -163,11 +169,12 @@ fn flow(f: &Frame) -> Section {
     });
     chart.scale = Scale::linear(max);
     chart.y_title = "delivered / s".into();
+    chart.unit = "/s";
     single(
         "flow",
         question,
         format!(
-            "Messages delivered per second to each destination ({}s buckets), against what the cluster accepted. Shaded: remote faults; purple band: node faults.",
+            "Messages delivered per second to each destination ({}s buckets), against what the cluster accepted. Shaded: remote faults; purple band: node faults. Peaks above twice the accepted rate are clipped, with their value written at the top.",
             f.buckets.width_s()
         ),
         chart.render(),

@@ -36,6 +36,8 @@ pub struct TimeChart {
     pub scale: Scale,
     /// Formats a y tick.
     pub tick: fn(f64) -> String,
+    /// Unit after a value written out (a clipped peak): `/s`, or nothing.
+    pub unit: &'static str,
     pub y_title: String,
     pub series: Vec<Series>,
     /// Remote faults.
@@ -158,6 +160,28 @@ impl TimeChart {
                 Dash::Dashed,
             );
             svg.text((p.left + 4.0, yy - 5.0), "start", "limit-label", label);
+        }
+        // Values above a linear scale are drawn on the frame: say how high they went.
+        if let Scale::Linear { max } = self.scale {
+            let mut row = 0.0;
+            for s in &self.series {
+                let peak = s
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| v.filter(|v| *v > max).map(|v| (i, v)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                if let Some((i, v)) = peak {
+                    let text = format!("{} peaks at {}{}", s.name, (self.tick)(v), self.unit);
+                    svg.text(
+                        (center(i) + 6.0, p.top + 12.0 + row),
+                        "start",
+                        "clip-label",
+                        &text,
+                    );
+                    row += 14.0;
+                }
+            }
         }
         for (i, tip) in &self.alarms {
             svg.circle((center(*i), p.top + 4.0), 3.5, FAULT_INK, tip);
