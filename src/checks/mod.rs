@@ -15,6 +15,8 @@ mod nodes;
 #[cfg(test)]
 mod testkit;
 
+pub use common::fmt_count;
+
 use crate::collector::Ledger;
 use crate::scenario::{Check, Plan};
 

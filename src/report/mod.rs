@@ -82,22 +82,33 @@ impl Written {
 /// The report files, in the order they are written.
 pub const REPORT_FILES: [&str; 4] = [summary::FILE, junit::FILE, timeseries::FILE, html::FILE];
 
+/// Files written and files that failed, as writing goes.
+#[derive(Default)]
+struct Tally {
+    files: Vec<String>,
+    failed: Vec<WriteFailure>,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.files.push(name.to_string()),
+            Err(error) => self.failed.push(WriteFailure {
+                file: name.to_string(),
+                error,
+            }),
+        }
+    }
+}
+
 /// Writes the saved data and every report into `dir` (after a run).
 pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
-    let mut files = Vec::new();
-    let mut failed = Vec::new();
-    let mut put = |name: &str, result: Result<(), String>| match result {
-        Ok(()) => files.push(name.to_string()),
-        Err(error) => failed.push(WriteFailure {
-            file: name.to_string(),
-            error,
-        }),
-    };
-    put(
+    let mut tally = Tally::default();
+    tally.record(
         saved::SCENARIO_FILE,
         write(dir, saved::SCENARIO_FILE, Ok(run.scenario_text.clone())),
     );
-    put(
+    tally.record(
         saved::LEDGER_FILE,
         saved::write_ledger(
             &dir.join(saved::LEDGER_FILE),
@@ -109,20 +120,28 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
         .map_err(|e| e.to_string()),
     );
     for (name, text) in run.samples.files() {
-        put(name, write(dir, name, Ok(text)));
+        tally.record(name, write(dir, name, Ok(text)));
     }
-    let mut written = write_reports(dir, run);
-    files.append(&mut written.files);
-    failed.append(&mut written.failed);
+    let summary = reports_into(dir, run, &mut tally);
     Written {
-        summary: written.summary,
-        files,
-        failed,
+        summary,
+        files: tally.files,
+        failed: tally.failed,
     }
 }
 
-/// Writes every report into `dir` from a judged run (after a run, or re-rendering).
+/// Writes every report into `dir` from a judged run (re-rendering a saved run).
 pub fn write_reports(dir: &Path, run: &JudgedRun) -> Written {
+    let mut tally = Tally::default();
+    let summary = reports_into(dir, run, &mut tally);
+    Written {
+        summary,
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+fn reports_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) -> Summary {
     let summary = Summary::new(
         &run.plan,
         &run.ledger,
@@ -130,40 +149,27 @@ pub fn write_reports(dir: &Path, run: &JudgedRun) -> Written {
         &run.findings,
         run.aborted,
     );
-    let mut files = Vec::new();
-    let mut failed = Vec::new();
-    let mut put = |name: &str, result: Result<(), String>| match result {
-        Ok(()) => files.push(name.to_string()),
-        Err(error) => failed.push(WriteFailure {
-            file: name.to_string(),
-            error,
-        }),
-    };
     let json = serde_json::to_string_pretty(&summary)
         .map(|j| j + "\n")
         .map_err(|e| e.to_string());
-    put(summary::FILE, write(dir, summary::FILE, json));
-    put(
+    tally.record(summary::FILE, write(dir, summary::FILE, json));
+    tally.record(
         junit::FILE,
         write(dir, junit::FILE, junit::render(&summary)),
     );
-    put(
+    tally.record(
         timeseries::FILE,
         write(dir, timeseries::FILE, Ok(timeseries::render(run))),
     );
-    // The page lists the folder's files; it is written last, so list what is there.
+    // The page lists the folder's files (it is written last, so name what will be there).
     let mut listed: Vec<&str> = vec![saved::SCENARIO_FILE, saved::LEDGER_FILE];
     listed.extend(run.samples.files().iter().map(|(name, _)| *name));
     listed.extend(REPORT_FILES);
-    put(
+    tally.record(
         html::FILE,
         write(dir, html::FILE, html::render(&summary, run, &listed)),
     );
-    Written {
-        summary,
-        files,
-        failed,
-    }
+    summary
 }
 
 /// Writes one file; `contents` is `Err` when rendering it failed.

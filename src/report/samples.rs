@@ -81,16 +81,8 @@ impl Samples {
     /// file and the line that could not be read.
     pub fn read(dir: &Path) -> Result<Samples, (PathBuf, String)> {
         let mut samples = Samples::default();
-        for row in rows(&dir.join(PHASES_FILE), PHASES_HEADER, 7)? {
-            let (file, line, f) = row;
-            let num = |i: usize| -> Result<u64, (PathBuf, String)> {
-                f[i].parse().map_err(|_| {
-                    (
-                        file.clone(),
-                        format!("line {line}: `{}` is not a number", f[i]),
-                    )
-                })
-            };
+        for (file, line, f) in rows(&dir.join(PHASES_FILE), PHASES_HEADER, 7)? {
+            let num = |i: usize| number(&file, line, &f[i]);
             samples.phases.push(PhaseLatency {
                 phase: f[0].clone(),
                 from_ms: num(1)?.min(u64::from(u32::MAX)) as u32,
@@ -101,16 +93,8 @@ impl Samples {
                 max_us: num(6)?,
             });
         }
-        for row in rows(&dir.join(QUEUE_DEPTH_FILE), QUEUE_DEPTH_HEADER, 3)? {
-            let (file, line, f) = row;
-            let num = |i: usize| -> Result<u64, (PathBuf, String)> {
-                f[i].parse().map_err(|_| {
-                    (
-                        file.clone(),
-                        format!("line {line}: `{}` is not a number", f[i]),
-                    )
-                })
-            };
+        for (file, line, f) in rows(&dir.join(QUEUE_DEPTH_FILE), QUEUE_DEPTH_HEADER, 3)? {
+            let num = |i: usize| number(&file, line, &f[i]);
             samples.queue_depths.push(QueueDepth {
                 at_ms: num(0)?.min(u64::from(u32::MAX)) as u32,
                 node: f[1].clone(),
@@ -122,6 +106,16 @@ impl Samples {
 }
 
 type Row = (PathBuf, usize, Vec<String>);
+
+/// A numeric field of `file`'s `line`.
+fn number(file: &Path, line: usize, field: &str) -> Result<u64, (PathBuf, String)> {
+    field.parse().map_err(|_| {
+        (
+            file.to_path_buf(),
+            format!("line {line}: `{field}` is not a number"),
+        )
+    })
+}
 
 /// The data rows of a CSV file with `header` and `width` columns; none if it is absent.
 fn rows(path: &Path, header: &str, width: usize) -> Result<Vec<Row>, (PathBuf, String)> {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::checks::Status;
+use crate::checks::{fmt_count, Status};
 
 use super::{Summary, WriteFailure};
 
@@ -61,25 +61,32 @@ pub fn render(
     );
     let p = &s.totals;
     let mut messages = vec![
-        format!("submitted {}", count(p.submitted)),
-        format!("accepted {}", count(p.accepted)),
-        format!("not accepted {}", count(p.not_accepted)),
-        format!("delivered {}", count(p.delivered)),
-        format!("bounced {}", count(p.bounced)),
-        format!("outstanding {}", count(p.outstanding)),
+        format!("submitted {}", fmt_count(p.submitted)),
+        format!("accepted {}", fmt_count(p.accepted)),
+        format!("not accepted {}", fmt_count(p.not_accepted)),
+        format!("delivered {}", fmt_count(p.delivered)),
+        format!("bounced {}", fmt_count(p.bounced)),
+        format!("outstanding {}", fmt_count(p.outstanding)),
     ];
     if p.duplicates > 0 {
-        messages.push(format!("duplicates {}", count(p.duplicates)));
+        messages.push(format!("duplicates {}", fmt_count(p.duplicates)));
     }
     if p.shortfall > 0 {
-        messages.push(format!("shortfall {}", count(p.shortfall)));
+        messages.push(format!("shortfall {}", fmt_count(p.shortfall)));
     }
     let _ = writeln!(t, "\n  {}  {}", paint.dim("messages"), messages.join(" · "));
     if !s.nodes.is_empty() {
         let nodes: Vec<String> = s
             .nodes
             .iter()
-            .map(|n| format!("{} {}→{}", n.name, count(n.accepted), count(n.delivered)))
+            .map(|n| {
+                format!(
+                    "{} {}→{}",
+                    n.name,
+                    fmt_count(n.accepted),
+                    fmt_count(n.delivered)
+                )
+            })
             .collect();
         let _ = writeln!(
             t,
@@ -205,10 +212,6 @@ fn wrap(text: &str, max: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
-}
-
-fn count(n: u64) -> String {
-    super::html::count(n)
 }
 
 #[cfg(test)]

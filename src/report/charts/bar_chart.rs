@@ -2,8 +2,9 @@
 //! or on top of each other (stacked), with the value over each group.
 
 use super::axes::{fmt_quantity, Scale};
-use super::svg::{Dash, Svg};
+use super::svg::Svg;
 use super::{LegendEntry, Plot};
+use crate::checks::fmt_count;
 
 pub struct BarSeries {
     pub name: String,
@@ -36,29 +37,8 @@ impl BarChart {
         };
         let max = (0..n).map(top_of).max().unwrap_or(0);
         let scale = Scale::linear(max as f64);
-        let y = |v: f64| p.top + p.inner_height() * (1.0 - scale.fraction(v));
-        for v in scale.ticks() {
-            let yy = y(v);
-            svg.line(
-                (p.left, yy),
-                (p.width - p.right, yy),
-                "#e3e6ea",
-                1.0,
-                Dash::Solid,
-            );
-            svg.text((p.left - 6.0, yy + 4.0), "end", "tick", &fmt_quantity(v));
-        }
-        svg.text_vertical(
-            (13.0, p.top + p.inner_height() / 2.0),
-            "axis-title",
-            &self.y_title,
-        );
-        svg.text(
-            (p.width - p.right, p.height - 4.0),
-            "end",
-            "axis-title",
-            &self.x_title,
-        );
+        let y = |v: f64| p.y(&scale, v);
+        p.y_axis(&mut svg, &scale, fmt_quantity, &self.y_title);
 
         let slot = p.inner_width() / n as f64;
         let group = slot * 0.7;
@@ -87,7 +67,7 @@ impl BarChart {
                         (x0 + bar / 2.0, y_top - 4.0),
                         "middle",
                         "bar-value",
-                        &count(v),
+                        &fmt_count(v),
                     );
                 }
                 base += v;
@@ -97,7 +77,7 @@ impl BarChart {
                     (mid, y(base as f64) - 4.0),
                     "middle",
                     "bar-value",
-                    &count(base),
+                    &fmt_count(base),
                 );
             }
             svg.text(
@@ -107,13 +87,7 @@ impl BarChart {
                 name,
             );
         }
-        svg.line(
-            (p.left, p.top + p.inner_height()),
-            (p.width - p.right, p.top + p.inner_height()),
-            "#9aa3ad",
-            1.0,
-            Dash::Solid,
-        );
+        p.x_axis(&mut svg, &self.x_title);
         let legend: Vec<LegendEntry> = self
             .series
             .iter()
@@ -122,17 +96,4 @@ impl BarChart {
         p.legend(&mut svg, &legend);
         svg.finish()
     }
-}
-
-/// `12,000`: exact counts over bars (ticks are rounded, these are not).
-fn count(v: u64) -> String {
-    let digits = v.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -12,6 +12,7 @@ pub mod time_chart;
 
 pub use catalogue::sections;
 
+use axes::Scale;
 use svg::{Dash, Svg};
 
 /// Colours for series (domains, nodes, phases), picked by index: distinguishable,
@@ -91,6 +92,49 @@ impl Plot {
 
     pub fn inner_height(&self) -> f64 {
         self.height - self.top - self.bottom
+    }
+
+    /// The pixel row of value `v` on `scale`.
+    pub fn y(&self, scale: &Scale, v: f64) -> f64 {
+        self.top + self.inner_height() * (1.0 - scale.fraction(v))
+    }
+
+    /// Grid lines with their labels, and the y axis title.
+    pub fn y_axis(&self, svg: &mut Svg, scale: &Scale, tick: fn(f64) -> String, title: &str) {
+        for v in scale.ticks() {
+            let y = self.y(scale, v);
+            svg.line(
+                (self.left, y),
+                (self.width - self.right, y),
+                "#e3e6ea",
+                1.0,
+                Dash::Solid,
+            );
+            svg.text((self.left - 6.0, y + 4.0), "end", "tick", &tick(v));
+        }
+        svg.text_vertical(
+            (13.0, self.top + self.inner_height() / 2.0),
+            "axis-title",
+            title,
+        );
+    }
+
+    /// The base line under the plot, and the x axis title at its right end.
+    pub fn x_axis(&self, svg: &mut Svg, title: &str) {
+        let bottom = self.top + self.inner_height();
+        svg.line(
+            (self.left, bottom),
+            (self.width - self.right, bottom),
+            "#9aa3ad",
+            1.0,
+            Dash::Solid,
+        );
+        svg.text(
+            (self.width - self.right, self.height - 4.0),
+            "end",
+            "axis-title",
+            title,
+        );
     }
 
     /// Draws the legend in one row above the plot.

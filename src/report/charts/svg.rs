@@ -70,9 +70,24 @@ impl Svg {
     }
 
     pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, opacity: f64) {
+        self.rect_with((x, y, w, h), fill, opacity, None);
+    }
+
+    /// A rectangle with a hover tooltip.
+    pub fn rect_titled(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, tip: &str) {
+        self.rect_with((x, y, w, h), fill, 1.0, Some(tip));
+    }
+
+    fn rect_with(
+        &mut self,
+        (x, y, w, h): (f64, f64, f64, f64),
+        fill: &str,
+        opacity: f64,
+        tip: Option<&str>,
+    ) {
         let _ = write!(
             self.out,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"{}/>",
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"{}",
             num(x),
             num(y),
             num(w.max(0.0)),
@@ -80,20 +95,12 @@ impl Svg {
             esc(fill),
             opacity_attr(opacity)
         );
-    }
-
-    /// A rectangle with a hover tooltip.
-    pub fn rect_titled(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, tip: &str) {
-        let _ = write!(
-            self.out,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}</title></rect>",
-            num(x),
-            num(y),
-            num(w.max(0.0)),
-            num(h.max(0.0)),
-            esc(fill),
-            esc(tip)
-        );
+        match tip {
+            Some(tip) => {
+                let _ = write!(self.out, "><title>{}</title></rect>", esc(tip));
+            }
+            None => self.out.push_str("/>"),
+        }
     }
 
     pub fn line(

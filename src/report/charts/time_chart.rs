@@ -56,30 +56,14 @@ impl TimeChart {
         let mut svg = Svg::new(&self.id, p.width, p.height, &self.label);
         let end = f64::from(self.end_ms.max(1));
         let x = |ms: f64| p.left + p.inner_width() * (ms / end).clamp(0.0, 1.0);
-        let y = |v: f64| p.top + p.inner_height() * (1.0 - self.scale.fraction(v));
+        let y = |v: f64| p.y(&self.scale, v);
 
         for w in &self.windows {
             let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
             svg.rect_titled(a, p.top, b - a, p.inner_height(), FAULT_FILL, &w.label);
             svg.text((a + 4.0, p.top + 13.0), "start", "fault-label", &w.label);
         }
-        // Grid and y labels.
-        for v in self.scale.ticks() {
-            let yy = y(v);
-            svg.line(
-                (p.left, yy),
-                (p.width - p.right, yy),
-                "#e3e6ea",
-                1.0,
-                Dash::Solid,
-            );
-            svg.text((p.left - 6.0, yy + 4.0), "end", "tick", &(self.tick)(v));
-        }
-        svg.text_vertical(
-            (13.0, p.top + p.inner_height() / 2.0),
-            "axis-title",
-            &self.y_title,
-        );
+        p.y_axis(&mut svg, &self.scale, self.tick, &self.y_title);
         for t in time_ticks(self.end_ms) {
             let xx = x(f64::from(t));
             svg.line(
@@ -96,19 +80,7 @@ impl TimeChart {
                 &fmt_offset(t),
             );
         }
-        svg.text(
-            (p.width - p.right, p.height - 4.0),
-            "end",
-            "axis-title",
-            "time since load start",
-        );
-        svg.line(
-            (p.left, p.top + p.inner_height()),
-            (p.width - p.right, p.top + p.inner_height()),
-            "#9aa3ad",
-            1.0,
-            Dash::Solid,
-        );
+        p.x_axis(&mut svg, "time since load start");
 
         // Node faults: a band along the top edge and a dashed line where they begin.
         for w in &self.node_windows {

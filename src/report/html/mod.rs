@@ -15,7 +15,7 @@ use super::charts::axes::fmt_latency;
 use super::charts::{self, Section};
 use super::summary::{CheckJson, Summary};
 use super::JudgedRun;
-use crate::checks::Status;
+use crate::checks::{fmt_count, Status};
 
 pub const FILE: &str = "report.html";
 
@@ -148,9 +148,9 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             .iter()
             .map(|d| Domain {
                 name: d.name.clone(),
-                accepted: count(d.accepted),
-                delivered: count(d.delivered),
-                bounced: count(d.bounced),
+                accepted: fmt_count(d.accepted),
+                delivered: fmt_count(d.delivered),
+                bounced: fmt_count(d.bounced),
                 p50: latency(d.latency_p50_ms),
                 p99: latency(d.latency_p99_ms),
                 max: latency(d.latency_max_ms),
@@ -161,8 +161,8 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             .iter()
             .map(|n| Node {
                 name: n.name.clone(),
-                accepted: count(n.accepted),
-                delivered: count(n.delivered),
+                accepted: fmt_count(n.accepted),
+                delivered: fmt_count(n.delivered),
             })
             .collect(),
         remotes: summary
@@ -170,11 +170,11 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             .iter()
             .map(|(name, r)| Remote {
                 name: name.clone(),
-                connections: count(r.connections),
-                rcpts: count(r.rcpts),
-                messages: count(r.messages),
-                rejected: count(r.rejected),
-                faults_fired: count(r.faults_fired),
+                connections: fmt_count(r.connections),
+                rcpts: fmt_count(r.rcpts),
+                messages: fmt_count(r.messages),
+                rejected: fmt_count(r.rejected),
+                faults_fired: fmt_count(r.faults_fired),
             })
             .collect(),
         faults: summary
@@ -196,7 +196,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 } else {
                     code.to_string()
                 },
-                count: count(*n),
+                count: fmt_count(*n),
             })
             .collect(),
         foreign: summary.foreign,
@@ -230,22 +230,9 @@ fn check(c: &CheckJson) -> Check<'_> {
 fn total(label: &'static str, n: u64, bad: bool) -> Total {
     Total {
         label,
-        value: count(n),
+        value: fmt_count(n),
         bad,
     }
-}
-
-/// `12,000`.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `40.0 s`.
