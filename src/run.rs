@@ -372,12 +372,12 @@ async fn show_progress(
             return;
         };
         let elapsed = t0.elapsed();
-        let phase = if elapsed < plan.load.duration() {
-            "load"
+        let (phase, ends_by) = if elapsed < plan.load.duration() {
+            ("load", total)
         } else if elapsed < total {
-            "faults"
+            ("faults", total)
         } else {
-            "settle"
+            ("settle", total + plan.settle)
         };
         let active: Vec<String> = plan
             .faults
@@ -388,7 +388,7 @@ async fn show_progress(
         live.update(&Snapshot {
             phase,
             elapsed,
-            total,
+            total: ends_by,
             totals: p,
             faults: &active,
             queue_depth: None,

@@ -30,7 +30,8 @@ pub struct Snapshot<'a> {
     /// `load`, `faults` or `settle`.
     pub phase: &'a str,
     pub elapsed: Duration,
-    /// Load and fault timeline, whichever lasts longer (settle comes after).
+    /// When the run ends at the latest, as far as known now: the end of the load and the
+    /// fault timeline; in `settle`, that plus the longest settle.
     pub total: Duration,
     pub totals: Progress,
     /// Faults in force, as `refuse@down`.
@@ -41,7 +42,11 @@ pub struct Snapshot<'a> {
 
 enum Display {
     Bar(ProgressBar),
-    Plain { last_line: Duration },
+    /// `next_line`: when the next plain line is due (a fixed cadence, so jitter in the
+    /// updates does not stretch it).
+    Plain {
+        next_line: Duration,
+    },
 }
 
 /// The live display of one run.
@@ -64,7 +69,7 @@ impl LiveProgress {
     pub fn plain() -> Self {
         LiveProgress {
             display: Display::Plain {
-                last_line: Duration::ZERO,
+                next_line: PLAIN_EVERY,
             },
             recent: VecDeque::from([(Duration::ZERO, Progress::default())]),
         }
@@ -79,6 +84,9 @@ impl LiveProgress {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("█▉▊▋▌▍▎▏ ");
         bar.set_style(style);
+        // Drawn at once: say something until the first figures arrive.
+        bar.set_prefix(format!("load     0.0s/{:.0}s", total.as_secs_f64()));
+        bar.set_message("starting");
         if let Ok(mut slot) = BAR.lock() {
             *slot = Some(bar.clone());
         }
@@ -97,6 +105,7 @@ impl LiveProgress {
         let figures = self.figures(now);
         match &mut self.display {
             Display::Bar(bar) => {
+                bar.set_length(now.total.as_millis().max(1) as u64);
                 bar.set_position(now.elapsed.min(now.total).as_millis() as u64);
                 bar.set_prefix(format!(
                     "{:<6} {:>5.1}s/{:.0}s",
@@ -106,11 +115,14 @@ impl LiveProgress {
                 ));
                 bar.set_message(figures);
             }
-            Display::Plain { last_line } => {
-                if now.elapsed.saturating_sub(*last_line) < PLAIN_EVERY {
+            Display::Plain { next_line } => {
+                // A little slack: an update a hair early still takes its turn.
+                if now.elapsed + Duration::from_millis(200) < *next_line {
                     return;
                 }
-                *last_line = now.elapsed;
+                while *next_line <= now.elapsed + Duration::from_millis(200) {
+                    *next_line += PLAIN_EVERY;
+                }
                 let line = format!(
                     "[{} {:>5.1}s/{:.0}s] {}",
                     now.phase,

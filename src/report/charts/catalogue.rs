@@ -160,6 +160,7 @@ fn flow(f: &Frame) -> Section {
     if accepted_peak > 0.0 {
         max = max.min(2.0 * accepted_peak);
     }
+    max = max.max(accepted_peak);
     chart.series.push(Series {
         name: "accepted, all destinations".into(),
         color: "#8e959c".into(),

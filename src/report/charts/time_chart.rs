@@ -61,7 +61,7 @@ impl TimeChart {
         for w in &self.windows {
             let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
             svg.rect_titled(a, p.top, b - a, p.inner_height(), FAULT_FILL, &w.label);
-            svg.text((a + 4.0, p.top + 13.0), "start", "fault-label", &w.label);
+            svg.text((a + 4.0, p.top + 22.0), "start", "fault-label", &w.label);
         }
         p.y_axis(&mut svg, &self.scale, self.tick, &self.y_title);
         for t in time_ticks(self.end_ms) {
@@ -101,7 +101,7 @@ impl TimeChart {
                 Dash::Dashed,
             );
             svg.text(
-                (a + 4.0, p.top + 26.0),
+                (a + 4.0, p.top + 37.0),
                 "start",
                 "node-fault-label",
                 &w.label,
@@ -156,7 +156,7 @@ impl TimeChart {
             }
         }
         for (i, tip) in &self.alarms {
-            svg.circle((center(*i), p.top + 4.0), 3.5, FAULT_INK, tip);
+            svg.circle((center(*i), p.top + 5.0), 3.0, FAULT_INK, tip);
         }
         let mut legend: Vec<LegendEntry> = self
             .series
