@@ -31,8 +31,8 @@ if [[ -z "$browser" ]]; then
         fi
     done
 fi
-if [[ -z "$browser" ]]; then
-    echo "render-report: no Chromium found (install Debian's chromium, or set CHROMIUM=…)" >&2
+if [[ -z "$browser" ]] || ! command -v "$browser" >/dev/null 2>&1; then
+    echo "render-report: no Chromium found${browser:+ at $browser} (install Debian's chromium, or set CHROMIUM=…)" >&2
     exit 77
 fi
 
@@ -44,9 +44,12 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
     --hide-scrollbars --user-data-dir="$profile")
 url="file://$report${FRAGMENT:+#$FRAGMENT}"
 
-dom=$(timeout 60 "$browser" "${flags[@]}" --dump-dom "$url" 2>/dev/null)
+dom=$(timeout 60 "$browser" "${flags[@]}" --dump-dom "$url" 2>/dev/null) || {
+    echo "render-report: $browser could not load $url" >&2
+    exit 1
+}
 status=0
-charts=$(grep -o '<svg[^>]*class="chart"' <<<"$dom" | wc -l)
+charts=$({ grep -o '<svg[^>]*class="chart"' <<<"$dom" || true; } | wc -l)
 for id in "$@"; do
     if ! grep -q "<svg id=\"$id\"" <<<"$dom"; then
         echo "render-report: no <svg id=\"$id\"> in the rendered page" >&2
