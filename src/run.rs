@@ -4,7 +4,8 @@
 //! `mailquake report DIR`: saved data → checks → reports.
 //!
 //! Exit codes (DESIGN §6): 0 every check passed · 1 a check failed · 2 invalid scenario
-//! or command line · 3 the run could not be carried out, or the operator aborted it.
+//! or command line · 3 the run could not be carried out, the operator aborted it, or a
+//! report could not be written (the others are; one line names it).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
