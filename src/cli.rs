@@ -20,14 +20,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario and judge the target: writes DIR/summary.json and a per-phase
-    /// latency log DIR/<phase>.hlog, exits 0/1/2/3.
+    /// Run a scenario and judge the target: writes the reports (summary.json, junit.xml,
+    /// report.html, timeseries.csv, per-phase *.hlog) into DIR, exits 0/1/2/3.
     Run {
         /// The scenario file (YAML, see scenarios/README.md).
         file: PathBuf,
         /// Output folder (default: reports/<name>-<UTC time>/).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Render every report again from the data a run saved in its folder (scenario.yaml,
+    /// ledger.bin): summary.json, junit.xml, report.html, timeseries.csv and the terminal
+    /// summary. Exits 0 (rendered), 2 (the folder or its data cannot be read) or 3 (a
+    /// report could not be written).
+    Report {
+        /// The output folder of a run.
+        dir: PathBuf,
     },
     /// Parse and check a scenario without running it: exits 0 (valid) or 2 (invalid).
     Validate {

@@ -89,5 +89,6 @@ fn main() -> ExitCode {
             out,
             hlog_interval,
         }),
+        Command::Report { dir } => mailquake::run::report_main(&dir),
     }
 }

@@ -1,12 +1,10 @@
-//! THE orchestrator: the only module that wires the stages. It binds the fake remotes
-//! (or attaches to remotes served elsewhere, and heals them whatever happens), starts
-//! the target, runs the fault timeline and the generator, waits for the mail in
-//! flight to settle, then has the checks judged and the reports written.
 //!
 //! Exit codes (DESIGN §6): 0 every check passed · 1 a check failed · 2 invalid scenario
-//! or command line · 3 the run could not be carried out, or the operator aborted it.
+//! or command line · 3 the run could not be carried out, the operator aborted it, or a
+//! report could not be written (the others are; one line names it).
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,20 +20,22 @@ use tokio_util::sync::CancellationToken;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::remotes::{self, AttachError, Attachment, Link};
-use crate::report::{terminal, Summary};
+use crate::report::progress::{self, LiveProgress, Snapshot};
+use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
 use crate::scenario::{self, Plan, Target};
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
 use crate::target::embedded::node::NodeControl;
 use crate::target::{self, embedded};
 use crate::{checks, timeline};
 
-/// How often a progress line is printed while a run goes.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How often the live progress is updated while a run goes.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// `mailquake run FILE [--out DIR]`.
 pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
-    let plan = match scenario::load(file) {
-        Ok(plan) => plan,
+    let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
+    {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
@@ -54,7 +54,7 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out_dir(&plan.name));
-    match runtime.block_on(run(plan, out)) {
+    match runtime.block_on(run(plan, text, out)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(RunError::Invalid(e)) => {
             eprintln!("{e}");
@@ -95,11 +95,13 @@ impl std::fmt::Display for RunError {
 pub struct Outcome {
     pub summary: Summary,
     pub out_dir: PathBuf,
+    /// Some file of the output folder could not be written.
+    pub unwritten: bool,
 }
 
 impl Outcome {
     pub fn exit_code(&self) -> u8 {
-        if self.summary.aborted {
+        if self.summary.aborted || self.unwritten {
             3
         } else if self.summary.passed() {
             0
@@ -117,24 +119,26 @@ pub fn default_out_dir(name: &str) -> PathBuf {
     PathBuf::from("reports").join(format!("{name}-{stamp}"))
 }
 
-/// Runs a plan end to end. `Err` means there is no verdict (exit 2 or 3).
-pub async fn run(plan: Plan, out_dir: PathBuf) -> Result<Outcome, RunError> {
+/// Runs a plan end to end; `scenario_text` is saved with the reports. `Err` means there
+/// is no verdict (exit 2 or 3).
+pub async fn run(plan: Plan, scenario_text: String, out_dir: PathBuf) -> Result<Outcome, RunError> {
     let abort = CancellationToken::new();
     {
         let abort = abort.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nmailquake: interrupted — stopping the load, healing the faults, writing what was measured");
+                progress::log_line("mailquake: interrupted — stopping the load, healing the faults, writing what was measured");
                 abort.cancel();
             }
         });
     }
-    run_with_abort(plan, out_dir, abort).await
+    run_with_abort(plan, scenario_text, out_dir, abort).await
 }
 
 /// [`run`] with the abort signal supplied by the caller (tests abort without a signal).
 pub async fn run_with_abort(
     plan: Plan,
+    scenario_text: String,
     out_dir: PathBuf,
     abort: CancellationToken,
 ) -> Result<Outcome, RunError> {
@@ -145,7 +149,16 @@ pub async fn run_with_abort(
 
     let Some(external) = plan.external_remotes.clone() else {
         let remotes = start_remotes(&plan, &shutdown)?;
-        return Ok(run_stages(plan, out_dir, abort, shutdown.clone(), remotes, None).await?);
+        return Ok(run_stages(
+            plan,
+            scenario_text,
+            out_dir,
+            abort,
+            shutdown.clone(),
+            remotes,
+            None,
+        )
+        .await?);
     };
     // Remotes served elsewhere: attach, run, and heal them whatever happened — they
     // outlive this run.
@@ -167,7 +180,16 @@ pub async fn run_with_abort(
         faults,
         events,
     };
-    let result = run_stages(plan, out_dir, abort, shutdown.clone(), remotes, Some(&link)).await;
+    let result = run_stages(
+        plan,
+        scenario_text,
+        out_dir,
+        abort,
+        shutdown.clone(),
+        remotes,
+        Some(&link),
+    )
+    .await;
     link.heal().await;
     Ok(result?)
 }
@@ -235,6 +257,7 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
 /// `link`: the control API of remotes served elsewhere, if so.
 async fn run_stages(
     plan: Plan,
+    scenario_text: String,
     out_dir: PathBuf,
     abort: CancellationToken,
     shutdown: CancellationToken,
@@ -327,18 +350,18 @@ async fn run_stages(
     ));
     // Faults at offset 0 are in force before the first message.
     let _ = started.await;
-    let progress = tokio::spawn(print_progress(
-        req_tx.clone(),
-        t0,
-        plan.clone(),
-        shutdown.clone(),
-    ));
     eprintln!(
         "mailquake: {} — {}; output {}",
         plan.name,
         scenario::describe(&plan),
         out_dir.display()
     );
+    let progress = tokio::spawn(show_progress(
+        req_tx.clone(),
+        t0,
+        plan.clone(),
+        shutdown.clone(),
+    ));
 
     let generator = generator::run_on_own_thread(
         plan.load.clone(),
@@ -386,8 +409,9 @@ async fn run_stages(
         // Remote events come over HTTP: let those already logged there arrive.
         link.catch_up(Duration::from_secs(5)).await;
     }
+    progress::finish();
     let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
-    let finished = finish(&req_tx, end_ms).await;
+    let finished = finish_collector(&req_tx, end_ms).await;
     heal.cancel();
     let problems = timeline.await.unwrap_or_default();
     let _ = collector.await;
@@ -395,31 +419,77 @@ async fn run_stages(
     let (ledger, totals) = finished?;
 
     let findings = checks::judge(&plan, &ledger);
-    let mut summary = Summary::new(
-        &plan,
-        &ledger,
+    let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
+    let judged = JudgedRun {
+        samples: Samples::from_run(&ledger, &load_json),
+        load: LoadSection::new(load_json, submit_replies, problems),
+        plan,
+        scenario_text,
+        ledger,
         totals,
-        &findings,
-        &load_report,
-        abort.is_cancelled(),
-    );
-    summary.problems = problems;
-    write_summary(&out_dir, &summary)?;
-    print!(
-        "{}",
-        terminal::render(&summary, &out_dir.display().to_string())
-    );
-    Ok(Outcome { summary, out_dir })
+        findings,
+        aborted: abort.is_cancelled(),
+    };
+    let written = crate::report::write_run(&out_dir, &judged);
+    Ok(finish(written, out_dir))
 }
 
-fn write_summary(out_dir: &Path, summary: &Summary) -> Result<(), String> {
-    let path = out_dir.join("summary.json");
-    let json = serde_json::to_string_pretty(summary).map_err(|e| format!("summary.json: {e}"))?;
-    std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Prints the terminal summary and says (one line) what could not be written.
+fn finish(written: Written, out_dir: PathBuf) -> Outcome {
+    print!(
+        "{}",
+        terminal::render(
+            &written.summary,
+            &out_dir.display().to_string(),
+            &written.files,
+            &written.failed,
+            std::io::stdout().is_terminal(),
+        )
+    );
+    if let Some(line) = written.failure_line(&out_dir) {
+        eprintln!("mailquake: {line}");
+    }
+    Outcome {
+        unwritten: !written.failed.is_empty(),
+        summary: written.summary,
+        out_dir,
+    }
+}
+
+/// `mailquake report DIR`: judges a finished run again from the data saved in its
+/// folder and rewrites every report. Exit 0 · 2 unreadable folder or data · 3 a report
+/// could not be written.
+pub fn report_main(dir: &Path) -> ExitCode {
+    let saved = match saved::load(dir) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("mailquake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let findings = checks::judge(&saved.plan, &saved.ledger);
+    let judged = JudgedRun {
+        plan: saved.plan,
+        scenario_text: saved.scenario_text,
+        ledger: saved.ledger,
+        totals: saved.totals,
+        findings,
+        aborted: saved.aborted,
+        samples: saved.samples,
+        load: saved.load,
+    };
+    let outcome = finish(
+        crate::report::write_reports(dir, &judged),
+        dir.to_path_buf(),
+    );
+    ExitCode::from(if outcome.unwritten { 3 } else { 0 })
 }
 
 /// Asks the collector for the ledger, measured up to `end_ms`.
-async fn finish(req_tx: &mpsc::Sender<Request>, end_ms: u32) -> Result<(Ledger, Progress), String> {
+async fn finish_collector(
+    req_tx: &mpsc::Sender<Request>,
+    end_ms: u32,
+) -> Result<(Ledger, Progress), String> {
     let (reply_tx, reply_rx) = oneshot::channel();
     req_tx
         .send(Request::Finish {
@@ -439,16 +509,16 @@ async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progress> {
     rx.await.ok()
 }
 
-/// A plain progress line every few seconds on stderr.
-async fn print_progress(
+/// Live progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
+async fn show_progress(
     req_tx: mpsc::Sender<Request>,
     t0: Instant,
     plan: Plan,
     stop: CancellationToken,
 ) {
     let total = plan.load.duration().max(plan.timeline_end());
+    let mut live = LiveProgress::start(total);
     let mut tick = tokio::time::interval_at(t0 + PROGRESS_EVERY, PROGRESS_EVERY);
-    let mut last = Progress::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -457,14 +527,13 @@ async fn print_progress(
         let Some(p) = ask_progress(&req_tx).await else {
             return;
         };
-        let secs = PROGRESS_EVERY.as_secs_f64();
         let elapsed = t0.elapsed();
-        let phase = if elapsed < plan.load.duration() {
-            "load"
+        let (phase, ends_by) = if elapsed < plan.load.duration() {
+            ("load", total)
         } else if elapsed < total {
-            "faults"
+            ("faults", total)
         } else {
-            "settle"
+            ("settle", total + plan.settle)
         };
         let active: Vec<String> = plan
             .faults
@@ -472,17 +541,14 @@ async fn print_progress(
             .filter(|f| f.at <= elapsed && f.end().is_none_or(|e| e > elapsed))
             .map(|f| f.subject.short())
             .collect();
-        eprintln!(
-            "[{phase} {:>5.1}s/{:.0}s] submitted {:>6.0}/s accepted {:>6.0}/s delivered {:>6.0}/s · in flight {} · faults: {}",
-            elapsed.as_secs_f64(),
-            total.as_secs_f64(),
-            (p.submitted - last.submitted) as f64 / secs,
-            (p.accepted - last.accepted) as f64 / secs,
-            (p.delivered - last.delivered) as f64 / secs,
-            p.outstanding,
-            if active.is_empty() { "none".to_string() } else { active.join(", ") },
-        );
-        last = p;
+        live.update(&Snapshot {
+            phase,
+            elapsed,
+            total: ends_by,
+            totals: p,
+            faults: &active,
+            queue_depth: (!plan.probes.is_empty()).then_some(p.queued),
+        });
     }
 }
 

@@ -50,31 +50,29 @@ pub async fn run(
                 let _ = started.send(());
             }
         }
-        if !at.is_zero() {
-            if let Some(started) = started.take() {
-                let _ = started.send(());
-            }
-        }
         tokio::select! {
             _ = tokio::time::sleep_until(t0 + at) => {}
             _ = heal.cancelled() => break,
         }
         active[index] = on;
         let subject = &windows[index].subject;
-        eprintln!(
+        // Through the live progress, so the line lands above a drawn bar.
+        crate::report::progress::log_line(&format!(
             "[fault {:>5.1}s] {} {} on {}",
             t0.elapsed().as_secs_f64(),
             if on { "on: " } else { "off:" },
             subject.kind(),
             subject.target()
-        );
+        ));
         if let FaultSubject::Exec { run, undo, .. } = subject {
             let command = if on { Some(run) } else { undo.as_ref() };
             if let Some(command) = command {
                 if let Err(e) = exec(command).await {
                     let what = if on { "run" } else { "undo" };
                     problems.push(format!("exec {what} `{command}` failed: {e}"));
-                    eprintln!("mailquake: exec {what} `{command}` failed: {e}");
+                    crate::report::progress::log_line(&format!(
+                        "mailquake: exec {what} `{command}` failed: {e}"
+                    ));
                     if on {
                         abort.cancel();
                     }
@@ -83,9 +81,6 @@ pub async fn run(
         } else {
             apply(&windows, &active, subject, &controls);
         }
-    }
-    if let Some(started) = started.take() {
-        let _ = started.send(());
     }
     if let Some(started) = started.take() {
         let _ = started.send(());
@@ -105,10 +100,12 @@ pub async fn run(
             },
         ) = (on, &window.subject)
         {
-            eprintln!("[heal] undo: {undo}");
+            crate::report::progress::log_line(&format!("[heal] undo: {undo}"));
             if let Err(e) = exec(undo).await {
                 problems.push(format!("exec undo `{undo}` failed: {e}"));
-                eprintln!("mailquake: exec undo `{undo}` failed: {e}");
+                crate::report::progress::log_line(&format!(
+                    "mailquake: exec undo `{undo}` failed: {e}"
+                ));
             }
         }
     }

@@ -138,8 +138,8 @@ pub fn fmt_pct(ratio: f64) -> String {
     }
 }
 
-/// `12,000`.
-pub fn fmt_count(n: usize) -> String {
+/// `12,000` (any unsigned integer: the reports count in `u64`, the checks in `usize`).
+pub fn fmt_count(n: impl std::fmt::Display) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

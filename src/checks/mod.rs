@@ -16,6 +16,8 @@ mod queue;
 #[cfg(test)]
 mod testkit;
 
+pub use common::fmt_count;
+
 use crate::collector::Ledger;
 use crate::scenario::{Check, Plan};
 

@@ -114,7 +114,7 @@ impl MessageRecord {
 }
 
 /// Per-remote counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteCounters {
     pub connections: u64,
     pub rcpts: u64,

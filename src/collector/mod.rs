@@ -9,7 +9,7 @@ pub use event::Event;
 pub use ledger::{Ledger, MessageRecord};
 
 use fake_remotes::{RemoteEvent, RemoteEventKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::generator::message::{parse_rcpt, parse_tracking, parse_verp};
@@ -17,7 +17,7 @@ use crate::scenario::BOUNCE_DOMAIN;
 use ledger::{flag, NEVER};
 
 /// Running totals, cheap to copy (live progress, settle decisions).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     pub submitted: u64,
     pub accepted: u64,

@@ -1,8 +1,210 @@
-//! Rendering only: the terminal summary and `summary.json`. Reports take the judged
-//! findings and the ledger; they decide nothing.
+//! Rendering only: every file of a run's output folder and what the terminal shows.
+//! Reports take a judged run (plan, ledger, findings) and decide nothing; `run.rs`
+//! judges and calls them.
+//!
+//! The folder (schema in `reports/README.md`): the saved data a re-render starts from
+//! (`scenario.yaml`, `ledger.bin`, and `phases.csv` / `queue_depth.csv` when a run has
+//! them: [`saved`], [`samples`]) and the reports (`summary.json`, `junit.xml`,
+//! `report.html`, `timeseries.csv`). Every file is written on its own: one that fails
+//! is named and the others are still written.
 
+pub mod charts;
+pub mod csv;
+pub mod html;
+pub mod junit;
 pub mod load;
+pub mod progress;
+pub mod samples;
+pub mod saved;
+pub mod series;
 pub mod summary;
 pub mod terminal;
+pub mod timeseries;
 
+use std::path::Path;
+
+pub use samples::Samples;
 pub use summary::Summary;
+
+use crate::checks::Finding;
+use crate::collector::{Ledger, Progress};
+use crate::scenario::Plan;
+
+/// A run and its judgement: what every report renders.
+#[derive(Debug)]
+pub struct JudgedRun {
+    pub plan: Plan,
+    /// The scenario file's text, saved byte for byte for re-rendering.
+    pub scenario_text: String,
+    pub ledger: Ledger,
+    /// The collector's running totals when measurement stopped.
+    pub totals: Progress,
+    pub findings: Vec<Finding>,
+    /// The operator stopped the run (Ctrl-C).
+    pub aborted: bool,
+    pub samples: Samples,
+    /// The generator's measurements and the harness's problems.
+    pub load: LoadSection,
+}
+
+/// What a run measured besides the ledger, as `summary.json` shows it: the generator's
+/// `load` section and `submit_replies`, the terminal's phase table, and the harness's own
+/// problems (a failed `exec`). Saved as `run.json` so a re-render shows them again.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadSection {
+    pub load: serde_json::Value,
+    pub submit_replies: serde_json::Value,
+    /// The per-phase table printed under the totals.
+    pub table: String,
+    pub problems: Vec<String>,
+}
+
+impl LoadSection {
+    pub fn new(load: load::LoadJson, replies: load::RepliesJson, problems: Vec<String>) -> Self {
+        LoadSection {
+            table: load::render(&load, &replies),
+            load: serde_json::to_value(&load).unwrap_or_default(),
+            submit_replies: serde_json::to_value(&replies).unwrap_or_default(),
+            problems,
+        }
+    }
+}
+
+/// A file of the folder that could not be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteFailure {
+    pub file: String,
+    pub error: String,
+}
+
+/// What writing a folder did.
+#[derive(Debug)]
+pub struct Written {
+    pub summary: Summary,
+    /// Names of the files written, in writing order.
+    pub files: Vec<String>,
+    pub failed: Vec<WriteFailure>,
+}
+
+impl Written {
+    /// One line naming what could not be written, if anything.
+    pub fn failure_line(&self, dir: &Path) -> Option<String> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let what: Vec<String> = self
+            .failed
+            .iter()
+            .map(|f| format!("{} ({})", f.file, f.error))
+            .collect();
+        Some(format!(
+            "could not write {} in {}; the other files were written",
+            what.join(", "),
+            dir.display()
+        ))
+    }
+}
+
+/// The report files, in the order they are written.
+pub const REPORT_FILES: [&str; 4] = [summary::FILE, junit::FILE, timeseries::FILE, html::FILE];
+
+/// Files written and files that failed, as writing goes.
+#[derive(Default)]
+struct Tally {
+    files: Vec<String>,
+    failed: Vec<WriteFailure>,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.files.push(name.to_string()),
+            Err(error) => self.failed.push(WriteFailure {
+                file: name.to_string(),
+                error,
+            }),
+        }
+    }
+}
+
+/// Writes the saved data and every report into `dir` (after a run).
+pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
+    let mut tally = Tally::default();
+    tally.record(
+        saved::SCENARIO_FILE,
+        write(dir, saved::SCENARIO_FILE, Ok(run.scenario_text.clone())),
+    );
+    tally.record(
+        saved::LEDGER_FILE,
+        saved::write_ledger(
+            &dir.join(saved::LEDGER_FILE),
+            &run.ledger,
+            run.totals,
+            &run.plan.source,
+            run.aborted,
+        )
+        .map_err(|e| e.to_string()),
+    );
+    for (name, text) in run.samples.files() {
+        tally.record(name, write(dir, name, Ok(text)));
+    }
+    let load = serde_json::to_string_pretty(&run.load)
+        .map(|j| j + "\n")
+        .map_err(|e| e.to_string());
+    tally.record(saved::RUN_FILE, write(dir, saved::RUN_FILE, load));
+    let summary = reports_into(dir, run, &mut tally);
+    Written {
+        summary,
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+/// Writes every report into `dir` from a judged run (re-rendering a saved run).
+pub fn write_reports(dir: &Path, run: &JudgedRun) -> Written {
+    let mut tally = Tally::default();
+    let summary = reports_into(dir, run, &mut tally);
+    Written {
+        summary,
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+fn reports_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) -> Summary {
+    let summary = Summary::new(
+        &run.plan,
+        &run.ledger,
+        run.totals,
+        &run.findings,
+        &run.load,
+        run.aborted,
+    );
+    let json = serde_json::to_string_pretty(&summary)
+        .map(|j| j + "\n")
+        .map_err(|e| e.to_string());
+    tally.record(summary::FILE, write(dir, summary::FILE, json));
+    tally.record(
+        junit::FILE,
+        write(dir, junit::FILE, junit::render(&summary)),
+    );
+    tally.record(
+        timeseries::FILE,
+        write(dir, timeseries::FILE, Ok(timeseries::render(run))),
+    );
+    // The page lists the folder's files (it is written last, so name what will be there).
+    let mut listed: Vec<&str> = vec![saved::SCENARIO_FILE, saved::LEDGER_FILE, saved::RUN_FILE];
+    listed.extend(run.samples.files().iter().map(|(name, _)| *name));
+    listed.extend(REPORT_FILES);
+    tally.record(
+        html::FILE,
+        write(dir, html::FILE, html::render(&summary, run, &listed)),
+    );
+    summary
+}
+
+/// Writes one file; `contents` is `Err` when rendering it failed.
+fn write(dir: &Path, name: &str, contents: Result<String, String>) -> Result<(), String> {
+    let text = contents?;
+    std::fs::write(dir.join(name), text).map_err(|e| e.to_string())
+}

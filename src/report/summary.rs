@@ -7,11 +7,11 @@ use serde::Serialize;
 use crate::checks::{Finding, Status};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
-use crate::generator::GeneratorReport;
-use crate::report::load::{LoadJson, RepliesJson};
+use crate::report::LoadSection;
 use crate::scenario::Plan;
 
 pub const SCHEMA_VERSION: u32 = 1;
+pub const FILE: &str = "summary.json";
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -36,9 +36,12 @@ pub struct Summary {
     /// Reply code (0 = no reply) → messages the cluster did not accept.
     pub submit_rejections: BTreeMap<u16, u64>,
     /// The generator: model, shortfall, per-phase latency overall, per node, per endpoint.
-    pub load: LoadJson,
+    pub load: serde_json::Value,
     /// Every reply the target gave the generator, by stage: `{ "rcpt": { "250": 9000 } }`.
-    pub submit_replies: RepliesJson,
+    pub submit_replies: serde_json::Value,
+    /// The per-phase table the terminal prints (not in the JSON).
+    #[serde(skip)]
+    pub load_table: String,
     /// Messages seen at remotes that belong to no message of this run.
     pub foreign: u64,
     /// Queue probe results per node (empty without `target.probes`).
@@ -102,10 +105,9 @@ impl Summary {
         ledger: &Ledger,
         progress: Progress,
         findings: &[Finding],
-        load: &GeneratorReport,
+        load: &LoadSection,
         aborted: bool,
     ) -> Self {
-        let (load, submit_replies) = LoadJson::new(load);
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ledger.t0_us);
         Summary {
             schema_version: SCHEMA_VERSION,
@@ -150,11 +152,12 @@ impl Summary {
                 })
                 .collect(),
             submit_rejections: ledger.submit_rejections.clone(),
-            load,
-            submit_replies,
+            load: load.load.clone(),
+            submit_replies: load.submit_replies.clone(),
+            load_table: load.table.clone(),
             foreign: ledger.foreign,
             queue: queue(ledger),
-            problems: Vec::new(),
+            problems: load.problems.clone(),
         }
     }
 

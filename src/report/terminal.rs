@@ -1,68 +1,157 @@
-//! The terminal summary: ✓/✗ per check with observed vs limit, then the verdict.
+//! The terminal summary at the end of a run, in the style k6 users know: the totals,
+//! then one aligned line per check (✓/✗, name, observed, limit), the detail and evidence
+//! under each check that did not pass, and the verdict. Colour only on a terminal.
 
 use std::fmt::Write;
 
-use crate::checks::Status;
+use crate::checks::{fmt_count, Status};
 
-use super::Summary;
+use super::{Summary, WriteFailure};
 
-/// The summary as printed at the end of a run.
-pub fn render(s: &Summary, out_dir: &str) -> String {
+/// Details are wrapped to this width (including the indent).
+const WRAP: usize = 100;
+const DETAIL_INDENT: &str = "      ";
+
+/// ANSI styles, or nothing when the output is not a terminal.
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn green(&self, t: &str) -> String {
+        self.wrap("32", t)
+    }
+    fn red(&self, t: &str) -> String {
+        self.wrap("31", t)
+    }
+    fn yellow(&self, t: &str) -> String {
+        self.wrap("33", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+}
+
+/// The summary as printed at the end of a run (or of `mailquake report DIR`).
+/// `files` are the files written into `out_dir`, `failed` the ones that could not be.
+pub fn render(
+    s: &Summary,
+    out_dir: &str,
+    files: &[String],
+    failed: &[WriteFailure],
+    color: bool,
+) -> String {
+    let paint = Paint(color);
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\nmailquake · {} · run {} · {:.1}s",
-        s.name, s.run_id, s.duration_s
+        "\n{} · {} · run {} · {:.1}s",
+        paint.bold("mailquake"),
+        paint.bold(&s.name),
+        s.run_id,
+        s.duration_s
     );
     let p = &s.totals;
-    let _ = writeln!(
-        t,
-        "  submitted {} · accepted {} · not accepted {} · delivered {} · bounced {} · outstanding {}{}",
-        p.submitted,
-        p.accepted,
-        p.not_accepted,
-        p.delivered,
-        p.bounced,
-        p.outstanding,
-        if p.shortfall > 0 { format!(" · shortfall {}", p.shortfall) } else { String::new() }
-    );
-    t.push_str(&super::load::render(&s.load, &s.submit_replies));
+    let mut messages = vec![
+        format!("submitted {}", fmt_count(p.submitted)),
+        format!("accepted {}", fmt_count(p.accepted)),
+        format!("not accepted {}", fmt_count(p.not_accepted)),
+        format!("delivered {}", fmt_count(p.delivered)),
+        format!("bounced {}", fmt_count(p.bounced)),
+        format!("outstanding {}", fmt_count(p.outstanding)),
+    ];
+    if p.duplicates > 0 {
+        messages.push(format!("duplicates {}", fmt_count(p.duplicates)));
+    }
+    if p.shortfall > 0 {
+        messages.push(format!("shortfall {}", fmt_count(p.shortfall)));
+    }
+    let _ = writeln!(t, "\n  {}  {}", paint.dim("messages"), messages.join(" · "));
+    t.push_str(&s.load_table);
     if !s.nodes.is_empty() {
         let nodes: Vec<String> = s
             .nodes
             .iter()
-            .map(|n| format!("{} {}→{}", n.name, n.accepted, n.delivered))
+            .map(|n| {
+                format!(
+                    "{} {}→{}",
+                    n.name,
+                    fmt_count(n.accepted),
+                    fmt_count(n.delivered)
+                )
+            })
             .collect();
-        let _ = writeln!(t, "  nodes (accepted→delivered): {}", nodes.join(", "));
-    }
-    let _ = writeln!(t);
-    let width = s.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for c in &s.checks {
-        let mark = match c.status {
-            Status::Pass => "✓",
-            Status::Fail => "✗",
-            Status::Inconclusive => "✗?",
-        };
         let _ = writeln!(
             t,
-            "  {mark} {:width$}  {}   (limit: {})",
-            c.name, c.observed, c.limit
+            "  {}     {}   {}",
+            paint.dim("nodes"),
+            nodes.join(" · "),
+            paint.dim("(accepted→delivered)")
         );
-        if c.status != Status::Pass && !c.detail.is_empty() {
-            let _ = writeln!(t, "      {}", c.detail);
-        }
-        if c.status != Status::Pass && !c.evidence.is_empty() {
-            let _ = writeln!(t, "      e.g. {}", c.evidence.join(", "));
+    }
+    let _ = writeln!(t);
+
+    // Columns: name padded with dots (k6's leader), observed padded, then the limit.
+    let name_w = s.checks.iter().map(|c| width(&c.name)).max().unwrap_or(0) + 3;
+    let observed_w = s
+        .checks
+        .iter()
+        .map(|c| width(&observed(c.status, &c.observed)))
+        .max()
+        .unwrap_or(0)
+        .min(50);
+    for c in &s.checks {
+        let mark = match c.status {
+            Status::Pass => paint.green("✓"),
+            Status::Fail => paint.red("✗"),
+            Status::Inconclusive => paint.yellow("✗"),
+        };
+        let leader = ".".repeat(name_w - width(&c.name) - 1);
+        let obs = observed(c.status, &c.observed);
+        let pad = " ".repeat(observed_w.saturating_sub(width(&obs)));
+        let _ = writeln!(
+            t,
+            "  {mark} {} {} {obs}{pad}   {}",
+            c.name,
+            paint.dim(&leader),
+            paint.dim(&format!("limit: {}", c.limit))
+        );
+        if c.status != Status::Pass {
+            for line in wrap(&c.detail, WRAP - DETAIL_INDENT.len()) {
+                let _ = writeln!(t, "{DETAIL_INDENT}{line}");
+            }
+            if !c.evidence.is_empty() {
+                let _ = writeln!(t, "{DETAIL_INDENT}e.g. {}", c.evidence.join(", "));
+            }
         }
     }
-    let failed = s.checks.iter().filter(|c| !c.passed).count();
+
+    let failed_checks: Vec<&str> = s
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
     let verdict = if s.passed() {
-        format!("PASS ({} checks)", s.checks.len())
+        paint.green(&paint.bold(&format!("PASS ({} checks)", s.checks.len())))
     } else {
-        format!("FAIL ({failed} of {} checks failed)", s.checks.len())
+        paint.red(&paint.bold(&format!(
+            "FAIL ({} of {} checks failed: {})",
+            failed_checks.len(),
+            s.checks.len(),
+            failed_checks.join(", ")
+        )))
     };
     for p in &s.problems {
-        let _ = writeln!(t, "  ! {p}");
+        let _ = writeln!(t, "  {}", paint.red(&format!("! {p}")));
     }
     let aborted = match (s.aborted, s.problems.is_empty()) {
         (false, _) => "",
@@ -70,6 +159,76 @@ pub fn render(s: &Summary, out_dir: &str) -> String {
         (true, false) => " · ABORTED: the run could not go on as planned",
     };
     let _ = writeln!(t, "\nverdict: {verdict}{aborted}");
-    let _ = writeln!(t, "report:  {out_dir}/summary.json");
+    let dir = out_dir.trim_end_matches('/');
+    if files.iter().any(|f| f == super::html::FILE) {
+        let _ = writeln!(t, "report:  {dir}/{}", super::html::FILE);
+    }
+    let others: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| *f != super::html::FILE)
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            t,
+            "         {}",
+            paint.dim(&format!("also in {dir}/: {}", others.join(", ")))
+        );
+    }
+    for f in failed {
+        let _ = writeln!(
+            t,
+            "{}",
+            paint.red(&format!("not written: {dir}/{} ({})", f.file, f.error))
+        );
+    }
     t
+}
+
+/// What the observed column shows: an inconclusive check says so.
+fn observed(status: Status, observed: &str) -> String {
+    if status == Status::Inconclusive {
+        format!("{observed} (inconclusive)")
+    } else {
+        observed.to_string()
+    }
+}
+
+/// Display width: characters, which is right for the ✓, ≤ and → these lines hold.
+fn width(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// Splits `text` into lines of at most `max` characters at spaces.
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && width(&line) + 1 + width(word) > max {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_spaces() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("", 5), Vec::<String>::new());
+        assert_eq!(
+            wrap("averyveryverylongword x", 5),
+            ["averyveryverylongword", "x"]
+        );
+    }
 }

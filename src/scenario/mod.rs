@@ -71,7 +71,8 @@ pub fn load_attached(path: &Path, served: &[RemoteSpec]) -> Result<Plan, Scenari
     validate::plan(raw, path, Some(served))
 }
 
-fn read(path: &Path) -> Result<String, ScenarioError> {
+/// Reads a scenario file's text (a run keeps it, to save it beside its reports).
+pub fn read(path: &Path) -> Result<String, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         file: path.to_owned(),
         line: 0,

@@ -5,5 +5,6 @@ mod generator;
 mod generator_tls;
 mod postfix;
 mod remotes;
+mod reports;
 mod runs;
 mod validate;

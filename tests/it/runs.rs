@@ -100,6 +100,7 @@ fn quickstart_passes() {
         stdout.contains("✓ isolation") && stdout.contains("verdict: PASS"),
         "{stdout}"
     );
+    crate::reports::assert_rerenders_identically(out.path());
 }
 
 #[test]
@@ -131,6 +132,7 @@ fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
     assert!(!iso["evidence"].as_array().unwrap().is_empty());
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("✗ isolation"), "{stdout}");
+    crate::reports::assert_rerenders_identically(out.path());
 }
 
 #[test]
@@ -168,6 +170,7 @@ fn stuck_node_is_named_and_its_mail_reported_stranded() {
         .as_str()
         .unwrap()
         .contains("never delivered"));
+    crate::reports::assert_rerenders_identically(out.path());
 }
 
 #[test]
@@ -206,6 +209,8 @@ fn ctrl_c_stops_heals_writes_and_exits_3() {
         submitted > 0 && submitted < 800,
         "stopped mid-load: {submitted}"
     );
+    // Every report is written for an aborted run too, and re-renders as it was.
+    crate::reports::assert_rerenders_identically(out.path());
 }
 
 #[test]

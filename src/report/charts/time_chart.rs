@@ -1,0 +1,182 @@
+//! A line chart over the run's time: series per bucket, remote-fault windows shaded and
+//! labelled, node faults marked along the top, an optional limit line, and markers for
+//! messages that never arrived. Every time chart of the report is one of these, so they
+//! line up and read the same way.
+
+use super::axes::{fmt_offset, time_ticks, Scale};
+use super::svg::{Dash, Svg};
+use super::{LegendEntry, Plot, FAULT_FILL, FAULT_INK, NODE_FAULT_INK};
+use crate::report::series::Buckets;
+
+/// One line: a value per bucket (`None`: no data in that bucket, the line breaks).
+pub struct Series {
+    pub name: String,
+    pub color: String,
+    pub width: f64,
+    pub dash: Dash,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A shaded stretch of time (a remote fault).
+pub struct Window {
+    pub from_ms: u32,
+    /// `None`: until the end of the chart.
+    pub to_ms: Option<u32>,
+    pub label: String,
+}
+
+pub struct TimeChart {
+    pub id: String,
+    /// The frame: standard, or small for small multiples.
+    pub plot: Plot,
+    /// The chart's accessible name (the question it answers).
+    pub label: String,
+    pub buckets: Buckets,
+    pub end_ms: u32,
+    pub scale: Scale,
+    /// Formats a y tick.
+    pub tick: fn(f64) -> String,
+    /// Unit after a value written out (a clipped peak): `/s`, or nothing.
+    pub unit: &'static str,
+    pub y_title: String,
+    pub series: Vec<Series>,
+    /// Remote faults.
+    pub windows: Vec<Window>,
+    /// Node faults.
+    pub node_windows: Vec<Window>,
+    /// A horizontal limit line and its label (drawn at the left, where faults rarely are).
+    pub limit: Option<(f64, String)>,
+    /// (bucket, tooltip): something went wrong for good in this bucket (never arrived).
+    pub alarms: Vec<(usize, String)>,
+}
+
+impl TimeChart {
+    pub fn render(&self) -> String {
+        let p = self.plot;
+        let mut svg = Svg::new(&self.id, p.width, p.height, &self.label);
+        let end = f64::from(self.end_ms.max(1));
+        let x = |ms: f64| p.left + p.inner_width() * (ms / end).clamp(0.0, 1.0);
+        let y = |v: f64| p.y(&self.scale, v);
+
+        for w in &self.windows {
+            let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
+            svg.rect_titled(a, p.top, b - a, p.inner_height(), FAULT_FILL, &w.label);
+            svg.text((a + 4.0, p.top + 22.0), "start", "fault-label", &w.label);
+        }
+        p.y_axis(&mut svg, &self.scale, self.tick, &self.y_title);
+        for t in time_ticks(self.end_ms) {
+            let xx = x(f64::from(t));
+            svg.line(
+                (xx, p.top + p.inner_height()),
+                (xx, p.top + p.inner_height() + 4.0),
+                "#9aa3ad",
+                1.0,
+                Dash::Solid,
+            );
+            svg.text(
+                (xx, p.height - p.bottom + 18.0),
+                "middle",
+                "tick",
+                &fmt_offset(t),
+            );
+        }
+        p.x_axis(&mut svg, "time since load start");
+
+        // Node faults: a band along the top edge and a dashed line where they begin.
+        for w in &self.node_windows {
+            let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
+            svg.rect_titled(
+                a,
+                p.top - 6.0,
+                (b - a).max(2.0),
+                5.0,
+                NODE_FAULT_INK,
+                &w.label,
+            );
+            svg.line(
+                (a, p.top),
+                (a, p.top + p.inner_height()),
+                NODE_FAULT_INK,
+                1.2,
+                Dash::Dashed,
+            );
+            svg.text(
+                (a + 4.0, p.top + 37.0),
+                "start",
+                "node-fault-label",
+                &w.label,
+            );
+        }
+
+        let half = f64::from(self.buckets.width_ms) / 2.0;
+        let center = |i: usize| x(f64::from(self.buckets.start_ms(i)) + half);
+        // Last to first, so the first series listed is drawn on top.
+        for s in self.series.iter().rev() {
+            // Break the line where a bucket has no data.
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            for (i, v) in s.values.iter().enumerate() {
+                match v {
+                    Some(v) => run.push((center(i), y(*v))),
+                    None => flush(&mut svg, &mut run, s),
+                }
+            }
+            flush(&mut svg, &mut run, s);
+        }
+        if let Some((v, label)) = &self.limit {
+            let yy = y(*v);
+            svg.line(
+                (p.left, yy),
+                (p.width - p.right, yy),
+                FAULT_INK,
+                1.5,
+                Dash::Dashed,
+            );
+            svg.text((p.left + 4.0, yy - 5.0), "start", "limit-label", label);
+        }
+        // Values above a linear scale are drawn on the frame: say how high they went.
+        if let Scale::Linear { max } = self.scale {
+            let mut row = 0.0;
+            for s in &self.series {
+                let peak = s
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| v.filter(|v| *v > max).map(|v| (i, v)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                if let Some((i, v)) = peak {
+                    let text = format!("{} peaks at {}{}", s.name, (self.tick)(v), self.unit);
+                    svg.text(
+                        (center(i) + 6.0, p.top + 12.0 + row),
+                        "start",
+                        "clip-label",
+                        &text,
+                    );
+                    row += 14.0;
+                }
+            }
+        }
+        for (i, tip) in &self.alarms {
+            svg.circle((center(*i), p.top + 5.0), 3.0, FAULT_INK, tip);
+        }
+        let mut legend: Vec<LegendEntry> = self
+            .series
+            .iter()
+            .map(|s| LegendEntry::line(&s.name, &s.color, s.dash))
+            .collect();
+        if !self.alarms.is_empty() {
+            legend.push(LegendEntry::dot("never arrived", FAULT_INK));
+        }
+        p.legend(&mut svg, &legend);
+        svg.finish()
+    }
+}
+
+fn flush(svg: &mut Svg, run: &mut Vec<(f64, f64)>, s: &Series) {
+    match run.len() {
+        0 => {}
+        // A lone point would be invisible as a line.
+        1 => svg.circle(run[0], s.width.max(2.0), &s.color, &s.name),
+        _ => svg.polyline(run, &s.color, s.width, s.dash, &s.name),
+    }
+    run.clear();
+}

@@ -1,0 +1,54 @@
+//! `junit.xml`: one `<testcase>` per check in a `<testsuite>` named after the scenario,
+//! so CI systems (GitLab, Jenkins, GitHub test reporters) show the gate like a test run.
+//! A failed or inconclusive check carries `<failure message="observed (limit: …)">`
+//! with the detail and the evidence as its text. Nothing time-dependent beyond the run's
+//! own figures goes in, so a re-render gives the same bytes.
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::summary::Summary;
+use crate::checks::Status;
+
+pub const FILE: &str = "junit.xml";
+
+pub fn render(s: &Summary) -> Result<String, String> {
+    let mut suite = TestSuite::new(s.name.as_str());
+    suite.set_time(std::time::Duration::from_secs_f64(s.duration_s.max(0.0)));
+    suite.add_properties([
+        Property::new("run_id", s.run_id.as_str()),
+        Property::new("scenario", s.scenario.as_str()),
+        Property::new("started", s.started.as_str()),
+        Property::new("verdict", s.verdict),
+        Property::new("aborted", if s.aborted { "true" } else { "false" }),
+    ]);
+    for c in &s.checks {
+        let status = match c.status {
+            Status::Pass => TestCaseStatus::success(),
+            Status::Fail | Status::Inconclusive => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message(format!("{} (limit: {})", c.observed, c.limit));
+                st.set_type(if c.status == Status::Fail {
+                    "fail"
+                } else {
+                    "inconclusive"
+                });
+                let mut text = c.detail.clone();
+                if !c.evidence.is_empty() {
+                    text.push_str(&format!("\nevidence: {}", c.evidence.join(", ")));
+                }
+                st.set_description(text);
+                st
+            }
+        };
+        let mut case = TestCase::new(c.name.as_str(), status);
+        case.set_classname(format!("mailquake.{}", s.name));
+        // Passing checks keep their figures too: CI shows them on the test's page.
+        if c.status == Status::Pass {
+            case.set_system_out(format!("{} (limit: {})\n{}", c.observed, c.limit, c.detail));
+        }
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("mailquake");
+    report.add_test_suite(suite);
+    report.to_string().map_err(|e| e.to_string())
+}
