@@ -64,7 +64,12 @@ node_up() {
   local etc="$dir/etc"
   mkdir -p "$etc" "$dir/spool" "$dir/data"
   chown postfix "$dir/data"
-  cp /etc/postfix/master.cf "$etc/master.cf"
+  # The package's master.cf (a "No configuration" install may only have the template).
+  if [ -r /etc/postfix/master.cf ]; then
+    cp /etc/postfix/master.cf "$etc/master.cf"
+  else
+    cp /usr/share/postfix/master.cf.dist "$etc/master.cf"
+  fi
   : > "$etc/main.cf"
   local domains
   domains=$(awk '!/^#/ && NF >= 2 {print $1}' "$ROUTES" | paste -sd, -)

@@ -1,7 +1,6 @@
 //! STARTTLS and AUTH of our client against a minimal test server written here (a
-//! tokio-rustls acceptor with an rcgen certificate). The fake remotes' own STARTTLS/AUTH
-//! support is being written in another branch; when it lands these tests should also run
-//! against it.
+//! tokio-rustls acceptor with an rcgen certificate), and `mailquake flood` over STARTTLS
+//! and AUTH against a real fake remote.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -315,4 +314,87 @@ async fn generator_times_starttls_and_auth_per_phase() {
     let sessions = all.phases.get(Phase::Starttls).unwrap().len();
     assert_eq!(all.phases.get(Phase::Ehlo).unwrap().len(), 2 * sessions);
     assert_eq!(all.replies[Phase::Auth.index()].get(&235), Some(&sessions));
+}
+
+/// The same client against a real fake remote: STARTTLS verified against the fake
+/// remotes' test CA, and AUTH checked by the remote (a wrong password gets 535 and
+/// nothing is accepted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_over_starttls_and_auth_against_a_fake_remote() {
+    use fake_remotes::{serve, CountingSink, ServerConfig};
+    use tokio::sync::{mpsc, watch};
+    use tokio_util::sync::CancellationToken;
+
+    let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let config = ServerConfig {
+        faults: watch::channel(Vec::new()).1,
+        starttls: true,
+        auth: Some((USER.into(), PASSWORD.into())),
+        ..ServerConfig::healthy("mx.tls.test")
+    };
+    let sink = CountingSink {
+        name: "mx".into(),
+        events: events_tx.clone(),
+    };
+    tokio::spawn(serve(listener, config, sink, events_tx, shutdown.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    fake_remotes::tls::write_ca_pem(&ca).unwrap();
+
+    let flood = |auth: &str, out: &str| {
+        let (target, ca, auth, out) = (
+            addr.to_string(),
+            ca.display().to_string(),
+            auth.to_string(),
+            dir.path().join(out).display().to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            super::flood::mailquake(
+                &[
+                    "flood", &target, "--rate", "20/s", "--for", "1s", "--tls", "required", "--ca",
+                    &ca, "--auth", &auth, "--out", &out,
+                ],
+                Duration::from_secs(60),
+            )
+        })
+    };
+    let (code, stdout, stderr) = flood(&format!("{USER}:{PASSWORD}"), "good").await.unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("good/flood.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["totals"]["accepted"], 20, "{report}");
+    assert!(
+        report["load"]["phases"]["starttls"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(report["load"]["phases"]["auth"]["count"].as_u64().unwrap() > 0);
+
+    let (code, stdout, stderr) = flood(&format!("{USER}:wrong"), "bad").await.unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("bad/flood.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["totals"]["accepted"], 0, "{report}");
+    assert!(
+        report["submit_replies"]["auth"]["535"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+
+    shutdown.cancel();
+    let mut arrived = 0;
+    while let Ok(Some(e)) = timeout(WAIT, events.recv()).await {
+        if matches!(e.kind, fake_remotes::RemoteEventKind::Message { .. }) {
+            arrived += 1;
+        }
+    }
+    assert_eq!(
+        arrived, 20,
+        "only the authenticated flood's messages arrived"
+    );
 }
