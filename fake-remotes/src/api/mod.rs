@@ -65,14 +65,25 @@ pub fn router(control: Control, token: Option<String>, shutdown: CancellationTok
         .route("/reset", post(reset))
         .route("/events", get(events::events))
         .route("/metrics", get(metrics::metrics))
+        .route("/tls/ca.pem", get(ca_pem))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
-                "no such endpoint: see GET /remotes, /events, /metrics",
+                "no such endpoint: see GET /remotes, /events, /metrics, /tls/ca.pem",
             )
         })
         .layer(middleware::from_fn_with_state(api.clone(), authorize))
         .with_state(api)
+}
+
+/// The test CA that signs the remotes' STARTTLS certificates (PEM), so a client in
+/// another process can verify them (and tell `expired_cert`/`wrong_name` from `unknown_ca`).
+async fn ca_pem() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        crate::tls::ca_pem().to_string(),
+    )
+        .into_response()
 }
 
 /// With a token, every request must carry `Authorization: Bearer TOKEN`.

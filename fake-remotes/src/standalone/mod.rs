@@ -268,6 +268,18 @@ pub fn main(config: Config, program: &str) -> ExitCode {
                 def.domains.join(", ")
             );
         }
+        // Clients in other processes verify STARTTLS against this CA.
+        let ca = std::env::temp_dir().join(format!("fake-remotes-ca-{}.pem", std::process::id()));
+        match crate::tls::write_ca_pem(&ca) {
+            Ok(()) => println!(
+                "{program}: STARTTLS test CA in {} (also GET /tls/ca.pem)",
+                ca.display()
+            ),
+            Err(e) => eprintln!(
+                "{program}: cannot write the test CA to {}: {e}",
+                ca.display()
+            ),
+        }
         println!(
             "{program}: control API on http://{}/remotes ({})",
             bound.api_addr(),

@@ -95,6 +95,16 @@ async fn remotes_metrics_and_reset_report_what_was_served() {
     );
     assert_eq!(all["events"]["next"], 4, "connected, rcpt, message: {all}");
 
+    // The STARTTLS test CA, for clients in other processes.
+    let ca = get(api, "/tls/ca.pem").await;
+    assert_eq!(ca.status, 200);
+    assert!(
+        ca.body.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{}",
+        ca.body
+    );
+    assert_eq!(ca.body, fake_remotes::tls::ca_pem());
+
     let metrics = get(api, "/metrics").await;
     assert_eq!(metrics.status, 200);
     assert!(metrics

@@ -57,12 +57,13 @@ async fn serves_a_scenario_file_and_its_api() {
         .expect("start fake-remotes");
     let stdout = child.stdout.take().unwrap();
     let _guard = Killed(child);
-    // The start-up lines: one per remote, then the API. Read on a thread: a blocking pipe.
+    // The start-up lines: one per remote, the test CA, then the API. Read on a thread: a
+    // blocking pipe.
     let lines = std::thread::spawn(move || {
         BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .take(3)
+            .take(4)
             .collect::<Vec<_>>()
     });
     let lines = tokio::task::spawn_blocking(move || lines.join().unwrap());
@@ -85,6 +86,20 @@ async fn serves_a_scenario_file_and_its_api() {
     let ok = addr_after("fake-remotes: remote ok listening on ");
     let down = addr_after("fake-remotes: remote down listening on ");
     let api = addr_after("fake-remotes: control API on http://");
+    let ca_line = lines
+        .iter()
+        .find(|l| l.starts_with("fake-remotes: STARTTLS test CA in "))
+        .expect("the CA line");
+    let ca_path = ca_line["fake-remotes: STARTTLS test CA in ".len()..]
+        .split(' ')
+        .next()
+        .unwrap();
+    let ca = std::fs::read_to_string(ca_path).expect("the CA file is written");
+    assert_eq!(
+        get(api, "/tls/ca.pem").await.body,
+        ca,
+        "the file and the API agree"
+    );
 
     assert!(send_mail(ok, "mq.1.0@ok.test").await.starts_with("250 "));
     eventually("refused by the timeline", || refused(down)).await;
