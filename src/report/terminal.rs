@@ -75,7 +75,6 @@ pub fn render(
         messages.push(format!("shortfall {}", fmt_count(p.shortfall)));
     }
     let _ = writeln!(t, "\n  {}  {}", paint.dim("messages"), messages.join(" · "));
-    t.push_str(&s.load_table);
     if !s.nodes.is_empty() {
         let nodes: Vec<String> = s
             .nodes
@@ -96,6 +95,11 @@ pub fn render(
             nodes.join(" · "),
             paint.dim("(accepted→delivered)")
         );
+    }
+    // The generator's per-phase table, after the message totals it explains.
+    if !s.load_table.is_empty() {
+        let _ = writeln!(t);
+        t.push_str(&s.load_table);
     }
     let _ = writeln!(t);
 
