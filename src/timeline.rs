@@ -1,6 +1,6 @@
 //! The fault timeline: switches remote faults, node faults and operator actions (`exec`)
 //! on and off at their offsets from load start, and heals everything when told (end of
-//! run, failure, Ctrl-C) — a fault is never left behind: remote faults are cleared, stuck
+//! run, failure, a stop signal) — a fault is never left behind: remote faults are cleared, stuck
 //! nodes released, and every `exec` whose window is open has its `undo` run. What it has
 //! put in force and not yet undone is published as it changes ([`Controls::in_force`])
 //! so a signal can say what is still being undone.

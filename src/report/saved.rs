@@ -393,4 +393,30 @@ mod tests {
             .to_string()
             .contains("truncated"));
     }
+
+    /// A folder written before the abort's reason was saved (`aborted: true` alone) still
+    /// reads, as aborted by the operator at the end of measurement.
+    #[test]
+    fn an_old_aborted_ledger_reads_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE);
+        write_ledger(&path, &ledger(), Progress::default(), Path::new("s"), None).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let find = |b: &[u8], what: &[u8]| b.windows(what.len()).position(|w| w == what);
+        assert_eq!(
+            find(&bytes, b"\"abort\":"),
+            None,
+            "no abort key when not aborted"
+        );
+        // Same length, so the header length still holds: `false` → `true ` (JSON allows it).
+        let at = find(&bytes, b"\"aborted\":false").unwrap() + b"\"aborted\":".len();
+        bytes[at..at + 5].copy_from_slice(b"true ");
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, _, _, abort) = read_ledger(&path).unwrap();
+        let abort = abort.unwrap();
+        assert_eq!(
+            (abort.reason.as_str(), abort.at_s),
+            ("aborted by the operator", 5.0)
+        );
+    }
 }
