@@ -261,7 +261,8 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
 }
 
 /// Everything after the remotes are up: target, timeline, load, settle, verdict.
-/// `link`: the control API of remotes served elsewhere, if so.
+/// `link`: the control API of remotes served elsewhere, if so. `(abort, in_force)` as
+/// [`run_with_abort`] takes them.
 async fn run_stages(
     plan: Plan,
     scenario_text: String,
