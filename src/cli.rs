@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// failure and drained in time.
 ///
 /// Exit codes: 0 every check passed · 1 a check failed · 2 the scenario or the command
-/// line is invalid · 3 the run could not be carried out (or was aborted with Ctrl-C).
+/// line is invalid · 3 the run could not be carried out or was aborted.
+///
+/// Ctrl-C, SIGTERM and SIGHUP stop a run alike: the load stops, every `exec` undo runs,
+/// every fault is healed, the reports are written with verdict ABORTED (never a pass),
+/// exit 3. A second signal says what is still being undone; a third exits at once.
 #[derive(Debug, Parser)]
 #[command(name = "mailquake", version, about, long_about)]
 pub struct Cli {
@@ -21,7 +25,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and judge the target: writes the reports (summary.json, junit.xml,
-    /// report.html, timeseries.csv, per-phase *.hlog) into DIR, exits 0/1/2/3.
+    /// report.html, timeseries.csv, per-phase *.hlog) into DIR, exits 0 (pass), 1 (a check
+    /// failed), 2 (invalid scenario) or 3 (could not run, or aborted: Ctrl-C, SIGTERM,
+    /// SIGHUP or a failed exec — verdict ABORTED, reports still written).
     Run {
         /// The scenario file (YAML, see scenarios/README.md).
         file: PathBuf,
@@ -32,7 +38,7 @@ pub enum Command {
     /// Render every report again from the data a run saved in its folder (scenario.yaml,
     /// ledger.bin): summary.json, junit.xml, report.html, timeseries.csv and the terminal
     /// summary. Exits 0 (rendered), 2 (the folder or its data cannot be read) or 3 (a
-    /// report could not be written).
+    /// report could not be written, or a stop signal came first).
     Report {
         /// The output folder of a run.
         dir: PathBuf,
@@ -51,7 +57,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "postfix")]
         format: crate::target::routes::RouteFormat,
     },
-    /// Serve the scenario's fake remotes standalone, until Ctrl-C: its remotes listen
+    /// Serve the scenario's fake remotes standalone, until Ctrl-C, SIGTERM or SIGHUP
+    /// (then exit 0): its remotes listen
     /// where the file says, its remote faults run on their timeline from start-up, and a
     /// control API (HTTP, loopback by default) shows counters, streams events and
     /// switches faults live. A run attaches with `remotes: { external: URL }`. Prints
@@ -80,7 +87,8 @@ pub enum Command {
     /// (connect, banner, ehlo, starttls, auth, mail, rcpt, data, dot, quit) the count,
     /// p50/p90/p99/max and the reply codes.
     ///
-    /// Exit codes: 0 it ran · 2 bad arguments · 3 unreachable target (or Ctrl-C).
+    /// Exit codes: 0 it ran · 2 bad arguments · 3 unreachable target, or stopped by
+    /// Ctrl-C, SIGTERM or SIGHUP (after printing what it measured).
     #[command(
         after_help = "Examples:\n  mailquake flood 127.0.0.1:2525 --rate 500/s --for 30s\n  mailquake flood 127.0.0.1:2525 --model closed --sessions 20 --for 10s --size 4KiB\n  mailquake flood mx.test:25 --rate 50/s --for 1m --tls required --ca ca.pem --auth user:secret"
     )]

@@ -6,7 +6,8 @@
 //! `mq.<seq>.<n>@flood.test` unless `--to` names another domain.
 //!
 //! Exit codes: 0 it ran (whatever the server answered) · 2 bad arguments · 3 the target
-//! is unreachable, the runtime could not start, or the operator pressed Ctrl-C.
+//! is unreachable, the runtime could not start, or a stop signal (SIGINT/Ctrl-C, SIGTERM,
+//! SIGHUP) cut it short — after printing what was measured until then.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig};
 use crate::report::load::{self, LoadJson, RepliesJson};
 use crate::scenario::{units, Endpoint, Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
+use crate::signals::StopSignals;
 use crate::smtp::{Credentials, Timeouts, TlsMode};
 
 /// The default recipient domain.
@@ -160,14 +162,26 @@ pub fn main(args: &FloodArgs) -> ExitCode {
         }
     };
     let stop = CancellationToken::new();
-    {
-        let stop = stop.clone();
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nmailquake flood: interrupted — stopping");
-                stop.cancel();
-            }
-        });
+    let signals = {
+        let _in_runtime = runtime.enter();
+        StopSignals::install()
+    };
+    match signals {
+        Ok(signals) => {
+            let first = {
+                let stop = stop.clone();
+                move |name: &str| {
+                    eprintln!(
+                        "\nmailquake flood: {name} — stopping the load, printing what was measured"
+                    );
+                    stop.cancel();
+                }
+            };
+            // Nothing to undo: a flood puts nothing in force.
+            let nothing = tokio::sync::watch::channel(Vec::new()).1;
+            runtime.spawn(signals.escalate("mailquake flood", first, nothing));
+        }
+        Err(e) => eprintln!("mailquake flood: cannot listen for stop signals: {e}"),
     }
     match runtime.block_on(flood(target, load, args.out.clone(), stop.clone())) {
         Ok(report) => {

@@ -7,6 +7,7 @@
 //! wires the stages together. [`remotes`] serves the fake remotes in a process of their
 //! own, and attaches a run to remotes served that way.
 
+pub mod abort;
 pub mod checks;
 pub mod cli;
 pub mod collector;
@@ -16,6 +17,7 @@ pub mod remotes;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod signals;
 pub mod smtp;
 pub mod target;
 pub mod timeline;

@@ -17,12 +17,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::abort::Abort;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress::{self, LiveProgress, Snapshot};
 use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
 use crate::scenario::{self, Plan, Target};
+use crate::signals::StopSignals;
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
 use crate::target::embedded::node::NodeControl;
 use crate::target::{self, embedded};
@@ -101,12 +103,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn exit_code(&self) -> u8 {
-        if self.summary.aborted || self.unwritten {
+        if self.unwritten {
             3
-        } else if self.summary.passed() {
-            0
         } else {
-            1
+            self.summary.verdict.exit_code()
         }
     }
 }
@@ -120,27 +120,34 @@ pub fn default_out_dir(name: &str) -> PathBuf {
 }
 
 /// Runs a plan end to end; `scenario_text` is saved with the reports. `Err` means there
-/// is no verdict (exit 2 or 3).
+/// is no verdict (exit 2 or 3). SIGINT, SIGTERM and SIGHUP abort it (see `signals`).
 pub async fn run(plan: Plan, scenario_text: String, out_dir: PathBuf) -> Result<Outcome, RunError> {
-    let abort = CancellationToken::new();
-    {
-        let abort = abort.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                progress::log_line("mailquake: interrupted — stopping the load, healing the faults, writing what was measured");
-                abort.cancel();
-            }
-        });
+    let abort = Abort::new();
+    let in_force = watch::Sender::new(Vec::new());
+    match StopSignals::install() {
+        Ok(signals) => {
+            let first = {
+                let abort = abort.clone();
+                move |name: &str| {
+                    progress::log_line(&format!("mailquake: {name} — stopping the load, undoing every action, healing the faults, writing what was measured"));
+                    abort.abort(format!("interrupted by {name}"));
+                }
+            };
+            tokio::spawn(signals.escalate("mailquake", first, in_force.subscribe()));
+        }
+        Err(e) => eprintln!("mailquake: cannot listen for stop signals: {e}"),
     }
-    run_with_abort(plan, scenario_text, out_dir, abort).await
+    run_with_abort(plan, scenario_text, out_dir, abort, in_force).await
 }
 
-/// [`run`] with the abort signal supplied by the caller (tests abort without a signal).
+/// [`run`] with the abort supplied by the caller (tests abort without a signal);
+/// `in_force` gets what the timeline has put in force and not yet undone.
 pub async fn run_with_abort(
     plan: Plan,
     scenario_text: String,
     out_dir: PathBuf,
-    abort: CancellationToken,
+    abort: Abort,
+    in_force: watch::Sender<Vec<String>>,
 ) -> Result<Outcome, RunError> {
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
@@ -153,7 +160,7 @@ pub async fn run_with_abort(
             plan,
             scenario_text,
             out_dir,
-            abort,
+            (abort, in_force),
             shutdown.clone(),
             remotes,
             None,
@@ -184,7 +191,7 @@ pub async fn run_with_abort(
         plan,
         scenario_text,
         out_dir,
-        abort,
+        (abort, in_force),
         shutdown.clone(),
         remotes,
         Some(&link),
@@ -254,12 +261,13 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
 }
 
 /// Everything after the remotes are up: target, timeline, load, settle, verdict.
-/// `link`: the control API of remotes served elsewhere, if so.
+/// `link`: the control API of remotes served elsewhere, if so. `(abort, in_force)` as
+/// [`run_with_abort`] takes them.
 async fn run_stages(
     plan: Plan,
     scenario_text: String,
     out_dir: PathBuf,
-    abort: CancellationToken,
+    (abort, in_force): (Abort, watch::Sender<Vec<String>>),
     shutdown: CancellationToken,
     remotes: RemoteSet,
     link: Option<&Link>,
@@ -333,6 +341,8 @@ async fn run_stages(
     let controls = timeline::Controls {
         remotes: remote_faults,
         nodes: node_controls,
+        in_force,
+        remotes_elsewhere: link.is_some(),
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
@@ -376,7 +386,7 @@ async fn run_stages(
             hlog_dir: Some(out_dir.clone()),
         },
         events_tx,
-        abort.clone(),
+        abort.token().clone(),
     );
     let load_report = generator.await?;
 
@@ -428,7 +438,7 @@ async fn run_stages(
         ledger,
         totals,
         findings,
-        aborted: abort.is_cancelled(),
+        abort: abort.reason(t0_us),
     };
     let written = crate::report::write_run(&out_dir, &judged);
     Ok(finish(written, out_dir))
@@ -458,8 +468,10 @@ fn finish(written: Written, out_dir: PathBuf) -> Outcome {
 
 /// `mailquake report DIR`: judges a finished run again from the data saved in its
 /// folder and rewrites every report. Exit 0 · 2 unreadable folder or data · 3 a report
-/// could not be written.
+/// could not be written, or a stop signal came first (it says which were not written).
 pub fn report_main(dir: &Path) -> ExitCode {
+    let (written_tx, written_rx) = std::sync::mpsc::channel::<String>();
+    crate::signals::exit_on_signal_naming_unwritten(dir, written_rx);
     let saved = match saved::load(dir) {
         Ok(saved) => saved,
         Err(e) => {
@@ -474,12 +486,14 @@ pub fn report_main(dir: &Path) -> ExitCode {
         ledger: saved.ledger,
         totals: saved.totals,
         findings,
-        aborted: saved.aborted,
+        abort: saved.abort,
         samples: saved.samples,
         load: saved.load,
     };
     let outcome = finish(
-        crate::report::write_reports(dir, &judged),
+        crate::report::write_reports_observed(dir, &judged, &|file| {
+            let _ = written_tx.send(file.to_string());
+        }),
         dir.to_path_buf(),
     );
     ExitCode::from(if outcome.unwritten { 3 } else { 0 })

@@ -1,7 +1,9 @@
 //! The fault timeline: switches remote faults, node faults and operator actions (`exec`)
 //! on and off at their offsets from load start, and heals everything when told (end of
-//! run, failure, Ctrl-C) — a fault is never left behind: remote faults are cleared, stuck
-//! nodes released, and every `exec` whose window is open has its `undo` run.
+//! run, failure, a stop signal) — a fault is never left behind: remote faults are cleared, stuck
+//! nodes released, and every `exec` whose window is open has its `undo` run. What it has
+//! put in force and not yet undone is published as it changes ([`Controls::in_force`])
+//! so a signal can say what is still being undone.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::abort::Abort;
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
 use crate::target::embedded::node::NodeControl;
 
@@ -24,10 +27,15 @@ pub struct Controls {
     pub remotes: HashMap<String, watch::Sender<Vec<Fault>>>,
     /// Embedded node name → its control channel.
     pub nodes: HashMap<String, mpsc::UnboundedSender<NodeControl>>,
+    /// What is in force that would outlive the process — `exec` actions with an undo,
+    /// faults on remotes served elsewhere — one description each, until undone.
+    pub in_force: watch::Sender<Vec<String>>,
+    /// The remotes are served by another process (their faults outlive this one).
+    pub remotes_elsewhere: bool,
 }
 
 /// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
-/// `exec` command that fails cancels `abort` (the run cannot go on as planned). Returns
+/// `exec` command that fails aborts the run (it cannot go on as planned). Returns
 /// the problems met (failed commands), one line each.
 ///
 /// `started` fires once the faults at offset 0 are in force, so the caller can start the
@@ -38,7 +46,7 @@ pub async fn run(
     t0: Instant,
     controls: Controls,
     heal: CancellationToken,
-    abort: CancellationToken,
+    abort: Abort,
     started: oneshot::Sender<()>,
 ) -> Vec<String> {
     let mut active = vec![false; windows.len()];
@@ -74,13 +82,14 @@ pub async fn run(
                         "mailquake: exec {what} `{command}` failed: {e}"
                     ));
                     if on {
-                        abort.cancel();
+                        abort.abort(format!("exec run `{command}` failed: {e}"));
                     }
                 }
             }
         } else {
             apply(&windows, &active, subject, &controls);
         }
+        publish(&windows, &active, &controls);
     }
     if let Some(started) = started.take() {
         let _ = started.send(());
@@ -92,13 +101,17 @@ pub async fn run(
     for tx in controls.nodes.values() {
         let _ = tx.send(NodeControl::Stuck(false));
     }
-    for (window, on) in windows.iter().zip(&active) {
+    for (window, on) in windows.iter().zip(active.iter_mut()) {
+        *on &= matches!(window.subject, FaultSubject::Exec { .. });
+    }
+    publish(&windows, &active, &controls);
+    for i in 0..windows.len() {
         if let (
             true,
             FaultSubject::Exec {
                 undo: Some(undo), ..
             },
-        ) = (on, &window.subject)
+        ) = (active[i], &windows[i].subject)
         {
             crate::report::progress::log_line(&format!("[heal] undo: {undo}"));
             if let Err(e) = exec(undo).await {
@@ -107,9 +120,35 @@ pub async fn run(
                     "mailquake: exec undo `{undo}` failed: {e}"
                 ));
             }
+            active[i] = false;
+            publish(&windows, &active, &controls);
         }
     }
     problems
+}
+
+/// Publishes what is in force and would outlive the process (see [`Controls::in_force`]).
+fn publish(windows: &[FaultWindow], active: &[bool], controls: &Controls) {
+    let in_force: Vec<String> = windows
+        .iter()
+        .zip(active)
+        .filter(|(_, on)| **on)
+        .filter_map(|(w, _)| match &w.subject {
+            FaultSubject::Exec {
+                undo: Some(undo), ..
+            } => Some(format!("{} (undo `{undo}`)", w.subject.target())),
+            FaultSubject::Remote { remote, fault } if controls.remotes_elsewhere => Some(format!(
+                "{} on remote {remote} (served elsewhere)",
+                fault.kind()
+            )),
+            _ => None,
+        })
+        .collect();
+    controls.in_force.send_if_modified(|old| {
+        let changed = *old != in_force;
+        *old = in_force;
+        changed
+    });
 }
 
 /// Runs `command` with `sh -c`, within [`EXEC_TIMEOUT`]; `Err` says why it failed.
@@ -118,6 +157,9 @@ pub async fn exec(command: &str) -> Result<(), String> {
         .arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())
+        // Its own process group: a Ctrl-C at the terminal (sent to the whole foreground
+        // group) must not kill an undo the run is waiting for.
+        .process_group(0)
         .kill_on_drop(true)
         .output();
     match tokio::time::timeout(EXEC_TIMEOUT, child).await {
@@ -240,7 +282,7 @@ mod tests {
             t0,
             controls,
             heal.clone(),
-            CancellationToken::new(),
+            Abort::new(),
             started_tx,
         ));
         started.await.unwrap();
@@ -290,7 +332,7 @@ mod tests {
             ),
         ];
         let heal = CancellationToken::new();
-        let abort = CancellationToken::new();
+        let abort = Abort::new();
         let task = tokio::spawn(run(
             windows,
             Instant::now(),
@@ -316,7 +358,7 @@ mod tests {
         assert!(!abort.is_cancelled());
 
         let heal = CancellationToken::new();
-        let abort = CancellationToken::new();
+        let abort = Abort::new();
         let windows = vec![exec_window(
             0,
             None,
@@ -349,6 +391,65 @@ mod tests {
 }
 
 #[cfg(test)]
+mod in_force_tests {
+    use super::*;
+
+    /// What would outlive the process is published while in force and cleared as it is
+    /// undone: exec actions with an undo, faults on remotes served elsewhere.
+    #[tokio::test]
+    async fn publishes_what_is_in_force_until_undone() {
+        let (faults, _faults_rx) = watch::channel(Vec::new());
+        let controls = Controls {
+            remotes: HashMap::from([("down".to_string(), faults)]),
+            remotes_elsewhere: true,
+            ..Default::default()
+        };
+        let mut in_force = controls.in_force.subscribe();
+        let windows = vec![
+            FaultWindow {
+                subject: FaultSubject::Exec {
+                    name: "hold".into(),
+                    run: "true".into(),
+                    undo: Some("true".into()),
+                },
+                at: Duration::ZERO,
+                duration: None,
+            },
+            FaultWindow {
+                subject: FaultSubject::Remote {
+                    remote: "down".into(),
+                    fault: Fault::Refuse,
+                },
+                at: Duration::ZERO,
+                duration: None,
+            },
+        ];
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let task = tokio::spawn(run(
+            windows,
+            Instant::now(),
+            controls,
+            heal.clone(),
+            Abort::new(),
+            started_tx,
+        ));
+        started.await.unwrap();
+        let now = in_force.borrow_and_update().clone();
+        assert_eq!(
+            now,
+            [
+                "exec `hold` (undo `true`)",
+                "refuse on remote down (served elsewhere)"
+            ]
+        );
+        heal.cancel();
+        assert!(task.await.unwrap().is_empty());
+        assert!(in_force.borrow().is_empty(), "everything undone");
+    }
+}
+
+#[cfg(test)]
 mod start_tests {
     use super::*;
 
@@ -374,7 +475,7 @@ mod start_tests {
             Instant::now(),
             controls,
             heal.clone(),
-            CancellationToken::new(),
+            Abort::new(),
             started_tx,
         ));
         started.await.unwrap();

@@ -1,7 +1,7 @@
 //! Checks: pure functions from the [`Ledger`] and the [`Plan`] to a [`Finding`].
 //!
 //! A check with no data to judge is [`Status::Inconclusive`], which fails the gate
-//! (fail closed) and says why.
+//! (fail closed) and says why. The run's [`Verdict`] is decided here too (`verdict.rs`).
 
 use serde::Serialize;
 
@@ -15,8 +15,10 @@ mod nodes;
 mod queue;
 #[cfg(test)]
 mod testkit;
+mod verdict;
 
 pub use common::fmt_count;
+pub use verdict::{Aborted, Verdict};
 
 use crate::collector::Ledger;
 use crate::scenario::{Check, Plan};

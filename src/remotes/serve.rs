@@ -1,8 +1,8 @@
 //! `mailquake remotes FILE [--api ADDR] [--token T]`: serves a scenario's fake remotes
 //! standalone — its `remotes` (with the implicit `bounces` collector) and the remote
 //! entries of its `faults` timeline, running from start-up — with the control API, until
-//! Ctrl-C. The scenario is validated by the normal loader first (exit 2 if invalid); its
-//! load, checks and node faults are not used here.
+//! Ctrl-C, SIGTERM or SIGHUP (exit 0). The scenario is validated by the normal loader
+//! first (exit 2 if invalid); its load, checks and node faults are not used here.
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,8 +1,10 @@
 //! `junit.xml`: one `<testcase>` per check in a `<testsuite>` named after the scenario,
 //! so CI systems (GitLab, Jenkins, GitHub test reporters) show the gate like a test run.
 //! A failed or inconclusive check carries `<failure message="observed (limit: …)">`
-//! with the detail and the evidence as its text. Nothing time-dependent beyond the run's
-//! own figures goes in, so a re-render gives the same bytes.
+//! with the detail and the evidence as its text. A run that ended early gets one more
+//! testcase, `run`, with an `<error>` saying why and when, so `errors="1"` and no CI
+//! system shows it green. Nothing time-dependent beyond the run's own figures goes in,
+//! so a re-render gives the same bytes.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -18,9 +20,10 @@ pub fn render(s: &Summary) -> Result<String, String> {
         Property::new("run_id", s.run_id.as_str()),
         Property::new("scenario", s.scenario.as_str()),
         Property::new("started", s.started.as_str()),
-        Property::new("verdict", s.verdict),
+        Property::new("verdict", s.verdict.as_str()),
         Property::new("aborted", if s.aborted { "true" } else { "false" }),
     ]);
+    let partial = s.partial_note();
     for c in &s.checks {
         let status = match c.status {
             Status::Pass => TestCaseStatus::success(),
@@ -36,6 +39,9 @@ pub fn render(s: &Summary) -> Result<String, String> {
                 if !c.evidence.is_empty() {
                     text.push_str(&format!("\nevidence: {}", c.evidence.join(", ")));
                 }
+                if let Some(note) = &partial {
+                    text.push_str(&format!("\n{note}"));
+                }
                 st.set_description(text);
                 st
             }
@@ -44,8 +50,23 @@ pub fn render(s: &Summary) -> Result<String, String> {
         case.set_classname(format!("mailquake.{}", s.name));
         // Passing checks keep their figures too: CI shows them on the test's page.
         if c.status == Status::Pass {
-            case.set_system_out(format!("{} (limit: {})\n{}", c.observed, c.limit, c.detail));
+            let mut text = format!("{} (limit: {})\n{}", c.observed, c.limit, c.detail);
+            if let Some(note) = &partial {
+                text.push_str(&format!("\n{note}"));
+            }
+            case.set_system_out(text);
         }
+        suite.add_test_case(case);
+    }
+    if let Some(abort) = &s.abort {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+        st.set_message(format!("run aborted: {abort}"));
+        st.set_type("aborted");
+        st.set_description(format!(
+            "The run ended early: {abort}. No verdict on the target: the checks above were judged on what was measured until then."
+        ));
+        let mut case = TestCase::new("run", st);
+        case.set_classname(format!("mailquake.{}", s.name));
         suite.add_test_case(case);
     }
     let mut report = Report::new("mailquake");

@@ -26,7 +26,7 @@ use std::path::Path;
 pub use samples::Samples;
 pub use summary::Summary;
 
-use crate::checks::Finding;
+use crate::checks::{Aborted, Finding};
 use crate::collector::{Ledger, Progress};
 use crate::scenario::Plan;
 
@@ -40,8 +40,8 @@ pub struct JudgedRun {
     /// The collector's running totals when measurement stopped.
     pub totals: Progress,
     pub findings: Vec<Finding>,
-    /// The operator stopped the run (Ctrl-C).
-    pub aborted: bool,
+    /// Why and when the run ended early (a signal, a failed `exec`); `None` if it did not.
+    pub abort: Option<Aborted>,
     pub samples: Samples,
     /// The generator's measurements and the harness's problems.
     pub load: LoadSection,
@@ -108,17 +108,24 @@ impl Written {
 /// The report files, in the order they are written.
 pub const REPORT_FILES: [&str; 4] = [summary::FILE, junit::FILE, timeseries::FILE, html::FILE];
 
-/// Files written and files that failed, as writing goes.
+/// Files written and files that failed, as writing goes; `observer` hears of each file
+/// written as soon as it is.
 #[derive(Default)]
-struct Tally {
+struct Tally<'a> {
     files: Vec<String>,
     failed: Vec<WriteFailure>,
+    observer: Option<&'a dyn Fn(&str)>,
 }
 
-impl Tally {
+impl Tally<'_> {
     fn record(&mut self, name: &str, result: Result<(), String>) {
         match result {
-            Ok(()) => self.files.push(name.to_string()),
+            Ok(()) => {
+                if let Some(observer) = self.observer {
+                    observer(name);
+                }
+                self.files.push(name.to_string())
+            }
             Err(error) => self.failed.push(WriteFailure {
                 file: name.to_string(),
                 error,
@@ -141,7 +148,7 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
             &run.ledger,
             run.totals,
             &run.plan.source,
-            run.aborted,
+            run.abort.as_ref(),
         )
         .map_err(|e| e.to_string()),
     );
@@ -162,7 +169,16 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
 
 /// Writes every report into `dir` from a judged run (re-rendering a saved run).
 pub fn write_reports(dir: &Path, run: &JudgedRun) -> Written {
-    let mut tally = Tally::default();
+    write_reports_observed(dir, run, &|_| {})
+}
+
+/// [`write_reports`], calling `written` with each file's name once it is written (so a
+/// signal can say which were not).
+pub fn write_reports_observed(dir: &Path, run: &JudgedRun, written: &dyn Fn(&str)) -> Written {
+    let mut tally = Tally {
+        observer: Some(written),
+        ..Default::default()
+    };
     let summary = reports_into(dir, run, &mut tally);
     Written {
         summary,
@@ -178,7 +194,7 @@ fn reports_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) -> Summary {
         run.totals,
         &run.findings,
         &run.load,
-        run.aborted,
+        run.abort.as_ref(),
     );
     let json = serde_json::to_string_pretty(&summary)
         .map(|j| j + "\n")

@@ -9,8 +9,8 @@
 //! "MQLEDGER"  8 bytes, magic
 //! u32         format version (1)
 //! u32         header length H in bytes
-//! H bytes     header: UTF-8 JSON (run id, t0, end, scenario path, aborted, domains,
-//!             nodes, counters, totals, record count and size)
+//! H bytes     header: UTF-8 JSON (run id, t0, end, scenario path, aborted and why,
+//!             domains, nodes, counters, totals, record count and size)
 //! N × 34      one fixed-size record per message, in sequence-number order:
 //!             intended_ms u32, accepted_ms u32, delivered_ms u32, bounced_ms u32,
 //!             delivered_mask u64, domain u16, attempts u16, duplicates u16,
@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::samples::Samples;
+use crate::checks::Aborted;
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, MessageRecord, Progress};
 use crate::scenario::{self, Plan};
@@ -55,6 +56,9 @@ struct Header {
     /// The scenario file as given on the command line (`summary.json`'s `scenario`).
     scenario: String,
     aborted: bool,
+    /// Why and when it was aborted (absent in folders written before it was saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    abort: Option<Aborted>,
     domains: Vec<String>,
     nodes: Vec<String>,
     shortfall: u64,
@@ -74,7 +78,7 @@ pub struct SavedRun {
     pub scenario_text: String,
     pub ledger: Ledger,
     pub totals: Progress,
-    pub aborted: bool,
+    pub abort: Option<Aborted>,
     pub samples: Samples,
     pub load: super::LoadSection,
 }
@@ -98,14 +102,15 @@ pub fn write_ledger(
     ledger: &Ledger,
     totals: Progress,
     scenario: &Path,
-    aborted: bool,
+    abort: Option<&Aborted>,
 ) -> io::Result<()> {
     let header = Header {
         run_id: ledger.run_id.clone(),
         t0_us: ledger.t0_us,
         end_ms: ledger.end_ms,
         scenario: scenario.display().to_string(),
-        aborted,
+        aborted: abort.is_some(),
+        abort: abort.cloned(),
         domains: ledger.domains.clone(),
         nodes: ledger.nodes.clone(),
         shortfall: ledger.shortfall,
@@ -166,8 +171,9 @@ fn decode(b: &[u8; RECORD_SIZE]) -> MessageRecord {
     }
 }
 
-/// Reads `ledger.bin`: the ledger, the totals, the scenario path as given and `aborted`.
-fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, bool), SavedError> {
+/// Reads `ledger.bin`: the ledger, the totals, the scenario path as given and why the
+/// run was aborted, if it was.
+fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>), SavedError> {
     let fail = |message: String| SavedError {
         file: path.to_path_buf(),
         message,
@@ -232,7 +238,15 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, bool), SavedErr
         queue: Vec::new(),
         probe_failures: 0,
     };
-    Ok((ledger, header.totals, header.scenario, header.aborted))
+    // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
+    // only way then), at the end of measurement.
+    let abort = header.abort.or_else(|| {
+        header.aborted.then(|| Aborted {
+            reason: "aborted by the operator".into(),
+            at_s: f64::from(ledger.end_ms) / 1000.0,
+        })
+    });
+    Ok((ledger, header.totals, header.scenario, abort))
 }
 
 /// Reads a run's folder: the scenario (parsed again), the ledger, optional samples.
@@ -248,7 +262,7 @@ pub fn load(dir: &Path) -> Result<SavedRun, SavedError> {
         file: scenario_file.clone(),
         message: format!("cannot read: {e} (is this the output folder of a run?)"),
     })?;
-    let (ledger, totals, scenario_path, aborted) = read_ledger(&dir.join(LEDGER_FILE))?;
+    let (ledger, totals, scenario_path, abort) = read_ledger(&dir.join(LEDGER_FILE))?;
     // Parse under the saved file's name so an error points at it, then restore the path
     // the run was given: `summary.json` reports that one.
     let mut plan = scenario::parse(&scenario_text, &scenario_file).map_err(|e| SavedError {
@@ -288,7 +302,7 @@ pub fn load(dir: &Path) -> Result<SavedRun, SavedError> {
         scenario_text,
         ledger,
         totals,
-        aborted,
+        abort,
         samples,
         load,
     })
@@ -345,7 +359,11 @@ mod tests {
             submitted: 2,
             ..Default::default()
         };
-        write_ledger(&path, &l, totals, Path::new("s.yaml"), true).unwrap();
+        let why = Aborted {
+            reason: "interrupted by SIGTERM".into(),
+            at_s: 1.5,
+        };
+        write_ledger(&path, &l, totals, Path::new("s.yaml"), Some(&why)).unwrap();
         let size = std::fs::metadata(&path).unwrap().len();
         let (back, t, scenario, aborted) = read_ledger(&path).unwrap();
         assert_eq!(back.records, l.records);
@@ -358,7 +376,10 @@ mod tests {
             (back.remotes, back.submit_rejections),
             (l.remotes, l.submit_rejections)
         );
-        assert_eq!((t, scenario.as_str(), aborted), (totals, "s.yaml", true));
+        assert_eq!(
+            (t, scenario.as_str(), aborted),
+            (totals, "s.yaml", Some(why))
+        );
 
         // A truncated file is named and refused.
         let bytes = std::fs::read(&path).unwrap();
@@ -371,5 +392,31 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("truncated"));
+    }
+
+    /// A folder written before the abort's reason was saved (`aborted: true` alone) still
+    /// reads, as aborted by the operator at the end of measurement.
+    #[test]
+    fn an_old_aborted_ledger_reads_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE);
+        write_ledger(&path, &ledger(), Progress::default(), Path::new("s"), None).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let find = |b: &[u8], what: &[u8]| b.windows(what.len()).position(|w| w == what);
+        assert_eq!(
+            find(&bytes, b"\"abort\":"),
+            None,
+            "no abort key when not aborted"
+        );
+        // Same length, so the header length still holds: `false` → `true ` (JSON allows it).
+        let at = find(&bytes, b"\"aborted\":false").unwrap() + b"\"aborted\":".len();
+        bytes[at..at + 5].copy_from_slice(b"true ");
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, _, _, abort) = read_ledger(&path).unwrap();
+        let abort = abort.unwrap();
+        assert_eq!(
+            (abort.reason.as_str(), abort.at_s),
+            ("aborted by the operator", 5.0)
+        );
     }
 }

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::{Finding, Status};
+use crate::checks::{Aborted, Finding, Status, Verdict};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
 use crate::report::LoadSection;
 use crate::scenario::Plan;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `verdict` may be `aborted`; `abort` and `checks[].partial` added.
+pub const SCHEMA_VERSION: u32 = 2;
 pub const FILE: &str = "summary.json";
 
 #[derive(Debug, Serialize)]
@@ -23,10 +24,12 @@ pub struct Summary {
     pub started: String,
     /// From load start to the end of measurement.
     pub duration_s: f64,
-    /// `pass` when every check passed, else `fail`.
-    pub verdict: &'static str,
-    /// The operator stopped the run (Ctrl-C): the figures cover what was measured.
+    /// `aborted` when the run ended early, else `pass` when every check passed, else `fail`.
+    pub verdict: Verdict,
+    /// The run ended early (kept from schema 1; `abort` says why).
     pub aborted: bool,
+    /// Why and when the run ended early; `null` when it went to its end.
+    pub abort: Option<Aborted>,
     pub checks: Vec<CheckJson>,
     pub totals: Progress,
     pub nodes: Vec<NodeJson>,
@@ -69,6 +72,8 @@ pub struct CheckJson {
     pub limit: String,
     pub detail: String,
     pub evidence: Vec<String>,
+    /// Judged on the data of a run that ended early.
+    pub partial: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,7 +111,7 @@ impl Summary {
         progress: Progress,
         findings: &[Finding],
         load: &LoadSection,
-        aborted: bool,
+        abort: Option<&Aborted>,
     ) -> Self {
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ledger.t0_us);
         Summary {
@@ -116,12 +121,9 @@ impl Summary {
             run_id: ledger.run_id.clone(),
             started: humantime::format_rfc3339_seconds(started).to_string(),
             duration_s: ledger.end_ms as f64 / 1000.0,
-            verdict: if findings.iter().all(Finding::passed) {
-                "pass"
-            } else {
-                "fail"
-            },
-            aborted,
+            verdict: Verdict::decide(findings, abort),
+            aborted: abort.is_some(),
+            abort: abort.cloned(),
             checks: findings
                 .iter()
                 .map(|f| CheckJson {
@@ -132,6 +134,7 @@ impl Summary {
                     limit: f.limit.clone(),
                     detail: f.detail.clone(),
                     evidence: f.evidence.clone(),
+                    partial: abort.is_some(),
                 })
                 .collect(),
             totals: progress,
@@ -162,7 +165,14 @@ impl Summary {
     }
 
     pub fn passed(&self) -> bool {
-        self.verdict == "pass"
+        self.verdict == Verdict::Pass
+    }
+
+    /// `judged on partial data (run aborted at 12.3s)` when the run ended early.
+    pub fn partial_note(&self) -> Option<String> {
+        self.abort
+            .as_ref()
+            .map(|a| format!("judged on partial data (run aborted at {:.1}s)", a.at_s))
     }
 }
 

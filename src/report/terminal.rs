@@ -1,10 +1,12 @@
 //! The terminal summary at the end of a run, in the style k6 users know: the totals,
 //! then one aligned line per check (✓/✗, name, observed, limit), the detail and evidence
-//! under each check that did not pass, and the verdict. Colour only on a terminal.
+//! under each check that did not pass, and the verdict (`ABORTED — why (at 12.3s)` for a
+//! run that ended early, whose checks are marked as judged on partial data). Colour only
+//! on a terminal.
 
 use std::fmt::Write;
 
-use crate::checks::{fmt_count, Status};
+use crate::checks::{fmt_count, Status, Verdict};
 
 use super::{Summary, WriteFailure};
 
@@ -112,6 +114,9 @@ pub fn render(
         .max()
         .unwrap_or(0)
         .min(50);
+    if let Some(note) = s.partial_note() {
+        let _ = writeln!(t, "  {}", paint.yellow(&format!("checks {note}:")));
+    }
     for c in &s.checks {
         let mark = match c.status {
             Status::Pass => paint.green("✓"),
@@ -144,25 +149,23 @@ pub fn render(
         .filter(|c| !c.passed)
         .map(|c| c.name.as_str())
         .collect();
-    let verdict = if s.passed() {
-        paint.green(&paint.bold(&format!("PASS ({} checks)", s.checks.len())))
-    } else {
-        paint.red(&paint.bold(&format!(
-            "FAIL ({} of {} checks failed: {})",
+    let verdict = match (s.verdict, &s.abort) {
+        (Verdict::Pass, _) => {
+            paint.green(&paint.bold(&format!("PASS ({} checks)", s.checks.len())))
+        }
+        (Verdict::Aborted, Some(abort)) => paint.red(&paint.bold(&format!("ABORTED — {abort}"))),
+        _ => paint.red(&paint.bold(&format!(
+            "{} ({} of {} checks failed: {})",
+            s.verdict.as_str().to_uppercase(),
             failed_checks.len(),
             s.checks.len(),
             failed_checks.join(", ")
-        )))
+        ))),
     };
     for p in &s.problems {
         let _ = writeln!(t, "  {}", paint.red(&format!("! {p}")));
     }
-    let aborted = match (s.aborted, s.problems.is_empty()) {
-        (false, _) => "",
-        (true, true) => " · ABORTED by the operator",
-        (true, false) => " · ABORTED: the run could not go on as planned",
-    };
-    let _ = writeln!(t, "\nverdict: {verdict}{aborted}");
+    let _ = writeln!(t, "\nverdict: {verdict}");
     let dir = out_dir.trim_end_matches('/');
     if files.iter().any(|f| f == super::html::FILE) {
         let _ = writeln!(t, "report:  {dir}/{}", super::html::FILE);

@@ -7,4 +7,5 @@ mod postfix;
 mod remotes;
 mod reports;
 mod runs;
+mod signals;
 mod validate;

@@ -1,6 +1,6 @@
 //! `mailquake remotes` and runs attached to remotes served elsewhere: a run of a short
 //! scenario against `mailquake remotes` in a separate process (faults applied through
-//! the API and healed, also on Ctrl-C), the one-line errors and exit codes of attaching
+//! the API and healed, also on SIGTERM), the one-line errors and exit codes of attaching
 //! (2: the scenario does not fit what is served; 3: no API there), and what is checked
 //! offline.
 
@@ -333,7 +333,7 @@ fn the_external_form_is_checked_offline() {
 }
 
 #[test]
-fn ctrl_c_during_an_attached_run_heals_the_remotes_it_faulted() {
+fn sigterm_during_an_attached_run_heals_the_remotes_it_faulted() {
     let served = serve(&scenario("served-remotes.yaml"));
     let dir = tempfile::tempdir().unwrap();
     let file = attached(dir.path(), &format!("http://{}", served.api), |t| {
@@ -371,7 +371,7 @@ fn ctrl_c_during_an_attached_run_heals_the_remotes_it_faulted() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let status = Command::new("kill")
-        .arg("-INT")
+        .arg("-TERM")
         .arg(child.id().to_string())
         .status()
         .unwrap();
@@ -382,7 +382,7 @@ fn ctrl_c_during_an_attached_run_heals_the_remotes_it_faulted() {
         }
         assert!(
             Instant::now() < deadline + WAIT,
-            "did not stop after Ctrl-C"
+            "did not stop after SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(50));
     };

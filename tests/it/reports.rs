@@ -181,7 +181,7 @@ fn golden_run(samples: Samples) -> JudgedRun {
         ledger,
         totals,
         findings,
-        aborted: false,
+        abort: None,
         samples,
         load: Default::default(),
     }
@@ -429,4 +429,46 @@ fn a_report_that_cannot_be_written_is_named_and_the_others_are_written() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("report.html"), "{err}");
+}
+
+/// An aborted run is never `pass` in any output, whatever its checks say.
+#[test]
+fn an_aborted_run_is_aborted_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = golden_run(Samples::default());
+    run.abort = Some(checks::Aborted {
+        reason: "exec run `false` failed: exit status: 1".into(),
+        at_s: 5.0,
+    });
+    // Even with every check passing.
+    for f in &mut run.findings {
+        f.status = checks::Status::Pass;
+    }
+    let written = report::write_reports(dir.path(), &run);
+    assert!(written.failed.is_empty(), "{:?}", written.failed);
+    assert_eq!(written.summary.verdict, checks::Verdict::Aborted);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["verdict"], "aborted");
+    assert_eq!(s["abort"]["at_s"], 5.0);
+    assert_eq!(s["checks"][0]["partial"], true);
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("errors=\"1\""), "{junit}");
+    assert!(
+        junit.contains("<testcase name=\"run\"")
+            && junit.contains(
+                "message=\"run aborted: exec run `false` failed: exit status: 1 (at 5.0s)\""
+            ),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains(">ABORTED</div>"));
+    assert!(html.contains("judged on partial data (run aborted at 5.0s)"));
+    let text = report::terminal::render(&written.summary, "out", &[], &[], false);
+    assert!(
+        text.contains("verdict: ABORTED — exec run `false` failed: exit status: 1 (at 5.0s)"),
+        "{text}"
+    );
+    assert!(!text.contains("PASS"), "{text}");
 }

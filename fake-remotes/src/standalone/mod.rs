@@ -235,8 +235,9 @@ pub fn remote_seed(seed: u64, i: usize) -> u64 {
 }
 
 /// A binary's whole life: bind, print where everything listens (stdout, one line each),
-/// serve until Ctrl-C or SIGTERM. `program` prefixes the messages. Exit codes: 0 after
-/// a signal, 2 for an unacceptable configuration, 3 if an address cannot be bound.
+/// serve until Ctrl-C (SIGINT), SIGTERM or SIGHUP. `program` prefixes the messages. Exit
+/// codes: 0 after a signal (serving until told to stop is the job), 2 for an unacceptable
+/// configuration, 3 if an address cannot be bound.
 pub fn main(config: Config, program: &str) -> ExitCode {
     crate::limits::raise_open_files();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -290,7 +291,7 @@ pub fn main(config: Config, program: &str) -> ExitCode {
             }
         );
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop.cancel_on_signal(shutdown.clone()));
+        tokio::spawn(stop.cancel_on_signal(shutdown.clone(), program.to_string()));
         match bound.serve(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -301,10 +302,10 @@ pub fn main(config: Config, program: &str) -> ExitCode {
     })
 }
 
-/// Ctrl-C and (on Unix) SIGTERM, registered when installed.
+/// Ctrl-C and (on Unix) SIGTERM and SIGHUP, registered when installed.
 struct StopSignals {
     #[cfg(unix)]
-    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    signals: Option<[tokio::signal::unix::Signal; 3]>,
 }
 
 impl StopSignals {
@@ -312,22 +313,29 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let signals = signal(SignalKind::interrupt())
-                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                .ok();
+            let signals = (|| {
+                Ok::<_, std::io::Error>([
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                    signal(SignalKind::hangup())?,
+                ])
+            })()
+            .ok();
             StopSignals { signals }
         }
         #[cfg(not(unix))]
         StopSignals {}
     }
 
-    async fn cancel_on_signal(self, shutdown: CancellationToken) {
+    async fn cancel_on_signal(self, shutdown: CancellationToken, program: String) {
         #[cfg(unix)]
-        if let Some((mut int, mut term)) = self.signals {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
+        if let Some([mut int, mut term, mut hup]) = self.signals {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+            eprintln!("{program}: {name} — stopping");
             shutdown.cancel();
             return;
         }

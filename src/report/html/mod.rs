@@ -94,7 +94,8 @@ struct Page<'a> {
     verdict: &'a str,
     verdict_word: String,
     verdict_line: String,
-    aborted: bool,
+    /// `judged on partial data (run aborted at 12.3s)` when the run ended early.
+    partial: Option<String>,
     checks: &'a [Check<'a>],
     failing: Vec<&'a Check<'a>>,
     totals: Vec<Total>,
@@ -122,14 +123,18 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
         run_id: &summary.run_id,
         started: &summary.started,
         duration: seconds(summary.duration_s),
-        verdict: summary.verdict,
-        verdict_word: summary.verdict.to_uppercase(),
-        verdict_line: if summary.passed() {
-            format!("all {} checks passed", checks.len())
-        } else {
-            format!("{failed} of {} checks failed", checks.len())
+        verdict: summary.verdict.as_str(),
+        verdict_word: summary.verdict.as_str().to_uppercase(),
+        verdict_line: match &summary.abort {
+            Some(abort) => format!(
+                "{abort} · {} of {} checks passed on partial data",
+                checks.len() - failed,
+                checks.len()
+            ),
+            None if summary.passed() => format!("all {} checks passed", checks.len()),
+            None => format!("{failed} of {} checks failed", checks.len()),
         },
-        aborted: summary.aborted,
+        partial: summary.partial_note(),
         checks: &checks,
         failing: checks.iter().filter(|c| c.status != "pass").collect(),
         totals: vec![
