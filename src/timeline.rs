@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::journal::{Action, Journal};
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
 use crate::target::embedded::node::NodeControl;
 
@@ -24,6 +25,8 @@ pub struct Controls {
     pub remotes: HashMap<String, watch::Sender<Vec<Fault>>>,
     /// Embedded node name → its control channel.
     pub nodes: HashMap<String, mpsc::UnboundedSender<NodeControl>>,
+    /// Where `exec` actions with an `undo` are recorded before they run (crash safety).
+    pub journal: Option<Journal>,
 }
 
 /// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
@@ -42,6 +45,8 @@ pub async fn run(
     started: oneshot::Sender<()>,
 ) -> Vec<String> {
     let mut active = vec![false; windows.len()];
+    // The journal id of each `exec` whose undo is owed.
+    let mut journaled: Vec<Option<u64>> = vec![None; windows.len()];
     let mut problems = Vec::new();
     let mut started = Some(started);
     for (at, index, on) in transitions(&windows) {
@@ -64,10 +69,29 @@ pub async fn run(
             subject.kind(),
             subject.target()
         ));
-        if let FaultSubject::Exec { run, undo, .. } = subject {
+        if let FaultSubject::Exec { name, run, undo } = subject {
+            if on {
+                match journal_exec(controls.journal.as_ref(), name, run, undo.as_ref()).await {
+                    Ok(id) => journaled[index] = id,
+                    Err(e) => {
+                        // Unrecorded, it could not be undone after a crash: not run.
+                        problems.push(format!("exec `{name}` not run: {e}"));
+                        crate::report::progress::log_line(&format!(
+                            "mailquake: exec `{name}` not run: {e}"
+                        ));
+                        active[index] = false;
+                        abort.cancel();
+                        continue;
+                    }
+                }
+            }
             let command = if on { Some(run) } else { undo.as_ref() };
             if let Some(command) = command {
-                if let Err(e) = exec(command).await {
+                let done = exec(command).await;
+                if done.is_ok() && !on {
+                    journal_undone(controls.journal.as_ref(), journaled[index].take()).await;
+                }
+                if let Err(e) = done {
                     let what = if on { "run" } else { "undo" };
                     problems.push(format!("exec {what} `{command}` failed: {e}"));
                     crate::report::progress::log_line(&format!(
@@ -92,7 +116,7 @@ pub async fn run(
     for tx in controls.nodes.values() {
         let _ = tx.send(NodeControl::Stuck(false));
     }
-    for (window, on) in windows.iter().zip(&active) {
+    for ((window, on), id) in windows.iter().zip(&active).zip(&mut journaled) {
         if let (
             true,
             FaultSubject::Exec {
@@ -101,7 +125,11 @@ pub async fn run(
         ) = (on, &window.subject)
         {
             crate::report::progress::log_line(&format!("[heal] undo: {undo}"));
-            if let Err(e) = exec(undo).await {
+            let done = exec(undo).await;
+            if done.is_ok() {
+                journal_undone(controls.journal.as_ref(), id.take()).await;
+            }
+            if let Err(e) = done {
                 problems.push(format!("exec undo `{undo}` failed: {e}"));
                 crate::report::progress::log_line(&format!(
                     "mailquake: exec undo `{undo}` failed: {e}"
@@ -112,11 +140,47 @@ pub async fn run(
     problems
 }
 
+/// Records an `exec` that has an `undo` in the journal before it runs; its id, or
+/// `None` when there is no journal or nothing to undo.
+async fn journal_exec(
+    journal: Option<&Journal>,
+    name: &str,
+    run: &str,
+    undo: Option<&String>,
+) -> Result<Option<u64>, String> {
+    let (Some(journal), Some(undo)) = (journal, undo) else {
+        return Ok(None);
+    };
+    let action = Action::Exec {
+        name: name.to_string(),
+        run: run.to_string(),
+        undo: undo.clone(),
+        cwd: std::env::current_dir().unwrap_or_default(),
+    };
+    journal.applied(action).await.map(Some)
+}
+
+/// Records that the journaled action `id` (if any) was undone.
+async fn journal_undone(journal: Option<&Journal>, id: Option<u64>) {
+    if let (Some(journal), Some(id)) = (journal, id) {
+        journal.undone_logged(id).await;
+    }
+}
+
 /// Runs `command` with `sh -c`, within [`EXEC_TIMEOUT`]; `Err` says why it failed.
 pub async fn exec(command: &str) -> Result<(), String> {
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    exec_in(command, None).await
+}
+
+/// [`exec`] in the directory `cwd` (this process's own when `None`): `mailquake heal`
+/// runs an undo where the run ran it.
+pub async fn exec_in(command: &str, cwd: Option<&std::path::Path>) -> Result<(), String> {
+    let mut child = tokio::process::Command::new("sh");
+    child.arg("-c").arg(command);
+    if let Some(cwd) = cwd {
+        child.current_dir(cwd);
+    }
+    let child = child
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
