@@ -88,22 +88,20 @@ pub fn say(lines: impl IntoIterator<Item = String>) {
 
 /// `mailquake heal DIR [--token TOKEN]`.
 pub fn main(dir: &Path, token: Option<&str>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let healed = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
+        .map(|runtime| runtime.block_on(heal(dir, token)));
+    match healed {
         Err(e) => {
             eprintln!("mailquake: cannot start the runtime: {e}");
-            return ExitCode::from(3);
+            ExitCode::from(3)
         }
-    };
-    match runtime.block_on(heal(dir, token)) {
-        Err(e) => {
+        Ok(Err(e)) => {
             eprintln!("mailquake: no actions journal to heal from: {e}");
             ExitCode::from(2)
         }
-        Ok(healed) => {
+        Ok(Ok(healed)) => {
             if healed.undone.is_empty() && healed.failed.is_empty() {
                 println!("mailquake: {}: nothing in force", dir.display());
             }

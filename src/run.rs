@@ -42,16 +42,6 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mailquake: cannot start the runtime: {e}");
-            return ExitCode::from(3);
-        }
-    };
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out_dir(&plan.name));
@@ -63,7 +53,8 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
         .external_remotes
         .as_ref()
         .and_then(remotes::attach::token);
-    // Held until this process exits: the guardian's pipe closes only then.
+    // Held until this process exits (declared before the runtime, so dropped after it,
+    // a panic included): the guardian's pipe closes only then.
     let protection =
         match crate::guardian::protect(&plan, &out, &run_id(plan.seed), token.as_deref()) {
             Ok(p) => p,
@@ -72,6 +63,16 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
                 return ExitCode::from(3);
             }
         };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailquake: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
     let code = match runtime.block_on(run(plan, text, out, protection.journal.clone())) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(RunError::Invalid(e)) => {
