@@ -145,8 +145,8 @@ async fn guard(dir: &Path) {
         .map(|p| format!(" (pid {p})"))
         .unwrap_or_default();
     crate::heal::say([format!(
-        "mailquake guard: the run{pid} ended with {} action(s) in force; undoing them",
-        state.in_force.len()
+        "mailquake guard: the run{pid} ended with {} in force; undoing",
+        crate::heal::actions(state.in_force.len())
     )]);
     match crate::heal::heal(dir, token).await {
         Err(e) => crate::heal::say([format!("mailquake guard: {e}")]),

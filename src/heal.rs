@@ -135,7 +135,7 @@ pub fn warnings(reports: &Path) -> Vec<String> {
             let what: Vec<String> = state.in_force.values().map(Action::describe).collect();
             Some(format!(
                 "mailquake: warning: a previous run left {} in force in {}: {}; undo with: mailquake heal {}",
-                if what.len() == 1 { "1 action".to_string() } else { format!("{} actions", what.len()) },
+                actions(what.len()),
                 dir.display(),
                 what.join("; "),
                 dir.display()
@@ -144,7 +144,57 @@ pub fn warnings(reports: &Path) -> Vec<String> {
         .collect()
 }
 
+/// "1 action", "2 actions".
+pub fn actions(n: usize) -> String {
+    if n == 1 {
+        "1 action".to_string()
+    } else {
+        format!("{n} actions")
+    }
+}
+
 /// Whether a process `pid` still runs (Linux: `/proc`; elsewhere assumed gone).
 fn alive(pid: u32) -> bool {
     pid != std::process::id() && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal in `reports/NAME` written by `pid`, with `lines` after its header.
+    fn folder(reports: &Path, name: &str, pid: u32, lines: &[&str]) {
+        let dir = reports.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let header =
+            format!(r#"{{"record":"header","run":"r","pid":{pid},"started":"t","cwd":"/"}}"#);
+        let text: Vec<&str> = std::iter::once(header.as_str())
+            .chain(lines.iter().copied())
+            .collect();
+        std::fs::write(dir.join(journal::FILE), text.join("\n")).unwrap();
+    }
+
+    #[test]
+    fn warns_about_folders_left_in_force_by_runs_that_are_gone() {
+        let applied = r#"{"record":"applied","id":1,"what":{"exec":{"name":"x","run":"touch x","undo":"rm x","cwd":"/"}},"at":"t"}"#;
+        let undone = r#"{"record":"undone","id":1,"at":"t"}"#;
+        let reports = tempfile::tempdir().unwrap();
+        // A pid no process has (above the kernel's pid_max).
+        let gone = 1 << 23;
+        let alive = std::os::unix::process::parent_id();
+        folder(reports.path(), "a-left", gone, &[applied]);
+        folder(reports.path(), "b-healed", gone, &[applied, undone]);
+        folder(reports.path(), "c-still-running", alive, &[applied]);
+        std::fs::create_dir_all(reports.path().join("d-no-journal")).unwrap();
+        let left = reports.path().join("a-left");
+        assert_eq!(
+            warnings(reports.path()),
+            [format!(
+                "mailquake: warning: a previous run left 1 action in force in {}: exec `x` (undo: rm x); undo with: mailquake heal {}",
+                left.display(),
+                left.display()
+            )]
+        );
+        assert!(warnings(&reports.path().join("nowhere")).is_empty());
+    }
 }

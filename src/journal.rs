@@ -206,12 +206,6 @@ pub struct Journal {
     run_id: String,
 }
 
-impl std::fmt::Debug for Request {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("journal request")
-    }
-}
-
 impl Journal {
     /// Opens (or continues) `DIR/actions.journal`, writes this run's header and starts
     /// the writer thread. Actions a previous run left in force there stay in force.
