@@ -197,12 +197,13 @@ fn the_guardian_undoes_what_a_killed_run_left_in_force_without_an_operator() {
     wait_until("the guardian recorded both undone", || {
         journal(&out).matches("\"record\":\"undone\"").count() == 2
     });
-    let said = std::fs::read_to_string(&log).unwrap();
-    assert!(
+    // It says so on the run's stderr once it is done.
+    wait_until("the guardian said what it undid", || {
+        let said = std::fs::read_to_string(&log).unwrap();
         said.contains("mailquake guard: the run")
-            && said.contains("mailquake guard: undone: exec `flag`"),
-        "{said}"
-    );
+            && said.contains("mailquake guard: undone: exec `flag`")
+            && said.contains("mailquake guard: undone: blackhole on remote `down`")
+    });
     let heal = mailquake(&["heal".as_ref(), out.as_os_str()], WAIT);
     assert_eq!(heal.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&heal.stdout).contains("nothing in force"));
