@@ -413,6 +413,56 @@ mod tests {
 }
 
 #[cfg(test)]
+mod journal_tests {
+    use super::*;
+    use crate::journal;
+
+    /// An `exec` with an undo is in the journal before its `run` starts, and marked
+    /// undone once its undo ran.
+    #[tokio::test]
+    async fn exec_is_journaled_before_it_runs_and_undone_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "r", None, "/".into()).unwrap();
+        let file = dir.path().join(journal::FILE);
+        let seen = dir.path().join("seen");
+        let window = FaultWindow {
+            subject: FaultSubject::Exec {
+                name: "t".into(),
+                run: format!(
+                    "grep -q '\"applied\"' {} && touch {}",
+                    file.display(),
+                    seen.display()
+                ),
+                undo: Some("true".into()),
+            },
+            at: Duration::ZERO,
+            duration: None,
+        };
+        let controls = Controls {
+            journal: Some(journal.clone()),
+            ..Default::default()
+        };
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let task = tokio::spawn(run(
+            vec![window],
+            Instant::now(),
+            controls,
+            heal.clone(),
+            CancellationToken::new(),
+            started_tx,
+        ));
+        started.await.unwrap();
+        assert!(seen.exists(), "the action was journaled when `run` ran");
+        assert_eq!(journal::read(dir.path()).unwrap().in_force.len(), 1);
+        heal.cancel();
+        assert!(task.await.unwrap().is_empty());
+        assert!(journal.finish().await.unwrap().is_empty(), "undone");
+        assert!(journal::read(dir.path()).unwrap().finished);
+    }
+}
+
+#[cfg(test)]
 mod start_tests {
     use super::*;
 
