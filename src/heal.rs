@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::journal::{self, Action, Record};
-use crate::remotes::client::ApiClient;
+use crate::remotes::client::{ApiClient, ApiError};
 use crate::timeline;
 
 /// What healing did.
@@ -73,7 +73,15 @@ async fn undo(action: &Action, token: Option<&str>) -> Result<(), String> {
         } => ApiClient::new(api_url, token.map(str::to_string))
             .set_faults(remote, &[])
             .await
-            .map_err(|e| format!("DELETE {api_url}/remotes/{remote}/fault: {e}")),
+            .map_err(|e| {
+                let hint = match e {
+                    ApiError::Refused { status: 401, .. } => {
+                        " (give --token or set MAILQUAKE_REMOTES_TOKEN)"
+                    }
+                    _ => "",
+                };
+                format!("DELETE {api_url}/remotes/{remote}/fault: {e}{hint}")
+            }),
     }
 }
 
