@@ -43,6 +43,33 @@ pub enum Command {
         /// The output folder of a run.
         dir: PathBuf,
     },
+    /// Undo what a killed run left in force: reads DIR/actions.journal and, for every
+    /// action still in force, runs the `exec` action's `undo` (sh -c, in the run's working
+    /// directory, within 60 s) or heals the attached remote (DELETE /remotes/NAME/fault),
+    /// then records it undone. Running it again finds nothing in force.
+    ///
+    /// Exit codes: 0 nothing is left in force (it says what it undid, or "nothing in
+    /// force") · 2 DIR has no readable actions journal · 3 an undo failed (one line names
+    /// each; the others are still tried).
+    Heal {
+        /// The output folder of the run.
+        dir: PathBuf,
+        /// The control API's token, for faults on attached remotes.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "MAILQUAKE_REMOTES_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+    },
+    /// Watches a run (started by `run`; reads its token on stdin) and heals from DIR's
+    /// journal when the run dies without finishing.
+    #[command(hide = true)]
+    Guard {
+        /// The run's output folder.
+        dir: PathBuf,
+    },
     /// Parse and check a scenario without running it: exits 0 (valid) or 2 (invalid).
     Validate {
         /// The scenario file.

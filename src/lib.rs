@@ -5,7 +5,9 @@
 //! (the `fake-remotes` crate) misbehave on a timeline; the [`collector`] owns the ledger
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
 //! wires the stages together. [`remotes`] serves the fake remotes in a process of their
-//! own, and attaches a run to remotes served that way.
+//! own, and attaches a run to remotes served that way. The [`journal`] records what a run
+//! puts in force outside its process, so that the [`guardian`] or `mailquake` [`heal`]
+//! can undo it when the run dies without doing so.
 
 pub mod abort;
 pub mod checks;
@@ -13,6 +15,9 @@ pub mod cli;
 pub mod collector;
 pub mod flood;
 pub mod generator;
+pub mod guardian;
+pub mod heal;
+pub mod journal;
 pub mod remotes;
 pub mod report;
 pub mod run;

@@ -90,5 +90,7 @@ fn main() -> ExitCode {
             hlog_interval,
         }),
         Command::Report { dir } => mailquake::run::report_main(&dir),
+        Command::Heal { dir, token } => mailquake::heal::main(&dir, token.as_deref()),
+        Command::Guard { dir } => mailquake::guardian::main(&dir),
     }
 }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::abort::Abort;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
+use crate::journal::{Action, Journal};
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress::{self, LiveProgress, Snapshot};
 use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
@@ -43,6 +44,27 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out_dir(&plan.name));
+    let reports = out.parent().filter(|p| !p.as_os_str().is_empty());
+    for line in crate::heal::warnings(reports.unwrap_or(Path::new("."))) {
+        eprintln!("{line}");
+    }
+    let token = plan
+        .external_remotes
+        .as_ref()
+        .and_then(remotes::attach::token);
+    // Held until this process exits (declared before the runtime, so dropped after it,
+    // a panic included): the guardian's pipe closes only then.
+    let protection =
+        match crate::guardian::protect(&plan, &out, &run_id(plan.seed), token.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("mailquake: {e}");
+                return ExitCode::from(3);
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,10 +75,7 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let out = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| default_out_dir(&plan.name));
-    match runtime.block_on(run(plan, text, out)) {
+    let code = match runtime.block_on(run(plan, text, out, protection.journal.clone())) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(RunError::Invalid(e)) => {
             eprintln!("{e}");
@@ -66,7 +85,11 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             eprintln!("mailquake: {e}");
             ExitCode::from(3)
         }
-    }
+    };
+    // No task may act after the guardian is let go.
+    drop(runtime);
+    drop(protection);
+    code
 }
 
 /// Why a run gave no verdict; each message is one line.
@@ -119,9 +142,15 @@ pub fn default_out_dir(name: &str) -> PathBuf {
     PathBuf::from("reports").join(format!("{name}-{stamp}"))
 }
 
-/// Runs a plan end to end; `scenario_text` is saved with the reports. `Err` means there
-/// is no verdict (exit 2 or 3). SIGINT, SIGTERM and SIGHUP abort it (see `signals`).
-pub async fn run(plan: Plan, scenario_text: String, out_dir: PathBuf) -> Result<Outcome, RunError> {
+/// Runs a plan end to end; `scenario_text` is saved with the reports; `journal` records
+/// what the run puts in force outside this process. `Err` means there is no verdict
+/// (exit 2 or 3). SIGINT, SIGTERM and SIGHUP abort it (see `signals`).
+pub async fn run(
+    plan: Plan,
+    scenario_text: String,
+    out_dir: PathBuf,
+    journal: Option<Journal>,
+) -> Result<Outcome, RunError> {
     let abort = Abort::new();
     let in_force = watch::Sender::new(Vec::new());
     match StopSignals::install() {
@@ -137,7 +166,25 @@ pub async fn run(plan: Plan, scenario_text: String, out_dir: PathBuf) -> Result<
         }
         Err(e) => eprintln!("mailquake: cannot listen for stop signals: {e}"),
     }
-    run_with_abort(plan, scenario_text, out_dir, abort, in_force).await
+    let result =
+        run_with_abort(plan, scenario_text, out_dir, journal.clone(), abort, in_force).await;
+    if let Some(journal) = journal {
+        close_journal(&journal).await;
+    }
+    result
+}
+
+/// Marks the journal `finished` when nothing is left in force, or says what is.
+async fn close_journal(journal: &Journal) {
+    match journal.finish().await {
+        Ok(still) if still.is_empty() => {}
+        Ok(still) => eprintln!(
+            "mailquake: still in force: {}; the guardian retries as this run exits, or undo with: mailquake heal {}",
+            still.iter().map(Action::describe).collect::<Vec<_>>().join("; "),
+            journal.dir().display()
+        ),
+        Err(e) => eprintln!("mailquake: {e}"),
+    }
 }
 
 /// [`run`] with the abort supplied by the caller (tests abort without a signal);
@@ -146,6 +193,7 @@ pub async fn run_with_abort(
     plan: Plan,
     scenario_text: String,
     out_dir: PathBuf,
+    journal: Option<Journal>,
     abort: Abort,
     in_force: watch::Sender<Vec<String>>,
 ) -> Result<Outcome, RunError> {
@@ -164,12 +212,13 @@ pub async fn run_with_abort(
             shutdown.clone(),
             remotes,
             None,
+            journal,
         )
         .await?);
     };
     // Remotes served elsewhere: attach, run, and heal them whatever happened — they
     // outlive this run.
-    let attached = remotes::attach(&plan, &external)
+    let attached = remotes::attach(&plan, &external, journal.as_ref())
         .await
         .map_err(|e| match e {
             AttachError::Invalid(m) => RunError::Invalid(m),
@@ -195,6 +244,7 @@ pub async fn run_with_abort(
         shutdown.clone(),
         remotes,
         Some(&link),
+        journal,
     )
     .await;
     link.heal().await;
@@ -261,8 +311,9 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
 }
 
 /// Everything after the remotes are up: target, timeline, load, settle, verdict.
-/// `link`: the control API of remotes served elsewhere, if so. `(abort, in_force)` as
-/// [`run_with_abort`] takes them.
+/// `link`: the control API of remotes served elsewhere, if so; `journal`: where `exec`
+/// actions are recorded. `(abort, in_force)` as [`run_with_abort`] takes them.
+#[allow(clippy::too_many_arguments)] // the stages' inputs, each used once
 async fn run_stages(
     plan: Plan,
     scenario_text: String,
@@ -271,9 +322,12 @@ async fn run_stages(
     shutdown: CancellationToken,
     remotes: RemoteSet,
     link: Option<&Link>,
+    journal: Option<Journal>,
 ) -> Result<Outcome, String> {
     // Collector first, so nothing is missed.
-    let run_id = run_id(plan.seed);
+    let run_id = journal
+        .as_ref()
+        .map_or_else(|| run_id(plan.seed), |j| j.run_id().to_string());
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (req_tx, req_rx) = mpsc::channel(16);
     let mut ledger = Ledger {
@@ -343,6 +397,7 @@ async fn run_stages(
         nodes: node_controls,
         in_force,
         remotes_elsewhere: link.is_some(),
+        journal,
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(

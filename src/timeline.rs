@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::abort::Abort;
+use crate::journal::{Action, Journal};
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
 use crate::target::embedded::node::NodeControl;
 
@@ -32,6 +33,8 @@ pub struct Controls {
     pub in_force: watch::Sender<Vec<String>>,
     /// The remotes are served by another process (their faults outlive this one).
     pub remotes_elsewhere: bool,
+    /// Where `exec` actions with an `undo` are recorded before they run (crash safety).
+    pub journal: Option<Journal>,
 }
 
 /// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
@@ -50,6 +53,8 @@ pub async fn run(
     started: oneshot::Sender<()>,
 ) -> Vec<String> {
     let mut active = vec![false; windows.len()];
+    // The journal id of each `exec` whose undo is owed.
+    let mut journaled: Vec<Option<u64>> = vec![None; windows.len()];
     let mut problems = Vec::new();
     let mut started = Some(started);
     for (at, index, on) in transitions(&windows) {
@@ -72,10 +77,29 @@ pub async fn run(
             subject.kind(),
             subject.target()
         ));
-        if let FaultSubject::Exec { run, undo, .. } = subject {
+        if let FaultSubject::Exec { name, run, undo } = subject {
+            if on {
+                match journal_exec(controls.journal.as_ref(), name, run, undo.as_ref()).await {
+                    Ok(id) => journaled[index] = id,
+                    Err(e) => {
+                        // Unrecorded, it could not be undone after a crash: not run.
+                        problems.push(format!("exec `{name}` not run: {e}"));
+                        crate::report::progress::log_line(&format!(
+                            "mailquake: exec `{name}` not run: {e}"
+                        ));
+                        active[index] = false;
+                        abort.abort(format!("exec `{name}` not run: {e}"));
+                        continue;
+                    }
+                }
+            }
             let command = if on { Some(run) } else { undo.as_ref() };
             if let Some(command) = command {
-                if let Err(e) = exec(command).await {
+                let done = exec(command).await;
+                if done.is_ok() && !on {
+                    journal_undone(controls.journal.as_ref(), journaled[index].take()).await;
+                }
+                if let Err(e) = done {
                     let what = if on { "run" } else { "undo" };
                     problems.push(format!("exec {what} `{command}` failed: {e}"));
                     crate::report::progress::log_line(&format!(
@@ -114,7 +138,11 @@ pub async fn run(
         ) = (active[i], &windows[i].subject)
         {
             crate::report::progress::log_line(&format!("[heal] undo: {undo}"));
-            if let Err(e) = exec(undo).await {
+            let done = exec(undo).await;
+            if done.is_ok() {
+                journal_undone(controls.journal.as_ref(), journaled[i].take()).await;
+            }
+            if let Err(e) = done {
                 problems.push(format!("exec undo `{undo}` failed: {e}"));
                 crate::report::progress::log_line(&format!(
                     "mailquake: exec undo `{undo}` failed: {e}"
@@ -151,11 +179,47 @@ fn publish(windows: &[FaultWindow], active: &[bool], controls: &Controls) {
     });
 }
 
+/// Records an `exec` that has an `undo` in the journal before it runs; its id, or
+/// `None` when there is no journal or nothing to undo.
+async fn journal_exec(
+    journal: Option<&Journal>,
+    name: &str,
+    run: &str,
+    undo: Option<&String>,
+) -> Result<Option<u64>, String> {
+    let (Some(journal), Some(undo)) = (journal, undo) else {
+        return Ok(None);
+    };
+    let action = Action::Exec {
+        name: name.to_string(),
+        run: run.to_string(),
+        undo: undo.clone(),
+        cwd: std::env::current_dir().unwrap_or_default(),
+    };
+    journal.applied(action).await.map(Some)
+}
+
+/// Records that the journaled action `id` (if any) was undone.
+async fn journal_undone(journal: Option<&Journal>, id: Option<u64>) {
+    if let (Some(journal), Some(id)) = (journal, id) {
+        journal.undone_logged(id).await;
+    }
+}
+
 /// Runs `command` with `sh -c`, within [`EXEC_TIMEOUT`]; `Err` says why it failed.
 pub async fn exec(command: &str) -> Result<(), String> {
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    exec_in(command, None).await
+}
+
+/// [`exec`] in the directory `cwd` (this process's own when `None`): `mailquake heal`
+/// runs an undo where the run ran it.
+pub async fn exec_in(command: &str, cwd: Option<&std::path::Path>) -> Result<(), String> {
+    let mut child = tokio::process::Command::new("sh");
+    child.arg("-c").arg(command);
+    if let Some(cwd) = cwd {
+        child.current_dir(cwd);
+    }
+    let child = child
         .stdin(std::process::Stdio::null())
         // Its own process group: a Ctrl-C at the terminal (sent to the whole foreground
         // group) must not kill an undo the run is waiting for.
@@ -446,6 +510,56 @@ mod in_force_tests {
         heal.cancel();
         assert!(task.await.unwrap().is_empty());
         assert!(in_force.borrow().is_empty(), "everything undone");
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+    use crate::journal;
+
+    /// An `exec` with an undo is in the journal before its `run` starts, and marked
+    /// undone once its undo ran.
+    #[tokio::test]
+    async fn exec_is_journaled_before_it_runs_and_undone_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "r", None, "/".into()).unwrap();
+        let file = dir.path().join(journal::FILE);
+        let seen = dir.path().join("seen");
+        let window = FaultWindow {
+            subject: FaultSubject::Exec {
+                name: "t".into(),
+                run: format!(
+                    "grep -q '\"applied\"' {} && touch {}",
+                    file.display(),
+                    seen.display()
+                ),
+                undo: Some("true".into()),
+            },
+            at: Duration::ZERO,
+            duration: None,
+        };
+        let controls = Controls {
+            journal: Some(journal.clone()),
+            ..Default::default()
+        };
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let task = tokio::spawn(run(
+            vec![window],
+            Instant::now(),
+            controls,
+            heal.clone(),
+            Abort::new(),
+            started_tx,
+        ));
+        started.await.unwrap();
+        assert!(seen.exists(), "the action was journaled when `run` ran");
+        assert_eq!(journal::read(dir.path()).unwrap().in_force.len(), 1);
+        heal.cancel();
+        assert!(task.await.unwrap().is_empty());
+        assert!(journal.finish().await.unwrap().is_empty(), "undone");
+        assert!(journal::read(dir.path()).unwrap().finished);
     }
 }
 

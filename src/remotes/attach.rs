@@ -7,7 +7,9 @@
 //! `GET /events` from the cursor seen at attach and feeds the collector's remote-event
 //! channel; one task per remote turns the timeline's fault switches (the same `watch`
 //! channels in-process remotes take) into `PUT`/`DELETE`. At the end — normal, failed or
-//! Ctrl-C — [`Link::heal`] sends `DELETE` for every remote the run faulted.
+//! Ctrl-C — [`Link::heal`] sends `DELETE` for every remote the run faulted. A remote's
+//! faults are recorded in the run's actions journal before the first `PUT` and marked
+//! undone after the final `DELETE`, so a killed run's faults can be healed afterwards.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{ApiClient, ApiError};
 use super::TOKEN_ENV;
+use crate::journal::{Action, Journal};
 use crate::scenario::{self, ExternalRemotes, Plan, RemoteSpec};
 
 /// Pause before following the events again after the stream broke.
@@ -61,13 +64,22 @@ pub struct Link {
     cursor: watch::Receiver<u64>,
 }
 
-pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachment, AttachError> {
-    let token = external.token.clone().or_else(|| {
+/// The control API's token: the scenario's `token:`, else `MAILQUAKE_REMOTES_TOKEN`.
+pub fn token(external: &ExternalRemotes) -> Option<String> {
+    external.token.clone().or_else(|| {
         std::env::var(TOKEN_ENV)
             .ok()
             .filter(|t| !t.trim().is_empty())
-    });
-    let client = Arc::new(ApiClient::new(&external.url, token));
+    })
+}
+
+/// `journal`: where the faults this run sets are recorded (crash safety).
+pub async fn attach(
+    plan: &Plan,
+    external: &ExternalRemotes,
+    journal: Option<&Journal>,
+) -> Result<Attachment, AttachError> {
+    let client = Arc::new(ApiClient::new(&external.url, token(external)));
     let snapshot = client.remotes().await.map_err(|e| {
         let hint = match &e {
             ApiError::Refused { status: 401, .. } => {
@@ -124,6 +136,7 @@ pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachmen
             client.clone(),
             remote.name.clone(),
             rx,
+            journal.cloned(),
             stop_appliers.clone(),
         )));
         faults.insert(remote.name.clone(), tx);
@@ -205,9 +218,12 @@ async fn apply_faults(
     client: Arc<ApiClient>,
     remote: String,
     mut switch: watch::Receiver<Vec<Fault>>,
+    journal: Option<Journal>,
     stop: CancellationToken,
 ) {
     let mut touched = false;
+    // The journal id of this remote's faults, from the first `PUT` to the final `DELETE`.
+    let mut journaled: Option<u64> = None;
     // What this run last asked for: the timeline re-sends "none" to every remote when it
     // heals, and a remote the run never faulted is left alone.
     let mut asked: Vec<Fault> = Vec::new();
@@ -223,6 +239,19 @@ async fn apply_faults(
         }
         asked = faults.clone();
         touched |= !faults.is_empty();
+        if let (Some(journal), None, false) = (&journal, journaled, faults.is_empty()) {
+            let action = Action::RemoteFault {
+                api_url: client.url.clone(),
+                remote: remote.clone(),
+                faults: faults.clone(),
+            };
+            // Unrecorded, it would still be healed at the end of the run (and by the
+            // lease); said, and applied.
+            match journal.applied(action).await {
+                Ok(id) => journaled = Some(id),
+                Err(e) => eprintln!("mailquake: remote `{remote}`: {e}"),
+            }
+        }
         if let Err(e) = client.set_faults(&remote, &faults).await {
             let what: Vec<&str> = faults.iter().map(Fault::kind).collect();
             eprintln!(
@@ -241,7 +270,12 @@ async fn apply_faults(
     }
     for attempt in 1..=HEAL_TRIES {
         match client.set_faults(&remote, &[]).await {
-            Ok(()) => return,
+            Ok(()) => {
+                if let (Some(journal), Some(id)) = (&journal, journaled) {
+                    journal.undone_logged(id).await;
+                }
+                return;
+            }
             Err(e) if attempt == HEAL_TRIES => eprintln!(
                 "mailquake: remote `{remote}` may still be faulted: DELETE {}/remotes/{remote}/fault failed: {e}",
                 client.url
