@@ -131,13 +131,20 @@ impl ApiClient {
         })
     }
 
-    /// Puts `faults` in force on `remote` (`PUT`), or heals it (`DELETE`) when empty.
-    pub async fn set_faults(&self, remote: &str, faults: &[Fault]) -> Result<(), ApiError> {
+    /// Puts `faults` in force on `remote` (`PUT`) under `lease` (the same call renews
+    /// it), or heals it (`DELETE`) when empty.
+    pub async fn set_faults(
+        &self,
+        remote: &str,
+        faults: &[Fault],
+        lease: Duration,
+    ) -> Result<(), ApiError> {
         let path = format!("/remotes/{remote}/fault");
         if faults.is_empty() {
             return self.call(Method::DELETE, &path, None).await.map(drop);
         }
         let body = serde_json::to_vec(faults).unwrap_or_default();
+        let path = format!("{path}?lease={}ms", lease.as_millis());
         self.call(Method::PUT, &path, Some(body)).await.map(drop)
     }
 

@@ -3,6 +3,7 @@
 mod flood;
 mod generator;
 mod generator_tls;
+mod lease;
 mod postfix;
 mod remotes;
 mod reports;
