@@ -207,7 +207,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn delete_a_put_without_lease_and_the_timeline_end_the_lease() {
+    async fn delete_a_put_without_lease_reset_and_the_timeline_end_the_lease() {
         const CHANGE: Duration = Duration::from_secs(1000);
         let s = served(vec![TimelineEntry {
             remote: "down".into(),
@@ -215,14 +215,19 @@ mod tests {
             duration: None,
             fault: Fault::Reset,
         }]);
-        // (what ends the lease, the faults it puts instead: `None` = the timeline's change)
-        let cases: Vec<(&str, Option<Vec<Fault>>)> = vec![
-            ("DELETE", Some(vec![])),
-            ("a PUT without lease", Some(vec![Fault::Refuse])),
-            ("the timeline's change", None),
+        enum End {
+            Put(Vec<Fault>),
+            Reset,
+            Timeline,
+        }
+        let cases = [
+            ("DELETE", End::Put(vec![])),
+            ("a PUT without lease", End::Put(vec![Fault::Refuse])),
+            ("POST /reset", End::Reset),
+            ("the timeline's change", End::Timeline),
         ];
-        for (what, put) in cases {
-            if put.is_none() {
+        for (what, end) in cases {
+            if let End::Timeline = end {
                 // Leased 1s before the timeline's change.
                 tokio::time::sleep_until(s.t0 + CHANGE - Duration::from_secs(1)).await;
             }
@@ -231,9 +236,15 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            if let Some(faults) = put {
-                let view = s.control.set_faults("down", faults, None).await.unwrap();
-                assert_eq!(view.unwrap().lease, None, "{what}");
+            match end {
+                End::Put(faults) => {
+                    let view = s.control.set_faults("down", faults, None).await.unwrap();
+                    assert_eq!(view.unwrap().lease, None, "{what}");
+                }
+                End::Reset => {
+                    s.control.reset().await.unwrap();
+                }
+                End::Timeline => {}
             }
             // Then no expiry ever comes.
             tokio::time::sleep(LEASE * 2).await;
