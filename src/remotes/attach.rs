@@ -136,10 +136,11 @@ pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachmen
         faults.insert(remote.name.clone(), tx);
     }
     eprintln!(
-        "mailquake: attached to {} remotes served at {} (events from #{})",
+        "mailquake: attached to {} remotes served at {} (events from #{}; faults on a {} lease)",
         plan.remotes.len(),
         external.url,
-        after + 1
+        after + 1,
+        humantime::format_duration(external.lease)
     );
     Ok(Attachment {
         plan,

@@ -158,6 +158,8 @@ fn an_attached_run_killed_with_sigkill_leaves_its_remote_faulted_for_at_most_the
         stderr()
     );
     assert_eq!(faulted["lease"]["lease_ms"], 3000, "{faulted}");
+    assert!(stderr().contains("(events from #"), "{}", stderr());
+    assert!(stderr().contains("; faults on a 3s lease)"), "{}", stderr());
     // The run renews its lease: the time left goes up again.
     let last_left = std::cell::Cell::new(u64::MAX);
     wait_for(api, "down", LEASE + MARGIN, "the lease renewed", |r| {
