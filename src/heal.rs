@@ -71,7 +71,7 @@ async fn undo(action: &Action, token: Option<&str>) -> Result<(), String> {
         Action::RemoteFault {
             api_url, remote, ..
         } => ApiClient::new(api_url, token.map(str::to_string))
-            .set_faults(remote, &[])
+            .clear_faults(remote)
             .await
             .map_err(|e| {
                 let hint = match e {

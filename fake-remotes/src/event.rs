@@ -52,6 +52,14 @@ pub enum RemoteEventKind {
         /// Recipients known so far in the transaction (mailquake's tracking lives there).
         rcpts: Vec<String>,
     },
+    /// The lease on faults set through the control API ran out without being renewed
+    /// (the run that set them is gone): the remote healed itself.
+    LeaseExpired {
+        /// The kinds of the faults lifted.
+        faults: Vec<String>,
+        /// The lease's length, in milliseconds.
+        lease_ms: u64,
+    },
 }
 
 /// Microseconds since the Unix epoch, now.

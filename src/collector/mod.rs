@@ -175,6 +175,9 @@ impl Collector {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
             RemoteEventKind::Rejected { .. } => counters.rejected += 1,
             RemoteEventKind::FaultFired { .. } => counters.faults_fired += 1,
+            // A served remote healed itself because a run stopped renewing its lease:
+            // about the remote, not this run's mail (it may well be another run's lease).
+            RemoteEventKind::LeaseExpired { .. } => {}
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {

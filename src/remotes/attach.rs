@@ -10,6 +10,11 @@
 //! Ctrl-C — [`Link::heal`] sends `DELETE` for every remote the run faulted. A remote's
 //! faults are recorded in the run's actions journal before the first `PUT` and marked
 //! undone after the final `DELETE`, so a killed run's faults can be healed afterwards.
+//!
+//! Every `PUT` carries a lease (`remotes: { lease: 30s }`), renewed by the same `PUT`
+//! every third of it while the faults are in force: a run killed without healing
+//! (SIGKILL, a lost host) leaves its faults for at most the lease; the remotes then heal
+//! themselves.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +24,7 @@ use std::time::Duration;
 use fake_remotes::{Fault, RemoteEvent};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{ApiClient, ApiError};
@@ -137,15 +143,17 @@ pub async fn attach(
             remote.name.clone(),
             rx,
             journal.cloned(),
+            external.lease,
             stop_appliers.clone(),
         )));
         faults.insert(remote.name.clone(), tx);
     }
     eprintln!(
-        "mailquake: attached to {} remotes served at {} (events from #{})",
+        "mailquake: attached to {} remotes served at {} (events from #{}; faults on a {} lease)",
         plan.remotes.len(),
         external.url,
-        after + 1
+        after + 1,
+        humantime::format_duration(external.lease)
     );
     Ok(Attachment {
         plan,
@@ -212,13 +220,15 @@ fn reachable(listen: SocketAddr, api_host: Option<IpAddr>) -> SocketAddr {
     }
 }
 
-/// Turns the timeline's switches for one remote into `PUT`/`DELETE`; when stopped,
-/// heals the remote if this run ever faulted it.
+/// Turns the timeline's switches for one remote into `PUT`/`DELETE` under `lease`,
+/// renewed every third of it while faults are in force; when stopped, heals the remote
+/// if this run ever faulted it.
 async fn apply_faults(
     client: Arc<ApiClient>,
     remote: String,
     mut switch: watch::Receiver<Vec<Fault>>,
     journal: Option<Journal>,
+    lease: Duration,
     stop: CancellationToken,
 ) {
     let mut touched = false;
@@ -227,11 +237,27 @@ async fn apply_faults(
     // What this run last asked for: the timeline re-sends "none" to every remote when it
     // heals, and a remote the run never faulted is left alone.
     let mut asked: Vec<Fault> = Vec::new();
+    // When to renew the lease on `asked` (`None`: nothing in force).
+    let mut renew: Option<Instant> = None;
+    let mut renewal_failed = false;
     loop {
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
             changed = switch.changed() => if changed.is_err() { break },
+            _ = tokio::time::sleep_until(renew.unwrap_or_else(Instant::now)), if renew.is_some() => {
+                renew = Some(Instant::now() + lease / 3);
+                match client.set_faults(&remote, &asked, lease).await {
+                    Ok(()) => renewal_failed = false,
+                    Err(e) if !std::mem::replace(&mut renewal_failed, true) => eprintln!(
+                        "mailquake: remote `{remote}`: could not renew the lease on its faults through {}: {e} (it heals itself {} after the last renewal)",
+                        client.url,
+                        humantime::format_duration(lease)
+                    ),
+                    Err(_) => {}
+                }
+                continue;
+            }
         }
         let faults = switch.borrow_and_update().clone();
         if faults == asked {
@@ -252,7 +278,8 @@ async fn apply_faults(
                 Err(e) => eprintln!("mailquake: remote `{remote}`: {e}"),
             }
         }
-        if let Err(e) = client.set_faults(&remote, &faults).await {
+        renew = (!faults.is_empty()).then(|| Instant::now() + lease / 3);
+        if let Err(e) = client.set_faults(&remote, &faults, lease).await {
             let what: Vec<&str> = faults.iter().map(Fault::kind).collect();
             eprintln!(
                 "mailquake: remote `{remote}`: could not {} through {}: {e}",
@@ -269,7 +296,7 @@ async fn apply_faults(
         return;
     }
     for attempt in 1..=HEAL_TRIES {
-        match client.set_faults(&remote, &[]).await {
+        match client.set_faults(&remote, &[], lease).await {
             Ok(()) => {
                 if let (Some(journal), Some(id)) = (&journal, journaled) {
                     journal.undone_logged(id).await;

@@ -131,14 +131,26 @@ impl ApiClient {
         })
     }
 
-    /// Puts `faults` in force on `remote` (`PUT`), or heals it (`DELETE`) when empty.
-    pub async fn set_faults(&self, remote: &str, faults: &[Fault]) -> Result<(), ApiError> {
-        let path = format!("/remotes/{remote}/fault");
+    /// Puts `faults` in force on `remote` (`PUT`) under `lease` (the same call renews
+    /// it), or heals it (`DELETE`) when empty.
+    pub async fn set_faults(
+        &self,
+        remote: &str,
+        faults: &[Fault],
+        lease: Duration,
+    ) -> Result<(), ApiError> {
         if faults.is_empty() {
-            return self.call(Method::DELETE, &path, None).await.map(drop);
+            return self.clear_faults(remote).await;
         }
         let body = serde_json::to_vec(faults).unwrap_or_default();
+        let path = format!("/remotes/{remote}/fault?lease={}ms", lease.as_millis());
         self.call(Method::PUT, &path, Some(body)).await.map(drop)
+    }
+
+    /// Heals `remote` (`DELETE`): no fault, no lease.
+    pub async fn clear_faults(&self, remote: &str) -> Result<(), ApiError> {
+        let path = format!("/remotes/{remote}/fault");
+        self.call(Method::DELETE, &path, None).await.map(drop)
     }
 
     /// `GET /events?after=N&follow=1`: events as they happen, from after the cursor.

@@ -125,6 +125,9 @@ pub struct ExternalRemotes {
     pub url: String,
     /// Sent as `Authorization: Bearer TOKEN`; without it, `MAILQUAKE_REMOTES_TOKEN` is used.
     pub token: Option<String>,
+    /// The lease on every fault the run sets there: renewed every third of it while in
+    /// force, so a run killed without healing leaves its faults for at most this long.
+    pub lease: std::time::Duration,
 }
 
 impl std::fmt::Debug for ExternalRemotes {
@@ -133,6 +136,7 @@ impl std::fmt::Debug for ExternalRemotes {
         f.debug_struct("ExternalRemotes")
             .field("url", &self.url)
             .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("lease", &self.lease)
             .finish()
     }
 }

@@ -266,9 +266,10 @@ pub struct RawRetry {
     pub max_backoff: Option<Spanned<Text>>,
 }
 
-/// `remotes:` — remotes by name, or `external: URL` (with an optional `token: T`) for
-/// remotes served elsewhere. So `external` and `token` are not remote names; which
-/// combinations are allowed is `validate`'s business (it can point at the key).
+/// `remotes:` — remotes by name, or `external: URL` (with an optional `token: T` and
+/// `lease: D`) for remotes served elsewhere. So `external`, `token` and `lease` are not
+/// remote names; which combinations are allowed is `validate`'s business (it can point
+/// at the key).
 #[derive(Debug)]
 pub struct RawRemotes {
     pub named: Entries<RawRemote>,
@@ -276,11 +277,13 @@ pub struct RawRemotes {
     pub external: Option<(Spanned<String>, Spanned<String>)>,
     /// (the key, the token)
     pub token: Option<(Spanned<String>, Spanned<String>)>,
+    /// (the key, the lease on the faults the run sets there)
+    pub lease: Option<(Spanned<String>, Spanned<Text>)>,
 }
 
 impl<'de> Deserialize<'de> for RawRemotes {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        // As `Entries` does, with the two reserved keys read as text.
+        // As `Entries` does, with the reserved keys read as text.
         struct RemotesVisitor;
         impl<'de> Visitor<'de> for RemotesVisitor {
             type Value = RawRemotes;
@@ -292,6 +295,7 @@ impl<'de> Deserialize<'de> for RawRemotes {
                     named: Entries(Vec::new()),
                     external: None,
                     token: None,
+                    lease: None,
                 };
                 loop {
                     ENTRY_KEY.with(|k| k.borrow_mut().take());
@@ -302,6 +306,7 @@ impl<'de> Deserialize<'de> for RawRemotes {
                     match key.value.as_str() {
                         "external" => remotes.external = Some((key, map.next_value()?)),
                         "token" => remotes.token = Some((key, map.next_value()?)),
+                        "lease" => remotes.lease = Some((key, map.next_value()?)),
                         _ => remotes.named.0.push((key, map.next_value()?)),
                     }
                 }

@@ -4,6 +4,7 @@ mod flood;
 mod generator;
 mod generator_tls;
 mod heal;
+mod lease;
 mod postfix;
 mod remotes;
 mod reports;

@@ -64,13 +64,19 @@ pub(crate) fn serve(file: &Path) -> Served {
     Served { child, api }
 }
 
-/// One plain HTTP/1.1 request; (status, body).
+/// One plain HTTP/1.1 request without a body; (status, body).
 pub(crate) fn http(api: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    request(api, method, path, "")
+}
+
+/// One plain HTTP/1.1 request; (status, body).
+pub(crate) fn request(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&api, WAIT).expect("connect to the API");
     s.set_read_timeout(Some(WAIT)).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut text = String::new();
@@ -87,7 +93,7 @@ pub(crate) fn remotes(api: SocketAddr) -> Value {
 }
 
 /// The attached scenario, pointed at `api`, written into `dir`.
-fn attached(dir: &Path, api: &str, edit: impl Fn(String) -> String) -> PathBuf {
+pub(crate) fn attached(dir: &Path, api: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let text = std::fs::read_to_string(scenario("attached.yaml"))
         .unwrap()
         .replace("API_URL", api);
@@ -304,9 +310,11 @@ fn the_external_form_is_checked_offline() {
     let table = [
         ("remotes: { external: 'https://mq:8025' }", "1:22: remotes.external: invalid URL `https://mq:8025`: https is not supported: the control API speaks plain HTTP (keep it on loopback or a private network, with a token)"),
         ("remotes: { external: 'mq:8025' }", "1:22: remotes.external: invalid URL `mq:8025`: expected the control API's address, http://HOST:PORT, e.g. http://127.0.0.1:8025"),
-        ("remotes: { external: 'http://mq:8025', ok: { domains: [ok.test] } }", "1:40: remotes.ok: with `external`, the remotes are served elsewhere: declare them there; only `token` may stand beside `external`"),
+        ("remotes: { external: 'http://mq:8025', ok: { domains: [ok.test] } }", "1:40: remotes.ok: with `external`, the remotes are served elsewhere: declare them there; only `token` and `lease` may stand beside `external`"),
         ("remotes: { token: abc, ok: { domains: [ok.test] } }", "1:12: remotes.token: `token` goes with `external: URL` (remotes served elsewhere); `token` cannot name a remote"),
         ("remotes: { external: 'http://mq:8025', token: 'a b' }", "1:47: remotes.token: a token is one word: no spaces, not empty"),
+        ("remotes: { lease: 10s, ok: { domains: [ok.test] } }", "1:12: remotes.lease: `lease` goes with `external: URL` (remotes served elsewhere); `lease` cannot name a remote"),
+        ("remotes: { external: 'http://mq:8025', lease: soon }", "1:47: remotes.lease: invalid duration `soon`: expected a number and a unit, e.g. 500ms, 30s, 2m"),
     ];
     for (remotes, want) in table {
         let text = format!(
@@ -322,8 +330,19 @@ fn the_external_form_is_checked_offline() {
     let plan = mailquake::scenario::parse(text, Path::new("x.yaml")).expect("valid offline");
     let ext = plan.external_remotes.expect("external");
     assert_eq!(
-        (ext.url.as_str(), ext.token.as_deref()),
-        ("http://mq.example:8025", Some("s3cret"))
+        (ext.url.as_str(), ext.token.as_deref(), ext.lease),
+        (
+            "http://mq.example:8025",
+            Some("s3cret"),
+            Duration::from_secs(30)
+        ),
+        "the lease is 30s unless given"
+    );
+    let leased = text.replace("token: s3cret", "lease: 1m");
+    let plan = mailquake::scenario::parse(&leased, Path::new("x.yaml")).expect("valid offline");
+    assert_eq!(
+        plan.external_remotes.unwrap().lease,
+        Duration::from_secs(60)
     );
     assert!(plan.remotes.is_empty());
     assert!(

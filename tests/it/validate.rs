@@ -47,6 +47,7 @@ const INVALID: &[(&str, &str)] = &[
     ("wrong_version.yaml", "2:10: version: unsupported version `2`: this mailquake reads version 1"),
     ("queue_without_probes.yaml", "12:5: checks[1].queue: needs queue probes: add `probes: [{ postfix: CONFIG_DIR }, …]` under `target`"),
     ("probes_on_embedded.yaml", "5:11: target.probes: queue probes are for an external cluster (target.smtp); the embedded cluster needs none"),
+    ("external_lease_too_short.yaml", "4:54: remotes.lease: must be at least 1s: the run renews its faults every third of the lease"),
     ("exec_with_fault.yaml", "9:22: faults[0].fault: an `exec` entry runs commands: it takes no `remote`, `node` or `fault`"),
     ("zero_recipients.yaml", "10:38: load.message.recipients: `0` is out of range: expected a whole number between 1 and 64"),
 ];

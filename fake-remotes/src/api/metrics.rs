@@ -44,6 +44,11 @@ const COUNTERS: &[Counter] = &[
     ("faults_fired", "Times a fault acted on a session.", |c| {
         c.faults_fired
     }),
+    (
+        "leases_expired",
+        "Times the remote healed itself because a lease ran out.",
+        |c| c.leases_expired,
+    ),
 ];
 
 /// Counters reset to zero on `POST /reset` (Prometheus handles counter resets).
@@ -127,6 +132,7 @@ mod tests {
                 listen: "127.0.0.1:25".parse().unwrap(),
                 faults: vec![Fault::Refuse],
                 set_by: SetBy::Api,
+                lease: None,
                 counters: Counters {
                     connections: 3,
                     ..Counters::default()

@@ -4,7 +4,7 @@
 //! | request | does |
 //! | --- | --- |
 //! | `GET /remotes` | every remote: name, domains, listen address, faults in force (and who set them), counters; the event log's cursors |
-//! | `PUT /remotes/{name}/fault` | body: a fault in the scenario's form, as JSON (`"refuse"`, `{"tarpit":{"banner":"2s"}}`), or a JSON array of them; in force at once, until `DELETE` or the timeline's next change for that remote |
+//! | `PUT /remotes/{name}/fault[?lease=30s]` | body: a fault in the scenario's form, as JSON (`"refuse"`, `{"tarpit":{"banner":"2s"}}`), or a JSON array of them; in force at once, until `DELETE` or the timeline's next change for that remote — with `lease`, also until the lease runs out unless the same `PUT` renews it (`standalone::lease`) |
 //! | `DELETE /remotes/{name}/fault` | the remote is healthy again (until the timeline's next change for it) |
 //! | `POST /reset` | every remote healthy, counters zeroed, event log cleared (sequence numbers go on) |
 //! | `GET /events?after=N[&limit=M][&follow=1]` | events with a sequence number above N as JSON lines; `follow=1` streams new ones as they come |
@@ -17,18 +17,21 @@
 mod events;
 mod metrics;
 
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::standalone::control::{Control, Stopped};
+use crate::standalone::lease::parse_lease;
 use crate::Fault;
 
 /// What every handler gets.
@@ -123,20 +126,34 @@ async fn remotes(State(api): State<Api>) -> Response {
     }
 }
 
-async fn set_fault(State(api): State<Api>, Path(name): Path<String>, body: Bytes) -> Response {
+#[derive(Debug, Deserialize)]
+struct FaultQuery {
+    lease: Option<String>,
+}
+
+async fn set_fault(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<FaultQuery>,
+    body: Bytes,
+) -> Response {
+    let lease = match q.lease.as_deref().map(parse_lease).transpose() {
+        Ok(lease) => lease,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
     let faults = match parse_faults(&body) {
         Ok(f) => f,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    apply(&api, &name, faults).await
+    apply(&api, &name, faults, lease).await
 }
 
 async fn clear_fault(State(api): State<Api>, Path(name): Path<String>) -> Response {
-    apply(&api, &name, Vec::new()).await
+    apply(&api, &name, Vec::new(), None).await
 }
 
-async fn apply(api: &Api, name: &str, faults: Vec<Fault>) -> Response {
-    match api.control.set_faults(name, faults).await {
+async fn apply(api: &Api, name: &str, faults: Vec<Fault>, lease: Option<Duration>) -> Response {
+    match api.control.set_faults(name, faults, lease).await {
         Ok(Ok(view)) => json(StatusCode::OK, &view),
         Ok(Err(unknown)) => error(StatusCode::NOT_FOUND, &unknown.0),
         Err(Stopped) => stopped(),

@@ -8,6 +8,9 @@
 //! through the API replaces them at once (`DELETE` = none), until the timeline's next
 //! change *for that remote*, which takes over again. `POST /reset` heals every remote
 //! the same way, zeroes the counters and clears the event log (sequence numbers go on).
+//! A `PUT` may carry a lease (`lease.rs`): unless renewed in time, the task heals that
+//! remote itself, as `DELETE` would, and logs `lease_expired`. Anything that replaces
+//! the API setting (`DELETE`, a `PUT` without lease, the timeline, `/reset`) ends it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::lease::{Lease, LeaseView};
 use super::log::{EventLog, Page};
 use super::TimelineEntry;
 use crate::{Fault, RemoteEvent, RemoteEventKind};
@@ -37,6 +41,9 @@ pub struct Counters {
     pub rejected: u64,
     /// Times a fault acted on a session.
     pub faults_fired: u64,
+    /// Times the remote healed itself because a lease ran out.
+    #[serde(default)]
+    pub leases_expired: u64,
 }
 
 /// Who set a remote's faults.
@@ -56,6 +63,9 @@ pub struct RemoteView {
     /// The faults in force, in the scenario's form.
     pub faults: Vec<Fault>,
     pub set_by: SetBy,
+    /// The lease on faults set through the API, if they were set with one.
+    #[serde(default)]
+    pub lease: Option<LeaseView>,
     pub counters: Counters,
 }
 
@@ -86,6 +96,7 @@ enum Request {
     SetFaults {
         remote: String,
         faults: Vec<Fault>,
+        lease: Option<Duration>,
         reply: oneshot::Sender<Result<RemoteView, UnknownRemote>>,
     },
     Reset(oneshot::Sender<LogView>),
@@ -124,15 +135,18 @@ impl Control {
         self.ask(Request::Snapshot).await
     }
 
-    /// Replaces `remote`'s faults now (empty = healthy) until the timeline's next change for it.
+    /// Replaces `remote`'s faults now (empty = healthy) until the timeline's next change
+    /// for it — or, with a `lease`, until the lease runs out unless set again before.
     pub async fn set_faults(
         &self,
         remote: &str,
         faults: Vec<Fault>,
+        lease: Option<Duration>,
     ) -> Result<Result<RemoteView, UnknownRemote>, Stopped> {
         self.ask(|reply| Request::SetFaults {
             remote: remote.to_string(),
             faults,
+            lease,
             reply,
         })
         .await
@@ -173,6 +187,8 @@ struct RemoteState {
     timeline: Vec<Fault>,
     /// Set through the API; `None` once the timeline changes this remote again.
     api: Option<Vec<Fault>>,
+    /// On `api`'s faults, if they were set with one.
+    lease: Option<Lease>,
     counters: Counters,
 }
 
@@ -201,6 +217,7 @@ impl RemoteState {
             listen: self.remote.listen,
             faults: faults.to_vec(),
             set_by,
+            lease: self.lease.as_ref().map(Lease::view),
             counters: self.counters,
         }
     }
@@ -225,6 +242,7 @@ pub(super) fn spawn(
                 remote,
                 timeline: Vec::new(),
                 api: None,
+                lease: None,
                 counters: Counters::default(),
             })
             .collect(),
@@ -265,11 +283,17 @@ impl ControlTask {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             let next_change = self.transitions.front().map(|(at, _, _)| t0 + *at);
+            let next_expiry = self
+                .remotes
+                .iter()
+                .filter_map(|r| r.lease.map(|l| l.expires))
+                .min();
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
                 Some(request) = requests.recv() => self.answer(request),
                 _ = sleep_until(next_change), if next_change.is_some() => self.advance_timeline(t0),
+                _ = sleep_until(next_expiry), if next_expiry.is_some() => self.expire_leases(),
                 n = events.recv_many(&mut batch, BATCH) => {
                     if n == 0 {
                         // Every server is gone; keep answering the API until shutdown.
@@ -301,6 +325,7 @@ impl ControlTask {
             RemoteEventKind::Message { .. } => c.messages += 1,
             RemoteEventKind::Rejected { .. } => c.rejected += 1,
             RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
+            RemoteEventKind::LeaseExpired { .. } => c.leases_expired += 1,
         }
     }
 
@@ -312,10 +337,15 @@ impl ControlTask {
             Request::SetFaults {
                 remote,
                 faults,
+                lease,
                 reply,
             } => {
                 let result = match self.remotes.iter_mut().find(|r| r.remote.name == remote) {
                     Some(state) => {
+                        // Healthy has nothing to heal: no lease to keep.
+                        state.lease = lease
+                            .filter(|_| !faults.is_empty())
+                            .map(Lease::starting_now);
                         state.api = Some(faults);
                         state.publish();
                         Ok(state.view())
@@ -327,6 +357,7 @@ impl ControlTask {
             Request::Reset(reply) => {
                 for state in &mut self.remotes {
                     state.api = Some(Vec::new());
+                    state.lease = None;
                     state.counters = Counters::default();
                     state.publish();
                 }
@@ -391,9 +422,40 @@ impl ControlTask {
             if let Some(state) = self.remotes.iter_mut().find(|r| r.remote.name == remote) {
                 state.timeline = faults;
                 state.api = None;
+                state.lease = None;
                 state.publish();
             }
         }
+    }
+
+    /// Heals every remote whose lease has run out, as `DELETE` would, and logs a
+    /// `lease_expired` event for each.
+    fn expire_leases(&mut self) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for state in &mut self.remotes {
+            let Some(lease) = state.lease.filter(|l| l.expires <= now) else {
+                continue;
+            };
+            let lifted = state.in_force().0.iter().map(|f| f.kind().to_string());
+            let kind = RemoteEventKind::LeaseExpired {
+                faults: lifted.collect(),
+                lease_ms: lease.length.as_millis() as u64,
+            };
+            state.lease = None;
+            state.api = Some(Vec::new());
+            state.publish();
+            expired.push(RemoteEvent {
+                at_us: crate::event::now_us(),
+                remote: state.remote.name.clone(),
+                kind,
+            });
+        }
+        for event in expired {
+            self.count(&event);
+            self.log.push(event);
+        }
+        self.next_tx.send_replace(self.log.next());
     }
 }
 
@@ -461,7 +523,11 @@ mod tests {
             (t0.elapsed().as_secs(), faults.borrow_and_update().clone()),
             (1, vec![Fault::Refuse])
         );
-        let view = control.set_faults("down", vec![]).await.unwrap().unwrap();
+        let view = control
+            .set_faults("down", vec![], None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((view.faults.len(), view.set_by), (0, SetBy::Api));
         assert!(faults.borrow_and_update().is_empty(), "healed by the API");
         faults.changed().await.unwrap();
@@ -475,7 +541,7 @@ mod tests {
             vec![Fault::Refuse, Fault::Blackhole]
         );
         let err = control
-            .set_faults("nope", vec![])
+            .set_faults("nope", vec![], None)
             .await
             .unwrap()
             .unwrap_err();

@@ -12,6 +12,7 @@
 
 pub mod control;
 pub mod file;
+pub mod lease;
 pub mod log;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{serve, CountingSink, Fault, ServerConfig};
 pub use control::{Control, Counters, RemoteView, SetBy, Snapshot};
+pub use lease::LeaseView;
 pub use log::SequencedEvent;
 
 /// Where the control API listens unless told otherwise.

@@ -91,7 +91,7 @@ async fn remotes_metrics_and_reset_report_what_was_served() {
     assert_eq!(ok["faults"], serde_json::json!([]));
     assert_eq!(
         ok["counters"],
-        serde_json::json!({"connections": 1, "rcpts": 1, "messages": 1, "rejected": 0, "faults_fired": 0})
+        serde_json::json!({"connections": 1, "rcpts": 1, "messages": 1, "rejected": 0, "faults_fired": 0, "leases_expired": 0})
     );
     assert_eq!(all["events"]["next"], 4, "connected, rcpt, message: {all}");
 

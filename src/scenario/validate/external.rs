@@ -1,16 +1,21 @@
-//! `remotes: { external: URL, token: T }`: remotes served elsewhere (by `mailquake
-//! remotes` or `fake-remotes`), reached through their control API.
+//! `remotes: { external: URL, token: T, lease: D }`: remotes served elsewhere (by
+//! `mailquake remotes` or `fake-remotes`), reached through their control API.
 //!
 //! Offline (`validate`, and `run` before it starts) only the form is checked: the URL,
-//! the token, and no remote declared beside them. Which remotes exist and which domains
+//! the token, the lease, and no remote declared beside them. Which remotes exist and which domains
 //! they serve is known only when the run attaches (`GET /remotes`); the whole scenario
 //! is then validated again against them, with the same messages, so a fault naming an
 //! unknown remote or a check on an unserved domain still fails with `FILE:LINE:COL`.
 
 use serde_saphyr::Spanned;
 
+use fake_remotes::standalone::lease::MIN_LEASE;
+
 use super::target::is_endpoint;
 use super::*;
+
+/// The lease on the faults a run sets, unless the scenario gives `lease:`.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// `None` for remotes declared by name.
 pub(super) fn external(
@@ -19,12 +24,17 @@ pub(super) fn external(
 ) -> Result<Option<ExternalRemotes>, ScenarioError> {
     let r = &raw.value;
     let Some((_, url)) = &r.external else {
-        if let Some((key, _)) = &r.token {
-            return Err(cx.err(
-                key.referenced,
-                "remotes.token",
-                "`token` goes with `external: URL` (remotes served elsewhere); `token` cannot name a remote",
-            ));
+        for (name, key) in [
+            ("token", r.token.as_ref().map(|(k, _)| k)),
+            ("lease", r.lease.as_ref().map(|(k, _)| k)),
+        ] {
+            if let Some(key) = key {
+                return Err(cx.err(
+                    key.referenced,
+                    format!("remotes.{name}"),
+                    format!("`{name}` goes with `external: URL` (remotes served elsewhere); `{name}` cannot name a remote"),
+                ));
+            }
         }
         return Ok(None);
     };
@@ -32,7 +42,7 @@ pub(super) fn external(
         return Err(cx.err(
             name.referenced,
             format!("remotes.{}", name.value),
-            "with `external`, the remotes are served elsewhere: declare them there; only `token` may stand beside `external`",
+            "with `external`, the remotes are served elsewhere: declare them there; only `token` and `lease` may stand beside `external`",
         ));
     }
     let text = url.value.trim();
@@ -65,9 +75,24 @@ pub(super) fn external(
             Some(t.to_owned())
         }
     };
+    let lease = match &r.lease {
+        None => DEFAULT_LEASE,
+        Some((_, text)) => {
+            let lease = cx.duration(text, "remotes.lease", MAX_WAIT)?;
+            if lease < MIN_LEASE {
+                return Err(cx.err(
+                    text.referenced,
+                    "remotes.lease",
+                    "must be at least 1s: the run renews its faults every third of the lease",
+                ));
+            }
+            lease
+        }
+    };
     Ok(Some(ExternalRemotes {
         url: format!("http://{}", authority.unwrap_or_default()),
         token,
+        lease,
     }))
 }
 
