@@ -166,8 +166,15 @@ pub async fn run(
         }
         Err(e) => eprintln!("mailquake: cannot listen for stop signals: {e}"),
     }
-    let result =
-        run_with_abort(plan, scenario_text, out_dir, journal.clone(), abort, in_force).await;
+    let result = run_with_abort(
+        plan,
+        scenario_text,
+        out_dir,
+        journal.clone(),
+        abort,
+        in_force,
+    )
+    .await;
     if let Some(journal) = journal {
         close_journal(&journal).await;
     }
