@@ -139,12 +139,12 @@ impl Collector {
             }
             Event::Remote(e) => self.apply_remote(e),
             Event::QueueSample { node, at_us, depth } => {
-                let Some(depth) = depth else {
-                    self.ledger.probe_failures += 1;
-                    return;
-                };
                 let at_ms = self.ms(at_us);
                 let node = self.ledger.node_index(&node);
+                let Some(depth) = depth else {
+                    self.ledger.probe_failures.push((at_ms, node));
+                    return;
+                };
                 let by_domain = depth
                     .by_domain
                     .iter()

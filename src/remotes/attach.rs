@@ -59,6 +59,9 @@ pub struct Link {
     follower: JoinHandle<()>,
     /// The sequence number of the last event forwarded.
     cursor: watch::Receiver<u64>,
+    /// Events skipped over: gaps in the sequence numbers (the remotes' ring overflowed or
+    /// was reset before they were read).
+    lost: watch::Receiver<u64>,
 }
 
 pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachment, AttachError> {
@@ -107,12 +110,16 @@ pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachmen
     let (events_tx, events) = mpsc::unbounded_channel();
     let after = snapshot.events.next.saturating_sub(1);
     let (cursor_tx, cursor) = watch::channel(after);
+    let (lost_tx, lost) = watch::channel(0);
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follow_events(
         client.clone(),
         after,
         events_tx,
-        cursor_tx,
+        Progress {
+            cursor: cursor_tx,
+            lost: lost_tx,
+        },
         stop_follower.clone(),
     ));
     let stop_appliers = CancellationToken::new();
@@ -146,29 +153,40 @@ pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachmen
             stop_follower,
             follower,
             cursor,
+            lost,
         },
     })
 }
 
 impl Link {
     /// Waits, at most `within`, until every event the remotes have logged by now has
-    /// been forwarded, so the ledger is complete before it is judged.
-    pub async fn catch_up(&self, within: Duration) {
+    /// been forwarded, so the ledger is complete before it is judged. Returns the events
+    /// lost for the judgement: those skipped over while following, plus those logged
+    /// there but still not arrived.
+    pub async fn catch_up(&self, within: Duration) -> u64 {
         let Ok(snapshot) = self.client.remotes().await else {
-            return;
+            return *self.lost.borrow();
         };
         let last = snapshot.events.next.saturating_sub(1);
         let mut cursor = self.cursor.clone();
+        let mut missing = 0;
         if tokio::time::timeout(within, cursor.wait_for(|c| *c >= last))
             .await
             .is_err()
         {
+            missing = last.saturating_sub(*self.cursor.borrow());
             eprintln!(
-                "mailquake: events from {} still arriving after {}; judging without the rest",
+                "mailquake: {missing} events from {} still not arrived after {}; judging without them",
                 self.client.url,
                 humantime::format_duration(within)
             );
         }
+        *self.lost.borrow() + missing
+    }
+
+    /// The control API the events come from (`http://HOST:PORT`).
+    pub fn url(&self) -> &str {
+        &self.client.url
     }
 
     /// Heals every remote the run faulted (`DELETE`), then stops following events.
@@ -251,13 +269,22 @@ async fn apply_faults(
     }
 }
 
+/// What the follower tells the run as it goes.
+struct Progress {
+    /// The sequence number of the last event forwarded.
+    cursor: watch::Sender<u64>,
+    /// Events skipped over so far.
+    lost: watch::Sender<u64>,
+}
+
 /// Follows `GET /events` from `after`, feeding the collector; follows again from the
-/// last event seen if the stream breaks, until stopped.
+/// last event seen if the stream breaks, until stopped. A gap in the sequence numbers is
+/// counted as lost events (the judgement needs them) and said once per gap.
 async fn follow_events(
     client: Arc<ApiClient>,
     mut after: u64,
     events: mpsc::UnboundedSender<RemoteEvent>,
-    cursor: watch::Sender<u64>,
+    progress: Progress,
     stop: CancellationToken,
 ) {
     let mut broken = false;
@@ -280,9 +307,10 @@ async fn follow_events(
                     match next {
                         Ok(Some(line)) => {
                             if line.seq > after + 1 {
+                                let gap = line.seq - after - 1;
+                                progress.lost.send_modify(|lost| *lost += gap);
                                 eprintln!(
-                                    "mailquake: {} events from {} were lost (their event ring overflowed or was reset): results may be incomplete",
-                                    line.seq - after - 1,
+                                    "mailquake: {gap} events from {} were lost (their event ring overflowed or was reset): the checks that need them will be inconclusive",
                                     client.url
                                 );
                             }
@@ -290,7 +318,7 @@ async fn follow_events(
                             if events.send(line.event).is_err() {
                                 return;
                             }
-                            cursor.send_replace(after);
+                            progress.cursor.send_replace(after);
                         }
                         Ok(None) => break "the stream ended".to_string(),
                         Err(e) => break e.to_string(),

@@ -230,7 +230,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, bool), SavedErr
         submit_rejections: header.submit_rejections,
         // Probe samples are saved apart (queue_depth.csv) and put back by `load`.
         queue: Vec::new(),
-        probe_failures: 0,
+        probe_failures: Vec::new(),
     };
     Ok((ledger, header.totals, header.scenario, header.aborted))
 }

@@ -157,6 +157,9 @@ pub fn render(
     for p in &s.problems {
         let _ = writeln!(t, "  {}", paint.red(&format!("! {p}")));
     }
+    if let Some(warning) = s.data.warning() {
+        let _ = writeln!(t, "  {}", paint.yellow(&format!("data: {warning}")));
+    }
     let aborted = match (s.aborted, s.problems.is_empty()) {
         (false, _) => "",
         (true, true) => " · ABORTED by the operator",

@@ -95,6 +95,8 @@ struct Page<'a> {
     verdict_word: String,
     verdict_line: String,
     aborted: bool,
+    /// What the data lacks, when it does.
+    data_warning: Option<String>,
     checks: &'a [Check<'a>],
     failing: Vec<&'a Check<'a>>,
     totals: Vec<Total>,
@@ -130,6 +132,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             format!("{failed} of {} checks failed", checks.len())
         },
         aborted: summary.aborted,
+        data_warning: summary.data.warning(),
         checks: &checks,
         failing: checks.iter().filter(|c| c.status != "pass").collect(),
         totals: vec![
