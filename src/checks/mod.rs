@@ -18,7 +18,7 @@ mod queue;
 #[cfg(test)]
 mod testkit;
 
-pub use common::fmt_count;
+pub use common::{fmt_count, fmt_pct};
 pub use completeness::DataCompleteness;
 
 use crate::collector::Ledger;

@@ -339,7 +339,102 @@ async fn follow_events(
 
 #[cfg(test)]
 mod tests {
+    use fake_remotes::standalone::{self, Config, RemoteDef};
+    use tokio::time::Instant;
+
     use super::*;
+
+    /// Events the remotes' ring pushed out before they were read are lost for the
+    /// judgement: the follower counts the gap in the sequence numbers and `catch_up`
+    /// reports it, with those logged there that never arrived. A real standalone server keeping 2 events; 10 open connections make
+    /// exactly 10 `connected` events before the follower starts.
+    #[tokio::test]
+    async fn events_pushed_out_of_the_ring_are_counted_as_lost() {
+        let mut config = Config::new(
+            vec![RemoteDef {
+                name: "ok".into(),
+                domains: vec!["ok.test".into()],
+                listen: "127.0.0.1:0".parse().unwrap(),
+            }],
+            Vec::new(),
+            1,
+        );
+        config.api = "127.0.0.1:0".parse().unwrap();
+        config.events_kept = 2;
+        let served = standalone::bind(config).unwrap();
+        let remote = served.remotes()[0].listen;
+        let client = Arc::new(ApiClient::new(
+            &format!("http://{}", served.api_addr()),
+            None,
+        ));
+        let shutdown = CancellationToken::new();
+        let _stop_serving = shutdown.clone().drop_guard();
+        tokio::spawn(served.serve(shutdown.clone()));
+        let mut open = Vec::new();
+        for _ in 0..10 {
+            open.push(tokio::net::TcpStream::connect(remote).await.unwrap());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = client.remotes().await.unwrap().events;
+            if log.next == 11 {
+                assert_eq!(log.first, 9, "the ring keeps the last 2");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "10 events logged in time: {log:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // Logged there but never forwarded here (a follower that does not get through):
+        // all 10 are lost.
+        let (_stuck_cursor, cursor) = watch::channel(0);
+        let (_no_gaps, lost) = watch::channel(0);
+        let stuck = Link {
+            client: client.clone(),
+            stop_appliers: CancellationToken::new(),
+            appliers: Vec::new(),
+            stop_follower: CancellationToken::new(),
+            follower: tokio::spawn(async {}),
+            cursor,
+            lost,
+        };
+        assert_eq!(stuck.catch_up(Duration::from_millis(200)).await, 10);
+
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (cursor_tx, cursor) = watch::channel(0);
+        let (lost_tx, lost) = watch::channel(0);
+        let stop_follower = CancellationToken::new();
+        let follower = tokio::spawn(follow_events(
+            client.clone(),
+            0,
+            events_tx,
+            Progress {
+                cursor: cursor_tx,
+                lost: lost_tx,
+            },
+            stop_follower.clone(),
+        ));
+        let link = Link {
+            client,
+            stop_appliers: CancellationToken::new(),
+            appliers: Vec::new(),
+            stop_follower,
+            follower,
+            cursor,
+            lost,
+        };
+        assert_eq!(link.catch_up(Duration::from_secs(10)).await, 8);
+        assert_eq!(*link.cursor.borrow(), 10);
+        for _ in 0..2 {
+            assert!(events.recv().await.is_some(), "the 2 kept were forwarded");
+        }
+        assert!(events.try_recv().is_err());
+        link.heal().await;
+        drop(open);
+    }
 
     #[test]
     fn remotes_on_every_address_are_reached_at_the_api_host() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::{fmt_count, DataCompleteness, Finding, Status};
+use crate::checks::{fmt_count, fmt_pct, DataCompleteness, Finding, Status};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
 use crate::report::LoadSection;
@@ -102,8 +102,9 @@ impl DataJson {
         let mut parts = Vec::new();
         if !self.load_applied {
             parts.push(format!(
-                "the planned load was not applied ({}% shortfall, limit {}%)",
-                self.shortfall_pct, self.max_shortfall_pct
+                "the planned load was not applied ({} shortfall, limit {})",
+                fmt_pct(self.shortfall_pct / 100.0),
+                fmt_pct(self.max_shortfall_pct / 100.0)
             ));
         }
         if self.remote_events_lost > 0 {
