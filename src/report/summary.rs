@@ -335,6 +335,47 @@ mod tests {
     use crate::collector::ledger::{flag, MessageRecord};
 
     #[test]
+    fn data_warning_names_what_is_missing() {
+        use crate::checks::completeness::ProbeCoverage;
+        let complete = DataCompleteness {
+            planned: Some(1000),
+            submitted: 995,
+            shortfall: 5,
+            ..Default::default()
+        };
+        let json = DataJson::new(&complete, 0.01);
+        assert!(json.complete && json.warning().is_none());
+        assert_eq!((json.shortfall_pct, json.max_shortfall_pct), (0.5, 1.0));
+        let cases = [
+            (
+                DataCompleteness {
+                    shortfall: 230,
+                    ..complete.clone()
+                },
+                "incomplete: the planned load was not applied (23% shortfall, limit 1%); the checks that needed it are inconclusive",
+            ),
+            (
+                DataCompleteness {
+                    remote_events_lost: 1200,
+                    probes: vec![ProbeCoverage {
+                        node: "n1".into(),
+                        taken: 57,
+                        missed: 3,
+                        gaps: vec![(1000, 5000)],
+                    }],
+                    ..complete.clone()
+                },
+                "incomplete: 1,200 remote events lost · 3 of 60 queue probe samples missed; the checks that needed it are inconclusive",
+            ),
+        ];
+        for (data, want) in cases {
+            let json = DataJson::new(&data, 0.01);
+            assert!(!json.complete);
+            assert_eq!(json.warning().as_deref(), Some(want));
+        }
+    }
+
+    #[test]
     fn per_domain_latency_and_per_node_counts() {
         let mut ledger = Ledger {
             domains: vec!["ok.test".into()],
