@@ -10,7 +10,7 @@
 //! u32         format version (1)
 //! u32         header length H in bytes
 //! H bytes     header: UTF-8 JSON (run id, t0, end, scenario path, aborted, domains,
-//!             nodes, counters, totals, record count and size)
+//!             nodes, counters, totals, failed probe samples, record count and size)
 //! N × 34      one fixed-size record per message, in sequence-number order:
 //!             intended_ms u32, accepted_ms u32, delivered_ms u32, bounced_ms u32,
 //!             delivered_mask u64, domain u16, attempts u16, duplicates u16,
@@ -63,6 +63,9 @@ struct Header {
     submit_rejections: BTreeMap<u16, u64>,
     /// The collector's running totals when measurement stopped.
     totals: Progress,
+    /// Failed queue probe samples: (ms since t0, node index). Absent in older files.
+    #[serde(default)]
+    probe_failures: Vec<(u32, u8)>,
     records: u64,
     record_size: u32,
 }
@@ -113,6 +116,7 @@ pub fn write_ledger(
         remotes: ledger.remotes.clone(),
         submit_rejections: ledger.submit_rejections.clone(),
         totals,
+        probe_failures: ledger.probe_failures.clone(),
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
     };
@@ -230,7 +234,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, bool), SavedErr
         submit_rejections: header.submit_rejections,
         // Probe samples are saved apart (queue_depth.csv) and put back by `load`.
         queue: Vec::new(),
-        probe_failures: Vec::new(),
+        probe_failures: header.probe_failures,
     };
     Ok((ledger, header.totals, header.scenario, header.aborted))
 }
@@ -308,6 +312,7 @@ mod tests {
             nodes: vec!["n1".into()],
             shortfall: 3,
             foreign: 1,
+            probe_failures: vec![(1_000, 0)],
             ..Default::default()
         };
         l.submit_rejections.insert(451, 2);
@@ -359,6 +364,7 @@ mod tests {
             (l.remotes, l.submit_rejections)
         );
         assert_eq!((t, scenario.as_str(), aborted), (totals, "s.yaml", true));
+        assert_eq!(back.probe_failures, l.probe_failures);
 
         // A truncated file is named and refused.
         let bytes = std::fs::read(&path).unwrap();
