@@ -207,7 +207,11 @@ pub fn probe_coverage(ledger: &Ledger, probed: &[String], every: Duration) -> Ve
     probed
         .iter()
         .map(|name| {
-            let node = ledger.nodes.iter().position(|n| n == name);
+            // Node names are told apart case-insensitively, as the ledger interns them.
+            let node = ledger
+                .nodes
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(name));
             let mut attempts: Vec<(u32, bool)> = ledger
                 .queue
                 .iter()
