@@ -18,13 +18,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::abort::Abort;
+use crate::checks::completeness::probe_coverage;
+use crate::checks::DataCompleteness;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress::{self, LiveProgress, Snapshot};
 use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
-use crate::scenario::{self, Plan, Target};
+use crate::scenario::{self, LoadModel, Plan, Target};
 use crate::signals::StopSignals;
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
 use crate::target::embedded::node::NodeControl;
@@ -415,6 +417,7 @@ async fn run_stages(
         abort.clone(),
         timeline_started,
     ));
+    let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
     tokio::spawn(target::probes::run(
         probes,
         events_tx.clone(),
@@ -477,9 +480,10 @@ async fn run_stages(
     // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
     // must not count), then judge. The faults are healed even if the collector failed.
     progress.abort();
+    let mut remote_events_lost = 0;
     if let Some(link) = link {
         // Remote events come over HTTP: let those already logged there arrive.
-        link.catch_up(Duration::from_secs(5)).await;
+        remote_events_lost = link.catch_up(Duration::from_secs(5)).await;
     }
     progress::finish();
     let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
@@ -490,11 +494,19 @@ async fn run_stages(
     shutdown.cancel();
     let (ledger, totals) = finished?;
 
-    let findings = checks::judge(&plan, &ledger);
+    let data = DataCompleteness {
+        remote_events_lost,
+        remote_events_from: link.map(|l| l.url().to_string()),
+        planned: (load_report.model == LoadModel::Open).then_some(load_report.planned),
+        submitted: totals.submitted,
+        shortfall: load_report.shortfall,
+        probes: probe_coverage(&ledger, &probed, target::probes::PROBE_EVERY),
+    };
+    let findings = checks::judge(&plan, &ledger, &data);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_json),
-        load: LoadSection::new(load_json, submit_replies, problems),
+        load: LoadSection::new(load_json, submit_replies, problems, data),
         plan,
         scenario_text,
         ledger,
@@ -541,7 +553,7 @@ pub fn report_main(dir: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let findings = checks::judge(&saved.plan, &saved.ledger);
+    let findings = checks::judge(&saved.plan, &saved.ledger, &saved.load.data);
     let judged = JudgedRun {
         plan: saved.plan,
         scenario_text: saved.scenario_text,

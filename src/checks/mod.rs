@@ -1,12 +1,15 @@
 //! Checks: pure functions from the [`Ledger`] and the [`Plan`] to a [`Finding`].
 //!
 //! A check with no data to judge is [`Status::Inconclusive`], which fails the gate
-//! (fail closed) and says why. The run's [`Verdict`] is decided here too (`verdict.rs`).
+//! (fail closed) and says why; so is one whose data is incomplete ([`completeness`]:
+//! remote events lost, the planned load not applied, probe samples missed). The run's
+//! [`Verdict`] is decided here too (`verdict.rs`).
 
 use serde::Serialize;
 
 mod acceptance;
 mod common;
+pub mod completeness;
 mod drain;
 mod isolation;
 mod no_duplicates;
@@ -17,7 +20,8 @@ mod queue;
 mod testkit;
 mod verdict;
 
-pub use common::fmt_count;
+pub use common::{fmt_count, fmt_pct};
+pub use completeness::DataCompleteness;
 pub use verdict::{Aborted, Verdict};
 
 use crate::collector::Ledger;
@@ -56,15 +60,28 @@ impl Finding {
 }
 
 /// Judges every check of the plan, in the plan's order.
-pub fn judge(plan: &Plan, ledger: &Ledger) -> Vec<Finding> {
+pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Finding> {
     plan.checks
         .iter()
-        .map(|c| judge_one(c, plan, ledger))
+        .map(|c| judge_one(c, plan, ledger, data))
         .collect()
 }
 
-/// Judges one check; each lives in its own file, whose first paragraph defines it.
-pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
+/// Judges one check, then makes it inconclusive if its input is incomplete: the detail
+/// says why first, and what was measured stays in `observed`.
+pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Finding {
+    let mut finding = judge_measured(check, plan, ledger);
+    let reasons = data.reasons(check, plan, ledger.end_ms);
+    if !reasons.is_empty() {
+        finding.status = Status::Inconclusive;
+        finding.detail = format!("{}. As measured: {}", reasons.join("; "), finding.detail);
+    }
+    finding
+}
+
+/// Judges one check on the data as measured; each lives in its own file, whose first
+/// paragraph defines it.
+fn judge_measured(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
     match check {
         Check::Isolation {
             healthy,
@@ -101,34 +118,8 @@ pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
 mod tests {
     use std::time::Duration;
 
-    use super::testkit::{fault, plan, LedgerBuilder};
+    use super::testkit::{fault, one_of_each, plan, LedgerBuilder};
     use super::*;
-    use crate::scenario::During;
-
-    /// One check of each kind; `latency_limit` is acceptance's optional limit.
-    fn one_of_each(latency_limit: Option<Duration>) -> Vec<Check> {
-        vec![
-            Check::Isolation {
-                healthy: vec!["ok.test".into()],
-                during: During::Faults,
-                percentile: 99.0,
-                limit: Duration::from_secs(5),
-                min_delivered: 0.9,
-            },
-            Check::Drain {
-                domain: "down.test".into(),
-                within: Duration::from_secs(90),
-            },
-            Check::NoLoss,
-            Check::NoDuplicates { max: 0 },
-            Check::Nodes { min_ratio: 0.5 },
-            Check::Acceptance {
-                min_accepted: 0.99,
-                percentile: 99.0,
-                limit: latency_limit,
-            },
-        ]
-    }
 
     /// Every check is dispatched, in the plan's order, under its scenario name.
     #[test]
@@ -141,7 +132,7 @@ mod tests {
             .domain("down.test")
             .msgs(2, 40_000, Some(100_000))
             .build();
-        let findings = judge(&p, &ledger);
+        let findings = judge(&p, &ledger, &DataCompleteness::default());
         let names: Vec<&str> = findings.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, checks.iter().map(Check::name).collect::<Vec<_>>());
         for f in &findings {
@@ -153,7 +144,7 @@ mod tests {
     #[test]
     fn empty_ledger_is_inconclusive_everywhere() {
         let p = plan(vec![fault("down", 30, Some(60))], one_of_each(None));
-        for f in judge(&p, &Ledger::default()) {
+        for f in judge(&p, &Ledger::default(), &DataCompleteness::default()) {
             assert_eq!(f.status, Status::Inconclusive, "{f:?}");
             assert!(!f.passed());
             assert!(!f.detail.is_empty() && !f.limit.is_empty(), "{f:?}");

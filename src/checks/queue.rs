@@ -43,7 +43,7 @@ pub(super) fn judge(
             limit,
             format!(
                 "no queue sample was taken ({} probe failures): check target.probes",
-                ledger.probe_failures
+                ledger.probe_failures.len()
             ),
         );
     }

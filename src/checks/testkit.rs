@@ -8,8 +8,8 @@ use fake_remotes::Fault;
 
 use crate::collector::ledger::{flag, Ledger, MessageRecord, NO_NODE};
 use crate::scenario::{
-    Check, EmbeddedSpec, FaultSubject, FaultWindow, Load, LoadModel, MessageSpec, Plan, RemoteSpec,
-    SizeSpec, Step, Target, TlsSpec, BOUNCE_DOMAIN,
+    Check, During, EmbeddedSpec, FaultSubject, FaultWindow, Load, LoadModel, MessageSpec, Plan,
+    RemoteSpec, SizeSpec, Step, Target, TlsSpec, BOUNCE_DOMAIN,
 };
 
 /// Builds a ledger message by message. `domain` and `node` set the defaults for the
@@ -129,6 +129,32 @@ pub fn bounced(at: u32) -> impl FnOnce(&mut MessageRecord) {
     }
 }
 
+/// One check of each kind but `queue`, as the plan of [`plan`] allows them;
+/// `latency_limit` is acceptance's optional limit.
+pub fn one_of_each(latency_limit: Option<Duration>) -> Vec<Check> {
+    vec![
+        Check::Isolation {
+            healthy: vec!["ok.test".into()],
+            during: During::Faults,
+            percentile: 99.0,
+            limit: Duration::from_secs(5),
+            min_delivered: 0.9,
+        },
+        Check::Drain {
+            domain: "down.test".into(),
+            within: Duration::from_secs(90),
+        },
+        Check::NoLoss,
+        Check::NoDuplicates { max: 0 },
+        Check::Nodes { min_ratio: 0.5 },
+        Check::Acceptance {
+            min_accepted: 0.99,
+            percentile: 99.0,
+            limit: latency_limit,
+        },
+    ]
+}
+
 /// A `refuse` fault on `remote` from `at_s` for `for_s` seconds (`None`: to the end).
 pub fn fault(remote: &str, at_s: u64, for_s: Option<u64>) -> FaultWindow {
     FaultWindow {
@@ -166,6 +192,7 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
             tls: TlsSpec::default(),
             auth: None,
             hlog_interval: Duration::from_secs(1),
+            max_shortfall: 0.01,
             steps: vec![Step {
                 rate: 100.0,
                 to: None,

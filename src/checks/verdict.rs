@@ -13,7 +13,8 @@ use super::Finding;
 pub enum Verdict {
     /// Every check passed and the run went to its end.
     Pass,
-    /// A check failed or was inconclusive (fail closed).
+    /// A check failed or was inconclusive (fail closed), or the planned load was not
+    /// applied.
     Fail,
     /// The run ended early (signal, failed `exec`, lost target): no verdict on the target.
     Aborted,
@@ -35,10 +36,12 @@ impl std::fmt::Display for Aborted {
 }
 
 impl Verdict {
-    pub fn decide(findings: &[Finding], abort: Option<&Aborted>) -> Verdict {
+    /// `load_applied`: the shortfall stayed within `load.max_shortfall` — PASS means the
+    /// planned load was applied, whichever checks the scenario has.
+    pub fn decide(findings: &[Finding], abort: Option<&Aborted>, load_applied: bool) -> Verdict {
         if abort.is_some() {
             Verdict::Aborted
-        } else if findings.iter().all(Finding::passed) {
+        } else if load_applied && findings.iter().all(Finding::passed) {
             Verdict::Pass
         } else {
             Verdict::Fail
@@ -86,22 +89,25 @@ mod tests {
             reason: "interrupted by SIGTERM".into(),
             at_s: 12.3,
         };
-        let table: [(&[Status], bool, Verdict, u8); 7] = [
-            (&[Pass, Pass], false, Verdict::Pass, 0),
-            (&[Pass, Fail], false, Verdict::Fail, 1),
-            (&[Pass, Inconclusive], false, Verdict::Fail, 1),
-            (&[Pass, Pass], true, Verdict::Aborted, 3),
-            (&[Fail], true, Verdict::Aborted, 3),
-            (&[Inconclusive], true, Verdict::Aborted, 3),
-            (&[], true, Verdict::Aborted, 3),
+        // (checks, aborted, load applied) → verdict, exit code
+        let table: [(&[Status], bool, bool, Verdict, u8); 9] = [
+            (&[Pass, Pass], false, true, Verdict::Pass, 0),
+            (&[Pass, Fail], false, true, Verdict::Fail, 1),
+            (&[Pass, Inconclusive], false, true, Verdict::Fail, 1),
+            (&[Pass, Pass], false, false, Verdict::Fail, 1),
+            (&[Pass, Pass], true, true, Verdict::Aborted, 3),
+            (&[Pass, Pass], true, false, Verdict::Aborted, 3),
+            (&[Fail], true, true, Verdict::Aborted, 3),
+            (&[Inconclusive], true, true, Verdict::Aborted, 3),
+            (&[], true, true, Verdict::Aborted, 3),
         ];
-        for (statuses, aborted, want, code) in table {
+        for (statuses, aborted, applied, want, code) in table {
             let findings: Vec<Finding> = statuses.iter().copied().map(finding).collect();
-            let got = Verdict::decide(&findings, aborted.then_some(&sigterm));
+            let got = Verdict::decide(&findings, aborted.then_some(&sigterm), applied);
             assert_eq!(
                 (got, got.exit_code()),
                 (want, code),
-                "{statuses:?} {aborted}"
+                "{statuses:?} aborted {aborted} applied {applied}"
             );
         }
         assert_eq!(

@@ -148,8 +148,9 @@ pub struct Ledger {
     pub submit_rejections: std::collections::BTreeMap<u16, u64>,
     /// Queue probe samples, in time order.
     pub queue: Vec<QueueRecord>,
-    /// Probe samples that failed (the command errored or timed out).
-    pub probe_failures: u64,
+    /// Probe samples that failed (the command errored or timed out): (ms since t0,
+    /// index into [`Ledger::nodes`]), in time order.
+    pub probe_failures: Vec<(u32, u8)>,
 }
 
 /// One queue probe sample of one node.

@@ -139,12 +139,12 @@ impl Collector {
             }
             Event::Remote(e) => self.apply_remote(e),
             Event::QueueSample { node, at_us, depth } => {
-                let Some(depth) = depth else {
-                    self.ledger.probe_failures += 1;
-                    return;
-                };
                 let at_ms = self.ms(at_us);
                 let node = self.ledger.node_index(&node);
+                let Some(depth) = depth else {
+                    self.ledger.probe_failures.push((at_ms, node));
+                    return;
+                };
                 let by_domain = depth
                     .by_domain
                     .iter()
@@ -386,5 +386,29 @@ mod tests {
         });
         assert_eq!(c.ledger.submit_rejections.get(&451), Some(&1));
         assert!(c.ledger.records[2].is(flag::REJECTED));
+    }
+
+    /// A failed probe sample is kept with its time and node (the completeness of the
+    /// queue check is judged from them); a reading goes into the queue samples.
+    #[test]
+    fn probe_samples_and_failures_are_kept_by_time_and_node() {
+        let mut c = collector();
+        c.apply(Event::QueueSample {
+            node: Arc::from("n2"),
+            at_us: 1_000_000,
+            depth: Some(crate::target::probes::QueueDepth {
+                total: 4,
+                by_domain: vec![],
+            }),
+        });
+        c.apply(Event::QueueSample {
+            node: Arc::from("n2"),
+            at_us: 2_003_000,
+            depth: None,
+        });
+        let n2 = c.ledger.node_index("n2");
+        assert_eq!(c.ledger.probe_failures, [(1_003, n2)]);
+        assert_eq!(c.ledger.queue.len(), 1);
+        assert_eq!((c.ledger.queue[0].at_ms, c.ledger.queue[0].total), (0, 4));
     }
 }

@@ -68,6 +68,9 @@ pub struct Link {
     follower: JoinHandle<()>,
     /// The sequence number of the last event forwarded.
     cursor: watch::Receiver<u64>,
+    /// Events skipped over: gaps in the sequence numbers (the remotes' ring overflowed or
+    /// was reset before they were read).
+    lost: watch::Receiver<u64>,
 }
 
 /// The control API's token: the scenario's `token:`, else `MAILQUAKE_REMOTES_TOKEN`.
@@ -125,12 +128,16 @@ pub async fn attach(
     let (events_tx, events) = mpsc::unbounded_channel();
     let after = snapshot.events.next.saturating_sub(1);
     let (cursor_tx, cursor) = watch::channel(after);
+    let (lost_tx, lost) = watch::channel(0);
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follow_events(
         client.clone(),
         after,
         events_tx,
-        cursor_tx,
+        Progress {
+            cursor: cursor_tx,
+            lost: lost_tx,
+        },
         stop_follower.clone(),
     ));
     let stop_appliers = CancellationToken::new();
@@ -167,29 +174,40 @@ pub async fn attach(
             stop_follower,
             follower,
             cursor,
+            lost,
         },
     })
 }
 
 impl Link {
     /// Waits, at most `within`, until every event the remotes have logged by now has
-    /// been forwarded, so the ledger is complete before it is judged.
-    pub async fn catch_up(&self, within: Duration) {
+    /// been forwarded, so the ledger is complete before it is judged. Returns the events
+    /// lost for the judgement: those skipped over while following, plus those logged
+    /// there but still not arrived.
+    pub async fn catch_up(&self, within: Duration) -> u64 {
         let Ok(snapshot) = self.client.remotes().await else {
-            return;
+            return *self.lost.borrow();
         };
         let last = snapshot.events.next.saturating_sub(1);
         let mut cursor = self.cursor.clone();
+        let mut missing = 0;
         if tokio::time::timeout(within, cursor.wait_for(|c| *c >= last))
             .await
             .is_err()
         {
+            missing = last.saturating_sub(*self.cursor.borrow());
             eprintln!(
-                "mailquake: events from {} still arriving after {}; judging without the rest",
+                "mailquake: {missing} events from {} still not arrived after {}; judging without them",
                 self.client.url,
                 humantime::format_duration(within)
             );
         }
+        *self.lost.borrow() + missing
+    }
+
+    /// The control API the events come from (`http://HOST:PORT`).
+    pub fn url(&self) -> &str {
+        &self.client.url
     }
 
     /// Heals every remote the run faulted (`DELETE`), then stops following events.
@@ -312,13 +330,22 @@ async fn apply_faults(
     }
 }
 
+/// What the follower tells the run as it goes.
+struct Progress {
+    /// The sequence number of the last event forwarded.
+    cursor: watch::Sender<u64>,
+    /// Events skipped over so far.
+    lost: watch::Sender<u64>,
+}
+
 /// Follows `GET /events` from `after`, feeding the collector; follows again from the
-/// last event seen if the stream breaks, until stopped.
+/// last event seen if the stream breaks, until stopped. A gap in the sequence numbers is
+/// counted as lost events (the judgement needs them) and said once per gap.
 async fn follow_events(
     client: Arc<ApiClient>,
     mut after: u64,
     events: mpsc::UnboundedSender<RemoteEvent>,
-    cursor: watch::Sender<u64>,
+    progress: Progress,
     stop: CancellationToken,
 ) {
     let mut broken = false;
@@ -341,9 +368,10 @@ async fn follow_events(
                     match next {
                         Ok(Some(line)) => {
                             if line.seq > after + 1 {
+                                let gap = line.seq - after - 1;
+                                progress.lost.send_modify(|lost| *lost += gap);
                                 eprintln!(
-                                    "mailquake: {} events from {} were lost (their event ring overflowed or was reset): results may be incomplete",
-                                    line.seq - after - 1,
+                                    "mailquake: {gap} events from {} were lost (their event ring overflowed or was reset): the checks that need them will be inconclusive",
                                     client.url
                                 );
                             }
@@ -351,7 +379,7 @@ async fn follow_events(
                             if events.send(line.event).is_err() {
                                 return;
                             }
-                            cursor.send_replace(after);
+                            progress.cursor.send_replace(after);
                         }
                         Ok(None) => break "the stream ended".to_string(),
                         Err(e) => break e.to_string(),
@@ -372,7 +400,102 @@ async fn follow_events(
 
 #[cfg(test)]
 mod tests {
+    use fake_remotes::standalone::{self, Config, RemoteDef};
+    use tokio::time::Instant;
+
     use super::*;
+
+    /// Events the remotes' ring pushed out before they were read are lost for the
+    /// judgement: the follower counts the gap in the sequence numbers and `catch_up`
+    /// reports it, with those logged there that never arrived. A real standalone server keeping 2 events; 10 open connections make
+    /// exactly 10 `connected` events before the follower starts.
+    #[tokio::test]
+    async fn events_pushed_out_of_the_ring_are_counted_as_lost() {
+        let mut config = Config::new(
+            vec![RemoteDef {
+                name: "ok".into(),
+                domains: vec!["ok.test".into()],
+                listen: "127.0.0.1:0".parse().unwrap(),
+            }],
+            Vec::new(),
+            1,
+        );
+        config.api = "127.0.0.1:0".parse().unwrap();
+        config.events_kept = 2;
+        let served = standalone::bind(config).unwrap();
+        let remote = served.remotes()[0].listen;
+        let client = Arc::new(ApiClient::new(
+            &format!("http://{}", served.api_addr()),
+            None,
+        ));
+        let shutdown = CancellationToken::new();
+        let _stop_serving = shutdown.clone().drop_guard();
+        tokio::spawn(served.serve(shutdown.clone()));
+        let mut open = Vec::new();
+        for _ in 0..10 {
+            open.push(tokio::net::TcpStream::connect(remote).await.unwrap());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = client.remotes().await.unwrap().events;
+            if log.next == 11 {
+                assert_eq!(log.first, 9, "the ring keeps the last 2");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "10 events logged in time: {log:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // Logged there but never forwarded here (a follower that does not get through):
+        // all 10 are lost.
+        let (_stuck_cursor, cursor) = watch::channel(0);
+        let (_no_gaps, lost) = watch::channel(0);
+        let stuck = Link {
+            client: client.clone(),
+            stop_appliers: CancellationToken::new(),
+            appliers: Vec::new(),
+            stop_follower: CancellationToken::new(),
+            follower: tokio::spawn(async {}),
+            cursor,
+            lost,
+        };
+        assert_eq!(stuck.catch_up(Duration::from_millis(200)).await, 10);
+
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (cursor_tx, cursor) = watch::channel(0);
+        let (lost_tx, lost) = watch::channel(0);
+        let stop_follower = CancellationToken::new();
+        let follower = tokio::spawn(follow_events(
+            client.clone(),
+            0,
+            events_tx,
+            Progress {
+                cursor: cursor_tx,
+                lost: lost_tx,
+            },
+            stop_follower.clone(),
+        ));
+        let link = Link {
+            client,
+            stop_appliers: CancellationToken::new(),
+            appliers: Vec::new(),
+            stop_follower,
+            follower,
+            cursor,
+            lost,
+        };
+        assert_eq!(link.catch_up(Duration::from_secs(10)).await, 8);
+        assert_eq!(*link.cursor.borrow(), 10);
+        for _ in 0..2 {
+            assert!(events.recv().await.is_some(), "the 2 kept were forwarded");
+        }
+        assert!(events.try_recv().is_err());
+        link.heal().await;
+        drop(open);
+    }
 
     #[test]
     fn remotes_on_every_address_are_reached_at_the_api_host() {

@@ -3,13 +3,14 @@
 //! A failed or inconclusive check carries `<failure message="observed (limit: …)">`
 //! with the detail and the evidence as its text. A run that ended early gets one more
 //! testcase, `run`, with an `<error>` saying why and when, so `errors="1"` and no CI
-//! system shows it green. Nothing time-dependent beyond the run's own figures goes in,
+//! system shows it green; one whose checks all passed but whose planned load was not
+//! applied gets a failing `load` testcase. Nothing time-dependent beyond the run's own figures goes in,
 //! so a re-render gives the same bytes.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::summary::Summary;
-use crate::checks::Status;
+use crate::checks::{Status, Verdict};
 
 pub const FILE: &str = "junit.xml";
 
@@ -66,6 +67,23 @@ pub fn render(s: &Summary) -> Result<String, String> {
             "The run ended early: {abort}. No verdict on the target: the checks above were judged on what was measured until then."
         ));
         let mut case = TestCase::new("run", st);
+        case.set_classname(format!("mailquake.{}", s.name));
+        suite.add_test_case(case);
+    }
+    // Every check passed, yet the verdict is not pass: the planned load was not applied.
+    // One failing testcase says so, or a CI system that counts failures shows it green.
+    if s.verdict == Verdict::Fail && s.checks.iter().all(|c| c.passed) {
+        let why = s
+            .data
+            .warning()
+            .unwrap_or_else(|| "the data is incomplete".into());
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_message(why.clone());
+        st.set_type("incomplete");
+        st.set_description(format!(
+            "Every check passed on what was measured, but {why}: no pass."
+        ));
+        let mut case = TestCase::new("load", st);
         case.set_classname(format!("mailquake.{}", s.name));
         suite.add_test_case(case);
     }

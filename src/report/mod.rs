@@ -26,7 +26,7 @@ use std::path::Path;
 pub use samples::Samples;
 pub use summary::Summary;
 
-use crate::checks::{Aborted, Finding};
+use crate::checks::{Aborted, DataCompleteness, Finding};
 use crate::collector::{Ledger, Progress};
 use crate::scenario::Plan;
 
@@ -48,8 +48,9 @@ pub struct JudgedRun {
 }
 
 /// What a run measured besides the ledger, as `summary.json` shows it: the generator's
-/// `load` section and `submit_replies`, the terminal's phase table, and the harness's own
-/// problems (a failed `exec`). Saved as `run.json` so a re-render shows them again.
+/// `load` section and `submit_replies`, the terminal's phase table, the harness's own
+/// problems (a failed `exec`) and what the data lacks. Saved as `run.json` so a re-render
+/// shows them again and judges the same.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadSection {
     pub load: serde_json::Value,
@@ -57,15 +58,25 @@ pub struct LoadSection {
     /// The per-phase table printed under the totals.
     pub table: String,
     pub problems: Vec<String>,
+    /// Remote events lost, probe samples missed, shortfall: the checks judge with it.
+    /// (Folders written before it existed read as complete.)
+    #[serde(default)]
+    pub data: DataCompleteness,
 }
 
 impl LoadSection {
-    pub fn new(load: load::LoadJson, replies: load::RepliesJson, problems: Vec<String>) -> Self {
+    pub fn new(
+        load: load::LoadJson,
+        replies: load::RepliesJson,
+        problems: Vec<String>,
+        data: DataCompleteness,
+    ) -> Self {
         LoadSection {
             table: load::render(&load, &replies),
             load: serde_json::to_value(&load).unwrap_or_default(),
             submit_replies: serde_json::to_value(&replies).unwrap_or_default(),
             problems,
+            data,
         }
     }
 }

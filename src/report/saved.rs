@@ -10,7 +10,8 @@
 //! u32         format version (1)
 //! u32         header length H in bytes
 //! H bytes     header: UTF-8 JSON (run id, t0, end, scenario path, aborted and why,
-//!             domains, nodes, counters, totals, record count and size)
+//!             domains, nodes, counters, totals, failed probe samples, record count
+//!             and size)
 //! N × 34      one fixed-size record per message, in sequence-number order:
 //!             intended_ms u32, accepted_ms u32, delivered_ms u32, bounced_ms u32,
 //!             delivered_mask u64, domain u16, attempts u16, duplicates u16,
@@ -67,6 +68,9 @@ struct Header {
     submit_rejections: BTreeMap<u16, u64>,
     /// The collector's running totals when measurement stopped.
     totals: Progress,
+    /// Failed queue probe samples: (ms since t0, node index). Absent in older files.
+    #[serde(default)]
+    probe_failures: Vec<(u32, u8)>,
     records: u64,
     record_size: u32,
 }
@@ -118,6 +122,7 @@ pub fn write_ledger(
         remotes: ledger.remotes.clone(),
         submit_rejections: ledger.submit_rejections.clone(),
         totals,
+        probe_failures: ledger.probe_failures.clone(),
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
     };
@@ -236,7 +241,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         submit_rejections: header.submit_rejections,
         // Probe samples are saved apart (queue_depth.csv) and put back by `load`.
         queue: Vec::new(),
-        probe_failures: 0,
+        probe_failures: header.probe_failures,
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.
@@ -322,6 +327,7 @@ mod tests {
             nodes: vec!["n1".into()],
             shortfall: 3,
             foreign: 1,
+            probe_failures: vec![(1_000, 0)],
             ..Default::default()
         };
         l.submit_rejections.insert(451, 2);
@@ -380,6 +386,7 @@ mod tests {
             (t, scenario.as_str(), aborted),
             (totals, "s.yaml", Some(why))
         );
+        assert_eq!(back.probe_failures, l.probe_failures);
 
         // A truncated file is named and refused.
         let bytes = std::fs::read(&path).unwrap();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checks::{Aborted, Finding, Status, Verdict};
+use crate::checks::{fmt_count, fmt_pct, Aborted, DataCompleteness, Finding, Status, Verdict};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
 use crate::report::LoadSection;
@@ -51,6 +51,83 @@ pub struct Summary {
     pub queue: Vec<QueueJson>,
     /// What went wrong in the harness's own actions (a failed `exec`), one line each.
     pub problems: Vec<String>,
+    /// Whether every figure the checks needed was measured and the planned load applied.
+    pub data: DataJson,
+}
+
+/// `summary.json` → `data`: what the measured data lacks (the checks that needed it are
+/// inconclusive).
+#[derive(Debug, Serialize)]
+pub struct DataJson {
+    /// No remote event lost, no probe sample missed, shortfall within `load.max_shortfall`.
+    pub complete: bool,
+    /// Events lost while following remotes served elsewhere.
+    pub remote_events_lost: u64,
+    /// Queue probe samples due (every probed node together) and those that brought no
+    /// reading (failed, or late by more than a period).
+    pub probe_samples_expected: u64,
+    pub probe_samples_missed: u64,
+    /// Open model: messages the load shape called for; `null` for the closed model.
+    pub planned: Option<u64>,
+    pub submitted: u64,
+    /// Called for but not sent, and its share of `planned` (percent).
+    pub shortfall: u64,
+    pub shortfall_pct: f64,
+    pub max_shortfall_pct: f64,
+    /// The shortfall is within the limit (not in the JSON: the two figures above say it).
+    #[serde(skip)]
+    load_applied: bool,
+}
+
+impl DataJson {
+    fn new(data: &DataCompleteness, max_shortfall: f64) -> Self {
+        // Three decimals: 23.0, not 23.000000000000004.
+        let pct = |ratio: f64| (ratio * 100_000.0).round() / 1000.0;
+        DataJson {
+            complete: data.complete(max_shortfall),
+            remote_events_lost: data.remote_events_lost,
+            probe_samples_expected: data.probe_samples_expected(),
+            probe_samples_missed: data.probe_samples_missed(),
+            planned: data.planned,
+            submitted: data.submitted,
+            shortfall: data.shortfall,
+            shortfall_pct: pct(data.shortfall_ratio()),
+            max_shortfall_pct: pct(max_shortfall),
+            load_applied: data.shortfall_ratio() <= max_shortfall,
+        }
+    }
+
+    /// One line saying what is missing, or `None` when the data is complete.
+    pub fn warning(&self) -> Option<String> {
+        if self.complete {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if !self.load_applied {
+            parts.push(format!(
+                "the planned load was not applied ({} shortfall, limit {})",
+                fmt_pct(self.shortfall_pct / 100.0),
+                fmt_pct(self.max_shortfall_pct / 100.0)
+            ));
+        }
+        if self.remote_events_lost > 0 {
+            parts.push(format!(
+                "{} remote events lost",
+                fmt_count(self.remote_events_lost)
+            ));
+        }
+        if self.probe_samples_missed > 0 {
+            parts.push(format!(
+                "{} of {} queue probe samples missed",
+                fmt_count(self.probe_samples_missed),
+                fmt_count(self.probe_samples_expected)
+            ));
+        }
+        Some(format!(
+            "incomplete: {}; the checks that needed it are inconclusive",
+            parts.join(" · ")
+        ))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -121,7 +198,11 @@ impl Summary {
             run_id: ledger.run_id.clone(),
             started: humantime::format_rfc3339_seconds(started).to_string(),
             duration_s: ledger.end_ms as f64 / 1000.0,
-            verdict: Verdict::decide(findings, abort),
+            verdict: Verdict::decide(
+                findings,
+                abort,
+                load.data.shortfall_ratio() <= plan.load.max_shortfall,
+            ),
             aborted: abort.is_some(),
             abort: abort.cloned(),
             checks: findings
@@ -161,6 +242,7 @@ impl Summary {
             foreign: ledger.foreign,
             queue: queue(ledger),
             problems: load.problems.clone(),
+            data: DataJson::new(&load.data, plan.load.max_shortfall),
         }
     }
 
@@ -265,6 +347,47 @@ fn domains(ledger: &Ledger) -> Vec<DomainJson> {
 mod tests {
     use super::*;
     use crate::collector::ledger::{flag, MessageRecord};
+
+    #[test]
+    fn data_warning_names_what_is_missing() {
+        use crate::checks::completeness::ProbeCoverage;
+        let complete = DataCompleteness {
+            planned: Some(1000),
+            submitted: 995,
+            shortfall: 5,
+            ..Default::default()
+        };
+        let json = DataJson::new(&complete, 0.01);
+        assert!(json.complete && json.warning().is_none());
+        assert_eq!((json.shortfall_pct, json.max_shortfall_pct), (0.5, 1.0));
+        let cases = [
+            (
+                DataCompleteness {
+                    shortfall: 230,
+                    ..complete.clone()
+                },
+                "incomplete: the planned load was not applied (23% shortfall, limit 1%); the checks that needed it are inconclusive",
+            ),
+            (
+                DataCompleteness {
+                    remote_events_lost: 1200,
+                    probes: vec![ProbeCoverage {
+                        node: "n1".into(),
+                        taken: 57,
+                        missed: 3,
+                        gaps: vec![(1000, 5000)],
+                    }],
+                    ..complete.clone()
+                },
+                "incomplete: 1,200 remote events lost · 3 of 60 queue probe samples missed; the checks that needed it are inconclusive",
+            ),
+        ];
+        for (data, want) in cases {
+            let json = DataJson::new(&data, 0.01);
+            assert!(!json.complete);
+            assert_eq!(json.warning().as_deref(), Some(want));
+        }
+    }
 
     #[test]
     fn per_domain_latency_and_per_node_counts() {

@@ -154,6 +154,12 @@ pub fn render(
             paint.green(&paint.bold(&format!("PASS ({} checks)", s.checks.len())))
         }
         (Verdict::Aborted, Some(abort)) => paint.red(&paint.bold(&format!("ABORTED — {abort}"))),
+        (Verdict::Fail, _) if failed_checks.is_empty() => paint.red(&paint.bold(&format!(
+            "FAIL (every check passed, but the data is {})",
+            s.data
+                .warning()
+                .unwrap_or_else(|| "the data is incomplete".into())
+        ))),
         _ => paint.red(&paint.bold(&format!(
             "{} ({} of {} checks failed: {})",
             s.verdict.as_str().to_uppercase(),
@@ -164,6 +170,9 @@ pub fn render(
     };
     for p in &s.problems {
         let _ = writeln!(t, "  {}", paint.red(&format!("! {p}")));
+    }
+    if let Some(warning) = s.data.warning() {
+        let _ = writeln!(t, "  {}", paint.yellow(&format!("data: {warning}")));
     }
     let _ = writeln!(t, "\nverdict: {verdict}");
     let dir = out_dir.trim_end_matches('/');

@@ -169,6 +169,9 @@ pub struct Load {
     pub auth: Option<Credentials>,
     /// Length of each interval in the `*.hlog` histogram logs.
     pub hlog_interval: Duration,
+    /// Open model: the share of the planned messages that may go unsent (shortfall)
+    /// before the load-dependent checks are inconclusive, 0..=1 (default 1%).
+    pub max_shortfall: f64,
 }
 
 /// How messages are paced.

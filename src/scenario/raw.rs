@@ -345,6 +345,8 @@ pub struct RawLoad {
     pub auth: Option<Spanned<RawAuth>>,
     #[serde(default)]
     pub hlog_interval: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub max_shortfall: Option<Spanned<Text>>,
 }
 
 #[derive(Debug, Deserialize)]

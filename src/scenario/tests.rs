@@ -115,6 +115,7 @@ fn good_scenario_maps_to_the_plan() {
             tls: TlsSpec::default(),
             auth: None,
             hlog_interval: Duration::from_secs(1),
+            max_shortfall: 0.01,
             steps: vec![
                 Step {
                     rate: 200.0,

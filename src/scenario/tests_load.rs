@@ -25,7 +25,7 @@ fn generator_keys_become_the_plan() {
     let plan = parse_str(&smtp(
         "  messages_per_connection: 5\n",
         "  messages_per_connection: 5\n  model: closed\n  tls: { mode: required, verify: false }\n  \
-         auth: { user: gen, password: \"p:w\" }\n  hlog_interval: 5s\n",
+         auth: { user: gen, password: \"p:w\" }\n  hlog_interval: 5s\n  max_shortfall: 2.5%\n",
     )
     .replace("{ rate: 200/s, for: 30s }", "{ for: 30s }")
     .replace("{ rate: 100/s, to: 300/s, for: 1m }", "{ for: 1m }")
@@ -58,6 +58,7 @@ fn generator_keys_become_the_plan() {
         })
     );
     assert_eq!(load.hlog_interval, Duration::from_secs(5));
+    assert_eq!(load.max_shortfall, 0.025);
     assert_eq!(
         plan.target,
         Target::Smtp(vec![
@@ -117,6 +118,10 @@ fn generator_key_errors() {
          "t.yaml:18:11: load.auth: missing required key `password`"),
         (edit(mpc, "  messages_per_connection: 5\n  hlog_interval: 10ms\n"),
          "t.yaml:25:18: load.hlog_interval: must be at least 100ms"),
+        (edit(mpc, "  messages_per_connection: 5\n  max_shortfall: 120%\n"),
+         "t.yaml:25:18: load.max_shortfall: percentage `120%` is above 100%"),
+        (edit(mpc, "  messages_per_connection: 5\n  max_shortfall: 0.01\n"),
+         "t.yaml:25:18: load.max_shortfall: invalid percentage `0.01`: expected a number and a % sign, e.g. 90%, 99.5%"),
         (smtp("weight: 3", "weight: 0"),
          "t.yaml:6:60: target.smtp[1].weight: `0` is out of range: expected a whole number between 1 and 1000"),
         (smtp("addr: \"localhost:2526\"", "addr: localhost"),

@@ -60,7 +60,9 @@ pub async fn prepare(probes: &[Probe]) -> Result<Vec<NodeProbe>, String> {
     Ok(out)
 }
 
-/// Samples every probe each [`PROBE_EVERY`] until `stop`.
+/// Samples every probe each [`PROBE_EVERY`] until `stop`. The nodes of a round are
+/// sampled at once, so one slow node does not make the others' samples late (a sample
+/// more than a period late counts as missed: `checks::completeness`).
 pub async fn run(probes: Vec<NodeProbe>, events: UnboundedSender<Event>, stop: CancellationToken) {
     if probes.is_empty() {
         return;
@@ -72,14 +74,23 @@ pub async fn run(probes: Vec<NodeProbe>, events: UnboundedSender<Event>, stop: C
             _ = tick.tick() => {}
             _ = stop.cancelled() => return,
         }
+        let mut round = tokio::task::JoinSet::new();
         for p in &probes {
-            let at_us = now_us();
-            let depth = sample(&p.probe).await.ok();
-            let _ = events.send(Event::QueueSample {
-                node: p.node.clone(),
-                at_us,
-                depth,
+            let (p, events) = (p.clone(), events.clone());
+            round.spawn(async move {
+                let at_us = now_us();
+                let depth = sample(&p.probe).await.ok();
+                let _ = events.send(Event::QueueSample {
+                    node: p.node,
+                    at_us,
+                    depth,
+                });
             });
+        }
+        // Dropping the round on `stop` aborts its samples (their commands are killed).
+        tokio::select! {
+            _ = async { while round.join_next().await.is_some() {} } => {}
+            _ = stop.cancelled() => return,
         }
     }
 }
@@ -160,6 +171,45 @@ pub fn parse_postqueue_json(text: &str) -> Result<QueueDepth, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A probe that fails reports each failed sample (the collector counts them as
+    /// missed), every node in each round, until stopped.
+    #[tokio::test]
+    async fn failed_samples_are_reported_for_every_node_each_round() {
+        let probe = Probe::Postfix {
+            config_dir: "/nonexistent/mailquake-probe-test".into(),
+        };
+        let probes: Vec<NodeProbe> = ["n1", "n2"]
+            .into_iter()
+            .map(|n| NodeProbe {
+                node: Arc::from(n),
+                probe: probe.clone(),
+            })
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(probes, tx, stop.clone()));
+        let mut seen = Vec::new();
+        // Two rounds: the second comes a period after the first.
+        while seen.len() < 4 {
+            let event = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .expect("a sample within 20s")
+                .expect("the probe task runs");
+            let Event::QueueSample { node, depth, .. } = event else {
+                panic!("not a sample: {event:?}");
+            };
+            assert_eq!(depth, None, "{node}: the command cannot succeed");
+            seen.push(node.to_string());
+        }
+        seen.sort();
+        assert_eq!(seen, ["n1", "n1", "n2", "n2"]);
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("stops when told")
+            .unwrap();
+    }
 
     #[test]
     fn counts_messages_and_their_destinations() {

@@ -90,6 +90,7 @@ pub fn load(model: LoadModel, rate: f64, secs: u64, sessions: usize) -> Load {
         tls: TlsSpec::default(),
         auth: None,
         hlog_interval: Duration::from_secs(1),
+        max_shortfall: 0.01,
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mailquake::checks;
+use mailquake::checks::{self, DataCompleteness};
 use mailquake::collector::ledger::{flag, RemoteCounters};
 use mailquake::collector::{Ledger, MessageRecord, Progress};
 use mailquake::report::samples::{PhaseLatency, QueueDepth};
@@ -159,6 +159,11 @@ fn golden_samples() -> Samples {
 }
 
 fn golden_run(samples: Samples) -> JudgedRun {
+    golden_run_with(samples, DataCompleteness::default())
+}
+
+/// The golden run judged with what its data lacks.
+fn golden_run_with(samples: Samples, data: DataCompleteness) -> JudgedRun {
     let text = std::fs::read_to_string(root().join(GOLDEN_SCENARIO)).unwrap();
     let plan = scenario::parse(&text, Path::new(GOLDEN_SCENARIO)).expect("golden scenario");
     let (mut ledger, totals) = golden_ledger();
@@ -174,7 +179,7 @@ fn golden_run(samples: Samples) -> JudgedRun {
                 by_domain: Vec::new(),
             });
     }
-    let findings = checks::judge(&plan, &ledger);
+    let findings = checks::judge(&plan, &ledger, &data);
     JudgedRun {
         plan,
         scenario_text: text,
@@ -183,7 +188,10 @@ fn golden_run(samples: Samples) -> JudgedRun {
         findings,
         abort: None,
         samples,
-        load: Default::default(),
+        load: report::LoadSection {
+            data,
+            ..Default::default()
+        },
     }
 }
 
@@ -400,6 +408,70 @@ fn report_dir_rerenders_a_saved_run_and_names_bad_data() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("scenario.yaml"), "{err}");
+}
+
+/// Incomplete data: the checks that needed it are inconclusive, every report says so,
+/// and `mailquake report DIR` judges the saved run the same.
+#[test]
+fn incomplete_data_is_inconclusive_everywhere_and_judged_again_the_same() {
+    let data = DataCompleteness {
+        remote_events_lost: 12,
+        remote_events_from: Some("http://127.0.0.1:8025".into()),
+        planned: Some(300),
+        submitted: 231,
+        shortfall: 69,
+        probes: Vec::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let written = report::write_run(dir.path(), &golden_run_with(golden_samples(), data));
+    assert!(written.failed.is_empty(), "{:?}", written.failed);
+    let s = &written.summary;
+    assert!(!s.passed());
+    // Lost events touch all but acceptance; the 23% shortfall touches acceptance too.
+    for c in &s.checks {
+        assert_eq!(format!("{:?}", c.status), "Inconclusive", "{}", c.name);
+    }
+    let drain = s.checks.iter().find(|c| c.name == "drain").unwrap();
+    assert!(
+        drain.detail.starts_with(
+            "12 remote events were lost while following http://127.0.0.1:8025: deliveries may be missing; \
+             the planned load was not applied: 23% shortfall (69 of 300 planned messages not sent; limit 1%). \
+             As measured: "
+        ),
+        "{}",
+        drain.detail
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["data"],
+        serde_json::json!({
+            "complete": false,
+            "remote_events_lost": 12,
+            "probe_samples_expected": 0,
+            "probe_samples_missed": 0,
+            "planned": 300,
+            "submitted": 231,
+            "shortfall": 69,
+            "shortfall_pct": 23.0,
+            "max_shortfall_pct": 1.0
+        })
+    );
+    let terminal = report::terminal::render(s, "out", &written.files, &[], false);
+    assert!(
+        terminal.contains("  data: incomplete: the planned load was not applied (23% shortfall, limit 1%) · 12 remote events lost; the checks that needed it are inconclusive\n"),
+        "{terminal}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let verdict = html.find("id=\"verdict\"").unwrap();
+    let warning = html.find("id=\"data\"").unwrap();
+    assert!(verdict < warning && warning < html.find("id=\"failing\"").unwrap());
+    assert!(html.contains("Data incomplete: the planned load was not applied"));
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<failure ").count(), 7, "{junit}");
+    // run.json keeps it: the re-render judges the same, byte for byte.
+    assert_rerenders_identically(dir.path());
 }
 
 #[test]

@@ -314,3 +314,88 @@ fn a_greylisting_destination_gets_everything_after_retries() {
         start.elapsed()
     );
 }
+
+/// One session for 20,000 messages a second: most of the planned load is never sent.
+/// What was sent is judged fine, but the load-dependent checks are inconclusive and say
+/// why, so the gate fails (exit 1); the checks of single messages still judge.
+#[test]
+fn a_run_that_falls_far_short_of_its_planned_load_is_inconclusive_not_pass() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        &scenario("shortfall.yaml"),
+        out.path(),
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let s = summary(out.path());
+    assert_ne!(s["verdict"], "pass", "{s}");
+    let data = &s["data"];
+    assert_eq!(data["complete"], false, "{data}");
+    assert_eq!(data["planned"], 40_000, "{data}");
+    let pct = data["shortfall_pct"].as_f64().unwrap();
+    assert!(pct > 50.0, "{data}");
+    let shortfall = data["shortfall"].as_u64().unwrap();
+    let submitted = data["submitted"].as_u64().unwrap();
+    assert!(submitted > 0 && submitted + shortfall <= 40_000, "{data}");
+    for name in ["isolation", "drain"] {
+        let c = check(&s, name);
+        assert_eq!(c["status"], "inconclusive", "{c}");
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("the planned load was not applied: ")
+                && detail.contains("% shortfall (")
+                && detail
+                    .contains(" of 40,000 planned messages not sent; limit 1%). As measured: "),
+            "{detail}"
+        );
+        assert_ne!(c["observed"], "no data", "{c}");
+    }
+    // The shortfall does not touch the checks of the messages that were sent.
+    for name in ["no_loss", "no_duplicates"] {
+        let c = check(&s, name);
+        assert_eq!(c["status"], "pass", "{c}");
+    }
+    assert!(
+        stdout.contains("data: incomplete: the planned load was not applied ("),
+        "{stdout}"
+    );
+    crate::reports::assert_rerenders_identically(out.path());
+}
+
+/// PASS means the planned load was applied: a run whose only checks do not depend on the
+/// load (no_loss, no_duplicates) still fails the gate when most of the load was not sent.
+#[test]
+fn every_check_passing_is_not_a_pass_when_the_planned_load_was_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario("shortfall.yaml")).unwrap();
+    let checks = text.find("checks:").expect("a checks section");
+    let settle = text.find("settle:").expect("a settle key");
+    let file = dir.path().join("shortfall-no-loss.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}checks: [no_loss, no_duplicates]\n{}",
+            &text[..checks],
+            &text[settle..]
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = run(&file, &out, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let s = summary(&out);
+    assert_eq!(s["verdict"], "fail", "{s}");
+    assert!(failed_checks(&s).is_empty(), "{s}");
+    assert!(
+        stdout.contains("verdict: FAIL (every check passed, but the data is incomplete: the planned load was not applied ("),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("verdict\" value=\"fail\""), "{junit}");
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("<testcase name=\"load\""),
+        "{junit}"
+    );
+}

@@ -24,6 +24,7 @@ const INVALID: &[(&str, &str)] = &[
     ("healthy_remote_faulted.yaml", "13:30: checks[0].isolation.healthy[0]: `down.test` is served by remote `down`, which faults[0] targets: a healthy domain's remote must have no fault"),
     ("isolation_without_faults.yaml", "11:48: checks[0].isolation.during: `during: faults` needs at least one remote fault in `faults`"),
     ("malformed_tab_indent.yaml", "8:2: tabs disallowed within this context (block indentation)"),
+    ("max_shortfall_over_100.yaml", "10:18: load.max_shortfall: percentage `150%` is above 100%"),
     ("missing_load.yaml", "2:1: missing required key `load`"),
     ("mix_over_100.yaml", "9:8: load.mix: shares sum to 110%, must be 100%"),
     ("mix_under_100.yaml", "9:8: load.mix: shares sum to 90%, must be 100%"),

@@ -96,6 +96,8 @@ struct Page<'a> {
     verdict_line: String,
     /// `judged on partial data (run aborted at 12.3s)` when the run ended early.
     partial: Option<String>,
+    /// What the data lacks, when it does.
+    data_warning: Option<String>,
     checks: &'a [Check<'a>],
     failing: Vec<&'a Check<'a>>,
     totals: Vec<Total>,
@@ -132,9 +134,17 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 checks.len()
             ),
             None if summary.passed() => format!("all {} checks passed", checks.len()),
+            None if failed == 0 => format!(
+                "every check passed, but the data is {}",
+                summary
+                    .data
+                    .warning()
+                    .unwrap_or_else(|| "incomplete".into())
+            ),
             None => format!("{failed} of {} checks failed", checks.len()),
         },
         partial: summary.partial_note(),
+        data_warning: summary.data.warning(),
         checks: &checks,
         failing: checks.iter().filter(|c| c.status != "pass").collect(),
         totals: vec![

@@ -99,6 +99,7 @@ pub(super) fn load(
         tls: TlsSpec::default(),
         auth: None,
         hlog_interval: Duration::from_secs(1),
+        max_shortfall: 0.01,
     };
     if shape.duration() > MAX_SPAN {
         return Err(cx.err(
@@ -175,6 +176,10 @@ pub(super) fn load(
         }
         None => shape.hlog_interval,
     };
+    let max_shortfall = match &raw.max_shortfall {
+        Some(m) => cx.percent(m, "load.max_shortfall")?,
+        None => shape.max_shortfall,
+    };
     Ok(Load {
         mix,
         message,
@@ -183,6 +188,7 @@ pub(super) fn load(
         tls,
         auth,
         hlog_interval,
+        max_shortfall,
         ..shape
     })
 }

@@ -1,0 +1,593 @@
+//! Data completeness: what the judged data lacks, and which checks that makes
+//! inconclusive. A check whose input is incomplete fails the gate as inconclusive and
+//! says why, with what it measured still shown:
+//!
+//! - remote events lost while following remotes served elsewhere → `no_loss`,
+//!   `no_duplicates`, `isolation`, `drain`, `nodes` (a delivery may be missing);
+//! - a shortfall above `load.max_shortfall` → `isolation`, `drain`, `acceptance`, `queue`
+//!   (the planned load was not applied);
+//! - queue probe samples missed in the window a `queue` check judges → `queue`.
+//!
+//! [`DataCompleteness`] is built by `run.rs` from what the stages report and saved in
+//! `run.json`, so `mailquake report DIR` judges a saved run the same way.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::common::{fmt_count, fmt_pct, fmt_windows, merge_windows, ms};
+use crate::collector::Ledger;
+use crate::scenario::{Check, Plan};
+
+/// What the stages could not measure.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataCompleteness {
+    /// Events lost while following remotes served elsewhere (`GET /events`): gaps in
+    /// their sequence numbers, and those still not arrived when measurement stopped.
+    /// Always 0 for remotes served in-process.
+    pub remote_events_lost: u64,
+    /// The control API the events were followed from (`http://HOST:PORT`).
+    pub remote_events_from: Option<String>,
+    /// Open model: messages the load shape called for; `None` for the closed model.
+    pub planned: Option<u64>,
+    /// Messages the generator sent.
+    pub submitted: u64,
+    /// Open model: called for, but no session was free to send them.
+    pub shortfall: u64,
+    /// Per probed node: the samples taken and missed.
+    pub probes: Vec<ProbeCoverage>,
+}
+
+/// How well one node's queue was sampled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeCoverage {
+    pub node: String,
+    /// Samples taken (a reading came back).
+    pub taken: u64,
+    /// Samples due that brought no reading: failed, or late by more than a period.
+    pub missed: u64,
+    /// Windows (ms since load start, half-open) between the readings around each miss:
+    /// the queue depth there is unknown.
+    pub gaps: Vec<(u32, u32)>,
+}
+
+impl DataCompleteness {
+    /// Shortfall as a share of the planned messages (0 for the closed model).
+    pub fn shortfall_ratio(&self) -> f64 {
+        match self.planned {
+            Some(planned) if planned > 0 => self.shortfall as f64 / planned as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// Probe samples missed, every node together.
+    pub fn probe_samples_missed(&self) -> u64 {
+        self.probes.iter().map(|p| p.missed).sum()
+    }
+
+    /// Probe samples due (taken + missed), every node together.
+    pub fn probe_samples_expected(&self) -> u64 {
+        self.probes.iter().map(|p| p.taken + p.missed).sum()
+    }
+
+    /// Nothing the checks need is missing, as far as `max_shortfall` allows.
+    pub fn complete(&self, max_shortfall: f64) -> bool {
+        self.remote_events_lost == 0
+            && self.shortfall_ratio() <= max_shortfall
+            && self.probe_samples_missed() == 0
+    }
+
+    /// Why remote events are incomplete, if they are.
+    fn events_lost(&self) -> Option<String> {
+        (self.remote_events_lost > 0).then(|| {
+            let from = self
+                .remote_events_from
+                .as_deref()
+                .map_or("the remotes".to_string(), |u| u.to_string());
+            format!(
+                "{} remote events were lost while following {from}: deliveries may be missing",
+                fmt_count(self.remote_events_lost)
+            )
+        })
+    }
+
+    /// Why the load was not applied, if the shortfall is over the limit.
+    fn load_not_applied(&self, max_shortfall: f64) -> Option<String> {
+        let ratio = self.shortfall_ratio();
+        (ratio > max_shortfall).then(|| {
+            format!(
+                "the planned load was not applied: {} shortfall ({} of {} planned messages not sent; limit {})",
+                fmt_pct(ratio),
+                fmt_count(self.shortfall),
+                fmt_count(self.planned.unwrap_or(0)),
+                fmt_pct(max_shortfall)
+            )
+        })
+    }
+
+    /// Why the probe readings in `window` (ms, half-open) are incomplete, if they are.
+    fn probes_missed(&self, window: (u32, u32)) -> Option<String> {
+        let nodes: Vec<String> = self
+            .probes
+            .iter()
+            .filter_map(|p| {
+                let gaps: Vec<(u32, u32)> = p
+                    .gaps
+                    .iter()
+                    .filter(|&&(a, b)| a < window.1 && window.0 < b)
+                    .copied()
+                    .collect();
+                (!gaps.is_empty()).then(|| {
+                    format!(
+                        "{} ({} missed, no reading {})",
+                        p.node,
+                        fmt_count(p.missed),
+                        fmt_windows(&gaps)
+                    )
+                })
+            })
+            .collect();
+        (!nodes.is_empty()).then(|| {
+            format!(
+                "queue probe samples were missed on {}: the queue depth there is unknown",
+                nodes.join(", ")
+            )
+        })
+    }
+
+    /// Why `check`'s input is incomplete, one sentence per reason (empty: complete).
+    pub fn reasons(&self, check: &Check, plan: &Plan, end_ms: u32) -> Vec<String> {
+        let lost_events = matches!(
+            check,
+            Check::NoLoss
+                | Check::NoDuplicates { .. }
+                | Check::Isolation { .. }
+                | Check::Drain { .. }
+                | Check::Nodes { .. }
+        );
+        let load_dependent = matches!(
+            check,
+            Check::Isolation { .. }
+                | Check::Drain { .. }
+                | Check::Acceptance { .. }
+                | Check::Queue { .. }
+        );
+        let mut reasons = Vec::new();
+        if lost_events {
+            reasons.extend(self.events_lost());
+        }
+        if load_dependent {
+            reasons.extend(self.load_not_applied(plan.load.max_shortfall));
+        }
+        if let Check::Queue {
+            max,
+            baseline_within,
+        } = check
+        {
+            reasons.extend(
+                queue_windows(plan, end_ms, *max, *baseline_within)
+                    .into_iter()
+                    .find_map(|w| self.probes_missed(w)),
+            );
+        }
+        reasons
+    }
+}
+
+/// The windows a `queue` check reads: the whole run for `max`, and from the timeline's
+/// end for `baseline_within` (as `queue.rs` measures it).
+fn queue_windows(
+    plan: &Plan,
+    end_ms: u32,
+    max: Option<u32>,
+    within: Option<Duration>,
+) -> Vec<(u32, u32)> {
+    let mut windows = Vec::new();
+    if max.is_some() {
+        windows.push((0, end_ms.max(1)));
+    }
+    if let Some(w) = within {
+        let healing = plan.faults.iter().any(|f| f.end().is_some());
+        let from = ms(if healing {
+            plan.timeline_end()
+        } else {
+            plan.load.duration()
+        });
+        windows.push((from, from.saturating_add(ms(w)).min(end_ms).max(from + 1)));
+    }
+    merge_windows(windows)
+}
+
+/// How well each probed node was sampled, from the readings and failures in the ledger
+/// up to its end. `every` is the probes' period: a node with no attempt for more than
+/// two periods missed the samples due in between (a late sample).
+pub fn probe_coverage(ledger: &Ledger, probed: &[String], every: Duration) -> Vec<ProbeCoverage> {
+    let every = ms(every).max(1);
+    let end = ledger.end_ms;
+    probed
+        .iter()
+        .map(|name| {
+            // Node names are told apart case-insensitively, as the ledger interns them.
+            let node = ledger
+                .nodes
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(name));
+            let mut attempts: Vec<(u32, bool)> = ledger
+                .queue
+                .iter()
+                .filter(|s| Some(s.node as usize) == node)
+                .map(|s| (s.at_ms, true))
+                .chain(
+                    ledger
+                        .probe_failures
+                        .iter()
+                        .filter(|(_, n)| Some(*n as usize) == node)
+                        .map(|(at, _)| (*at, false)),
+                )
+                .filter(|(at, _)| *at <= end)
+                .collect();
+            attempts.sort_unstable();
+            let mut c = ProbeCoverage {
+                node: name.clone(),
+                ..Default::default()
+            };
+            // Since the last reading (the run's start counts as one), was one missed?
+            let (mut last_reading, mut last_attempt, mut missing) = (0u32, 0u32, false);
+            let late = |from: u32, to: u32, c: &mut ProbeCoverage| {
+                let quiet = to - from;
+                if quiet > 2 * every {
+                    c.missed += u64::from(quiet.div_ceil(every) - 1);
+                    return true;
+                }
+                false
+            };
+            for (at, ok) in attempts {
+                missing |= late(last_attempt, at, &mut c);
+                last_attempt = at;
+                if !ok {
+                    c.missed += 1;
+                    missing = true;
+                    continue;
+                }
+                c.taken += 1;
+                if std::mem::take(&mut missing) {
+                    c.gaps.push((last_reading, at));
+                }
+                last_reading = at;
+            }
+            missing |= late(last_attempt, end, &mut c);
+            if missing {
+                c.gaps.push((last_reading, end.max(last_reading + 1)));
+            }
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{fault, one_of_each, plan, LedgerBuilder};
+    use super::super::{judge, Status};
+    use super::*;
+    use crate::collector::ledger::QueueRecord;
+
+    const EVERY: Duration = Duration::from_secs(1);
+
+    /// One check of each kind, `queue` twice (a peak and a return to baseline); the
+    /// plan's fault on `down` runs 30s–90s.
+    fn checks() -> Vec<Check> {
+        let mut checks = one_of_each(None);
+        checks.push(Check::Queue {
+            max: Some(1000),
+            baseline_within: None,
+        });
+        checks.push(Check::Queue {
+            max: None,
+            baseline_within: Some(Duration::from_secs(30)),
+        });
+        checks
+    }
+
+    /// A ledger on which every check of [`checks`] passes: n1 sampled every second to 130s.
+    fn passing_ledger() -> Ledger {
+        let mut ledger = LedgerBuilder::new()
+            .node("n1")
+            .msgs(10, 40_000, Some(40_200))
+            .domain("down.test")
+            .msgs(2, 40_000, Some(100_000))
+            .build();
+        let n1 = ledger.node_index("n1");
+        for s in 0..=130u32 {
+            ledger.queue.push(QueueRecord {
+                at_ms: s * 1000,
+                node: n1,
+                total: if (30..95).contains(&s) { 5 } else { 0 },
+                by_domain: vec![],
+            });
+        }
+        ledger.end_ms = 130_500;
+        ledger
+    }
+
+    fn statuses(data: &DataCompleteness) -> Vec<(&'static str, Status, String)> {
+        let checks = checks();
+        let p = plan(vec![fault("down", 30, Some(60))], checks.clone());
+        judge(&p, &passing_ledger(), data)
+            .into_iter()
+            .zip(&checks)
+            .map(|(f, c)| (c.name(), f.status, f.detail))
+            .collect()
+    }
+
+    fn complete() -> DataCompleteness {
+        DataCompleteness {
+            planned: Some(10_000),
+            submitted: 10_000,
+            probes: vec![ProbeCoverage {
+                node: "n1".into(),
+                taken: 131,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Each kind of incompleteness makes exactly the checks the issue lists inconclusive,
+    /// says why first, and keeps what was measured.
+    #[test]
+    fn incomplete_input_makes_the_dependent_checks_inconclusive() {
+        struct Case {
+            name: &'static str,
+            data: DataCompleteness,
+            /// Indexes into [`checks`] that turn inconclusive.
+            inconclusive: &'static [usize],
+            why: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "complete",
+                data: complete(),
+                inconclusive: &[],
+                why: "",
+            },
+            Case {
+                name: "shortfall at the limit",
+                data: DataCompleteness {
+                    shortfall: 100,
+                    submitted: 9_900,
+                    ..complete()
+                },
+                inconclusive: &[],
+                why: "",
+            },
+            Case {
+                name: "lost remote events",
+                data: DataCompleteness {
+                    remote_events_lost: 312,
+                    remote_events_from: Some("http://127.0.0.1:8025".into()),
+                    ..complete()
+                },
+                inconclusive: &[0, 1, 2, 3, 4],
+                why: "312 remote events were lost while following http://127.0.0.1:8025: deliveries may be missing. As measured: ",
+            },
+            Case {
+                name: "shortfall over the limit",
+                data: DataCompleteness {
+                    shortfall: 2_300,
+                    submitted: 7_700,
+                    ..complete()
+                },
+                inconclusive: &[0, 1, 5, 6, 7],
+                why: "the planned load was not applied: 23% shortfall (2,300 of 10,000 planned messages not sent; limit 1%). As measured: ",
+            },
+            Case {
+                name: "probe gap while the faults are on (max reads the whole run)",
+                data: DataCompleteness {
+                    probes: vec![ProbeCoverage {
+                        node: "n1".into(),
+                        taken: 128,
+                        missed: 3,
+                        gaps: vec![(40_000, 44_000)],
+                    }],
+                    ..complete()
+                },
+                inconclusive: &[6],
+                why: "queue probe samples were missed on n1 (3 missed, no reading 40s–44s): the queue depth there is unknown. As measured: ",
+            },
+            Case {
+                name: "probe gap after the faults (both queue checks read it)",
+                data: DataCompleteness {
+                    probes: vec![ProbeCoverage {
+                        node: "n1".into(),
+                        taken: 128,
+                        missed: 3,
+                        gaps: vec![(92_000, 96_000)],
+                    }],
+                    ..complete()
+                },
+                inconclusive: &[6, 7],
+                why: "queue probe samples were missed on n1",
+            },
+        ];
+        let measured = statuses(&complete());
+        for (_, status, _) in &measured {
+            assert_eq!(*status, Status::Pass, "{measured:?}");
+        }
+        for c in cases {
+            let got = statuses(&c.data);
+            for (i, ((name, status, detail), (_, _, measured_detail))) in
+                got.iter().zip(&measured).enumerate()
+            {
+                if c.inconclusive.contains(&i) {
+                    assert_eq!(*status, Status::Inconclusive, "{}: {name}", c.name);
+                    assert!(detail.starts_with(c.why), "{}: {name}: {detail}", c.name);
+                    assert!(detail.ends_with(measured_detail.as_str()), "{detail}");
+                } else {
+                    assert_eq!(*status, Status::Pass, "{}: {name}: {detail}", c.name);
+                    assert_eq!(detail, measured_detail, "{}: {name}", c.name);
+                }
+            }
+            let all_passed = c.inconclusive.is_empty();
+            assert_eq!(c.data.complete(0.01), all_passed, "{}", c.name);
+        }
+    }
+
+    /// A check already failing on what was measured is inconclusive too, its figure kept.
+    #[test]
+    fn a_failing_check_with_incomplete_input_is_inconclusive() {
+        let checks = vec![Check::NoLoss];
+        let p = plan(vec![], checks);
+        let ledger = LedgerBuilder::new().msgs(3, 1_000, None).build();
+        let data = DataCompleteness {
+            remote_events_lost: 5,
+            ..Default::default()
+        };
+        let f = &judge(&p, &ledger, &data)[0];
+        assert_eq!(f.status, Status::Inconclusive);
+        assert!(f
+            .detail
+            .starts_with("5 remote events were lost while following the remotes"));
+        assert_eq!(
+            f.observed,
+            judge(&p, &ledger, &DataCompleteness::default())[0].observed
+        );
+    }
+
+    /// Readings every second, failures and silences → samples taken, missed and the
+    /// windows with no reading.
+    #[test]
+    fn probe_coverage_finds_failed_and_late_samples() {
+        struct Case {
+            name: &'static str,
+            /// (ms, reading came back)
+            attempts: &'static [(u32, bool)],
+            end_ms: u32,
+            taken: u64,
+            missed: u64,
+            gaps: &'static [(u32, u32)],
+        }
+        let cases = [
+            Case {
+                name: "every second",
+                attempts: &[(5, true), (1_005, true), (2_010, true), (3_004, true)],
+                end_ms: 3_500,
+                taken: 4,
+                missed: 0,
+                gaps: &[],
+            },
+            Case {
+                name: "one failed",
+                attempts: &[(5, true), (1_005, false), (2_010, true), (3_004, true)],
+                end_ms: 3_500,
+                taken: 3,
+                missed: 1,
+                gaps: &[(5, 2_010)],
+            },
+            Case {
+                name: "the first failed",
+                attempts: &[(5, false), (1_005, true)],
+                end_ms: 1_500,
+                taken: 1,
+                missed: 1,
+                gaps: &[(0, 1_005)],
+            },
+            Case {
+                name: "late: nothing for 3.5s",
+                attempts: &[(5, true), (1_005, true), (4_505, true), (5_505, true)],
+                end_ms: 6_000,
+                taken: 4,
+                missed: 3,
+                gaps: &[(1_005, 4_505)],
+            },
+            Case {
+                name: "silent at the end",
+                attempts: &[(5, true), (1_005, true)],
+                end_ms: 6_000,
+                taken: 2,
+                missed: 4,
+                gaps: &[(1_005, 6_000)],
+            },
+            Case {
+                name: "never sampled",
+                attempts: &[],
+                end_ms: 10_000,
+                taken: 0,
+                missed: 9,
+                gaps: &[(0, 10_000)],
+            },
+            Case {
+                name: "after the end: not counted",
+                attempts: &[(5, true), (1_005, true), (1_400, false)],
+                end_ms: 1_300,
+                taken: 2,
+                missed: 0,
+                gaps: &[],
+            },
+        ];
+        for c in cases {
+            let mut ledger = Ledger {
+                end_ms: c.end_ms,
+                ..Default::default()
+            };
+            let n1 = ledger.node_index("n1");
+            let other = ledger.node_index("n2");
+            for &(at_ms, ok) in c.attempts {
+                if ok {
+                    ledger.queue.push(QueueRecord {
+                        at_ms,
+                        node: n1,
+                        total: 0,
+                        by_domain: vec![],
+                    });
+                } else {
+                    ledger.probe_failures.push((at_ms, n1));
+                }
+            }
+            // Another node's failure is not n1's.
+            ledger.probe_failures.push((500, other));
+            let got = probe_coverage(&ledger, &["n1".to_string()], EVERY);
+            assert_eq!(got.len(), 1);
+            let got = &got[0];
+            assert_eq!(
+                (got.taken, got.missed, got.gaps.as_slice()),
+                (c.taken, c.missed, c.gaps),
+                "{}",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn figures() {
+        let data = DataCompleteness {
+            planned: Some(200),
+            shortfall: 46,
+            probes: vec![
+                ProbeCoverage {
+                    node: "a".into(),
+                    taken: 10,
+                    missed: 2,
+                    gaps: vec![],
+                },
+                ProbeCoverage {
+                    node: "b".into(),
+                    taken: 12,
+                    missed: 0,
+                    gaps: vec![],
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(data.shortfall_ratio(), 0.23);
+        assert_eq!(
+            (data.probe_samples_expected(), data.probe_samples_missed()),
+            (24, 2)
+        );
+        // The closed model plans nothing: no shortfall.
+        let closed = DataCompleteness {
+            shortfall: 5,
+            ..Default::default()
+        };
+        assert_eq!(closed.shortfall_ratio(), 0.0);
+    }
+}
