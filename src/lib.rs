@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collector;
 pub mod flood;
 pub mod generator;
+pub mod preflight;
 pub mod remotes;
 pub mod report;
 pub mod run;

@@ -31,16 +31,17 @@ use crate::{checks, timeline};
 /// How often the live progress is updated while a run goes.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-/// `mailquake run FILE [--out DIR]`.
-pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
-    let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
-    {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+/// `mailquake run FILE [--out DIR] [--skip-preflight]`.
+pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
+    let (mut plan, text) =
+        match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t))) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+    plan.preflight.skip = skip_preflight;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -283,7 +284,7 @@ async fn run_stages(
     let RemoteSet {
         routes,
         faults: remote_faults,
-        events: remote_rx,
+        events: mut remote_rx,
     } = remotes;
 
     // The target.
@@ -322,6 +323,17 @@ async fn run_stages(
     };
 
     let client = client_options(&plan.load.tls, plan.load.auth.clone(), timeouts)?;
+    // An external target must route every mix domain to its remote before any load.
+    let preflight = crate::preflight::run(
+        &plan,
+        &run_id,
+        &endpoints,
+        &client,
+        &routes,
+        &mut remote_rx,
+        &abort,
+    )
+    .await?;
 
     // Go: t0.
     let t0 = Instant::now();
@@ -422,7 +434,7 @@ async fn run_stages(
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_json),
-        load: LoadSection::new(load_json, submit_replies, problems),
+        load: LoadSection::new(load_json, submit_replies, problems).with_preflight(preflight),
         plan,
         scenario_text,
         ledger,

@@ -14,7 +14,7 @@ mod no_loss;
 mod nodes;
 mod queue;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 pub use common::fmt_count;
 

@@ -57,6 +57,9 @@ pub struct LoadSection {
     /// The per-phase table printed under the totals.
     pub table: String,
     pub problems: Vec<String>,
+    /// The routing preflight (absent in runs saved before it existed).
+    #[serde(default)]
+    pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
 impl LoadSection {
@@ -66,6 +69,14 @@ impl LoadSection {
             load: serde_json::to_value(&load).unwrap_or_default(),
             submit_replies: serde_json::to_value(&replies).unwrap_or_default(),
             problems,
+            preflight: None,
+        }
+    }
+
+    pub fn with_preflight(self, preflight: crate::preflight::PreflightReport) -> Self {
+        LoadSection {
+            preflight: Some(preflight),
+            ..self
         }
     }
 }

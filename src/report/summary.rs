@@ -48,6 +48,8 @@ pub struct Summary {
     pub queue: Vec<QueueJson>,
     /// What went wrong in the harness's own actions (a failed `exec`), one line each.
     pub problems: Vec<String>,
+    /// The routing preflight: `passed` (each canary's time), `skipped` or `not_needed`.
+    pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,6 +160,7 @@ impl Summary {
             foreign: ledger.foreign,
             queue: queue(ledger),
             problems: load.problems.clone(),
+            preflight: load.preflight.clone(),
         }
     }
 

@@ -16,6 +16,7 @@ use super::charts::{self, Section};
 use super::summary::{CheckJson, Summary};
 use super::JudgedRun;
 use crate::checks::{fmt_count, Status};
+use crate::preflight::PreflightStatus;
 
 pub const FILE: &str = "report.html";
 
@@ -95,6 +96,9 @@ struct Page<'a> {
     verdict_word: String,
     verdict_line: String,
     aborted: bool,
+    /// The routing preflight in one line; `preflight_skipped` shows it as a warning.
+    preflight: Option<String>,
+    preflight_skipped: bool,
     checks: &'a [Check<'a>],
     failing: Vec<&'a Check<'a>>,
     totals: Vec<Total>,
@@ -130,6 +134,15 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             format!("{failed} of {} checks failed", checks.len())
         },
         aborted: summary.aborted,
+        preflight: summary
+            .preflight
+            .as_ref()
+            .filter(|p| p.status != PreflightStatus::NotNeeded)
+            .map(|p| p.describe()),
+        preflight_skipped: summary
+            .preflight
+            .as_ref()
+            .is_some_and(|p| p.status == PreflightStatus::Skipped),
         checks: &checks,
         failing: checks.iter().filter(|c| c.status != "pass").collect(),
         totals: vec![
