@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use fake_remotes::event::now_us;
 use fake_remotes::{RemoteEvent, RemoteEventKind, REJECT_PREFIX};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -90,7 +91,7 @@ impl PreflightReport {
                 let each: Vec<String> = self
                     .canaries
                     .iter()
-                    .map(|c| format!("{} {:.1} s", c.domain, c.arrived_after_s))
+                    .map(|c| format!("{} {:.2} s", c.domain, c.arrived_after_s))
                     .collect();
                 format!("every canary arrived ({})", each.join(", "))
             }
@@ -117,10 +118,11 @@ struct Canary {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Fate {
-    /// Accepted by this endpoint at that moment; not seen yet.
+    /// Accepted by this endpoint at that moment (Unix µs, the clock of remote events);
+    /// not seen yet.
     Sent {
         by: String,
-        at: Instant,
+        at_us: u64,
     },
     /// The target did not take it: why.
     NotAccepted {
@@ -273,7 +275,7 @@ async fn submit(c: &Canary, endpoints: &[TargetEndpoint], client: &ClientOptions
         return if outcome.accepted() {
             Fate::Sent {
                 by,
-                at: Instant::now(),
+                at_us: now_us(),
             }
         } else {
             let why = match outcome.result {
@@ -311,7 +313,7 @@ async fn wait(
             continue;
         };
         for c in canaries.iter_mut() {
-            let Fate::Sent { by, at } = &c.fate else {
+            let Fate::Sent { by, at_us } = &c.fate else {
                 continue;
             };
             if !rcpts.iter().any(|r| r.eq_ignore_ascii_case(&c.expect)) {
@@ -319,7 +321,7 @@ async fn wait(
             }
             c.fate = if event.remote == c.remote {
                 Fate::Arrived {
-                    after: at.elapsed(),
+                    after: Duration::from_micros(event.at_us.saturating_sub(*at_us)),
                 }
             } else {
                 Fate::Misrouted {

@@ -4,6 +4,7 @@ mod flood;
 mod generator;
 mod generator_tls;
 mod postfix;
+mod preflight;
 mod remotes;
 mod reports;
 mod runs;

@@ -15,16 +15,16 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn scenario(name: &str) -> PathBuf {
+pub(crate) fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios/runs")
         .join(name)
 }
 
 /// `mailquake remotes FILE --api 127.0.0.1:0`, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    api: SocketAddr,
+    pub(crate) api: SocketAddr,
 }
 
 impl Drop for Served {
@@ -34,7 +34,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(file: &Path) -> Served {
+pub(crate) fn serve(file: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
         .arg("remotes")
         .arg(file)
@@ -65,7 +65,7 @@ fn serve(file: &Path) -> Served {
 }
 
 /// One plain HTTP/1.1 request; (status, body).
-fn http(api: SocketAddr, method: &str, path: &str) -> (u16, String) {
+pub(crate) fn http(api: SocketAddr, method: &str, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&api, WAIT).expect("connect to the API");
     s.set_read_timeout(Some(WAIT)).unwrap();
     write!(
@@ -80,7 +80,7 @@ fn http(api: SocketAddr, method: &str, path: &str) -> (u16, String) {
     (head[9..12].parse().unwrap(), body.to_string())
 }
 
-fn remotes(api: SocketAddr) -> Value {
+pub(crate) fn remotes(api: SocketAddr) -> Value {
     let (status, body) = http(api, "GET", "/remotes");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
@@ -97,7 +97,7 @@ fn attached(dir: &Path, api: &str, edit: impl Fn(String) -> String) -> PathBuf {
 }
 
 /// `mailquake ARGS`, killed if it outlives `limit`.
-fn mailquake(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
+pub(crate) fn mailquake(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
         .args(args)
         .env_remove("MAILQUAKE_REMOTES_TOKEN")
