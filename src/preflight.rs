@@ -139,6 +139,8 @@ enum Fate {
     },
 }
 
+const INTERRUPTED: &str = "interrupted during the routing preflight; no load was sent";
+
 /// Runs the preflight of an external target. `routes`: domain → the address of the
 /// remote serving it. `Err`: the lines to print (exit 3, no load sent).
 pub async fn run(
@@ -159,6 +161,9 @@ pub async fn run(
     }
     let mut canaries = canaries(plan, run_id, routes);
     for c in &mut canaries {
+        if abort.is_cancelled() {
+            return Err(INTERRUPTED.into());
+        }
         c.fate = submit(c, endpoints, client).await;
     }
     let deadline = Instant::now() + plan.preflight.timeout;
@@ -302,9 +307,7 @@ async fn wait(
         let event = tokio::select! {
             e = events.recv() => e,
             _ = tokio::time::sleep_until(deadline) => return Ok(()),
-            _ = abort.cancelled() => {
-                return Err("interrupted during the routing preflight; no load was sent".into())
-            }
+            _ = abort.cancelled() => return Err(INTERRUPTED.into()),
         };
         let Some(event) = event else {
             return Err("the remotes stopped reporting during the routing preflight".into());

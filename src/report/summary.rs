@@ -48,7 +48,9 @@ pub struct Summary {
     pub queue: Vec<QueueJson>,
     /// What went wrong in the harness's own actions (a failed `exec`), one line each.
     pub problems: Vec<String>,
-    /// The routing preflight: `passed` (each canary's time), `skipped` or `not_needed`.
+    /// The routing preflight: `passed` (each canary's time), `skipped` or `not_needed`;
+    /// absent for runs saved before it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
