@@ -33,14 +33,15 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// `mailquake run FILE [--out DIR] [--skip-preflight]`.
 pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
-    let (mut plan, text) =
-        match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t))) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        };
+    let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
+    {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut plan = plan;
     plan.preflight.skip = skip_preflight;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
