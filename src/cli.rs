@@ -34,6 +34,12 @@ pub enum Command {
         /// Output folder (default: reports/<name>-<UTC time>/).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Do not send the routing preflight's canaries. By default, before any load on
+        /// an external target (`target: { smtp: [...] }`), one canary per mix domain must
+        /// cross the cluster to its fake remote within `preflight.timeout` (30 s), or the
+        /// run stops with exit 3 and one line per domain. The reports say it was skipped.
+        #[arg(long)]
+        skip_preflight: bool,
     },
     /// Render every report again from the data a run saved in its folder (scenario.yaml,
     /// ledger.bin): summary.json, junit.xml, report.html, timeseries.csv and the terminal

@@ -18,6 +18,7 @@ pub mod generator;
 pub mod guardian;
 pub mod heal;
 pub mod journal;
+pub mod preflight;
 pub mod remotes;
 pub mod report;
 pub mod run;

@@ -47,7 +47,11 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { file, out } => mailquake::run::main(&file, out.as_deref()),
+        Command::Run {
+            file,
+            out,
+            skip_preflight,
+        } => mailquake::run::main(&file, out.as_deref(), skip_preflight),
         Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
         Command::Flood {
             target,

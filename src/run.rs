@@ -36,8 +36,8 @@ use crate::{checks, timeline};
 /// How often the live progress is updated while a run goes.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-/// `mailquake run FILE [--out DIR]`.
-pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
+/// `mailquake run FILE [--out DIR] [--skip-preflight]`.
+pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
     let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
     {
         Ok(loaded) => loaded,
@@ -46,6 +46,8 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut plan = plan;
+    plan.preflight.skip = skip_preflight;
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out_dir(&plan.name));
@@ -354,7 +356,7 @@ async fn run_stages(
     let RemoteSet {
         routes,
         faults: remote_faults,
-        events: remote_rx,
+        events: mut remote_rx,
     } = remotes;
 
     // The target.
@@ -393,6 +395,17 @@ async fn run_stages(
     };
 
     let client = client_options(&plan.load.tls, plan.load.auth.clone(), timeouts)?;
+    // An external target must route every mix domain to its remote before any load.
+    let preflight = crate::preflight::run(
+        &plan,
+        &run_id,
+        &endpoints,
+        &client,
+        &routes,
+        &mut remote_rx,
+        abort.token(),
+    )
+    .await?;
 
     // Go: t0.
     let t0 = Instant::now();
@@ -506,7 +519,7 @@ async fn run_stages(
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_json),
-        load: LoadSection::new(load_json, submit_replies, problems, data),
+        load: LoadSection::new(load_json, submit_replies, problems, data).with_preflight(preflight),
         plan,
         scenario_text,
         ledger,

@@ -41,6 +41,20 @@ pub mod standalone;
 pub mod tls;
 pub mod units;
 
+/// A fake remote ([`CountingSink`]) answers `550 5.1.1` at the final dot to a message
+/// with a recipient whose local part starts with this (case-insensitive): a mail cluster
+/// relaying such a message must bounce it, which is how mailquake's routing preflight
+/// proves that bounces (DSNs) come back. Embedded-cluster nodes take it like any mail.
+pub const REJECT_PREFIX: &str = "mq-reject.";
+
+/// Whether `rcpt` (an address, with or without angle brackets) is always rejected.
+pub fn is_reject_address(rcpt: &str) -> bool {
+    let local = rcpt.trim_start_matches('<');
+    local
+        .get(..REJECT_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(REJECT_PREFIX))
+}
+
 pub use behavior::{Fault, Stage};
 pub use event::{RemoteEvent, RemoteEventKind};
 pub use server::{bind, serve, ServerConfig};

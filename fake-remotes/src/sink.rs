@@ -42,7 +42,9 @@ pub trait MessageSink: Clone + Send + Sync + 'static {
 }
 
 /// The fake remote's sink: reports each message as a [`crate::RemoteEventKind::Message`]
-/// event (tracking id and `Received:` hosts extracted) and answers 250.
+/// event (tracking id and `Received:` hosts extracted) and answers 250 — except a message
+/// to an [`crate::REJECT_PREFIX`] recipient, which it answers 550 (the session reports
+/// that as `Rejected`).
 #[derive(Clone, Debug)]
 pub struct CountingSink {
     pub name: String,
@@ -54,6 +56,12 @@ static QUEUED: AtomicU64 = AtomicU64::new(1);
 
 impl MessageSink for CountingSink {
     async fn deliver(&self, envelope: Envelope, body: Bytes) -> Reply {
+        if envelope.rcpts.iter().any(|r| crate::is_reject_address(r)) {
+            return Reply::new(
+                550,
+                "5.1.1 Recipient address rejected: mq-reject. addresses never exist",
+            );
+        }
         let facts = crate::headers::scan(&body);
         let _ = self.events.send(crate::RemoteEvent {
             at_us: crate::event::now_us(),
@@ -107,5 +115,29 @@ mod tests {
                 size: body.len(),
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_reject_recipient_gets_550_and_no_message_event() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = CountingSink {
+            name: "ok".into(),
+            events: tx,
+        };
+        for rcpt in ["mq-reject.r1@ok.test", "MQ-Reject.x@ok.test"] {
+            let envelope = Envelope {
+                helo: "client.test".into(),
+                peer: "127.0.0.1:1".parse().unwrap(),
+                mail_from: "mq-canary.r1.b@bounces.test".into(),
+                rcpts: vec!["mq.1.0@ok.test".into(), rcpt.into()],
+            };
+            let reply = sink
+                .deliver(envelope, Bytes::from_static(b"\r\nhi\r\n"))
+                .await;
+            assert_eq!(reply.code, 550, "{rcpt}");
+        }
+        assert!(rx.try_recv().is_err());
+        assert!(!crate::is_reject_address("mq.1.0@ok.test"));
+        assert!(crate::is_reject_address("<mq-reject.a@b>"));
     }
 }

@@ -17,7 +17,7 @@ mod no_loss;
 mod nodes;
 mod queue;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 mod verdict;
 
 pub use common::{fmt_count, fmt_pct};

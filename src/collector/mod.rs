@@ -12,7 +12,7 @@ use fake_remotes::{RemoteEvent, RemoteEventKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::generator::message::{parse_rcpt, parse_tracking, parse_verp};
+use crate::generator::message::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use crate::scenario::BOUNCE_DOMAIN;
 use ledger::{flag, NEVER};
 
@@ -169,6 +169,10 @@ impl Collector {
     }
 
     fn apply_remote(&mut self, event: RemoteEvent) {
+        // The routing preflight's canaries (a late copy of one) count nowhere.
+        if is_canary_event(&event.kind) {
+            return;
+        }
         let at = self.ms(event.at_us);
         let counters = self.ledger.remotes.entry(event.remote).or_default();
         match event.kind {
@@ -241,6 +245,22 @@ impl Collector {
             }
         });
     }
+}
+
+/// An event about a preflight canary: every recipient it names is a canary address, or
+/// the address every fake remote rejects (the bounce canary's recipient).
+pub fn is_canary_event(kind: &RemoteEventKind) -> bool {
+    let rcpts = match kind {
+        RemoteEventKind::Rcpt { rcpt, .. } => std::slice::from_ref(rcpt),
+        RemoteEventKind::Message { rcpts, .. }
+        | RemoteEventKind::Rejected { rcpts, .. }
+        | RemoteEventKind::FaultFired { rcpts, .. } => rcpts.as_slice(),
+        RemoteEventKind::Connected { .. } | RemoteEventKind::LeaseExpired { .. } => return false,
+    };
+    !rcpts.is_empty()
+        && rcpts
+            .iter()
+            .all(|r| is_canary(r) || fake_remotes::is_reject_address(r))
 }
 
 fn domain_is(addr: &str, domain: &str) -> bool {
@@ -410,5 +430,34 @@ mod tests {
         assert_eq!(c.ledger.probe_failures, [(1_003, n2)]);
         assert_eq!(c.ledger.queue.len(), 1);
         assert_eq!((c.ledger.queue[0].at_ms, c.ledger.queue[0].total), (0, 4));
+    }
+
+    #[test]
+    fn preflight_canaries_count_nowhere() {
+        let mut c = collector();
+        c.apply(submitted(0, 1));
+        c.apply(arrived(
+            &["mq-canary.r1.0@ok.test"],
+            Some("r1-pf.0"),
+            "n1",
+            1_500_000,
+        ));
+        c.apply(arrived(
+            &["mq-canary.r1.b@bounces.test"],
+            None,
+            "n1",
+            1_500_000,
+        ));
+        c.apply(Event::Remote(RemoteEvent {
+            at_us: 1_500_000,
+            remote: "ok".into(),
+            kind: RemoteEventKind::Rcpt {
+                rcpt: "mq-canary.r1.0@ok.test".into(),
+                code: 250,
+            },
+        }));
+        assert_eq!(c.ledger.foreign, 0);
+        assert!(c.ledger.remotes.is_empty(), "{:?}", c.ledger.remotes);
+        assert_eq!((c.progress.delivered, c.progress.bounced), (0, 0));
     }
 }

@@ -109,6 +109,22 @@ impl Sizes {
     }
 }
 
+/// Local-part prefix of the routing preflight's canaries (`mq-canary.<run>.<n>@domain`):
+/// never a tracking address, so the collector leaves them out of every figure.
+pub const CANARY_PREFIX: &str = "mq-canary.";
+
+/// The canary address of run `run`, number `n` (a mix domain's index, or `b` for the
+/// bounce canary's VERP sender) at `domain`.
+pub fn canary_address(run: &str, n: &str, domain: &str) -> String {
+    format!("{CANARY_PREFIX}{run}.{n}@{domain}")
+}
+
+/// Whether `addr` is a preflight canary's address (of any run).
+pub fn is_canary(addr: &str) -> bool {
+    addr.get(..CANARY_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(CANARY_PREFIX))
+}
+
 /// Parses a tracking recipient `mq.<seq>.<n>@…` into (seq, n).
 pub fn parse_rcpt(rcpt: &str) -> Option<(u64, u8)> {
     let local = rcpt.split('@').next()?;
@@ -187,5 +203,10 @@ mod tests {
         assert_eq!(parse_verp("MAILER-DAEMON@x"), None);
         assert_eq!(parse_tracking("ab12.77"), Some(("ab12", 77)));
         assert_eq!(parse_tracking("junk"), None);
+        let canary = canary_address("ab12", "0", "ok.test");
+        assert_eq!(canary, "mq-canary.ab12.0@ok.test");
+        assert!(is_canary(&canary) && is_canary("MQ-Canary.x.b@bounces.test"));
+        assert!(!is_canary("mq.7.0@ok.test") && parse_rcpt(&canary).is_none());
+        assert_eq!(parse_verp(&canary), None);
     }
 }

@@ -62,6 +62,9 @@ pub struct LoadSection {
     /// (Folders written before it existed read as complete.)
     #[serde(default)]
     pub data: DataCompleteness,
+    /// The routing preflight (absent in runs saved before it existed).
+    #[serde(default)]
+    pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
 impl LoadSection {
@@ -77,6 +80,14 @@ impl LoadSection {
             submit_replies: serde_json::to_value(&replies).unwrap_or_default(),
             problems,
             data,
+            preflight: None,
+        }
+    }
+
+    pub fn with_preflight(self, preflight: crate::preflight::PreflightReport) -> Self {
+        LoadSection {
+            preflight: Some(preflight),
+            ..self
         }
     }
 }

@@ -53,6 +53,10 @@ pub struct Summary {
     pub problems: Vec<String>,
     /// Whether every figure the checks needed was measured and the planned load applied.
     pub data: DataJson,
+    /// The routing preflight: `passed` (each canary's time), `skipped` or `not_needed`;
+    /// absent for runs saved before it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
 /// `summary.json` → `data`: what the measured data lacks (the checks that needed it are
@@ -243,6 +247,7 @@ impl Summary {
             queue: queue(ledger),
             problems: load.problems.clone(),
             data: DataJson::new(&load.data, plan.load.max_shortfall),
+            preflight: load.preflight.clone(),
         }
     }
 

@@ -98,6 +98,17 @@ pub fn render(
             paint.dim("(accepted→delivered)")
         );
     }
+    if let Some(pf) = s.preflight.as_ref() {
+        use crate::preflight::PreflightStatus;
+        let line = match pf.status {
+            PreflightStatus::NotNeeded => String::new(),
+            PreflightStatus::Skipped => paint.yellow(&pf.describe()),
+            PreflightStatus::Passed => pf.describe(),
+        };
+        if !line.is_empty() {
+            let _ = writeln!(t, "  {} {line}", paint.dim("preflight"));
+        }
+    }
     // The generator's per-phase table, after the message totals it explains.
     if !s.load_table.is_empty() {
         let _ = writeln!(t);

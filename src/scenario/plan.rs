@@ -38,6 +38,31 @@ pub struct Plan {
     pub settle: Duration,
     /// Queue probes of an external cluster's nodes (`target.probes`).
     pub probes: Vec<Probe>,
+    /// The routing preflight of an external target (`preflight:`, `--skip-preflight`).
+    pub preflight: Preflight,
+}
+
+/// Before the load, one canary per mix domain must cross an external target to its fake
+/// remote (see `crate::preflight`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preflight {
+    /// Longest wait for the canaries to arrive (`preflight.timeout`).
+    pub timeout: Duration,
+    /// `--skip-preflight`: the command line, not the scenario, says so.
+    pub skip: bool,
+}
+
+impl Preflight {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+impl Default for Preflight {
+    fn default() -> Self {
+        Preflight {
+            timeout: Self::DEFAULT_TIMEOUT,
+            skip: false,
+        }
+    }
 }
 
 /// A way to read a node's queue depth, sampled every second during a run.

@@ -118,6 +118,16 @@ pub struct RawScenario {
     pub checks: Spanned<Vec<Spanned<RawCheck>>>,
     #[serde(default)]
     pub settle: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub preflight: Option<RawPreflight>,
+}
+
+/// `preflight: { timeout: 30s }`: the routing preflight of an external target.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreflight {
+    #[serde(default)]
+    pub timeout: Option<Spanned<Text>>,
 }
 
 /// `target: { embedded: {...} }` or `target: { smtp: [host:port, ...], probes: [...] }`.

@@ -52,6 +52,7 @@ checks:
   - { acceptance: { min: 98%, p95: 1s } }
   - { acceptance: {} }
 settle: 2m
+preflight: { timeout: 10s }
 ";
 
 pub(super) fn parse_str(text: &str) -> Result<Plan, String> {
@@ -209,6 +210,10 @@ fn good_scenario_maps_to_the_plan() {
         ],
         settle: secs(120),
         probes: vec![],
+        preflight: Preflight {
+            timeout: secs(10),
+            skip: false,
+        },
     };
     assert_eq!(plan, want);
     assert_eq!(
@@ -337,6 +342,10 @@ fn semantic_rules() {
          "t.yaml:37:27: checks[7].nodes.min_ratio: percentage `150%` is above 100%"),
         ("settle: 2m", "settle: 2h",
          "t.yaml:40:9: settle: duration `2h` is above the cap of 1h"),
+        ("timeout: 10s", "timeout: 0s",
+         "t.yaml:41:23: preflight.timeout: must be more than 0"),
+        ("timeout: 10s", "timout: 10s",
+         "t.yaml:41:14: preflight.timout: unknown key `timout`, expected one of timeout"),
         ("seed: 7", "seed: -7",
          "t.yaml:4:7: seed: invalid number `-7`: expected a whole number of at least 0"),
         ("version: 1", "version: one",

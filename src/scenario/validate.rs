@@ -166,6 +166,13 @@ pub fn plan(
         Some(text) => cx.duration(text, "settle", MAX_WAIT)?,
         None => Duration::from_secs(60),
     };
+    let preflight = Preflight {
+        timeout: match raw.preflight.as_ref().and_then(|p| p.timeout.as_ref()) {
+            Some(text) => cx.positive_duration(text, "preflight.timeout", MAX_WAIT)?,
+            None => Preflight::DEFAULT_TIMEOUT,
+        },
+        skip: false,
+    };
     let mut remotes = remotes.unwrap_or_default();
     match &external {
         None => target::add_bounce_remote(&cx, &raw.remotes, &mut remotes)?,
@@ -188,6 +195,7 @@ pub fn plan(
         checks,
         settle,
         probes,
+        preflight,
     })
 }
 

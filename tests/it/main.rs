@@ -6,6 +6,7 @@ mod generator_tls;
 mod heal;
 mod lease;
 mod postfix;
+mod preflight;
 mod remotes;
 mod reports;
 mod runs;

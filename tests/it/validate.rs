@@ -43,7 +43,7 @@ const INVALID: &[(&str, &str)] = &[
     ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue"),
     ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, unreachable, reset, blackhole, tarpit, reply, disconnect, greylist, rate_limit, tls"),
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
-    ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle"),
+    ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle, preflight"),
     ("unreachable_with_settings.yaml", "11:62: faults[0].fault.unreachable: takes no settings: write the bare name"),
     ("wrong_version.yaml", "2:10: version: unsupported version `2`: this mailquake reads version 1"),
     ("queue_without_probes.yaml", "12:5: checks[1].queue: needs queue probes: add `probes: [{ postfix: CONFIG_DIR }, …]` under `target`"),

@@ -16,6 +16,7 @@ use super::charts::{self, Section};
 use super::summary::{CheckJson, Summary};
 use super::JudgedRun;
 use crate::checks::{fmt_count, Status};
+use crate::preflight::PreflightStatus;
 
 pub const FILE: &str = "report.html";
 
@@ -98,6 +99,9 @@ struct Page<'a> {
     partial: Option<String>,
     /// What the data lacks, when it does.
     data_warning: Option<String>,
+    /// The routing preflight in one line; `preflight_skipped` shows it as a warning.
+    preflight: Option<String>,
+    preflight_skipped: bool,
     checks: &'a [Check<'a>],
     failing: Vec<&'a Check<'a>>,
     totals: Vec<Total>,
@@ -145,6 +149,15 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
         },
         partial: summary.partial_note(),
         data_warning: summary.data.warning(),
+        preflight: summary
+            .preflight
+            .as_ref()
+            .filter(|p| p.status != PreflightStatus::NotNeeded)
+            .map(|p| p.describe()),
+        preflight_skipped: summary
+            .preflight
+            .as_ref()
+            .is_some_and(|p| p.status == PreflightStatus::Skipped),
         checks: &checks,
         failing: checks.iter().filter(|c| c.status != "pass").collect(),
         totals: vec![
