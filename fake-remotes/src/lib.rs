@@ -34,6 +34,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod headers;
 pub mod limits;
+pub mod scenario_input;
 pub mod server;
 mod session;
 pub mod sink;

@@ -1,5 +1,6 @@
 //! The integration-test binary: one module per area.
 
+mod bad_input;
 mod flood;
 mod generator;
 mod generator_tls;

@@ -1,0 +1,208 @@
+//! Reading a scenario file without trusting it: what both readers share (mailquake's
+//! loader and the `fake-remotes` binary's). A scenario is a small YAML text file, so
+//! anything else is refused on one line before it can block, fill memory or take long:
+//!
+//! - not a regular file (a directory, a FIFO, `/dev/zero`): refused from the opened
+//!   file's metadata; the file is opened non-blocking, so a FIFO with no writer does not
+//!   hang the open;
+//! - more than [`MAX_BYTES`]: refused from the metadata, and enforced while reading too
+//!   (a file that grows, a `/proc` file whose size reads 0);
+//! - a NUL byte or invalid UTF-8 (binary data): refused with its line and column;
+//! - YAML nested deeper than [`MAX_DEPTH`], or with more than [`MAX_NODES`] values once
+//!   aliases are expanded (an alias bomb): the parser stops at the limit ([`yaml_options`],
+//!   worded by [`limit_message`]).
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Largest scenario file read: 1 MiB (a large real scenario is a few KiB).
+pub const MAX_BYTES: u64 = 1 << 20;
+/// Deepest nesting of maps and lists (a scenario needs about 6).
+pub const MAX_DEPTH: usize = 32;
+/// Most YAML values (scalars, maps, lists) in a scenario, aliases expanded included.
+pub const MAX_NODES: usize = 100_000;
+/// Most alias uses (`*name`) and anchors (`&name`).
+pub const MAX_ALIASES: usize = 1_000;
+
+/// Most remotes a scenario may name (each binds a port), and most domains they serve
+/// together (each is compared with every other).
+pub const MAX_REMOTES: usize = 1_000;
+pub const MAX_DOMAINS: usize = 1_000;
+/// Most entries of `faults`.
+pub const MAX_FAULTS: usize = 1_000;
+
+/// Why a file could not be read as text; `line`/`col` are 1-based, 0 when the problem
+/// has no place in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    pub line: u64,
+    pub col: u64,
+    pub message: String,
+}
+
+impl InputError {
+    fn whole(message: String) -> Self {
+        InputError {
+            line: 0,
+            col: 0,
+            message,
+        }
+    }
+}
+
+/// Reads a scenario file's text under the limits above.
+pub fn read_text(path: &Path) -> Result<String, InputError> {
+    let cannot = |e: std::io::Error| InputError::whole(format!("cannot read: {e}"));
+    // Non-blocking: opening a FIFO for reading otherwise waits for a writer. A regular
+    // file ignores the flag.
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
+    // The opened file's own metadata: the path cannot be swapped after the check.
+    let meta = file.metadata().map_err(cannot)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(InputError::whole(format!(
+            "is {what}: a scenario is a regular YAML file"
+        )));
+    }
+    if meta.len() > MAX_BYTES {
+        return Err(too_large(&format!("{} bytes", meta.len())));
+    }
+    // One byte over the cap tells a file that grew (or whose size lied) from one at it.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    (&mut file)
+        .take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(too_large("more than that"));
+    }
+    text(bytes)
+}
+
+fn too_large(size: &str) -> InputError {
+    InputError::whole(format!(
+        "the file is {size}: a scenario file is at most 1 MiB ({MAX_BYTES} bytes)"
+    ))
+}
+
+/// Bytes → text, refusing binary data (a NUL byte, invalid UTF-8) at its line and column.
+pub fn text(bytes: Vec<u8>) -> Result<String, InputError> {
+    let valid = match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    let nul = memchr::memchr(0, &bytes[..valid]);
+    let (offset, message) = match nul {
+        Some(at) => (
+            at,
+            "a NUL byte: this is binary data, a scenario is YAML text",
+        ),
+        None if valid < bytes.len() => (valid, "the file is not valid UTF-8"),
+        None => return String::from_utf8(bytes).map_err(|_| unreachable_utf8()),
+    };
+    // The prefix is valid UTF-8: count lines, and characters on the last one.
+    let before = std::str::from_utf8(&bytes[..offset]).map_err(|_| unreachable_utf8())?;
+    let line = before.matches('\n').count() as u64 + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
+    Err(InputError {
+        line,
+        col,
+        message: message.to_owned(),
+    })
+}
+
+fn unreachable_utf8() -> InputError {
+    InputError::whole("the file is not valid UTF-8".to_owned())
+}
+
+/// Parser options for scenario text: one-line errors (no snippet) and limits that stop a
+/// hostile document early: nesting, values, aliases and their expansion.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    // Snippets are multi-line; our errors are one line (the location is in the prefix).
+    options.with_snippet = false;
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 2 * MAX_NODES;
+    budget.max_aliases = MAX_ALIASES;
+    budget.max_anchors = MAX_ALIASES;
+    budget.max_total_scalar_bytes = MAX_BYTES as usize;
+    budget.max_recorded_anchor_bytes = MAX_BYTES as usize;
+    budget.max_recorded_anchor_events = MAX_NODES;
+    budget.max_reader_input_bytes = Some(MAX_BYTES as usize);
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_NODES;
+    options.alias_limits.max_replay_stack_depth = MAX_DEPTH;
+    options
+}
+
+/// The people's words for a parse stopped by [`yaml_options`]' limits, if it was.
+pub fn limit_message(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = err;
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = inner
+    {
+        inner = error;
+    }
+    let deep = || {
+        format!(
+            "nested deeper than {MAX_DEPTH} levels of maps and lists: a scenario needs a handful"
+        )
+    };
+    let big = || {
+        format!("more than {MAX_NODES} YAML values (aliases expanded): a scenario has far fewer; an alias bomb?")
+    };
+    let message = match inner {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => deep(),
+            BudgetBreach::Aliases { .. }
+            | BudgetBreach::Anchors { .. }
+            | BudgetBreach::AliasAnchorRatio { .. } => format!(
+                "too many aliases or anchors (at most {MAX_ALIASES}, and at most 10 uses per anchor): an alias bomb?"
+            ),
+            BudgetBreach::Nodes { .. }
+            | BudgetBreach::Events { .. }
+            | BudgetBreach::RecordedAnchorEvents { .. } => big(),
+            _ => format!(
+                "the YAML exceeds a parser limit ({breach:?}): a scenario is small"
+            ),
+        },
+        serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => big(),
+        serde_saphyr::Error::AliasReplayStackDepthExceeded { .. } => deep(),
+        other => {
+            let text = serde_saphyr::MessageFormatter::format_message(
+                &serde_saphyr::DefaultMessageFormatter,
+                other,
+            );
+            if text.contains("recursion limit exceeded") {
+                deep()
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(message)
+}
