@@ -57,7 +57,7 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
     let cannot = |e: std::io::Error| InputError::whole(format!("cannot read: {e}"));
     // Non-blocking: opening a FIFO for reading otherwise waits for a writer. A regular
     // file ignores the flag.
-    let mut file = File::options()
+    let file = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
@@ -84,23 +84,28 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
         )));
     }
     if meta.len() > MAX_BYTES {
-        return Err(too_large(&format!("{} bytes", meta.len())));
+        return Err(too_large(&format!("is {} bytes", meta.len())));
     }
-    // One byte over the cap tells a file that grew (or whose size lied) from one at it.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    (&mut file)
+    text(read_capped(file, meta.len())?)
+}
+
+/// Reads at most [`MAX_BYTES`]: one byte more tells a file that grew (or whose size
+/// lied, as `/proc` files do) from one at the cap.
+fn read_capped(reader: impl Read, size_hint: u64) -> Result<Vec<u8>, InputError> {
+    let mut bytes = Vec::with_capacity(size_hint.min(MAX_BYTES) as usize);
+    reader
         .take(MAX_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(cannot)?;
+        .map_err(|e| InputError::whole(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > MAX_BYTES {
-        return Err(too_large("more than that"));
+        return Err(too_large("grew past the cap while read"));
     }
-    text(bytes)
+    Ok(bytes)
 }
 
 fn too_large(size: &str) -> InputError {
     InputError::whole(format!(
-        "the file is {size}: a scenario file is at most 1 MiB ({MAX_BYTES} bytes)"
+        "the file {size}: a scenario file is at most 1 MiB ({MAX_BYTES} bytes)"
     ))
 }
 
@@ -205,4 +210,50 @@ pub fn limit_message(err: &serde_saphyr::Error) -> Option<String> {
         }
     };
     Some(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_data_is_refused_at_its_line_and_column() {
+        let table: [(&[u8], Result<&str, (u64, u64, &str)>); 5] = [
+            (b"a: 1\n", Ok("a: 1\n")),
+            (b"a: 1\nb: \x00", Err((2, 4, "a NUL byte"))),
+            // Columns count characters, not bytes.
+            (
+                "a: 1\nb: \u{e9}\u{e9}".as_bytes(),
+                Ok("a: 1\nb: \u{e9}\u{e9}"),
+            ),
+            (
+                b"a: 1\nb: \xc3\xa9\xff",
+                Err((2, 5, "the file is not valid UTF-8")),
+            ),
+            // Whichever comes first.
+            (b"\xff\x00", Err((1, 1, "the file is not valid UTF-8"))),
+        ];
+        for (bytes, want) in table {
+            match (text(bytes.to_vec()), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want),
+                (Err(got), Err((line, col, message))) => {
+                    assert_eq!((got.line, got.col), (line, col), "{bytes:?}");
+                    assert!(got.message.starts_with(message), "{}", got.message);
+                }
+                (got, want) => panic!("{bytes:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_size_cap_holds_while_reading_whatever_the_size_said() {
+        // An endless reader that claimed to be empty, like a /proc file.
+        let err = read_capped(std::io::repeat(b'a'), 0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "the file grew past the cap while read: a scenario file is at most 1 MiB (1048576 bytes)"
+        );
+        let at_cap = read_capped(std::io::repeat(b'a').take(MAX_BYTES), 0).unwrap();
+        assert_eq!(at_cap.len() as u64, MAX_BYTES);
+    }
 }
