@@ -4,7 +4,7 @@
 //! [`generator`] floods the [`target`] through our [`smtp`] client; fake remotes
 //! (the `fake-remotes` crate) misbehave on a timeline; the [`collector`] owns the ledger
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
-//! wires the stages together. [`remotes`] serves the fake remotes in a process of their
+//! wires the stages together ([`out_dir`]: its output folder, rescued if it fails). [`remotes`] serves the fake remotes in a process of their
 //! own, and attaches a run to remotes served that way.
 
 pub mod checks;
@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collector;
 pub mod flood;
 pub mod generator;
+pub mod out_dir;
 pub mod remotes;
 pub mod report;
 pub mod run;

@@ -218,7 +218,9 @@ mod tests {
 
     #[test]
     fn binary_data_is_refused_at_its_line_and_column() {
-        let table: [(&[u8], Result<&str, (u64, u64, &str)>); 5] = [
+        /// The text, or where and why it is refused.
+        type Want = Result<&'static str, (u64, u64, &'static str)>;
+        let table: [(&[u8], Want); 5] = [
             (b"a: 1\n", Ok("a: 1\n")),
             (b"a: 1\nb: \x00", Err((2, 4, "a NUL byte"))),
             // Columns count characters, not bytes.

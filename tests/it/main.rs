@@ -4,6 +4,7 @@ mod bad_input;
 mod flood;
 mod generator;
 mod generator_tls;
+mod out_dir;
 mod postfix;
 mod remotes;
 mod reports;
