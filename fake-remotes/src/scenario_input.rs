@@ -190,6 +190,9 @@ pub fn limit_message(err: &serde_saphyr::Error) -> Option<String> {
             BudgetBreach::Nodes { .. }
             | BudgetBreach::Events { .. }
             | BudgetBreach::RecordedAnchorEvents { .. } => big(),
+            BudgetBreach::ScalarBytes { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+                format!("more than {MAX_BYTES} bytes of text (aliases expanded): a scenario has far fewer; an alias bomb?")
+            }
             _ => format!(
                 "the YAML exceeds a parser limit ({breach:?}): a scenario is small"
             ),
@@ -257,5 +260,33 @@ mod tests {
         );
         let at_cap = read_capped(std::io::repeat(b'a').take(MAX_BYTES), 0).unwrap();
         assert_eq!(at_cap.len() as u64, MAX_BYTES);
+    }
+
+    /// Hostile YAML under [`yaml_options`]: stopped with people's words, whatever reads it
+    /// (here `IgnoredAny`, which would expand everything).
+    #[test]
+    fn hostile_yaml_stops_at_a_limit_with_a_plain_message() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (i, pair) in b"abcdefghi".windows(2).enumerate() {
+            let alias = format!("*{}", pair[0] as char);
+            let items = [alias.as_str(); 9].join(", ");
+            bomb.push_str(&format!("k{i}: &{} [{items}]\n", pair[1] as char));
+        }
+        bomb.push_str("use: *i\n");
+        let block: String = (0..100).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let long = format!("x: &s \"{}\"\ny: [*s, *s, *s]\n", "y".repeat(400_000));
+        let table = [
+            ("[".repeat(100_000), "nested deeper than 32 levels"),
+            (block, "nested deeper than 32 levels"),
+            (bomb, "more than 100000 YAML values (aliases expanded)"),
+            (long, "more than 1048576 bytes of text (aliases expanded)"),
+        ];
+        for (text, want) in table {
+            let err =
+                serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(&text, yaml_options())
+                    .unwrap_err();
+            let message = limit_message(&err).unwrap_or_else(|| panic!("not a limit: {err}"));
+            assert!(message.starts_with(want), "{message}");
+        }
     }
 }

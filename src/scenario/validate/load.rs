@@ -281,10 +281,9 @@ fn tls(cx: &Cx, raw: &Spanned<RawTls>, target: &Target) -> Result<TlsSpec, Scena
             Err(e) => Some(e.to_string()),
             // A FIFO or a device would hang or flood the run that reads it.
             Ok(meta) if !meta.is_file() => Some("not a regular file".to_owned()),
-            Ok(meta) if meta.len() > MAX_CA_BYTES => Some(format!(
-                "{} bytes: a CA file is at most 1 MiB",
-                meta.len()
-            )),
+            Ok(meta) if meta.len() > MAX_CA_BYTES => {
+                Some(format!("{} bytes: a CA file is at most 1 MiB", meta.len()))
+            }
             Ok(_) => None,
         };
         if let Some(problem) = problem {
