@@ -1,6 +1,6 @@
 //! The control API under hostile clients, over real loopback sockets: a 100 MB body is
 //! refused with 413 before it is read; a slow-loris client is disconnected while others
-//! are served; 1,000 concurrent requests are all answered, 200 or a clean 503, and the
+//! are served; a body sent too slowly gets 408; 1,000 concurrent requests are all answered, 200 or a clean 503, and the
 //! remotes keep serving SMTP; a wrong token takes as long whatever its right prefix.
 
 use std::net::SocketAddr;
@@ -120,6 +120,31 @@ async fn a_slow_loris_client_is_disconnected_while_others_are_served() {
         "not before the timeout"
     );
     assert_eq!(get(api, "/remotes").await.status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_sent_too_slowly_gets_408() {
+    let limits = Limits {
+        request_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let server = start_with(vec![], None, limits).await;
+    let mut stream = timeout(WAIT, TcpStream::connect(server.api))
+        .await
+        .unwrap()
+        .unwrap();
+    // Announces 100 bytes, sends 9, then nothing.
+    stream
+        .write_all(
+            b"PUT /remotes/ok/fault HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n\"refuse\"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status_of(&mut stream).await, Ok(408));
+    // Nothing was applied.
+    let all = get(server.api, "/remotes").await.json();
+    assert_eq!(all["remotes"][0]["faults"], serde_json::json!([]));
     server.stop().await;
 }
 
