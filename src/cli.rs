@@ -31,7 +31,9 @@ pub enum Command {
     Run {
         /// The scenario file (YAML, see scenarios/README.md).
         file: PathBuf,
-        /// Output folder (default: reports/<name>-<UTC time>/).
+        /// Output folder (default: reports/<name>-<UTC time>/). It must be writable before
+        /// the run starts (else exit 3); if it fails at the end, the files go to
+        /// ./mailquake-rescued-<name>-<run id>/ (or the temp folder) and a line says where.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Do not send the routing preflight's canaries. By default, before any load on

@@ -4,10 +4,11 @@
 //! [`generator`] floods the [`target`] through our [`smtp`] client; fake remotes
 //! (the `fake-remotes` crate) misbehave on a timeline; the [`collector`] owns the ledger
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
-//! wires the stages together. [`remotes`] serves the fake remotes in a process of their
-//! own, and attaches a run to remotes served that way. The [`journal`] records what a run
-//! puts in force outside its process, so that the [`guardian`] or `mailquake` [`heal`]
-//! can undo it when the run dies without doing so.
+//! wires the stages together ([`out_dir`]: its output folder, rescued if it fails).
+//! [`remotes`] serves the fake remotes in a process of their own, and attaches a run to
+//! remotes served that way. The [`journal`] records what a run puts in force outside its
+//! process, so that the [`guardian`] or `mailquake` [`heal`] can undo it when the run
+//! dies without doing so.
 
 pub mod abort;
 pub mod checks;
@@ -18,6 +19,7 @@ pub mod generator;
 pub mod guardian;
 pub mod heal;
 pub mod journal;
+pub mod out_dir;
 pub mod preflight;
 pub mod remotes;
 pub mod report;

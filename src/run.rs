@@ -23,6 +23,7 @@ use crate::checks::DataCompleteness;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
+use crate::out_dir::{self, Rescue};
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress::{self, LiveProgress, Snapshot};
 use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
@@ -208,8 +209,8 @@ pub async fn run_with_abort(
     abort: Abort,
     in_force: watch::Sender<Vec<String>>,
 ) -> Result<Outcome, RunError> {
-    std::fs::create_dir_all(&out_dir)
-        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    // Before anything is started: a folder that cannot take the reports stops the run.
+    crate::out_dir::prepare(&out_dir)?;
     let shutdown = CancellationToken::new();
     let _stop_everything = shutdown.clone().drop_guard();
 
@@ -528,11 +529,14 @@ async fn run_stages(
         abort: abort.reason(t0_us),
     };
     let written = crate::report::write_run(&out_dir, &judged);
-    Ok(finish(written, out_dir))
+    // The folder failed (removed, read-only, full): what was measured goes elsewhere.
+    let rescued = (!written.failed.is_empty()).then(|| out_dir::rescue(&judged));
+    Ok(finish(written, out_dir, rescued))
 }
 
-/// Prints the terminal summary and says (one line) what could not be written.
-fn finish(written: Written, out_dir: PathBuf) -> Outcome {
+/// Prints the terminal summary and says (one line) what could not be written, and where
+/// it went instead if it was rescued.
+fn finish(written: Written, out_dir: PathBuf, rescued: Option<Rescue>) -> Outcome {
     print!(
         "{}",
         terminal::render(
@@ -544,7 +548,10 @@ fn finish(written: Written, out_dir: PathBuf) -> Outcome {
         )
     );
     if let Some(line) = written.failure_line(&out_dir) {
-        eprintln!("mailquake: {line}");
+        match rescued {
+            Some(rescue) => eprintln!("mailquake: {line}; {}", rescue.describe()),
+            None => eprintln!("mailquake: {line}"),
+        }
     }
     Outcome {
         unwritten: !written.failed.is_empty(),
@@ -577,11 +584,13 @@ pub fn report_main(dir: &Path) -> ExitCode {
         samples: saved.samples,
         load: saved.load,
     };
+    // The saved data stays in `dir`: a report that fails there loses nothing.
     let outcome = finish(
         crate::report::write_reports_observed(dir, &judged, &|file| {
             let _ = written_tx.send(file.to_string());
         }),
         dir.to_path_buf(),
+        None,
     );
     ExitCode::from(if outcome.unwritten { 3 } else { 0 })
 }

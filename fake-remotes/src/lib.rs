@@ -21,6 +21,8 @@
 //! Served standalone ([`standalone`], the `fake-remotes` binary and `mailquake remotes`),
 //! a set of remotes runs its fault timeline from start-up and answers a control API
 //! ([`api`]) to watch counters, follow events and switch faults live.
+//! Scenario files are read under limits ([`scenario_input`]: a regular file of at most
+//! 1 MiB, bounded YAML), by the binary here and by mailquake alike.
 //!
 //! This crate never depends on `mailquake`.
 
@@ -34,6 +36,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod headers;
 pub mod limits;
+pub mod scenario_input;
 pub mod server;
 mod session;
 pub mod sink;

@@ -114,13 +114,25 @@ impl Written {
         if self.failed.is_empty() {
             return None;
         }
+        let first = &self.failed[0].error;
+        if self.files.is_empty() && self.failed.iter().all(|f| &f.error == first) {
+            return Some(format!(
+                "could not write any file in {} ({first})",
+                dir.display()
+            ));
+        }
         let what: Vec<String> = self
             .failed
             .iter()
             .map(|f| format!("{} ({})", f.file, f.error))
             .collect();
+        let others = if self.files.is_empty() {
+            ""
+        } else {
+            "; the other files were written"
+        };
         Some(format!(
-            "could not write {} in {}; the other files were written",
+            "could not write {} in {}{others}",
             what.join(", "),
             dir.display()
         ))

@@ -263,9 +263,13 @@ pub fn load(dir: &Path) -> Result<SavedRun, SavedError> {
         });
     }
     let scenario_file = dir.join(SCENARIO_FILE);
-    let scenario_text = std::fs::read_to_string(&scenario_file).map_err(|e| SavedError {
+    // Under the scenario reader's limits: a FIFO or a huge file here must not hang.
+    let scenario_text = scenario::read(&scenario_file).map_err(|e| SavedError {
         file: scenario_file.clone(),
-        message: format!("cannot read: {e} (is this the output folder of a run?)"),
+        message: match e.line {
+            0 => format!("{} (is this the output folder of a run?)", e.message),
+            line => format!("{line}:{}: {}", e.col, e.message),
+        },
     })?;
     let (ledger, totals, scenario_path, abort) = read_ledger(&dir.join(LEDGER_FILE))?;
     // Parse under the saved file's name so an error points at it, then restore the path

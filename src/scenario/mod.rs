@@ -71,31 +71,16 @@ pub fn load_attached(path: &Path, served: &[RemoteSpec]) -> Result<Plan, Scenari
     validate::plan(raw, path, Some(served))
 }
 
-/// Reads a scenario file's text (a run keeps it, to save it beside its reports).
+/// Reads a scenario file's text (a run keeps it, to save it beside its reports). Only a
+/// regular file of at most 1 MiB of UTF-8 text is read (`fake_remotes::scenario_input`).
 pub fn read(path: &Path) -> Result<String, ScenarioError> {
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+    fake_remotes::scenario_input::read_text(path).map_err(|e| ScenarioError {
         file: path.to_owned(),
-        line: 0,
-        col: 0,
+        line: e.line,
+        col: e.col,
         path: String::new(),
-        message: format!("cannot read: {e}"),
-    })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            let before = &e.as_bytes()[..offset];
-            let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-            let col = before.iter().rev().take_while(|&&b| b != b'\n').count() as u64 + 1;
-            Err(ScenarioError {
-                file: path.to_owned(),
-                line,
-                col,
-                path: String::new(),
-                message: "the file is not valid UTF-8".to_owned(),
-            })
-        }
-    }
+        message: e.message,
+    })
 }
 
 /// Validates scenario text; `file` is only used in messages and as [`Plan::source`].

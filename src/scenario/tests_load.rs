@@ -112,6 +112,8 @@ fn generator_key_errors() {
          "t.yaml:18:34: load.tls.verify: invalid value `no`: expected true or false"),
         (smtp(mpc, "  messages_per_connection: 5\n  tls: { mode: required, ca: nowhere.pem }\n"),
          "t.yaml:18:30: load.tls.ca: cannot read `nowhere.pem`: No such file or directory (os error 2)"),
+        (smtp(mpc, "  messages_per_connection: 5\n  tls: { mode: required, ca: /dev/zero }\n"),
+         "t.yaml:18:30: load.tls.ca: cannot read `/dev/zero`: not a regular file"),
         (edit(mpc, "  messages_per_connection: 5\n  auth: { user: a, password: b }\n"),
          "t.yaml:25:9: load.auth: the embedded cluster does not offer AUTH: use it with `target: { smtp: [...] }`"),
         (smtp(mpc, "  messages_per_connection: 5\n  auth: { user: a }\n"),

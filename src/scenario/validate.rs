@@ -14,6 +14,7 @@ use super::raw::*;
 use super::units;
 use super::ScenarioError;
 
+mod caps;
 mod checks;
 mod external;
 mod load;
@@ -117,6 +118,7 @@ pub fn plan(
     served: Option<&[RemoteSpec]>,
 ) -> Result<Plan, ScenarioError> {
     let cx = Cx { file };
+    caps::check(&cx, &raw)?;
     if raw.version.value.0.trim() != "1" {
         return Err(cx.err(
             raw.version.referenced,

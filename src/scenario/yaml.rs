@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use fake_remotes::scenario_input;
 use serde_saphyr::MessageFormatter;
 
 use super::raw::{failed_entry_key, RawScenario};
@@ -11,9 +12,8 @@ use super::ScenarioError;
 
 /// Runs the YAML deserializer, keeping the key path of the first error.
 pub fn deserialize(text: &str, file: &Path) -> Result<RawScenario, ScenarioError> {
-    let mut options = serde_saphyr::Options::default();
-    // Snippets are multi-line; our errors are one line (the location is in the prefix).
-    options.with_snippet = false;
+    // One-line errors, and limits on nesting, size and alias expansion.
+    let options = scenario_input::yaml_options();
     let mut path = String::new();
     // A stale key from an earlier parse on this thread must not name this one's entry.
     failed_entry_key();
@@ -88,6 +88,8 @@ fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str, file: &Path) ->
     let message = if blank {
         "the file is empty: a scenario needs at least version, name, remotes, load and checks"
             .to_owned()
+    } else if let Some(limit) = scenario_input::limit_message(err) {
+        limit
     } else {
         people_words(&raw, path)
     };

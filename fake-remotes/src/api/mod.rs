@@ -11,22 +11,25 @@
 //! | `GET /metrics` | Prometheus text: per-remote counters, faults in force |
 //!
 //! Errors are JSON `{"error": "…"}` with 400 (bad fault or query), 401 (token), 404
-//! (unknown remote or path), 503 (shutting down). With a token, every request needs
-//! `Authorization: Bearer TOKEN`.
+//! (unknown remote or path), 408 (request too slow), 413 (body too large), 503 (shutting
+//! down, or too many connections). With a token, every request needs
+//! `Authorization: Bearer TOKEN`. The limits on clients are in `connections.rs`.
 
+mod connections;
 mod events;
 mod metrics;
 
-use std::time::Duration;
+pub use connections::Limits;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -47,16 +50,21 @@ pub async fn serve(
     listener: TcpListener,
     control: Control,
     token: Option<String>,
+    limits: Limits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(control, token, shutdown.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let app = router(control, token, limits, shutdown.clone());
+    connections::serve(listener, app, limits, shutdown).await
 }
 
-/// The API's routes, for a caller that serves them itself.
-pub fn router(control: Control, token: Option<String>, shutdown: CancellationToken) -> Router {
+/// The API's routes, for a caller that serves them itself (`limits`: the body cap and
+/// the request timeout; the connection limits are the server's business).
+pub fn router(
+    control: Control,
+    token: Option<String>,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> Router {
     let api = Api {
         control,
         token: token.map(|t| std::sync::Arc::from(t.as_str())),
@@ -75,8 +83,28 @@ pub fn router(control: Control, token: Option<String>, shutdown: CancellationTok
                 "no such endpoint: see GET /remotes, /events, /metrics, /tls/ca.pem",
             )
         })
+        .layer(middleware::from_fn_with_state(
+            limits.request_timeout,
+            answer_in_time,
+        ))
+        .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(middleware::from_fn_with_state(api.clone(), authorize))
         .with_state(api)
+}
+
+/// `408` when a request is not answered within the limit: a body sent slowly, or a
+/// control task that does not answer. A followed stream counts until it starts.
+async fn answer_in_time(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "the request was not complete within {}",
+                humantime::format_duration(limit)
+            ),
+        ),
+    }
 }
 
 /// The test CA that signs the remotes' STARTTLS certificates (PEM), so a client in
@@ -113,10 +141,12 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
     response
 }
 
-/// Compares without stopping at the first difference, so timing does not tell how much
-/// of a guessed token was right.
+/// Compares in constant time (`subtle`, whose comparison the optimiser cannot turn into
+/// an early exit), so timing does not tell how much of a guessed token was right. Only
+/// the length can show.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 async fn remotes(State(api): State<Api>) -> Response {

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::{RemoteDef, TimelineEntry};
+use crate::scenario_input::{self, MAX_DOMAINS, MAX_FAULTS, MAX_REMOTES};
 use crate::{units, Fault};
 
 /// What a scenario file asks to serve.
@@ -62,32 +63,33 @@ impl std::error::Error for FileError {}
 
 /// Reads a scenario file's remotes and fault timeline.
 pub fn load(path: &Path) -> Result<Served, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| FileError {
+    let text = scenario_input::read_text(path).map_err(|e| FileError {
         file: path.to_owned(),
-        line: 0,
-        col: 0,
+        line: e.line,
+        col: e.col,
         key: String::new(),
-        message: format!("cannot read: {e}"),
+        message: e.message,
     })?;
     parse(&text, path)
 }
 
 /// Parses scenario text; `file` is only used in messages.
 pub fn parse(text: &str, file: &Path) -> Result<Served, FileError> {
-    let mut options = serde_saphyr::Options::default();
-    options.with_snippet = false;
-    let raw: RawFile = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        FileError {
-            file: file.to_owned(),
-            line,
-            col,
-            key: String::new(),
-            message: serde_saphyr::DefaultMessageFormatter
-                .format_message(&e)
-                .into_owned(),
-        }
-    })?;
+    let raw: RawFile = serde_saphyr::from_str_with_options(text, scenario_input::yaml_options())
+        .map_err(|e| {
+            let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            FileError {
+                file: file.to_owned(),
+                line,
+                col,
+                key: String::new(),
+                message: scenario_input::limit_message(&e).unwrap_or_else(|| {
+                    serde_saphyr::DefaultMessageFormatter
+                        .format_message(&e)
+                        .into_owned()
+                }),
+            }
+        })?;
     let err = |at: Location, key: String, message: String| FileError {
         file: file.to_owned(),
         line: at.line(),
@@ -106,6 +108,29 @@ pub fn parse(text: &str, file: &Path) -> Result<Served, FileError> {
                 .into(),
         });
     };
+    // Caps first: the rules below compare entries with each other.
+    let named = &entries.value.0;
+    if let Some((name, _)) = named.get(MAX_REMOTES) {
+        let message = format!("{} remotes: at most {MAX_REMOTES} are allowed", named.len());
+        return Err(err(name.referenced, "remotes".into(), message));
+    }
+    let domains: usize = named
+        .iter()
+        .map(|(_, entry)| match entry {
+            RawEntry::Remote(r) => r.domains.value.len(),
+            RawEntry::Attach => 0,
+        })
+        .sum();
+    if domains > MAX_DOMAINS {
+        let message =
+            format!("{domains} domains in all remotes: at most {MAX_DOMAINS} are allowed");
+        return Err(err(entries.referenced, "remotes".into(), message));
+    }
+    let faults = raw.faults.unwrap_or_default();
+    if let Some(fault) = faults.get(MAX_FAULTS) {
+        let message = format!("{} faults: at most {MAX_FAULTS} are allowed", faults.len());
+        return Err(err(fault.referenced, "faults".into(), message));
+    }
     let mut remotes: Vec<RemoteDef> = Vec::new();
     for (name, entry) in entries.value.0 {
         let remote = match entry {
@@ -169,7 +194,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Served, FileError> {
     }
 
     let mut timeline = Vec::new();
-    for (i, entry) in raw.faults.unwrap_or_default().into_iter().enumerate() {
+    for (i, entry) in faults.into_iter().enumerate() {
         let key = format!("faults[{i}]");
         let f = entry.value;
         let Some(remote) = f.remote else {

@@ -65,6 +65,8 @@ pub struct Config {
     pub token: Option<String>,
     /// Events kept for `GET /events`.
     pub events_kept: usize,
+    /// What one client may take of the control API (connections, timeouts, body size).
+    pub api_limits: crate::api::Limits,
 }
 
 impl Config {
@@ -76,6 +78,7 @@ impl Config {
             api: DEFAULT_API.parse().expect("a valid address"),
             token: None,
             events_kept: log::DEFAULT_CAPACITY,
+            api_limits: crate::api::Limits::default(),
         }
     }
 }
@@ -219,7 +222,13 @@ impl Standalone {
             self.config.events_kept,
             shutdown.clone(),
         );
-        let api = crate::api::serve(self.api, control, self.config.token, shutdown.clone());
+        let api = crate::api::serve(
+            self.api,
+            control,
+            self.config.token,
+            self.config.api_limits,
+            shutdown.clone(),
+        );
         let result = api.await;
         shutdown.cancel();
         for server in servers {

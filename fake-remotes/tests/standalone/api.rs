@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use fake_remotes::api::Limits;
 use fake_remotes::standalone::{self, Config, RemoteDef, TimelineEntry};
 use fake_remotes::Fault;
 use tokio::task::JoinHandle;
@@ -12,19 +13,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
 
-struct Server {
-    api: SocketAddr,
+pub struct Server {
+    pub api: SocketAddr,
     remotes: Vec<RemoteDef>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Server {
-    fn addr(&self, name: &str) -> SocketAddr {
+    pub fn addr(&self, name: &str) -> SocketAddr {
         self.remotes.iter().find(|r| r.name == name).unwrap().listen
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.shutdown.cancel();
         timeout(WAIT, self.task)
             .await
@@ -43,9 +44,19 @@ fn remote(name: &str) -> RemoteDef {
 }
 
 async fn start(timeline: Vec<TimelineEntry>, token: Option<&str>) -> Server {
+    start_with(timeline, token, Limits::default()).await
+}
+
+/// Remotes `ok` and `down` with the control API on a free loopback port.
+pub async fn start_with(
+    timeline: Vec<TimelineEntry>,
+    token: Option<&str>,
+    api_limits: Limits,
+) -> Server {
     let config = Config {
         api: "127.0.0.1:0".parse().unwrap(),
         token: token.map(String::from),
+        api_limits,
         ..Config::new(vec![remote("ok"), remote("down")], timeline, 7)
     };
     let bound = standalone::bind(config).expect("bind loopback");

@@ -148,3 +148,81 @@ fn bad_files_and_an_unprotected_public_api_exit_2_with_one_line() {
         "{err}"
     );
 }
+
+/// Hostile files: each refused on one exact line, exit 2, long before [`HOSTILE_BOUND`]
+/// (a FIFO with no writer or `/dev/zero` would block or fill memory if read naively).
+#[test]
+fn hostile_files_exit_2_with_one_line_quickly() {
+    const HOSTILE_BOUND: Duration = Duration::from_secs(60);
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo.yaml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let big = dir.join("big.yaml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap(); // sparse
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let mut bomb = String::from("x0: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (level, pair) in b"abcdefghi".windows(2).enumerate() {
+        let alias = format!("*{}", pair[0] as char);
+        let items = [alias.as_str(); 9].join(", ");
+        bomb.push_str(&format!("x{}: &{} [{items}]\n", level + 1, pair[1] as char));
+    }
+    bomb.push_str("load: *i\nremotes: { ok: { domains: [ok.test] } }\n");
+    let mut many = String::from("remotes:\n");
+    for i in 0..10_000 {
+        many.push_str(&format!("  r{i}: {{ domains: [r{i}.test] }}\n"));
+    }
+    let regular = "a scenario is a regular YAML file";
+    let cases = [
+        (dir.clone(), format!("is a directory: {regular}")),
+        ("/dev/zero".into(), format!("is a character device: {regular}")),
+        (fifo, format!("is a FIFO (named pipe): {regular}")),
+        (big, "the file is 104857600 bytes: a scenario file is at most 1 MiB (1048576 bytes)".into()),
+        (write("nul.yaml", "remotes:\n  ok\0: {}\n".into()), "2:5: a NUL byte: this is binary data, a scenario is YAML text".into()),
+        (write("deep.yaml", format!("load: {}", "[".repeat(100_000))), "1:39: nested deeper than 32 levels of maps and lists: a scenario needs a handful".into()),
+        (write("bomb.yaml", bomb), "6:9: more than 100000 YAML values (aliases expanded): a scenario has far fewer; an alias bomb?".into()),
+        (write("many.yaml", many), "1002:3: remotes: 10000 remotes: at most 1000 are allowed".into()),
+    ];
+    for (path, want) in cases {
+        let started = Instant::now();
+        let mut child = Command::new(BIN)
+            .arg(&path)
+            .args(["--api", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > HOSTILE_BOUND {
+                let _ = child.kill();
+                panic!("{} did not exit in time", path.display());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err:?}");
+        let sep = if want.starts_with(|c: char| c.is_ascii_digit()) {
+            ":"
+        } else {
+            ": "
+        };
+        assert_eq!(err.trim_end(), format!("{}{sep}{want}", path.display()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,5 +2,6 @@
 //! and the `fake-remotes` binary serving a scenario file (`binary`).
 
 mod api;
+mod api_limits;
 mod binary;
 mod support;

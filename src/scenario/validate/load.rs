@@ -9,6 +9,9 @@ use super::*;
 use crate::scenario::units::{self, format_percent};
 use crate::smtp::{Credentials, TlsMode};
 
+/// Largest `load.tls.ca` file (a full public CA bundle is about 200 KiB).
+const MAX_CA_BYTES: u64 = 1 << 20;
+
 /// `remotes`: `None` for remotes served elsewhere, not known yet.
 pub(super) fn load(
     cx: &Cx,
@@ -280,11 +283,20 @@ fn tls(cx: &Cx, raw: &Spanned<RawTls>, target: &Target) -> Result<TlsSpec, Scena
         // Relative to the scenario file, so a scenario and its CA travel together.
         let base = cx.file.parent().unwrap_or(Path::new("."));
         let path = base.join(&ca.value);
-        if let Err(e) = std::fs::metadata(&path) {
+        let problem = match std::fs::metadata(&path) {
+            Err(e) => Some(e.to_string()),
+            // A FIFO or a device would hang or flood the run that reads it.
+            Ok(meta) if !meta.is_file() => Some("not a regular file".to_owned()),
+            Ok(meta) if meta.len() > MAX_CA_BYTES => {
+                Some(format!("{} bytes: a CA file is at most 1 MiB", meta.len()))
+            }
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
             return Err(cx.err(
                 ca.referenced,
                 "load.tls.ca",
-                format!("cannot read `{}`: {e}", ca.value),
+                format!("cannot read `{}`: {problem}", ca.value),
             ));
         }
         spec.ca = Some(path);

@@ -1,0 +1,198 @@
+//! A run's output folder that cannot be used: one that cannot be created stops the run
+//! before any load (exit 3, one line); one removed during the run does not lose what was
+//! measured: it is written to a rescue folder, named on one line (exit 3), or, when no
+//! folder takes it, the line says it was lost.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A short valid run: 2 s of load on the embedded cluster, nothing faulted.
+const SHORT: &str = "\
+version: 1
+name: t-outdir
+seed: 7
+remotes:
+  ok: { domains: [ok.test] }
+load:
+  steps: [ { rate: 20/s, for: 2s } ]
+  mix: { ok.test: 100% }
+  sessions: 4
+checks: [no_loss]
+settle: 20s
+";
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn start(scenario: &Path, out: &Path, cwd: &Path, tmpdir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .current_dir(cwd)
+        .env("TMPDIR", tmpdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mailquake")
+}
+
+/// Waits for the process within [`LIMIT`]: (exit code, stderr).
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("the run did not end within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    scenario: PathBuf,
+    /// The run's working folder (the first rescue place).
+    cwd: PathBuf,
+    /// A regular file: a TMPDIR under it can take nothing, even for root.
+    file: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("short.yaml");
+    std::fs::write(&scenario, SHORT).unwrap();
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    Setup {
+        scenario,
+        cwd,
+        file,
+        _tmp: tmp,
+    }
+}
+
+/// Runs into `out`, removes `remove` once the run has started (its `…; output OUT` line;
+/// TMPDIR can take nothing), and returns the failure line after checking the exit code.
+fn run_removing(s: &Setup, out: &Path, remove: &Path) -> String {
+    let mut child = start(&s.scenario, out, &s.cwd, &s.file.join("tmp"));
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + LIMIT;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("; output ")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("the run never started: {seen:?}"),
+        }
+    }
+    std::fs::remove_dir_all(remove).unwrap();
+    let (code, _) = finish(child);
+    seen.extend(lines.iter());
+    assert_eq!(code, Some(3), "{seen:?}");
+    seen.into_iter()
+        .find(|l| l.starts_with("mailquake: could not write"))
+        .expect("a failure line")
+}
+
+#[test]
+fn a_folder_that_cannot_be_created_stops_the_run_before_any_load() {
+    let s = setup();
+    let out = s.file.join("out");
+    let (code, stderr) = finish(start(&s.scenario, &out, &s.cwd, &s.cwd));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "mailquake: cannot create {}: Not a directory (os error 20)",
+            out.display()
+        ),
+        "one line and nothing started (no `output …` line)"
+    );
+}
+
+#[test]
+fn a_folder_removed_during_the_run_is_rescued_and_named() {
+    let s = setup();
+    let out = s.cwd.join("out");
+    let line = run_removing(&s, &out, &out);
+    let rescued = line
+        .split("everything measured was written to ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" instead"))
+        .unwrap_or_else(|| panic!("no rescue folder named in {line}"));
+    let rescued = Path::new(rescued);
+    assert!(
+        rescued.starts_with(&s.cwd)
+            && rescued
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("mailquake-rescued-t-outdir-"),
+        "{line}"
+    );
+    assert_eq!(
+        line,
+        format!(
+            "mailquake: could not write any file in {} (No such file or directory (os error 2)); \
+             everything measured was written to {} instead",
+            out.display(),
+            rescued.display()
+        )
+    );
+    for file in [
+        "scenario.yaml",
+        "ledger.bin",
+        "run.json",
+        "summary.json",
+        "report.html",
+    ] {
+        assert!(rescued.join(file).is_file(), "{file} rescued: {line}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rescued.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["name"], "t-outdir", "{summary}");
+    assert_eq!(
+        summary["totals"]["submitted"], 40,
+        "the load was measured: {summary}"
+    );
+    // `mailquake report` re-renders the rescued folder like any other.
+    let again = Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .arg("report")
+        .arg(rescued)
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn a_folder_removed_with_nowhere_to_rescue_says_the_data_is_lost() {
+    let s = setup();
+    // The working folder goes with the output folder; TMPDIR is under a regular file.
+    let out = s.cwd.join("out");
+    let line = run_removing(&s, &out, &s.cwd);
+    assert!(line.ends_with(": what was measured is lost"), "{line}");
+    assert!(line.contains("no rescue folder could be written"), "{line}");
+}
