@@ -41,6 +41,9 @@ pub fn main(file: &Path, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for warning in &plan.safety.warnings {
+        eprintln!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -142,6 +145,9 @@ pub async fn run_with_abort(
     out_dir: PathBuf,
     abort: CancellationToken,
 ) -> Result<Outcome, RunError> {
+    // The saved copy must not carry the secrets; the run takes them from the plan.
+    let scenario_text = scenario::safety::redact(&scenario_text, &plan.safety.secrets);
+    let plan = scenario::safety::resolve_secrets(plan).map_err(RunError::Invalid)?;
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let shutdown = CancellationToken::new();
@@ -168,13 +174,16 @@ pub async fn run_with_abort(
             AttachError::Invalid(m) => RunError::Invalid(m),
             AttachError::Failed(m) => RunError::Failed(m),
         })?;
+    // Validated again from the file, which may leave the password to the environment.
+    let auth = plan.load.auth.clone();
     let Attachment {
-        plan,
+        mut plan,
         routes,
         faults,
         events,
         link,
     } = attached;
+    plan.load.auth = auth;
     let remotes = RemoteSet {
         routes,
         faults,
@@ -374,6 +383,7 @@ async fn run_stages(
             t0_us,
             client,
             hlog_dir: Some(out_dir.clone()),
+            cap: scenario::safety::closed_model_cap(&plan.load, &plan.target, &plan.safety),
         },
         events_tx,
         abort.clone(),

@@ -183,5 +183,6 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         checks,
         settle: Duration::from_secs(60),
         probes: vec![],
+        safety: Default::default(),
     }
 }

@@ -38,6 +38,8 @@ pub struct Plan {
     pub settle: Duration,
     /// Queue probes of an external cluster's nodes (`target.probes`).
     pub probes: Vec<Probe>,
+    /// Allowed domains, caps, warnings and where the file holds secrets (`safety:`).
+    pub safety: super::safety::Safety,
 }
 
 /// A way to read a node's queue depth, sampled every second during a run.

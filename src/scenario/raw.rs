@@ -118,6 +118,20 @@ pub struct RawScenario {
     pub checks: Spanned<Vec<Spanned<RawCheck>>>,
     #[serde(default)]
     pub settle: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub safety: Option<Spanned<RawSafety>>,
+}
+
+/// `safety: { allow_domains: [...], max_rate: 5000/s, max_messages: 2000000 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafety {
+    #[serde(default)]
+    pub allow_domains: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub max_rate: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub max_messages: Option<Spanned<Text>>,
 }
 
 /// `target: { embedded: {...} }` or `target: { smtp: [host:port, ...], probes: [...] }`.
@@ -357,7 +371,9 @@ pub struct RawTls {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub user: Spanned<String>,
-    pub password: Spanned<String>,
+    /// Better left out: then it comes from `MAILQUAKE_AUTH_PASSWORD` when the run starts.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

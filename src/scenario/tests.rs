@@ -208,6 +208,7 @@ fn good_scenario_maps_to_the_plan() {
         ],
         settle: secs(120),
         probes: vec![],
+        safety: Default::default(),
     };
     assert_eq!(plan, want);
     assert_eq!(

@@ -17,6 +17,7 @@ use super::ScenarioError;
 mod checks;
 mod external;
 mod load;
+mod safety;
 mod target;
 
 /// Longest step, fault offset or fault window: a week. Long enough for any soak, and
@@ -152,7 +153,10 @@ pub fn plan(
         None => Some(target::remotes(&cx, &raw.remotes)?),
         Some(_) => served.map(<[RemoteSpec]>::to_vec),
     };
+    let safety = safety::safety(&cx, &raw)?;
+    safety::domains(&cx, &raw, &safety)?;
     let load = load::load(&cx, &raw.load, remotes.as_deref(), &target)?;
+    safety::caps(&cx, &raw.load, &target, &load, &safety)?;
     let faults = load::faults(&cx, &raw.faults, remotes.as_deref(), &target, &load)?;
     let checks = checks::checks(
         &cx,
@@ -188,6 +192,7 @@ pub fn plan(
         checks,
         settle,
         probes,
+        safety,
     })
 }
 

@@ -42,12 +42,17 @@ const INVALID: &[(&str, &str)] = &[
     ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue"),
     ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, unreachable, reset, blackhole, tarpit, reply, disconnect, greylist, rate_limit, tls"),
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
-    ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle"),
+    ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle, safety"),
     ("unreachable_with_settings.yaml", "11:62: faults[0].fault.unreachable: takes no settings: write the bare name"),
     ("wrong_version.yaml", "2:10: version: unsupported version `2`: this mailquake reads version 1"),
     ("queue_without_probes.yaml", "12:5: checks[1].queue: needs queue probes: add `probes: [{ postfix: CONFIG_DIR }, …]` under `target`"),
     ("probes_on_embedded.yaml", "5:11: target.probes: queue probes are for an external cluster (target.smtp); the embedded cluster needs none"),
     ("exec_with_fault.yaml", "9:22: faults[0].fault: an `exec` entry runs commands: it takes no `remote`, `node` or `fault`"),
+    ("real_domain_in_mix.yaml", "9:24: load.mix.gmail.com: `gmail.com` is not a domain reserved for testing (.test, .example, .invalid, .localhost, example.com, example.net, example.org): if the target does not route it to the fake remotes, the mail reaches the real `gmail.com`; list it in `safety: { allow_domains: [gmail.com] }` if you mean it"),
+    ("real_domain_served.yaml", "5:28: remotes.ok.domains[1]: `mail.example.nl` is not a domain reserved for testing (.test, .example, .invalid, .localhost, example.com, example.net, example.org): if the target does not route it to the fake remotes, the mail reaches the real `mail.example.nl`; list it in `safety: { allow_domains: [mail.example.nl] }` if you mean it"),
+    ("allow_domains_wildcard.yaml", "12:19: safety.allow_domains[0]: `*.com`: no wildcards: list each domain by name"),
+    ("rate_above_safety_cap.yaml", "9:47: load.steps[1].rate: `5000/s` is above the safety cap of 2000/s for a target that is not loopback (mx.staging.example:25): raise it with `safety: { max_rate: 5000/s }` if you mean it"),
+    ("messages_above_safety_cap.yaml", "9:10: load.steps: the steps plan 3600000 messages, above the safety cap of 500000 for a target that is not loopback (10.0.0.25:25): raise it with `safety: { max_messages: 3600000 }` if you mean it"),
     ("zero_recipients.yaml", "10:38: load.message.recipients: `0` is out of range: expected a whole number between 1 and 64"),
 ];
 
