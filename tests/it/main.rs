@@ -7,4 +7,5 @@ mod postfix;
 mod remotes;
 mod reports;
 mod runs;
+mod safety;
 mod validate;

@@ -158,7 +158,7 @@ fn golden_samples() -> Samples {
     s
 }
 
-fn golden_run(samples: Samples) -> JudgedRun {
+pub fn golden_run(samples: Samples) -> JudgedRun {
     let text = std::fs::read_to_string(root().join(GOLDEN_SCENARIO)).unwrap();
     let plan = scenario::parse(&text, Path::new(GOLDEN_SCENARIO)).expect("golden scenario");
     let (mut ledger, totals) = golden_ledger();
