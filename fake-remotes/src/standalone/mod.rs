@@ -13,6 +13,7 @@
 pub mod control;
 pub mod file;
 pub mod log;
+pub mod runs;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
