@@ -213,6 +213,9 @@ mod tests {
         ] {
             assert_eq!(is_reserved(domain), reserved, "{domain}");
         }
+        // The VERP sender domain and flood's default recipient domain are reserved too.
+        assert!(is_reserved(super::super::BOUNCE_DOMAIN));
+        assert!(is_reserved(crate::flood::FLOOD_DOMAIN));
     }
 
     #[test]
