@@ -22,6 +22,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant (`flood`'s flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and judge the target: writes the reports (summary.json, junit.xml,
@@ -122,10 +124,16 @@ pub enum Command {
     /// (connect, banner, ehlo, starttls, auth, mail, rcpt, data, dot, quit) the count,
     /// p50/p90/p99/max and the reply codes.
     ///
+    /// Safety: --to must be a domain reserved for testing (.test, .example, .invalid,
+    /// .localhost, example.com/.net/.org) unless --allow-domain names it too: if the server
+    /// relays the mail, that is where it goes. Against a target that is not loopback, the
+    /// rate is capped at 2000/s and the total at 1000000 messages (--max-rate and
+    /// --max-messages raise them; the closed model is held to both while it runs).
+    ///
     /// Exit codes: 0 it ran · 2 bad arguments · 3 unreachable target, or stopped by
     /// Ctrl-C, SIGTERM or SIGHUP (after printing what it measured).
     #[command(
-        after_help = "Examples:\n  mailquake flood 127.0.0.1:2525 --rate 500/s --for 30s\n  mailquake flood 127.0.0.1:2525 --model closed --sessions 20 --for 10s --size 4KiB\n  mailquake flood mx.test:25 --rate 50/s --for 1m --tls required --ca ca.pem --auth user:secret"
+        after_help = "Examples:\n  mailquake flood 127.0.0.1:2525 --rate 500/s --for 30s\n  mailquake flood 127.0.0.1:2525 --model closed --sessions 20 --for 10s --size 4KiB\n  MAILQUAKE_AUTH_PASSWORD=secret mailquake flood mx.test:25 --rate 50/s --for 1m --tls required --ca ca.pem --auth user\n  mailquake flood mx.staging.example:25 --rate 5000/s --for 1m --max-rate 5000/s"
     )]
     Flood {
         /// The SMTP server, HOST:PORT.
@@ -154,12 +162,22 @@ pub enum Command {
         /// Trust the certificates in this PEM file instead of the Mozilla roots.
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
-        /// Recipient domain.
+        /// Recipient domain: reserved for testing (e.g. flood.test), or also named by --allow-domain.
         #[arg(long, value_name = "DOMAIN", default_value = "flood.test")]
         to: String,
-        /// AUTH PLAIN (or LOGIN) as USER:PASSWORD.
-        #[arg(long, value_name = "USER:PASSWORD")]
+        /// Let --to name this domain although it is not reserved for testing (prints a warning).
+        #[arg(long, value_name = "DOMAIN")]
+        allow_domain: Option<String>,
+        /// AUTH PLAIN (or LOGIN) as USER, the password taken from MAILQUAKE_AUTH_PASSWORD;
+        /// USER:PASSWORD works too but shows in `ps`.
+        #[arg(long, value_name = "USER")]
         auth: Option<String>,
+        /// Raise the rate cap for a target that is not loopback (default 2000/s).
+        #[arg(long, value_name = "RATE")]
+        max_rate: Option<String>,
+        /// Raise the message cap for a target that is not loopback (default 1000000).
+        #[arg(long, value_name = "N")]
+        max_messages: Option<u64>,
         /// Messages on one connection before QUIT.
         #[arg(long, default_value_t = 10)]
         messages_per_connection: u32,

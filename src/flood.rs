@@ -3,7 +3,11 @@
 //! collector (for the submit latency) and prints per-phase percentiles at the end.
 //!
 //! It floods whatever it is pointed at: use it on test servers. Recipients are
-//! `mq.<seq>.<n>@flood.test` unless `--to` names another domain.
+//! `mq.<seq>.<n>@flood.test` unless `--to` names another domain reserved for testing;
+//! any other domain must also be named with `--allow-domain` (see `scenario::safety`).
+//! Against a target that is not loopback the rate and the total are capped (`--max-rate`,
+//! `--max-messages` raise the caps). The AUTH password is best given in
+//! `MAILQUAKE_AUTH_PASSWORD` (`--auth USER`): a command line shows in `ps`.
 //!
 //! Exit codes: 0 it ran (whatever the server answered) · 2 bad arguments · 3 the target
 //! is unreachable, the runtime could not start, or a stop signal (SIGINT/Ctrl-C, SIGTERM,
@@ -22,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::collector::{self, Ledger, Progress, Request};
 use crate::generator::{self, GeneratorConfig};
 use crate::report::load::{self, LoadJson, RepliesJson};
+use crate::scenario::safety::{self, Cap, AUTH_PASSWORD_ENV, RESERVED_LIST};
 use crate::scenario::{units, Endpoint, Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
 use crate::signals::StopSignals;
 use crate::smtp::{Credentials, Timeouts, TlsMode};
@@ -47,10 +52,16 @@ pub struct FloodArgs {
     pub recipients: u8,
     pub out: Option<PathBuf>,
     pub hlog_interval: String,
+    /// Lets `--to` name this domain although it is not reserved for testing.
+    pub allow_domain: Option<String>,
+    /// Raise the caps that hold against a target that is not loopback.
+    pub max_rate: Option<String>,
+    pub max_messages: Option<u64>,
 }
 
-/// The arguments checked and turned into a load; `Err` is a one-line message (exit 2).
-pub fn plan(a: &FloodArgs) -> Result<(Endpoint, Load), String> {
+/// The arguments checked and turned into a load, with the cap the closed model is held
+/// to while it runs; `Err` is a one-line message (exit 2).
+pub fn plan(a: &FloodArgs) -> Result<(Endpoint, Load, Option<Cap>), String> {
     let target = Endpoint::from(a.target.as_str());
     if !a.target.contains(':') {
         return Err(format!(
@@ -81,6 +92,7 @@ pub fn plan(a: &FloodArgs) -> Result<(Endpoint, Load), String> {
     if rate * duration.as_secs_f64() > 10_000_000.0 {
         return Err("--rate × --for plans more than 10000000 messages".into());
     }
+    let cap = caps(a, rate, duration)?;
     let size = units::parse_size(&a.size).map_err(|e| format!("--size: {e}"))?;
     if !(1..=10_000).contains(&a.sessions) {
         return Err("--sessions: expected 1 to 10000".into());
@@ -98,17 +110,39 @@ pub fn plan(a: &FloodArgs) -> Result<(Endpoint, Load), String> {
             a.to
         ));
     }
+    let allowed = a
+        .allow_domain
+        .as_deref()
+        .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
+    if let Some(d) = allowed
+        .as_deref()
+        .filter(|d| *d != domain.trim_end_matches('.'))
+    {
+        return Err(format!("--allow-domain `{d}` is not the --to domain `{domain}`: it only lets --to name a domain on purpose"));
+    }
+    if !safety::is_reserved(&domain) && allowed.is_none() {
+        return Err(format!(
+            "--to `{}`: not a domain reserved for testing ({RESERVED_LIST}): if the server relays it, the mail reaches the real `{domain}`; add --allow-domain {domain} if you mean it",
+            a.to
+        ));
+    }
     let auth = match &a.auth {
         None => None,
-        Some(text) => {
-            let (user, password) = text
-                .split_once(':')
-                .ok_or("--auth: expected USER:PASSWORD")?;
-            Some(Credentials {
+        Some(text) => Some(match text.split_once(':') {
+            Some((user, password)) => Credentials {
                 user: user.to_owned(),
                 password: password.to_owned(),
-            })
-        }
+            },
+            None => Credentials {
+                user: text.clone(),
+                password: std::env::var(AUTH_PASSWORD_ENV)
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| {
+                        format!("--auth {text}: set {AUTH_PASSWORD_ENV} to the password (or give --auth USER:PASSWORD, which shows in `ps`)")
+                    })?,
+            },
+        }),
     };
     let hlog_interval = units::parse_duration(&a.hlog_interval, Duration::from_secs(3600))
         .map_err(|e| format!("--hlog-interval: {e}"))?;
@@ -139,18 +173,67 @@ pub fn plan(a: &FloodArgs) -> Result<(Endpoint, Load), String> {
         // No checks judge a flood: the shortfall is only reported.
         max_shortfall: 0.01,
     };
-    Ok((target, load))
+    Ok((target, load, cap))
+}
+
+/// Against a target that is not loopback: the rate and the total under the caps (the
+/// closed model is held to them while it runs). Loopback is not capped.
+fn caps(a: &FloodArgs, rate: f64, duration: Duration) -> Result<Option<Cap>, String> {
+    let max_rate = match &a.max_rate {
+        Some(r) => units::parse_rate(r).map_err(|e| format!("--max-rate: {e}"))?,
+        None => safety::DEFAULT_MAX_RATE,
+    };
+    let max_messages = a.max_messages.unwrap_or(safety::DEFAULT_MAX_MESSAGES);
+    if !(1..=10_000_000).contains(&max_messages) {
+        return Err("--max-messages: expected 1 to 10000000".into());
+    }
+    if safety::is_loopback(&a.target) {
+        return Ok(None);
+    }
+    let elsewhere = &a.target;
+    if rate > max_rate {
+        return Err(format!(
+            "--rate {}: above the safety cap of {max_rate}/s for a target that is not loopback ({elsewhere}): raise it with --max-rate {} if you mean it",
+            a.rate.as_deref().unwrap_or_default(),
+            a.rate.as_deref().unwrap_or_default()
+        ));
+    }
+    let planned = (rate * duration.as_secs_f64()).round() as u64;
+    if planned > max_messages {
+        return Err(format!(
+            "--rate × --for plans {planned} messages, above the safety cap of {max_messages} for a target that is not loopback ({elsewhere}): raise it with --max-messages {planned} if you mean it"
+        ));
+    }
+    Ok((a.model == LoadModel::Closed).then_some(Cap {
+        rate: max_rate,
+        messages: max_messages,
+    }))
+}
+
+/// What the user must be told before a flood starts (one line each).
+pub fn warnings(a: &FloodArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.allow_domain.is_some() && !safety::is_reserved(&a.to) {
+        out.push(format!("mailquake flood: warning: mail goes to `{}`, not reserved for testing: make sure the server routes it to a test sink", a.to.trim()));
+    }
+    if a.auth.as_deref().is_some_and(|t| t.contains(':')) {
+        out.push(format!("mailquake flood: warning: --auth USER:PASSWORD shows in `ps` and the shell history: give --auth USER and set {AUTH_PASSWORD_ENV}"));
+    }
+    out
 }
 
 /// `mailquake flood …`.
 pub fn main(args: &FloodArgs) -> ExitCode {
-    let (target, load) = match plan(args) {
+    let (target, load, cap) = match plan(args) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("mailquake flood: {e}");
             return ExitCode::from(2);
         }
     };
+    for warning in warnings(args) {
+        eprintln!("{warning}");
+    }
     // One thread: sessions wake on the thread that polls their sockets (see
     // `generator::run_on_own_thread`); the collector's share is small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -185,7 +268,7 @@ pub fn main(args: &FloodArgs) -> ExitCode {
         }
         Err(e) => eprintln!("mailquake flood: cannot listen for stop signals: {e}"),
     }
-    match runtime.block_on(flood(target, load, args.out.clone(), stop.clone())) {
+    match runtime.block_on(flood(target, load, cap, args.out.clone(), stop.clone())) {
         Ok(report) => {
             print!("{}", render(&args.target, &report));
             if stop.is_cancelled() {
@@ -218,6 +301,7 @@ pub struct FloodReport {
 pub async fn flood(
     target: Endpoint,
     load: Load,
+    cap: Option<Cap>,
     out: Option<PathBuf>,
     stop: CancellationToken,
 ) -> Result<FloodReport, (u8, String)> {
@@ -257,6 +341,7 @@ pub async fn flood(
             t0_us,
             client,
             hlog_dir: out.clone(),
+            cap,
         },
         events_tx,
         stop,

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { file } => match scenario::load(&file) {
             Ok(plan) => {
+                for warning in &plan.safety.warnings {
+                    eprintln!("{warning}");
+                }
                 println!("{}: ok ({})", file.display(), scenario::describe(&plan));
                 ExitCode::SUCCESS
             }
@@ -69,6 +72,9 @@ fn main() -> ExitCode {
             recipients,
             out,
             hlog_interval,
+            allow_domain,
+            max_rate,
+            max_messages,
         } => mailquake::flood::main(&FloodArgs {
             target,
             rate,
@@ -92,6 +98,9 @@ fn main() -> ExitCode {
             recipients,
             out,
             hlog_interval,
+            allow_domain,
+            max_rate,
+            max_messages,
         }),
         Command::Report { dir } => mailquake::run::report_main(&dir),
         Command::Heal { dir, token } => mailquake::heal::main(&dir, token.as_deref()),

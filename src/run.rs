@@ -47,6 +47,9 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for warning in &plan.safety.warnings {
+        eprintln!("{warning}");
+    }
     let mut plan = plan;
     plan.preflight.skip = skip_preflight;
     let out = out
@@ -211,6 +214,9 @@ pub async fn run_with_abort(
 ) -> Result<Outcome, RunError> {
     // Before anything is started: a folder that cannot take the reports stops the run.
     crate::out_dir::prepare(&out_dir)?;
+    // The saved copy must not carry the secrets; the run takes them from the plan.
+    let scenario_text = scenario::safety::redact(&scenario_text, &plan.safety.secrets);
+    let plan = scenario::safety::resolve_secrets(plan).map_err(RunError::Invalid)?;
     let shutdown = CancellationToken::new();
     let _stop_everything = shutdown.clone().drop_guard();
 
@@ -236,13 +242,16 @@ pub async fn run_with_abort(
             AttachError::Invalid(m) => RunError::Invalid(m),
             AttachError::Failed(m) => RunError::Failed(m),
         })?;
+    // Validated again from the file, which may leave the password to the environment.
+    let auth = plan.load.auth.clone();
     let Attachment {
-        plan,
+        mut plan,
         routes,
         faults,
         events,
         link,
     } = attached;
+    plan.load.auth = auth;
     let remotes = RemoteSet {
         routes,
         faults,
@@ -463,6 +472,7 @@ async fn run_stages(
             t0_us,
             client,
             hlog_dir: Some(out_dir.clone()),
+            cap: scenario::safety::closed_model_cap(&plan.load, &plan.target, &plan.safety),
         },
         events_tx,
         abort.token().clone(),

@@ -211,5 +211,6 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         settle: Duration::from_secs(60),
         probes: vec![],
         preflight: Default::default(),
+        safety: Default::default(),
     }
 }

@@ -70,6 +70,9 @@ pub struct GeneratorConfig {
     pub client: ClientOptions,
     /// Where to write the `*.hlog` files; none = no logs.
     pub hlog_dir: Option<PathBuf>,
+    /// Closed model against a target that is not loopback: paced and stopped at the
+    /// safety caps (its rate is not planned, so validation cannot hold it to them).
+    pub cap: Option<crate::scenario::safety::Cap>,
 }
 
 /// What the generator measured besides the ledger's events.

@@ -248,8 +248,23 @@ pub(super) async fn closed_model(id: usize, end: Instant, shared: &Shared) {
     let mut sizes = Sizes::new(&load.message.size, session_seed);
     while !shared.stop.is_cancelled() && Instant::now() < end {
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        if seq >= CLOSED_MODEL_CAP {
+        if seq
+            >= config
+                .cap
+                .map_or(CLOSED_MODEL_CAP, |c| c.messages.min(CLOSED_MODEL_CAP))
+        {
             break;
+        }
+        if let Some(cap) = config.cap {
+            // Message `seq` starts no earlier than seq / rate after t0: at most `rate` a second.
+            let earliest = config.t0 + Duration::from_secs_f64(seq as f64 / cap.rate);
+            tokio::select! {
+                _ = tokio::time::sleep_until(earliest) => {}
+                _ = shared.stop.cancelled() => break,
+            }
+            if Instant::now() >= end {
+                break;
+            }
         }
         let domain = mix.pick();
         let _ = shared.events.send(Event::Submitted {

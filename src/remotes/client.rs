@@ -36,13 +36,23 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ApiClient {
     /// `http://HOST:PORT`, for messages.
     pub url: String,
     /// `HOST:PORT`.
     authority: String,
     token: Option<String>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    // The token stays out of debug output (and so out of any log).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 impl ApiClient {
@@ -240,6 +250,16 @@ mod tests {
         assert_eq!(
             ApiClient::new("http://127.0.0.1:8025", None).authority(),
             "127.0.0.1:8025"
+        );
+    }
+
+    #[test]
+    fn the_token_stays_out_of_debug_output() {
+        let client = ApiClient::new("http://127.0.0.1:8025", Some("tok-s3cret".into()));
+        let shown = format!("{client:?}");
+        assert!(
+            !shown.contains("tok-s3cret") && shown.contains("127.0.0.1:8025"),
+            "{shown}"
         );
     }
 }

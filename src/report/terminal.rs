@@ -77,6 +77,16 @@ pub fn render(
         messages.push(format!("shortfall {}", fmt_count(p.shortfall)));
     }
     let _ = writeln!(t, "\n  {}  {}", paint.dim("messages"), messages.join(" · "));
+    if s.foreign > 0 {
+        // Mail of another run, or mail the target sent on its own: the remotes may be
+        // shared, or routing sends more to them than this run submitted.
+        let _ = writeln!(
+            t,
+            "  {}  {} seen at the remotes belong to no message of this run",
+            paint.yellow("foreign"),
+            fmt_count(s.foreign)
+        );
+    }
     if !s.nodes.is_empty() {
         let nodes: Vec<String> = s
             .nodes

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub mod plan;
 mod raw;
+pub mod safety;
 pub mod units;
 mod validate;
 mod yaml;
@@ -152,3 +153,5 @@ fn plural(n: usize, what: &str) -> String {
 mod tests;
 #[cfg(test)]
 mod tests_load;
+#[cfg(test)]
+mod tests_safety;

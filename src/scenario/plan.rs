@@ -40,6 +40,8 @@ pub struct Plan {
     pub probes: Vec<Probe>,
     /// The routing preflight of an external target (`preflight:`, `--skip-preflight`).
     pub preflight: Preflight,
+    /// Allowed domains, caps, warnings and where the file holds secrets (`safety:`).
+    pub safety: super::safety::Safety,
 }
 
 /// Before the load, one canary per mix domain must cross an external target to its fake

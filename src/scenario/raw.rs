@@ -120,6 +120,19 @@ pub struct RawScenario {
     pub settle: Option<Spanned<Text>>,
     #[serde(default)]
     pub preflight: Option<RawPreflight>,
+    pub safety: Option<Spanned<RawSafety>>,
+}
+
+/// `safety: { allow_domains: [...], max_rate: 5000/s, max_messages: 2000000 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafety {
+    #[serde(default)]
+    pub allow_domains: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub max_rate: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub max_messages: Option<Spanned<Text>>,
 }
 
 /// `preflight: { timeout: 30s }`: the routing preflight of an external target.
@@ -374,7 +387,9 @@ pub struct RawTls {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub user: Spanned<String>,
-    pub password: Spanned<String>,
+    /// Better left out: then it comes from `MAILQUAKE_AUTH_PASSWORD` when the run starts.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -214,6 +214,7 @@ fn good_scenario_maps_to_the_plan() {
             timeout: secs(10),
             skip: false,
         },
+        safety: Default::default(),
     };
     assert_eq!(plan, want);
     assert_eq!(

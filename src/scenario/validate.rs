@@ -18,6 +18,7 @@ mod caps;
 mod checks;
 mod external;
 mod load;
+mod safety;
 mod target;
 
 /// Longest step, fault offset or fault window: a week. Long enough for any soak, and
@@ -154,7 +155,10 @@ pub fn plan(
         None => Some(target::remotes(&cx, &raw.remotes)?),
         Some(_) => served.map(<[RemoteSpec]>::to_vec),
     };
+    let safety = safety::safety(&cx, &raw)?;
+    safety::domains(&cx, &raw, &safety)?;
     let load = load::load(&cx, &raw.load, remotes.as_deref(), &target)?;
+    safety::caps(&cx, &raw.load, &target, &load, &safety)?;
     let faults = load::faults(&cx, &raw.faults, remotes.as_deref(), &target, &load)?;
     let checks = checks::checks(
         &cx,
@@ -198,6 +202,7 @@ pub fn plan(
         settle,
         probes,
         preflight,
+        safety,
     })
 }
 

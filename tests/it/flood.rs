@@ -15,7 +15,23 @@ use super::generator::{messages, remote};
 
 /// Runs `mailquake ARGS`, killed if it outlives `limit`; (exit code, stdout, stderr).
 pub fn mailquake(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
+    mailquake_env(args, &[], limit)
+}
+
+/// [`mailquake`] with environment variables set (`(name, None)` removes one).
+pub fn mailquake_env(
+    args: &[&str],
+    env: &[(&str, Option<&str>)],
+    limit: Duration,
+) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailquake"));
+    for (name, value) in env {
+        match value {
+            Some(v) => command.env(name, v),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

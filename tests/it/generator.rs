@@ -121,6 +121,7 @@ pub async fn generate(
         t0_us,
         client,
         hlog_dir: hlog_dir.map(Path::to_path_buf),
+        cap: None,
     };
     let limit = load.duration() + Duration::from_secs(30);
     let report = timeout(

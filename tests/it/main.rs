@@ -12,5 +12,6 @@ mod preflight;
 mod remotes;
 mod reports;
 mod runs;
+mod safety;
 mod signals;
 mod validate;

@@ -158,7 +158,7 @@ fn golden_samples() -> Samples {
     s
 }
 
-fn golden_run(samples: Samples) -> JudgedRun {
+pub fn golden_run(samples: Samples) -> JudgedRun {
     golden_run_with(samples, DataCompleteness::default())
 }
 

@@ -143,6 +143,7 @@ mod tests {
                 next: 4,
                 dropped: 0,
             },
+            runs: Default::default(),
         };
         let text = render(&snapshot);
         for line in [

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::lease::{Lease, LeaseView};
 use super::log::{EventLog, Page};
+use super::runs::RunCounts;
 use super::TimelineEntry;
 use crate::{Fault, RemoteEvent, RemoteEventKind};
 
@@ -85,6 +86,9 @@ pub struct LogView {
 pub struct Snapshot {
     pub remotes: Vec<RemoteView>,
     pub events: LogView,
+    /// Accepted messages by the run that sent them (all remotes together).
+    #[serde(default)]
+    pub runs: RunCounts,
 }
 
 /// The remote named in a request does not exist; the message lists those that do.
@@ -251,6 +255,7 @@ pub(super) fn spawn(
         timeline,
         log: EventLog::new(log_capacity),
         next_tx,
+        runs: RunCounts::default(),
     };
     let handle = tokio::spawn(task.run(t0, events, requests, shutdown));
     (
@@ -270,6 +275,7 @@ struct ControlTask {
     transitions: std::collections::VecDeque<(Duration, usize, bool)>,
     log: EventLog,
     next_tx: watch::Sender<u64>,
+    runs: RunCounts,
 }
 
 impl ControlTask {
@@ -319,10 +325,13 @@ impl ControlTask {
             return;
         };
         let c = &mut state.counters;
-        match event.kind {
+        match &event.kind {
             RemoteEventKind::Connected { .. } => c.connections += 1,
             RemoteEventKind::Rcpt { .. } => c.rcpts += 1,
-            RemoteEventKind::Message { .. } => c.messages += 1,
+            RemoteEventKind::Message { tracking, .. } => {
+                c.messages += 1;
+                self.runs.count(tracking.as_deref());
+            }
             RemoteEventKind::Rejected { .. } => c.rejected += 1,
             RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
             RemoteEventKind::LeaseExpired { .. } => c.leases_expired += 1,
@@ -362,6 +371,7 @@ impl ControlTask {
                     state.publish();
                 }
                 self.log.clear();
+                self.runs = RunCounts::default();
                 let _ = reply.send(self.log_view());
             }
             Request::Events {
@@ -390,6 +400,7 @@ impl ControlTask {
         Snapshot {
             remotes: self.remotes.iter().map(RemoteState::view).collect(),
             events: self.log_view(),
+            runs: self.runs.clone(),
         }
     }
 

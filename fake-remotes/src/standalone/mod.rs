@@ -14,6 +14,7 @@ pub mod control;
 pub mod file;
 pub mod lease;
 pub mod log;
+pub mod runs;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -105,6 +105,11 @@ async fn remotes_metrics_and_reset_report_what_was_served() {
         serde_json::json!({"connections": 1, "rcpts": 1, "messages": 1, "rejected": 0, "faults_fired": 0, "leases_expired": 0})
     );
     assert_eq!(all["events"]["next"], 4, "connected, rcpt, message: {all}");
+    // Whose mail it was: the run id of its tracking id (`X-Mailquake-Id: t.1`).
+    assert_eq!(
+        all["runs"],
+        serde_json::json!({"by_run": {"t": 1}, "other_runs": 0, "untracked": 0})
+    );
 
     // The STARTTLS test CA, for clients in other processes.
     let ca = get(api, "/tls/ca.pem").await;
@@ -137,6 +142,7 @@ async fn remotes_metrics_and_reset_report_what_was_served() {
     assert_eq!(reset.status, 200, "{}", reset.body);
     let all = get(api, "/remotes").await.json();
     assert_eq!(find(&all, "ok")["counters"]["messages"], 0);
+    assert_eq!(all["runs"]["by_run"], serde_json::json!({}));
     assert_eq!(
         (
             all["events"]["first"].clone(),

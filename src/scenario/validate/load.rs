@@ -163,9 +163,14 @@ pub(super) fn load(
                     "must not be empty",
                 ));
             }
+            // Left out (or a saved copy's placeholder): the run reads it from the
+            // environment (`run::resolve_secrets`), so validation does not need it.
+            let password = a.value.password.as_ref().map(|p| p.value.as_str());
             Some(Credentials {
                 user: a.value.user.value.clone(),
-                password: a.value.password.value.clone(),
+                password: crate::scenario::safety::given(password)
+                    .unwrap_or_default()
+                    .to_owned(),
             })
         }
     };

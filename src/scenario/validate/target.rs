@@ -130,7 +130,7 @@ pub(super) fn is_endpoint(text: &str) -> bool {
 }
 
 /// Letters, digits and `-` in dot-separated labels of 1..=63; an IPv4 address passes too.
-fn is_domain(text: &str) -> bool {
+pub(super) fn is_domain(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 253
         && text.split('.').all(|label| {
