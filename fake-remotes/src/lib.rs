@@ -43,5 +43,5 @@ pub mod units;
 
 pub use behavior::{Fault, Stage};
 pub use event::{RemoteEvent, RemoteEventKind};
-pub use server::{bind, serve, ServerConfig};
+pub use server::{bind, default_listen, serve, ServerConfig};
 pub use sink::{CountingSink, Envelope, MessageSink, Reply};

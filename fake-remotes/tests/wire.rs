@@ -29,6 +29,8 @@ struct Remote {
     server: JoinHandle<std::io::Result<()>>,
 }
 
+#[path = "wire/domains.rs"]
+mod domains;
 #[path = "wire/limits.rs"]
 mod limits;
 #[path = "wire/robustness.rs"]

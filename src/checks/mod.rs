@@ -13,6 +13,7 @@ mod no_duplicates;
 mod no_loss;
 mod nodes;
 mod queue;
+mod routing;
 #[cfg(test)]
 mod testkit;
 mod verdict;
@@ -55,11 +56,13 @@ impl Finding {
     }
 }
 
-/// Judges every check of the plan, in the plan's order.
+/// Judges every check of the plan, in the plan's order, then the always-on `routing`
+/// rule (a finding only when mail reached a remote not serving its domain).
 pub fn judge(plan: &Plan, ledger: &Ledger) -> Vec<Finding> {
     plan.checks
         .iter()
         .map(|c| judge_one(c, plan, ledger))
+        .chain(routing::judge(ledger))
         .collect()
 }
 

@@ -21,6 +21,8 @@ pub mod flag {
     pub const BOUNCED: u8 = 1 << 3;
     /// The generator scheduled it (it exists).
     pub const SUBMITTED: u8 = 1 << 4;
+    /// It (or its bounce) reached a remote that does not serve its domain.
+    pub const MISROUTED: u8 = 1 << 5;
 }
 
 /// What is known about one message.
@@ -81,6 +83,10 @@ impl MessageRecord {
     pub fn bounced(&self) -> bool {
         self.is(flag::BOUNCED)
     }
+    /// It, or its bounce, reached a remote that does not serve its domain.
+    pub fn misrouted(&self) -> bool {
+        self.is(flag::MISROUTED)
+    }
     /// Every recipient arrived.
     pub fn delivered(&self) -> bool {
         self.delivered_ms != NEVER
@@ -121,6 +127,10 @@ pub struct RemoteCounters {
     pub messages: u64,
     pub rejected: u64,
     pub faults_fired: u64,
+    /// RCPTs it refused with `550 5.7.1` because their domain is not its own (absent
+    /// from ledgers saved before it was counted).
+    #[serde(default)]
+    pub relay_denied: u64,
 }
 
 /// Everything measured in a run.
@@ -150,6 +160,12 @@ pub struct Ledger {
     pub queue: Vec<QueueRecord>,
     /// Probe samples that failed (the command errored or timed out).
     pub probe_failures: u64,
+    /// Remote name → the lower-case domains it serves (from the plan; not saved). Empty:
+    /// routing is not checked.
+    pub served: std::collections::BTreeMap<String, Vec<String>>,
+    /// Remote reached → domain → messages that reached it though it does not serve
+    /// their domain (each message counted once, at the first wrong remote it reached).
+    pub misrouted: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
 }
 
 /// One queue probe sample of one node.

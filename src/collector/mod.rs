@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod ledger;
+mod routing;
 
 pub use event::Event;
 pub use ledger::{Ledger, MessageRecord};
@@ -28,6 +29,10 @@ pub struct Progress {
     /// Accepted, neither delivered nor bounced yet.
     pub outstanding: u64,
     pub duplicates: u64,
+    /// Messages (or their bounces) that reached a remote not serving their domain
+    /// (`collector/routing.rs`; absent from ledgers saved before it was counted).
+    #[serde(default)]
+    pub misrouted: u64,
     /// Messages the probed nodes hold, by their latest samples (0 without probes).
     pub queued: u64,
     /// What they held at their first samples (their baseline).
@@ -170,15 +175,20 @@ impl Collector {
 
     fn apply_remote(&mut self, event: RemoteEvent) {
         let at = self.ms(event.at_us);
-        let counters = self.ledger.remotes.entry(event.remote).or_default();
+        let remote = event.remote;
+        let counters = self.ledger.remotes.entry(remote.clone()).or_default();
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
             RemoteEventKind::Rejected { .. } => counters.rejected += 1,
             RemoteEventKind::FaultFired { .. } => counters.faults_fired += 1,
+            RemoteEventKind::RelayDenied { .. } => counters.relay_denied += 1,
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {
                     self.update(seq, |r, _| r.attempts = r.attempts.saturating_add(1));
+                }
+                if self.is_misrouted(&remote, &rcpt) {
+                    self.mark_misrouted(&remote, &rcpt);
                 }
             }
             RemoteEventKind::Message {
@@ -196,7 +206,10 @@ impl Collector {
                 }
                 let node = received_by.first().map(|n| self.ledger.node_index(n));
                 for rcpt in rcpts {
-                    if domain_is(&rcpt, BOUNCE_DOMAIN) {
+                    if self.is_misrouted(&remote, &rcpt) {
+                        // Not delivered (nor bounced): it reached the wrong remote.
+                        self.mark_misrouted(&remote, &rcpt);
+                    } else if domain_is(&rcpt, BOUNCE_DOMAIN) {
                         if let Some(seq) = parse_verp(&rcpt) {
                             self.mark_bounced(seq, at);
                         }

@@ -17,6 +17,10 @@
 //!             accepted_node u8, delivered_node u8, rcpts u8, flags u8
 //! ```
 //!
+//! Additions that kept format 1 readable both ways: the header's `misrouted` (remote →
+//! domain → messages) and the counters' `relay_denied` default to empty/0 when absent,
+//! and the `MISROUTED` flag (bit 5) is 0 in records written before it existed.
+//!
 //! Fixed-size binary records rather than CSV: 34 bytes a message keeps a 10-million-
 //! message soak at 340 MB and makes reading it back a straight loop.
 
@@ -65,6 +69,9 @@ struct Header {
     foreign: u64,
     remotes: BTreeMap<String, RemoteCounters>,
     submit_rejections: BTreeMap<u16, u64>,
+    /// Remote reached → domain → misrouted messages (absent before it was counted).
+    #[serde(default)]
+    misrouted: BTreeMap<String, BTreeMap<String, u64>>,
     /// The collector's running totals when measurement stopped.
     totals: Progress,
     records: u64,
@@ -117,6 +124,7 @@ pub fn write_ledger(
         foreign: ledger.foreign,
         remotes: ledger.remotes.clone(),
         submit_rejections: ledger.submit_rejections.clone(),
+        misrouted: ledger.misrouted.clone(),
         totals,
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
@@ -237,6 +245,10 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         // Probe samples are saved apart (queue_depth.csv) and put back by `load`.
         queue: Vec::new(),
         probe_failures: 0,
+        // The routing table judged the records when they were measured; their
+        // `MISROUTED` flags and these counts are what is kept.
+        served: Default::default(),
+        misrouted: header.misrouted,
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.

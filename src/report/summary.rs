@@ -47,6 +47,9 @@ pub struct Summary {
     pub load_table: String,
     /// Messages seen at remotes that belong to no message of this run.
     pub foreign: u64,
+    /// Mail that reached a remote not serving its domain, per (remote reached, domain);
+    /// empty when none was. Each message counted once (`totals.misrouted` is the sum).
+    pub misrouted: Vec<MisroutedJson>,
     /// Queue probe results per node (empty without `target.probes`).
     pub queue: Vec<QueueJson>,
     /// What went wrong in the harness's own actions (a failed `exec`), one line each.
@@ -74,6 +77,15 @@ pub struct CheckJson {
     pub evidence: Vec<String>,
     /// Judged on the data of a run that ended early.
     pub partial: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MisroutedJson {
+    /// The remote the mail reached.
+    pub remote: String,
+    /// The domain it was for (which that remote does not serve).
+    pub domain: String,
+    pub messages: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -159,6 +171,17 @@ impl Summary {
             submit_replies: load.submit_replies.clone(),
             load_table: load.table.clone(),
             foreign: ledger.foreign,
+            misrouted: ledger
+                .misrouted
+                .iter()
+                .flat_map(|(remote, domains)| {
+                    domains.iter().map(|(domain, n)| MisroutedJson {
+                        remote: remote.clone(),
+                        domain: domain.clone(),
+                        messages: *n,
+                    })
+                })
+                .collect(),
             queue: queue(ledger),
             problems: load.problems.clone(),
         }

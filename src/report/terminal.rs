@@ -76,7 +76,20 @@ pub fn render(
     if p.shortfall > 0 {
         messages.push(format!("shortfall {}", fmt_count(p.shortfall)));
     }
+    if p.misrouted > 0 {
+        messages.push(paint.red(&format!("misrouted {}", fmt_count(p.misrouted))));
+    }
     let _ = writeln!(t, "\n  {}  {}", paint.dim("messages"), messages.join(" · "));
+    for m in &s.misrouted {
+        let _ = writeln!(
+            t,
+            "  {} {} for {} reached `{}`, which does not serve it",
+            paint.red("misrouted"),
+            fmt_count(m.messages),
+            m.domain,
+            m.remote
+        );
+    }
     if !s.nodes.is_empty() {
         let nodes: Vec<String> = s
             .nodes

@@ -17,7 +17,9 @@ use crate::session::{Session, Shared};
 use crate::tls::ServerTls;
 use crate::{Fault, MessageSink, RemoteEvent, RemoteEventKind, Stage};
 
+mod address;
 mod listener;
+pub use address::default_listen;
 use listener::Listening;
 
 /// Pending connections the kernel keeps per listener.
@@ -46,6 +48,11 @@ pub struct ServerConfig {
     /// AUTH PLAIN/LOGIN is always offered. With `Some((user, password))` those are
     /// checked and MAIL needs AUTH first; with `None` any credentials are accepted.
     pub auth: Option<(String, String)>,
+    /// The domains this server is an MX for (lower-case). With `Some`, a RCPT for any
+    /// other domain gets `550 5.7.1 relay access denied`, as from a real MX, and a
+    /// [`RemoteEventKind::RelayDenied`] event; with `None` every domain is accepted (a
+    /// relay, like the embedded cluster's nodes).
+    pub serves: Option<Vec<String>>,
 }
 
 impl ServerConfig {
@@ -63,6 +70,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(300),
             starttls: true,
             auth: None,
+            serves: None,
         }
     }
 }

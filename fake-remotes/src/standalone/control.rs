@@ -37,6 +37,10 @@ pub struct Counters {
     pub rejected: u64,
     /// Times a fault acted on a session.
     pub faults_fired: u64,
+    /// RCPTs refused because their domain is not this remote's (mail sent to the wrong
+    /// remote).
+    #[serde(default)]
+    pub relay_denied: u64,
 }
 
 /// Who set a remote's faults.
@@ -301,6 +305,7 @@ impl ControlTask {
             RemoteEventKind::Message { .. } => c.messages += 1,
             RemoteEventKind::Rejected { .. } => c.rejected += 1,
             RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
+            RemoteEventKind::RelayDenied { .. } => c.relay_denied += 1,
         }
     }
 

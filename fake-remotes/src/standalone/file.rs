@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, value::MapAccessDeserializer, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -142,7 +141,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Served, FileError> {
             domains.push(domain);
         }
         let listen = match &remote.listen {
-            None => SocketAddr::from(([127, 0, 0, 1], 0)),
+            // Each remote on its own loopback address (`server::default_listen`).
+            None => crate::default_listen(remotes.len(), 0),
             Some(text) => text.value.0.parse().map_err(|_| {
                 err(
                     text.referenced,

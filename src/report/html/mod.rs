@@ -65,6 +65,7 @@ struct Remote {
     messages: String,
     rejected: String,
     faults_fired: String,
+    relay_denied: String,
 }
 
 #[derive(Serialize)]
@@ -106,6 +107,8 @@ struct Page<'a> {
     faults: Vec<Fault>,
     rejections: Vec<Rejection>,
     foreign: u64,
+    /// `252 for down.test reached `ok`` lines, empty when nothing was misrouted.
+    misrouted: Vec<String>,
     files: &'a [&'a str],
     version: &'static str,
 }
@@ -180,6 +183,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 messages: fmt_count(r.messages),
                 rejected: fmt_count(r.rejected),
                 faults_fired: fmt_count(r.faults_fired),
+                relay_denied: fmt_count(r.relay_denied),
             })
             .collect(),
         faults: summary
@@ -205,6 +209,18 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             })
             .collect(),
         foreign: summary.foreign,
+        misrouted: summary
+            .misrouted
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} for {} reached `{}`",
+                    fmt_count(m.messages),
+                    m.domain,
+                    m.remote
+                )
+            })
+            .collect(),
         files,
         version: env!("CARGO_PKG_VERSION"),
     };
