@@ -230,7 +230,7 @@ mod tests {
         FaultWindow {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
-                fault: Fault::Refuse,
+                fault: Fault::REFUSE,
             },
             at: Duration::from_secs(at),
             duration: dur.map(Duration::from_secs),
@@ -418,7 +418,7 @@ mod in_force_tests {
             FaultWindow {
                 subject: FaultSubject::Remote {
                     remote: "down".into(),
-                    fault: Fault::Refuse,
+                    fault: Fault::REFUSE,
                 },
                 at: Duration::ZERO,
                 duration: None,
@@ -465,7 +465,7 @@ mod start_tests {
         let refuse = |at| FaultWindow {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
-                fault: Fault::Refuse,
+                fault: Fault::REFUSE,
             },
             at: Duration::from_secs(at),
             duration: None,

@@ -96,7 +96,8 @@ fn good_scenario_maps_to_the_plan() {
             RemoteSpec {
                 name: "ok".into(),
                 domains: vec!["ok.test".into(), "also.test".into()],
-                listen: local(0),
+                // No `listen:`: each remote on its own loopback address.
+                listen: "127.0.1.1:0".parse().unwrap(),
             },
             RemoteSpec {
                 name: "down".into(),
@@ -106,7 +107,7 @@ fn good_scenario_maps_to_the_plan() {
             RemoteSpec {
                 name: "bounces".into(),
                 domains: vec!["bounces.test".into()],
-                listen: local(0),
+                listen: "127.0.1.3:0".parse().unwrap(),
             },
         ],
         external_remotes: None,
@@ -151,7 +152,7 @@ fn good_scenario_maps_to_the_plan() {
             FaultWindow {
                 subject: FaultSubject::Remote {
                     remote: "down".into(),
-                    fault: Fault::Refuse,
+                    fault: Fault::REFUSE,
                 },
                 at: secs(10),
                 duration: Some(secs(20)),
@@ -360,8 +361,8 @@ fn shape_errors() {
          "t.yaml:29:9: checks: expected a list (`- item` lines or `[ … ]`)"),
         ("settle: 2m\n", "settle: 2m\n---\nversion: 1\n",
          "t.yaml:42:1: a scenario file holds one YAML document: remove the second `---` and what follows"),
-        ("fault: refuse", "fault: { refuse: {} }",
-         "t.yaml:27:57: faults[1].fault.refuse: takes no settings: write the bare name"),
+        ("fault: refuse", "fault: { refuse: { open_sessions: later } }",
+         "t.yaml:27:74: faults[1].fault.refuse.open_sessions: unknown value `later`, expected one of reset, silent, keep"),
         ("  - no_loss\n", "  - { no_loss: { max: 1 } }\n",
          "t.yaml:33:18: checks[3].no_loss.max: unknown key `max`: this takes no settings"),
         ("name: seed-incident", "name:",
@@ -396,7 +397,19 @@ fn shape_errors() {
 fn every_remote_fault_form_loads() {
     let secs = Duration::from_secs;
     let table = [
-        ("unreachable", Fault::Unreachable),
+        ("unreachable", Fault::UNREACHABLE),
+        (
+            "{ refuse: { open_sessions: keep } }",
+            Fault::Refuse(fake_remotes::behavior::Outage {
+                open_sessions: Some(fake_remotes::behavior::OpenSessions::Keep),
+            }),
+        ),
+        (
+            "{ unreachable: { open_sessions: reset } }",
+            Fault::Unreachable(fake_remotes::behavior::Outage {
+                open_sessions: Some(fake_remotes::behavior::OpenSessions::Reset),
+            }),
+        ),
         (
             "{ greylist: { retry_after: 30s } }",
             Fault::Greylist(Greylist {

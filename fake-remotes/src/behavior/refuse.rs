@@ -12,7 +12,7 @@ use crate::Fault;
 
 /// Whether the listener must be closed now.
 pub fn in_force(faults: &[Fault]) -> bool {
-    faults.iter().any(|f| matches!(f, Fault::Refuse))
+    faults.iter().any(|f| matches!(f, Fault::Refuse(_)))
 }
 
 /// A connection accepted while `refuse` is in force (a race with the switch).
@@ -30,7 +30,7 @@ mod tests {
         let table = [
             (vec![], false),
             (vec![Fault::Reset], false),
-            (vec![Fault::Tarpit(Tarpit::default()), Fault::Refuse], true),
+            (vec![Fault::Tarpit(Tarpit::default()), Fault::REFUSE], true),
         ];
         for (faults, want) in table {
             assert_eq!(in_force(&faults), want, "{faults:?}");

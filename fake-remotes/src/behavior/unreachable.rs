@@ -20,7 +20,7 @@ use crate::Fault;
 
 /// Whether the listener must be jammed now.
 pub fn in_force(faults: &[Fault]) -> bool {
-    faults.iter().any(|f| matches!(f, Fault::Unreachable))
+    faults.iter().any(|f| matches!(f, Fault::Unreachable(_)))
 }
 
 /// A connection accepted while `unreachable` is in force (a race with the switch).
@@ -36,8 +36,8 @@ mod tests {
     fn in_force_only_with_an_unreachable_fault() {
         let table = [
             (vec![], false),
-            (vec![Fault::Refuse], false),
-            (vec![Fault::Blackhole, Fault::Unreachable], true),
+            (vec![Fault::REFUSE], false),
+            (vec![Fault::Blackhole, Fault::UNREACHABLE], true),
         ];
         for (faults, want) in table {
             assert_eq!(in_force(&faults), want, "{faults:?}");

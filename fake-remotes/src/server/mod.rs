@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::behavior::{connection_seed, listener_state, ListenerState};
+use crate::behavior::{connection_seed, listener_state, outage, ListenerState};
 use crate::event::now_us;
 use crate::session::{Session, Shared};
 use crate::tls::ServerTls;
@@ -118,6 +118,8 @@ pub async fn serve<S: MessageSink>(
     let mut faults_live = true;
     let mut listening = Listening::Open(listener);
     let mut connections: u64 = 0;
+    // Cancelled (and replaced) when an outage that ends open sessions begins.
+    let mut outage_signal = CancellationToken::new();
 
     loop {
         let wanted = listener_state(&faults.borrow_and_update());
@@ -135,6 +137,10 @@ pub async fn serve<S: MessageSink>(
                 ListenerState::Closed => Some("refuse"),
                 ListenerState::Jammed => Some("unreachable"),
             };
+            if fired.is_some() && outage::open_sessions(&faults.borrow()).is_some() {
+                outage_signal.cancel();
+                outage_signal = CancellationToken::new();
+            }
             if let Some(fault) = fired {
                 let _ = events.send(RemoteEvent {
                     at_us: now_us(),
@@ -155,7 +161,7 @@ pub async fn serve<S: MessageSink>(
                 Ok((stream, peer)) => {
                     let seed = connection_seed(config.seed, connections);
                     connections += 1;
-                    spawn_session(&sessions, stream, peer, &shared, &sink, &events, &faults, seed, &shutdown);
+                    spawn_session(&sessions, stream, peer, &shared, &sink, &events, &faults, seed, (&shutdown, &outage_signal));
                 }
                 Err(e) => {
                     tracing::warn!(remote = %config.name, error = %e, "accept failed");
@@ -183,7 +189,7 @@ fn spawn_session<S: MessageSink>(
     events: &mpsc::UnboundedSender<RemoteEvent>,
     faults: &watch::Receiver<Vec<Fault>>,
     seed: u64,
-    shutdown: &CancellationToken,
+    (shutdown, outage): (&CancellationToken, &CancellationToken),
 ) {
     // Replies go out in whole batches, so Nagle would only add delay (and would merge
     // a tarpit's dribbled bytes).
@@ -197,7 +203,8 @@ fn spawn_session<S: MessageSink>(
         faults.clone(),
         seed,
         shutdown,
-    );
+    )
+    .with_outage(outage);
     sessions.spawn(session.run());
 }
 

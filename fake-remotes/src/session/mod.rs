@@ -37,6 +37,7 @@ mod conn;
 mod faults;
 mod io;
 mod limits;
+mod outage;
 mod starttls;
 use auth::Sasl;
 use conn::Conn;
@@ -167,6 +168,8 @@ pub(crate) struct Session<T, K> {
     waiting_since: Instant,
     idle: Pin<Box<Sleep>>,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The server's signal that an outage ending open sessions began (`outage.rs`).
+    outage: outage::OutageSignal,
 }
 
 impl<T: Transport, K: MessageSink> Session<T, K> {
@@ -212,6 +215,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             idle,
             // A child token: this session's waiter list is its own, not shared by all.
             shutdown: Box::pin(shutdown.child_token().cancelled_owned()),
+            outage: None,
         }
     }
 

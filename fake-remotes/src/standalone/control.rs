@@ -456,7 +456,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let t0 = Instant::now();
         let timeline = vec![
-            entry(1, Some(2), Fault::Refuse),
+            entry(1, Some(2), Fault::REFUSE),
             entry(2, None, Fault::Blackhole),
         ];
         let (control, task) = spawn(vec![down], timeline, t0, events_rx, 10, shutdown.clone());
@@ -464,7 +464,7 @@ mod tests {
         faults.changed().await.unwrap();
         assert_eq!(
             (t0.elapsed().as_secs(), faults.borrow_and_update().clone()),
-            (1, vec![Fault::Refuse])
+            (1, vec![Fault::REFUSE])
         );
         let view = control.set_faults("down", vec![]).await.unwrap().unwrap();
         assert_eq!((view.faults.len(), view.set_by), (0, SetBy::Api));
@@ -477,7 +477,7 @@ mod tests {
         );
         assert_eq!(
             *faults.borrow_and_update(),
-            vec![Fault::Refuse, Fault::Blackhole]
+            vec![Fault::REFUSE, Fault::Blackhole]
         );
         let err = control
             .set_faults("nope", vec![])
