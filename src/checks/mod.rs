@@ -14,6 +14,7 @@ mod no_loss;
 mod nodes;
 mod queue;
 mod routing;
+mod settle_end;
 #[cfg(test)]
 mod testkit;
 mod verdict;
@@ -85,7 +86,7 @@ pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
             *min_delivered,
         ),
         Check::Drain { domain, within } => drain::judge(ledger, plan, domain, *within),
-        Check::NoLoss => no_loss::judge(ledger),
+        Check::NoLoss => no_loss::judge(ledger, common::ms(plan.load.duration())),
         Check::NoDuplicates { max } => no_duplicates::judge(ledger, *max),
         Check::Nodes { min_ratio } => nodes::judge(ledger, *min_ratio),
         Check::Acceptance {

@@ -2,7 +2,7 @@
 //! the mix sums to 100%, checks have data to judge, caps hold). Each error points at the
 //! offending value (`Spanned` location) and names its key path; the first error wins.
 //! The rules live by section: `target.rs` (target, remotes), `load.rs` (load, mix,
-//! faults), `checks.rs` (checks).
+//! faults), `checks.rs` (checks), `settle.rs` (settle outlasts the drain windows).
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +17,7 @@ use super::ScenarioError;
 mod checks;
 mod external;
 mod load;
+mod settle;
 mod target;
 
 /// Longest step, fault offset or fault window: a week. Long enough for any soak, and
@@ -175,7 +176,7 @@ pub fn plan(
     let mut faults: Vec<FaultWindow> = faults.into_iter().map(|(_, f)| f).collect();
     // Stable: faults at the same offset keep their file order.
     faults.sort_by_key(|f| f.at);
-    Ok(Plan {
+    let plan = Plan {
         name: name.clone(),
         description: raw.description.clone().unwrap_or_default(),
         seed,
@@ -188,7 +189,9 @@ pub fn plan(
         checks,
         settle,
         probes,
-    })
+    };
+    settle::covers_drains(&cx, &raw, &plan)?;
+    Ok(plan)
 }
 
 fn serving<'r>(remotes: &'r [RemoteSpec], domain: &str) -> Option<&'r RemoteSpec> {
