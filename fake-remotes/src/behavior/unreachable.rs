@@ -11,7 +11,8 @@
 //! jammed listener and its fillers are closed and a normal listener is bound again (same
 //! address, SO_REUSEADDR); a client still retrying its SYN then gets through.
 //!
-//! Sessions that were already open are untouched, as with `refuse`. A connection that was
+//! Sessions already open when it begins go silent, as an unreachable host's do
+//! (`open_sessions:` in `outage.rs`; `keep` leaves them served). A connection that was
 //! accepted just before the switch is held silently, like a black hole: the host "went
 //! away" under it.
 

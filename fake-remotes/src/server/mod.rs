@@ -93,7 +93,8 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// While a `refuse` fault is in force the listener is closed, while an `unreachable` is
 /// in force it is replaced by a jammed one, and when they end the same local address is
 /// bound again (so the caller must not rely on the listener object outliving such a
-/// fault). On shutdown, open sessions get `421 4.3.2` (black-holed ones are just closed)
+/// fault); sessions open when such a fault begins are reset or silenced as its
+/// `open_sessions` says (`behavior/outage.rs`). On shutdown, open sessions get `421 4.3.2` (black-holed ones are just closed)
 /// and `serve` returns once every session task has ended; a session waiting on the sink
 /// finishes that delivery first. Errors are returned only for a listener whose address
 /// cannot be read, or a host name that cannot be put in a certificate; accept errors
