@@ -6,6 +6,7 @@ mod generator_tls;
 mod postfix;
 mod remotes;
 mod reports;
+mod routing;
 mod runs;
 mod signals;
 mod validate;
