@@ -17,6 +17,7 @@ use super::ScenarioError;
 mod checks;
 mod external;
 mod load;
+mod reach;
 mod settle;
 mod target;
 
