@@ -288,6 +288,7 @@ async fn run_stages(
             .iter()
             .map(|r| (r.name.clone(), r.domains.clone()))
             .collect(),
+        fault_windows: crate::collector::fault_windows(&plan),
         ..Default::default()
     };
     // The shape says how many records there will be: no doubling, no slack (a 10-million

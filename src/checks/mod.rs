@@ -8,6 +8,7 @@ use serde::Serialize;
 mod acceptance;
 mod common;
 mod drain;
+mod fired;
 mod isolation;
 mod no_duplicates;
 mod no_loss;
@@ -57,12 +58,13 @@ impl Finding {
     }
 }
 
-/// Judges every check of the plan, in the plan's order, then the always-on `routing`
-/// rule (a finding only when mail reached a remote not serving its domain).
+/// Judges every check of the plan, in the plan's order (inconclusive when it rests on
+/// a fault that never fired: `fired.rs`), then the always-on `routing` rule (a finding
+/// only when mail reached a remote not serving its domain).
 pub fn judge(plan: &Plan, ledger: &Ledger) -> Vec<Finding> {
     plan.checks
         .iter()
-        .map(|c| judge_one(c, plan, ledger))
+        .map(|c| fired::rest_on_fired(judge_one(c, plan, ledger), c, plan, ledger))
         .chain(routing::judge(ledger))
         .collect()
 }

@@ -166,6 +166,23 @@ pub struct Ledger {
     /// Remote reached → domain → messages that reached it though it does not serve
     /// their domain (each message counted once, at the first wrong remote it reached).
     pub misrouted: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    /// The plan's remote-fault windows, in plan order, with how often each fired
+    /// (`collector/fired.rs`). Empty in ledgers saved before it was counted.
+    pub fault_windows: Vec<FiredWindow>,
+}
+
+/// One remote-fault window of the timeline and how often the fault acted in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FiredWindow {
+    pub remote: String,
+    /// The fault's kind (`refuse`, `tls`, …).
+    pub fault: String,
+    /// ms since t0.
+    pub start_ms: u32,
+    /// ms since t0; [`NEVER`]: until the end of the run.
+    pub end_ms: u32,
+    /// `FaultFired` events the remote reported in the window.
+    pub fired: u64,
 }
 
 /// One queue probe sample of one node.

@@ -3,10 +3,12 @@
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
 pub mod event;
+mod fired;
 pub mod ledger;
 mod routing;
 
 pub use event::Event;
+pub use fired::fault_windows;
 pub use ledger::{Ledger, MessageRecord};
 
 use fake_remotes::{RemoteEvent, RemoteEventKind};
@@ -180,7 +182,10 @@ impl Collector {
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
             RemoteEventKind::Rejected { .. } => counters.rejected += 1,
-            RemoteEventKind::FaultFired { .. } => counters.faults_fired += 1,
+            RemoteEventKind::FaultFired { .. } => {
+                counters.faults_fired += 1;
+                self.count_fired(&remote, at);
+            }
             RemoteEventKind::RelayDenied { .. } => counters.relay_denied += 1,
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;

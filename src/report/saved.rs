@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Additions that kept format 1 readable both ways: the header's `misrouted` (remote →
-//! domain → messages) and the counters' `relay_denied` default to empty/0 when absent,
+//! domain → messages), `fault_windows` (each remote-fault window and how often it fired)
+//! and the counters' `relay_denied` default to empty/0 when absent,
 //! and the `MISROUTED` flag (bit 5) is 0 in records written before it existed.
 //!
 //! Fixed-size binary records rather than CSV: 34 bytes a message keeps a 10-million-
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::samples::Samples;
 use crate::checks::Aborted;
-use crate::collector::ledger::RemoteCounters;
+use crate::collector::ledger::{FiredWindow, RemoteCounters};
 use crate::collector::{Ledger, MessageRecord, Progress};
 use crate::scenario::{self, Plan};
 
@@ -72,6 +73,9 @@ struct Header {
     /// Remote reached → domain → misrouted messages (absent before it was counted).
     #[serde(default)]
     misrouted: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Remote-fault windows and how often each fired (absent before it was counted).
+    #[serde(default)]
+    fault_windows: Vec<FiredWindow>,
     /// The collector's running totals when measurement stopped.
     totals: Progress,
     records: u64,
@@ -125,6 +129,7 @@ pub fn write_ledger(
         remotes: ledger.remotes.clone(),
         submit_rejections: ledger.submit_rejections.clone(),
         misrouted: ledger.misrouted.clone(),
+        fault_windows: ledger.fault_windows.clone(),
         totals,
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
@@ -249,6 +254,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         // `MISROUTED` flags and these counts are what is kept.
         served: Default::default(),
         misrouted: header.misrouted,
+        fault_windows: header.fault_windows,
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.

@@ -8,7 +8,7 @@ use crate::checks::{Aborted, Finding, Status, Verdict};
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
 use crate::report::LoadSection;
-use crate::scenario::Plan;
+use crate::scenario::{FaultSubject, Plan};
 
 /// 2: `verdict` may be `aborted`; `abort` and `checks[].partial` added.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -114,6 +114,10 @@ pub struct FaultJson {
     pub at_s: f64,
     /// `null`: until the end of the run.
     pub for_s: Option<f64>,
+    /// How often a remote fault acted in its window (`FaultFired` events); `null` for
+    /// node faults and `exec` actions, and in runs saved before it was counted. `0`
+    /// makes the checks resting on the window inconclusive.
+    pub fired: Option<u64>,
 }
 
 impl Summary {
@@ -153,19 +157,24 @@ impl Summary {
             nodes: nodes(ledger),
             domains: domains(ledger),
             remotes: ledger.remotes.clone(),
-            faults: plan
-                .faults
-                .iter()
-                .map(|f| {
-                    let (subject, fault) = (f.subject.target(), f.subject.kind().to_string());
-                    FaultJson {
-                        subject,
-                        fault,
-                        at_s: f.at.as_secs_f64(),
-                        for_s: f.duration.map(|d| d.as_secs_f64()),
-                    }
-                })
-                .collect(),
+            faults: {
+                // The ledger's windows are the plan's remote faults, in plan order.
+                let mut fired = ledger.fault_windows.iter().map(|w| w.fired);
+                plan.faults
+                    .iter()
+                    .map(|f| {
+                        let (subject, fault) = (f.subject.target(), f.subject.kind().to_string());
+                        let remote = matches!(f.subject, FaultSubject::Remote { .. });
+                        FaultJson {
+                            subject,
+                            fault,
+                            at_s: f.at.as_secs_f64(),
+                            for_s: f.duration.map(|d| d.as_secs_f64()),
+                            fired: if remote { fired.next() } else { None },
+                        }
+                    })
+                    .collect()
+            },
             submit_rejections: ledger.submit_rejections.clone(),
             load: load.load.clone(),
             submit_replies: load.submit_replies.clone(),

@@ -111,6 +111,28 @@ pub fn render(
             paint.dim("(accepted→delivered)")
         );
     }
+    // How often each remote fault acted: a window that fired 0 times judged nothing.
+    let fired: Vec<String> = s
+        .faults
+        .iter()
+        .filter_map(|f| {
+            let n = f.fired?;
+            let end = f
+                .for_s
+                .map_or("end".to_string(), |d| format!("{:.0}s", f.at_s + d));
+            let text = format!(
+                "{} {} {:.0}s–{end} fired {}",
+                f.subject,
+                f.fault,
+                f.at_s,
+                fmt_count(n)
+            );
+            Some(if n == 0 { paint.yellow(&text) } else { text })
+        })
+        .collect();
+    if !fired.is_empty() {
+        let _ = writeln!(t, "  {}    {}", paint.dim("faults"), fired.join(" · "));
+    }
     // The generator's per-phase table, after the message totals it explains.
     if !s.load_table.is_empty() {
         let _ = writeln!(t);

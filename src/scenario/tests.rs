@@ -444,8 +444,18 @@ fn every_remote_fault_form_loads() {
         ("{ tls: wrong_name }", Fault::Tls(TlsFault::WrongName)),
         ("{ tls: unknown_ca }", Fault::Tls(TlsFault::UnknownCa)),
     ];
+    // The `tls` faults only act on a cluster that uses STARTTLS: an external target.
+    let external = "version: 1\nname: x\ntarget:\n  smtp: [127.0.0.1:2525]\n\
+        remotes:\n  ok: { domains: [ok.test] }\n  down: { domains: [down.test] }\n\
+        load:\n  steps: [ { rate: 1/s, for: 30s } ]\n  mix: { ok.test: 50%, down.test: 50% }\n\
+        faults:\n  - { remote: down, at: 10s, for: 5s, fault: refuse }\nchecks: [ no_loss ]\n";
     for (yaml, want) in table {
-        let plan = parse_str(&edit("fault: refuse", &format!("fault: {yaml}"))).unwrap();
+        let text = if yaml.contains("tls") {
+            external.replacen("fault: refuse", &format!("fault: {yaml}"), 1)
+        } else {
+            edit("fault: refuse", &format!("fault: {yaml}"))
+        };
+        let plan = parse_str(&text).unwrap();
         let got = plan.faults.iter().find_map(|f| match &f.subject {
             FaultSubject::Remote { fault, .. } if f.at == secs(10) => Some(fault.clone()),
             _ => None,

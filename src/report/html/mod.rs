@@ -75,6 +75,8 @@ struct Fault {
     at: String,
     #[serde(rename = "for")]
     duration: String,
+    /// How often it acted; `–` when not counted (node faults, `exec`).
+    fired: String,
 }
 
 #[derive(Serialize)]
@@ -194,6 +196,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 fault: f.fault.clone(),
                 at: seconds(f.at_s),
                 duration: f.for_s.map_or("until the end".to_string(), seconds),
+                fired: f.fired.map_or("–".to_string(), fmt_count),
             })
             .collect(),
         rejections: summary
