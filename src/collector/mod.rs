@@ -178,7 +178,15 @@ impl Collector {
     fn apply_remote(&mut self, event: RemoteEvent) {
         let at = self.ms(event.at_us);
         let remote = event.remote;
-        let counters = self.ledger.remotes.entry(remote.clone()).or_default();
+        // The name is kept for misrouting; cloned only the first time a remote is seen.
+        if !self.ledger.remotes.contains_key(&remote) {
+            self.ledger
+                .remotes
+                .insert(remote.clone(), Default::default());
+        }
+        let Some(counters) = self.ledger.remotes.get_mut(&remote) else {
+            return;
+        };
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
             RemoteEventKind::Rejected { .. } => counters.rejected += 1,
