@@ -364,7 +364,21 @@ mod tests {
             rcpts: 64,
             flags: flag::SUBMITTED | flag::ACCEPTED,
         });
-        l.records.push(MessageRecord::default());
+        l.records.push(MessageRecord {
+            flags: flag::SUBMITTED | flag::ACCEPTED | flag::MISROUTED,
+            ..MessageRecord::default()
+        });
+        l.misrouted
+            .entry("ok".into())
+            .or_default()
+            .insert("down.test".into(), 1);
+        l.fault_windows.push(FiredWindow {
+            remote: "down".into(),
+            fault: "refuse".into(),
+            start_ms: 1_000,
+            end_ms: crate::collector::ledger::NEVER,
+            fired: 3,
+        });
         l
     }
 
@@ -393,6 +407,11 @@ mod tests {
         assert_eq!(
             (back.remotes, back.submit_rejections),
             (l.remotes, l.submit_rejections)
+        );
+        assert!(back.records[1].misrouted());
+        assert_eq!(
+            (back.misrouted, back.fault_windows),
+            (l.misrouted, l.fault_windows)
         );
         assert_eq!(
             (t, scenario.as_str(), aborted),
@@ -436,5 +455,34 @@ mod tests {
             (abort.reason.as_str(), abort.at_s),
             ("aborted by the operator", 5.0)
         );
+    }
+
+    /// A ledger written before misrouting and fired counts existed (no `misrouted`,
+    /// `fault_windows`, `relay_denied`, `totals.misrouted`) still reads, with them empty.
+    #[test]
+    fn a_ledger_from_before_misrouting_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE);
+        write_ledger(&path, &ledger(), Progress::default(), Path::new("s"), None).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
+        let h = header.as_object_mut().unwrap();
+        h.remove("misrouted");
+        h.remove("fault_windows");
+        h["totals"].as_object_mut().unwrap().remove("misrouted");
+        for counters in h["remotes"].as_object_mut().unwrap().values_mut() {
+            counters.as_object_mut().unwrap().remove("relay_denied");
+        }
+        let old = serde_json::to_vec(&header).unwrap();
+        let mut file = bytes[..12].to_vec();
+        file.extend_from_slice(&(old.len() as u32).to_le_bytes());
+        file.extend_from_slice(&old);
+        file.extend_from_slice(&bytes[16 + len..]);
+        std::fs::write(&path, &file).unwrap();
+        let (back, totals, _, _) = read_ledger(&path).unwrap();
+        assert!(back.misrouted.is_empty() && back.fault_windows.is_empty());
+        assert_eq!((totals.misrouted, back.remotes["ok"].relay_denied), (0, 0));
+        assert_eq!(back.remotes["ok"].connections, 4);
     }
 }
