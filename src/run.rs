@@ -307,6 +307,9 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
             // Offered like a real MX; the relay client does not use it.
             starttls: true,
             auth: None,
+            // An MX for its own domains only: mail sent to the wrong remote is refused
+            // as a real MX refuses it, and the collector counts it misrouted.
+            serves: Some(spec.domains.clone()),
         };
         let sink = CountingSink {
             name: spec.name.clone(),
@@ -354,6 +357,13 @@ async fn run_stages(
     let mut ledger = Ledger {
         run_id: run_id.clone(),
         domains: plan.load.mix.iter().map(|(d, _)| d.clone()).collect(),
+        // Which remote serves what: mail seen at any other remote is misrouted.
+        served: plan
+            .remotes
+            .iter()
+            .map(|r| (r.name.clone(), r.domains.clone()))
+            .collect(),
+        fault_windows: crate::collector::fault_windows(&plan),
         ..Default::default()
     };
     // The shape says how many records there will be: no doubling, no slack (a 10-million

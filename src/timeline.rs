@@ -294,7 +294,7 @@ mod tests {
         FaultWindow {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
-                fault: Fault::Refuse,
+                fault: Fault::REFUSE,
             },
             at: Duration::from_secs(at),
             duration: dur.map(Duration::from_secs),
@@ -482,7 +482,7 @@ mod in_force_tests {
             FaultWindow {
                 subject: FaultSubject::Remote {
                     remote: "down".into(),
-                    fault: Fault::Refuse,
+                    fault: Fault::REFUSE,
                 },
                 at: Duration::ZERO,
                 duration: None,
@@ -579,7 +579,7 @@ mod start_tests {
         let refuse = |at| FaultWindow {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
-                fault: Fault::Refuse,
+                fault: Fault::REFUSE,
             },
             at: Duration::from_secs(at),
             duration: None,

@@ -26,6 +26,9 @@ pub enum RemoteEventKind {
     Connected { peer: SocketAddr },
     /// A RCPT TO was answered: one delivery attempt for that recipient.
     Rcpt { rcpt: String, code: u16 },
+    /// A RCPT was refused (550 5.7.1) because its domain is not one this server serves:
+    /// the cluster sent it to the wrong remote. Follows the `Rcpt` event of the attempt.
+    RelayDenied { rcpt: String },
     /// A message was accepted at the final dot (250).
     Message {
         mail_from: String,

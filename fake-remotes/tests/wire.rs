@@ -29,8 +29,12 @@ struct Remote {
     server: JoinHandle<std::io::Result<()>>,
 }
 
+#[path = "wire/domains.rs"]
+mod domains;
 #[path = "wire/limits.rs"]
 mod limits;
+#[path = "wire/outages.rs"]
+mod outages;
 #[path = "wire/robustness.rs"]
 mod robustness;
 #[path = "wire/tls.rs"]
@@ -228,7 +232,7 @@ async fn healthy_pipelined_session_end_to_end() {
 
 #[tokio::test]
 async fn refuse_then_heal_on_the_same_port() {
-    let mut remote = start(vec![Fault::Refuse]).await;
+    let mut remote = start(vec![Fault::REFUSE]).await;
     // The listener is closed once the fault is reported.
     remote
         .wait_for(|e| matches!(e, RemoteEventKind::FaultFired { fault, .. } if fault == "refuse"))
@@ -246,7 +250,7 @@ async fn refuse_then_heal_on_the_same_port() {
 
 #[tokio::test]
 async fn unreachable_leaves_connect_pending_then_heals_on_the_same_port() {
-    let mut remote = start(vec![Fault::Unreachable]).await;
+    let mut remote = start(vec![Fault::UNREACHABLE]).await;
     // Reported once the listener is jammed: from then on SYNs are dropped.
     remote
         .wait_for(

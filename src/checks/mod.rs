@@ -11,11 +11,14 @@ mod acceptance;
 mod common;
 pub mod completeness;
 mod drain;
+mod fired;
 mod isolation;
 mod no_duplicates;
 mod no_loss;
 mod nodes;
 mod queue;
+mod routing;
+mod settle_end;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod verdict;
@@ -59,11 +62,15 @@ impl Finding {
     }
 }
 
-/// Judges every check of the plan, in the plan's order.
+/// Judges every check of the plan, in the plan's order (inconclusive when it rests on
+/// a fault that never fired: `fired.rs`, or on incomplete data: `completeness.rs`), then
+/// the always-on `routing` rule (a finding only when mail reached a remote not serving
+/// its domain).
 pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Finding> {
     plan.checks
         .iter()
-        .map(|c| judge_one(c, plan, ledger, data))
+        .map(|c| fired::rest_on_fired(judge_one(c, plan, ledger, data), c, plan, ledger))
+        .chain(routing::judge(ledger))
         .collect()
 }
 
@@ -99,7 +106,7 @@ fn judge_measured(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
             *min_delivered,
         ),
         Check::Drain { domain, within } => drain::judge(ledger, plan, domain, *within),
-        Check::NoLoss => no_loss::judge(ledger),
+        Check::NoLoss => no_loss::judge(ledger, common::ms(plan.load.duration())),
         Check::NoDuplicates { max } => no_duplicates::judge(ledger, *max),
         Check::Nodes { min_ratio } => nodes::judge(ledger, *min_ratio),
         Check::Acceptance {

@@ -160,7 +160,7 @@ pub fn fault(remote: &str, at_s: u64, for_s: Option<u64>) -> FaultWindow {
     FaultWindow {
         subject: FaultSubject::Remote {
             remote: remote.to_string(),
-            fault: Fault::Refuse,
+            fault: Fault::REFUSE,
         },
         at: Duration::from_secs(at_s),
         duration: for_s.map(Duration::from_secs),

@@ -3,9 +3,12 @@
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
 pub mod event;
+mod fired;
 pub mod ledger;
+mod routing;
 
 pub use event::Event;
+pub use fired::fault_windows;
 pub use ledger::{Ledger, MessageRecord};
 
 use fake_remotes::{RemoteEvent, RemoteEventKind};
@@ -28,6 +31,10 @@ pub struct Progress {
     /// Accepted, neither delivered nor bounced yet.
     pub outstanding: u64,
     pub duplicates: u64,
+    /// Messages (or their bounces) that reached a remote not serving their domain
+    /// (`collector/routing.rs`; absent from ledgers saved before it was counted).
+    #[serde(default)]
+    pub misrouted: u64,
     /// Messages the probed nodes hold, by their latest samples (0 without probes).
     pub queued: u64,
     /// What they held at their first samples (their baseline).
@@ -174,11 +181,24 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
-        let counters = self.ledger.remotes.entry(event.remote).or_default();
+        let remote = event.remote;
+        // The name is kept for misrouting; cloned only the first time a remote is seen.
+        if !self.ledger.remotes.contains_key(&remote) {
+            self.ledger
+                .remotes
+                .insert(remote.clone(), Default::default());
+        }
+        let Some(counters) = self.ledger.remotes.get_mut(&remote) else {
+            return;
+        };
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
             RemoteEventKind::Rejected { .. } => counters.rejected += 1,
-            RemoteEventKind::FaultFired { .. } => counters.faults_fired += 1,
+            RemoteEventKind::FaultFired { .. } => {
+                counters.faults_fired += 1;
+                self.count_fired(&remote, at);
+            }
+            RemoteEventKind::RelayDenied { .. } => counters.relay_denied += 1,
             // A served remote healed itself because a run stopped renewing its lease:
             // about the remote, not this run's mail (it may well be another run's lease).
             RemoteEventKind::LeaseExpired { .. } => {}
@@ -186,6 +206,9 @@ impl Collector {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {
                     self.update(seq, |r, _| r.attempts = r.attempts.saturating_add(1));
+                }
+                if self.is_misrouted(&remote, &rcpt) {
+                    self.mark_misrouted(&remote, &rcpt);
                 }
             }
             RemoteEventKind::Message {
@@ -203,7 +226,10 @@ impl Collector {
                 }
                 let node = received_by.first().map(|n| self.ledger.node_index(n));
                 for rcpt in rcpts {
-                    if domain_is(&rcpt, BOUNCE_DOMAIN) {
+                    if self.is_misrouted(&remote, &rcpt) {
+                        // Not delivered (nor bounced): it reached the wrong remote.
+                        self.mark_misrouted(&remote, &rcpt);
+                    } else if domain_is(&rcpt, BOUNCE_DOMAIN) {
                         if let Some(seq) = parse_verp(&rcpt) {
                             self.mark_bounced(seq, at);
                         }
@@ -251,7 +277,9 @@ impl Collector {
 /// the address every fake remote rejects (the bounce canary's recipient).
 pub fn is_canary_event(kind: &RemoteEventKind) -> bool {
     let rcpts = match kind {
-        RemoteEventKind::Rcpt { rcpt, .. } => std::slice::from_ref(rcpt),
+        RemoteEventKind::Rcpt { rcpt, .. } | RemoteEventKind::RelayDenied { rcpt } => {
+            std::slice::from_ref(rcpt)
+        }
         RemoteEventKind::Message { rcpts, .. }
         | RemoteEventKind::Rejected { rcpts, .. }
         | RemoteEventKind::FaultFired { rcpts, .. } => rcpts.as_slice(),

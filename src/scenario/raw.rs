@@ -517,7 +517,7 @@ impl<'de> Deserialize<'de> for RawFaultKind {
                     return Ok(RawFaultKind::Stuck);
                 }
                 let de = de::IntoDeserializer::<E>::into_deserializer(v);
-                fake_remotes::Fault::deserialize(de)
+                <fake_remotes::Fault as Deserialize>::deserialize(de)
                     .map(RawFaultKind::Remote)
                     .map_err(|e| {
                         // A known kind that takes settings (`fault: tarpit`): say how to write it.
@@ -531,7 +531,9 @@ impl<'de> Deserialize<'de> for RawFaultKind {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFaultKind, A::Error> {
                 // The map goes on to `Fault`'s derived enum code as it is, so its nested
                 // values are still read by the YAML deserializer (locations kept).
-                let fault = fake_remotes::Fault::deserialize(MapAccessDeserializer::new(&mut map))?;
+                let fault = <fake_remotes::Fault as Deserialize>::deserialize(
+                    MapAccessDeserializer::new(&mut map),
+                )?;
                 one_key(&mut map, "a fault")?;
                 Ok(RawFaultKind::Remote(fault))
             }

@@ -97,7 +97,8 @@ fn good_scenario_maps_to_the_plan() {
             RemoteSpec {
                 name: "ok".into(),
                 domains: vec!["ok.test".into(), "also.test".into()],
-                listen: local(0),
+                // No `listen:`: each remote on its own loopback address.
+                listen: "127.0.1.1:0".parse().unwrap(),
             },
             RemoteSpec {
                 name: "down".into(),
@@ -107,7 +108,7 @@ fn good_scenario_maps_to_the_plan() {
             RemoteSpec {
                 name: "bounces".into(),
                 domains: vec!["bounces.test".into()],
-                listen: local(0),
+                listen: "127.0.1.3:0".parse().unwrap(),
             },
         ],
         external_remotes: None,
@@ -153,7 +154,7 @@ fn good_scenario_maps_to_the_plan() {
             FaultWindow {
                 subject: FaultSubject::Remote {
                     remote: "down".into(),
-                    fault: Fault::Refuse,
+                    fault: Fault::REFUSE,
                 },
                 at: secs(10),
                 duration: Some(secs(20)),
@@ -371,8 +372,8 @@ fn shape_errors() {
          "t.yaml:29:9: checks: expected a list (`- item` lines or `[ … ]`)"),
         ("settle: 2m\n", "settle: 2m\n---\nversion: 1\n",
          "t.yaml:42:1: a scenario file holds one YAML document: remove the second `---` and what follows"),
-        ("fault: refuse", "fault: { refuse: {} }",
-         "t.yaml:27:57: faults[1].fault.refuse: takes no settings: write the bare name"),
+        ("fault: refuse", "fault: { refuse: { open_sessions: later } }",
+         "t.yaml:27:74: faults[1].fault.refuse.open_sessions: unknown value `later`, expected one of reset, silent, keep"),
         ("  - no_loss\n", "  - { no_loss: { max: 1 } }\n",
          "t.yaml:33:18: checks[3].no_loss.max: unknown key `max`: this takes no settings"),
         ("name: seed-incident", "name:",
@@ -407,7 +408,19 @@ fn shape_errors() {
 fn every_remote_fault_form_loads() {
     let secs = Duration::from_secs;
     let table = [
-        ("unreachable", Fault::Unreachable),
+        ("unreachable", Fault::UNREACHABLE),
+        (
+            "{ refuse: { open_sessions: keep } }",
+            Fault::Refuse(fake_remotes::behavior::Outage {
+                open_sessions: Some(fake_remotes::behavior::OpenSessions::Keep),
+            }),
+        ),
+        (
+            "{ unreachable: { open_sessions: reset } }",
+            Fault::Unreachable(fake_remotes::behavior::Outage {
+                open_sessions: Some(fake_remotes::behavior::OpenSessions::Reset),
+            }),
+        ),
         (
             "{ greylist: { retry_after: 30s } }",
             Fault::Greylist(Greylist {
@@ -442,8 +455,18 @@ fn every_remote_fault_form_loads() {
         ("{ tls: wrong_name }", Fault::Tls(TlsFault::WrongName)),
         ("{ tls: unknown_ca }", Fault::Tls(TlsFault::UnknownCa)),
     ];
+    // The `tls` faults only act on a cluster that uses STARTTLS: an external target.
+    let external = "version: 1\nname: x\ntarget:\n  smtp: [127.0.0.1:2525]\n\
+        remotes:\n  ok: { domains: [ok.test] }\n  down: { domains: [down.test] }\n\
+        load:\n  steps: [ { rate: 1/s, for: 30s } ]\n  mix: { ok.test: 50%, down.test: 50% }\n\
+        faults:\n  - { remote: down, at: 10s, for: 5s, fault: refuse }\nchecks: [ no_loss ]\n";
     for (yaml, want) in table {
-        let plan = parse_str(&edit("fault: refuse", &format!("fault: {yaml}"))).unwrap();
+        let text = if yaml.contains("tls") {
+            external.replacen("fault: refuse", &format!("fault: {yaml}"), 1)
+        } else {
+            edit("fault: refuse", &format!("fault: {yaml}"))
+        };
+        let plan = parse_str(&text).unwrap();
         let got = plan.faults.iter().find_map(|f| match &f.subject {
             FaultSubject::Remote { fault, .. } if f.at == secs(10) => Some(fault.clone()),
             _ => None,

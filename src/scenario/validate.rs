@@ -2,7 +2,7 @@
 //! the mix sums to 100%, checks have data to judge, caps hold). Each error points at the
 //! offending value (`Spanned` location) and names its key path; the first error wins.
 //! The rules live by section: `target.rs` (target, remotes), `load.rs` (load, mix,
-//! faults), `checks.rs` (checks).
+//! faults), `checks.rs` (checks), `settle.rs` (settle outlasts the drain windows).
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +18,9 @@ mod caps;
 mod checks;
 mod external;
 mod load;
+mod reach;
 mod safety;
+mod settle;
 mod target;
 
 /// Longest step, fault offset or fault window: a week. Long enough for any soak, and
@@ -188,7 +190,7 @@ pub fn plan(
     let mut faults: Vec<FaultWindow> = faults.into_iter().map(|(_, f)| f).collect();
     // Stable: faults at the same offset keep their file order.
     faults.sort_by_key(|f| f.at);
-    Ok(Plan {
+    let plan = Plan {
         name: name.clone(),
         description: raw.description.clone().unwrap_or_default(),
         seed,
@@ -203,7 +205,9 @@ pub fn plan(
         probes,
         preflight,
         safety,
-    })
+    };
+    settle::covers_drains(&cx, &raw, &plan)?;
+    Ok(plan)
 }
 
 fn serving<'r>(remotes: &'r [RemoteSpec], domain: &str) -> Option<&'r RemoteSpec> {

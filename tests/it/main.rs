@@ -11,6 +11,7 @@ mod postfix;
 mod preflight;
 mod remotes;
 mod reports;
+mod routing;
 mod runs;
 mod safety;
 mod signals;

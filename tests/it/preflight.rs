@@ -215,7 +215,7 @@ fn a_target_that_relays_nothing_stops_at_the_preflight_with_exit_3_and_gets_only
             .unwrap_or_else(|| panic!("a line for {domain}: {stderr}"));
         assert!(
             line.starts_with(&format!(
-                "{domain}: the canary was accepted by {by} but never reached remote `{remote}` at 127.0.0.1:"
+                "{domain}: the canary was accepted by {by} but never reached remote `{remote}` at 127.0.1."
             )) && line.ends_with(&format!(" in 3 s {hint}")),
             "{line}"
         );

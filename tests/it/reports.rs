@@ -99,6 +99,7 @@ fn golden_ledger() -> (Ledger, Progress) {
                 messages: rcpts,
                 rejected: 0,
                 faults_fired: u64::from(name == "down") * 12,
+                relay_denied: 0,
             },
         );
     }
@@ -111,6 +112,7 @@ fn golden_ledger() -> (Ledger, Progress) {
         bounced: 1,
         outstanding: l.outstanding() as u64,
         duplicates: 1,
+        misrouted: 0,
         queued: 0,
         queued_at_start: 0,
     };

@@ -44,7 +44,7 @@ const INVALID: &[(&str, &str)] = &[
     ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, unreachable, reset, blackhole, tarpit, reply, disconnect, greylist, rate_limit, tls"),
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
     ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle, preflight, safety"),
-    ("unreachable_with_settings.yaml", "11:62: faults[0].fault.unreachable: takes no settings: write the bare name"),
+    ("unreachable_unknown_setting.yaml", "11:64: faults[0].fault.unreachable.after: unknown key `after`, expected one of open_sessions"),
     ("wrong_version.yaml", "2:10: version: unsupported version `2`: this mailquake reads version 1"),
     ("queue_without_probes.yaml", "12:5: checks[1].queue: needs queue probes: add `probes: [{ postfix: CONFIG_DIR }, …]` under `target`"),
     ("probes_on_embedded.yaml", "5:11: target.probes: queue probes are for an external cluster (target.smtp); the embedded cluster needs none"),

@@ -22,6 +22,7 @@ use crate::Reply;
 pub mod blackhole;
 pub mod disconnect;
 pub mod greylist;
+pub mod outage;
 mod plan;
 pub mod rate_limit;
 pub mod refuse;
@@ -33,6 +34,7 @@ pub mod unreachable;
 
 pub use disconnect::Disconnect;
 pub use greylist::Greylist;
+pub use outage::{OpenSessions, Outage};
 pub use plan::{listener_state, ListenerState, Plan};
 pub use rate_limit::RateLimit;
 pub use reply::ReplyFault;
@@ -42,13 +44,18 @@ pub use tls::TlsFault;
 /// One fault, in the form written in a scenario (`fault: refuse`,
 /// `fault: { tarpit: { banner: 2s } }`, `fault: { reply: { stage: rcpt, code: 451 } }`,
 /// `fault: { tls: expired_cert }`).
+///
+/// `refuse` and `unreachable` are written bare, or with their [`Outage`] settings
+/// (`{ refuse: { open_sessions: keep } }`); the serde impls are in `outage.rs`. The
+/// derive (`remote = "Self"`) leaves inherent `Fault::deserialize`/`Fault::serialize`
+/// behind that do not know the bare forms: call `<Fault as Deserialize>::deserialize`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
-    /// Nothing listens: connect() gets ECONNREFUSED.
-    Refuse,
-    /// connect() never completes: SYNs are dropped.
-    Unreachable,
+    /// Nothing listens: connect() gets ECONNREFUSED; open sessions are reset.
+    Refuse(Outage),
+    /// connect() never completes: SYNs are dropped; open sessions go silent.
+    Unreachable(Outage),
     /// TCP accepted, then reset (RST) before any byte.
     Reset,
     /// TCP accepted, not a byte ever sent, never closed.
@@ -85,8 +92,8 @@ impl Fault {
     /// Short name for events and reports (`refuse`, `tarpit`, …).
     pub fn kind(&self) -> &'static str {
         match self {
-            Fault::Refuse => "refuse",
-            Fault::Unreachable => "unreachable",
+            Fault::Refuse(_) => "refuse",
+            Fault::Unreachable(_) => "unreachable",
             Fault::Reset => "reset",
             Fault::Blackhole => "blackhole",
             Fault::Tarpit(_) => "tarpit",
@@ -102,7 +109,7 @@ impl Fault {
     /// message a person can act on.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Fault::Refuse | Fault::Unreachable | Fault::Reset | Fault::Blackhole => Ok(()),
+            Fault::Refuse(_) | Fault::Unreachable(_) | Fault::Reset | Fault::Blackhole => Ok(()),
             Fault::Tls(_) => Ok(()),
             Fault::Tarpit(t) => t.validate(),
             Fault::Reply(r) => r.validate(),
@@ -213,8 +220,8 @@ mod tests {
     #[test]
     fn kinds_name_every_variant_in_serde_form() {
         let table = [
-            Fault::Refuse,
-            Fault::Unreachable,
+            Fault::REFUSE,
+            Fault::UNREACHABLE,
             Fault::Reset,
             Fault::Blackhole,
             Fault::Tarpit(Tarpit::default()),
@@ -274,7 +281,7 @@ mod tests {
             ),
             (Fault::RateLimit(RateLimit::default()), false),
             (Fault::Tls(TlsFault::UnknownCa), true),
-            (Fault::Unreachable, true),
+            (Fault::UNREACHABLE, true),
         ];
         for (fault, ok) in table {
             assert_eq!(fault.validate().is_ok(), ok, "{fault:?}");
@@ -284,8 +291,8 @@ mod tests {
     #[test]
     fn serde_form_is_the_scenario_form() {
         let table = [
-            (r#""refuse""#, Fault::Refuse),
-            (r#""unreachable""#, Fault::Unreachable),
+            (r#""refuse""#, Fault::REFUSE),
+            (r#""unreachable""#, Fault::UNREACHABLE),
             (
                 r#"{"reply":{"stage":"rcpt","code":451}}"#,
                 Fault::Reply(ReplyFault {

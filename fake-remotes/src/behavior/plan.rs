@@ -23,8 +23,8 @@ pub fn listener_state(faults: &[Fault]) -> ListenerState {
     faults
         .iter()
         .find_map(|f| match f {
-            Fault::Refuse => Some(ListenerState::Closed),
-            Fault::Unreachable => Some(ListenerState::Jammed),
+            Fault::Refuse(_) => Some(ListenerState::Closed),
+            Fault::Unreachable(_) => Some(ListenerState::Jammed),
             _ => None,
         })
         .unwrap_or(ListenerState::Open)
@@ -59,8 +59,8 @@ impl Plan {
     pub fn on_accept(&self) -> Option<Fired<AcceptAction>> {
         self.faults.iter().find_map(|fault| {
             let action = match fault {
-                Fault::Refuse => refuse::on_accept(),
-                Fault::Unreachable => unreachable::on_accept(),
+                Fault::Refuse(_) => refuse::on_accept(),
+                Fault::Unreachable(_) => unreachable::on_accept(),
                 Fault::Reset => reset::on_accept(),
                 Fault::Blackhole => blackhole::on_accept(),
                 _ => None,
@@ -84,8 +84,8 @@ impl Plan {
                 Fault::Tls(t) if stage == Stage::Starttls => {
                     tls::at_starttls(*t).map(StageAction::Reply)
                 }
-                Fault::Refuse
-                | Fault::Unreachable
+                Fault::Refuse(_)
+                | Fault::Unreachable(_)
                 | Fault::Tarpit(_)
                 | Fault::Greylist(_)
                 | Fault::RateLimit(_)
@@ -187,14 +187,14 @@ mod tests {
         let table = [
             (vec![], ListenerState::Open),
             (vec![Fault::Reset, Fault::Blackhole], ListenerState::Open),
-            (vec![Fault::Refuse], ListenerState::Closed),
-            (vec![Fault::Unreachable], ListenerState::Jammed),
+            (vec![Fault::REFUSE], ListenerState::Closed),
+            (vec![Fault::UNREACHABLE], ListenerState::Jammed),
             (
-                vec![Fault::Blackhole, Fault::Unreachable, Fault::Refuse],
+                vec![Fault::Blackhole, Fault::UNREACHABLE, Fault::REFUSE],
                 ListenerState::Jammed,
             ),
             (
-                vec![Fault::Refuse, Fault::Unreachable],
+                vec![Fault::REFUSE, Fault::UNREACHABLE],
                 ListenerState::Closed,
             ),
         ];
@@ -215,9 +215,9 @@ mod tests {
                 Some(("blackhole", AcceptAction::Blackhole)),
             ),
             // connections that raced in just before the listener closed or jammed
-            (vec![Fault::Refuse], Some(("refuse", AcceptAction::Reset))),
+            (vec![Fault::REFUSE], Some(("refuse", AcceptAction::Reset))),
             (
-                vec![Fault::Unreachable],
+                vec![Fault::UNREACHABLE],
                 Some(("unreachable", AcceptAction::Blackhole)),
             ),
             (vec![reply(Stage::Rcpt, 451, 1.0)], None),

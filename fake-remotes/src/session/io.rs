@@ -167,6 +167,11 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
                     self.idle.as_mut().reset(deadline);
                 }
                 _ = self.shutdown.as_mut() => return Err(End::Shutdown),
+                _ = super::outage::begun(&mut self.outage) => {
+                    if let Some(end) = self.outage_end() {
+                        return Err(end);
+                    }
+                }
             }
         }
     }

@@ -37,6 +37,7 @@ mod conn;
 mod faults;
 mod io;
 mod limits;
+mod outage;
 mod starttls;
 use auth::Sasl;
 use conn::Conn;
@@ -71,6 +72,8 @@ pub(crate) struct Shared {
     pub auth: Option<(String, String)>,
     /// The server's memory of its clients (connections, rates, greylist).
     pub clients: Clients,
+    /// The only domains RCPT accepts (lower-case); `None`: any.
+    pub serves: Option<Vec<String>>,
 }
 
 impl Shared {
@@ -98,6 +101,7 @@ impl Shared {
             tls,
             auth: config.auth.clone(),
             clients: Clients::spawn(),
+            serves: config.serves.clone(),
         }
     }
 }
@@ -164,6 +168,8 @@ pub(crate) struct Session<T, K> {
     waiting_since: Instant,
     idle: Pin<Box<Sleep>>,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The server's signal that an outage ending open sessions began (`outage.rs`).
+    outage: outage::OutageSignal,
 }
 
 impl<T: Transport, K: MessageSink> Session<T, K> {
@@ -209,6 +215,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             idle,
             // A child token: this session's waiter list is its own, not shared by all.
             shutdown: Box::pin(shutdown.child_token().cancelled_owned()),
+            outage: None,
         }
     }
 
@@ -400,6 +407,11 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             self.emit_rcpt(to, code_of(reply::NEED_MAIL));
             return self.send(Out::Line(reply::NEED_MAIL)).await;
         }
+        if !self.serves(&to) {
+            self.emit_rcpt(to.clone(), code_of(reply::RELAY_DENIED));
+            self.emit(RemoteEventKind::RelayDenied { rcpt: to });
+            return self.send(Out::Line(reply::RELAY_DENIED)).await;
+        }
         if self.rcpts.len() >= MAX_RCPTS {
             self.emit_rcpt(to, code_of(reply::TOO_MANY_RCPTS));
             return self.send(Out::Line(reply::TOO_MANY_RCPTS)).await;
@@ -418,6 +430,15 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         };
         self.emit_rcpt(to, code);
         self.send_or_fault(fault, Out::Line(reply::RCPT_OK)).await
+    }
+
+    /// Whether `rcpt`'s domain is one this server is an MX for (any, without a list).
+    fn serves(&self, rcpt: &str) -> bool {
+        let Some(domains) = &self.shared.serves else {
+            return true;
+        };
+        let domain = rcpt.rsplit_once('@').map_or("", |(_, d)| d);
+        domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
     fn emit_rcpt(&self, rcpt: String, code: u16) {

@@ -45,6 +45,10 @@ pub struct Counters {
     /// Times the remote healed itself because a lease ran out.
     #[serde(default)]
     pub leases_expired: u64,
+    /// RCPTs refused because their domain is not this remote's (mail sent to the wrong
+    /// remote).
+    #[serde(default)]
+    pub relay_denied: u64,
 }
 
 /// Who set a remote's faults.
@@ -335,6 +339,7 @@ impl ControlTask {
             RemoteEventKind::Rejected { .. } => c.rejected += 1,
             RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
             RemoteEventKind::LeaseExpired { .. } => c.leases_expired += 1,
+            RemoteEventKind::RelayDenied { .. } => c.relay_denied += 1,
         }
     }
 
@@ -524,7 +529,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let t0 = Instant::now();
         let timeline = vec![
-            entry(1, Some(2), Fault::Refuse),
+            entry(1, Some(2), Fault::REFUSE),
             entry(2, None, Fault::Blackhole),
         ];
         let (control, task) = spawn(vec![down], timeline, t0, events_rx, 10, shutdown.clone());
@@ -532,7 +537,7 @@ mod tests {
         faults.changed().await.unwrap();
         assert_eq!(
             (t0.elapsed().as_secs(), faults.borrow_and_update().clone()),
-            (1, vec![Fault::Refuse])
+            (1, vec![Fault::REFUSE])
         );
         let view = control
             .set_faults("down", vec![], None)
@@ -549,7 +554,7 @@ mod tests {
         );
         assert_eq!(
             *faults.borrow_and_update(),
-            vec![Fault::Refuse, Fault::Blackhole]
+            vec![Fault::REFUSE, Fault::Blackhole]
         );
         let err = control
             .set_faults("nope", vec![], None)

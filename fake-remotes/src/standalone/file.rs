@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, value::MapAccessDeserializer, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -167,7 +166,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Served, FileError> {
             domains.push(domain);
         }
         let listen = match &remote.listen {
-            None => SocketAddr::from(([127, 0, 0, 1], 0)),
+            // Each remote on its own loopback address (`server::default_listen`).
+            None => crate::default_listen(remotes.len(), 0),
             Some(text) => text.value.0.parse().map_err(|_| {
                 err(
                     text.referenced,
@@ -335,11 +335,12 @@ impl<'de> Deserialize<'de> for RawFault {
                 if v == "stuck" {
                     return Ok(RawFault::Stuck);
                 }
-                Fault::deserialize(de::IntoDeserializer::<E>::into_deserializer(v))
+                <Fault as Deserialize>::deserialize(de::IntoDeserializer::<E>::into_deserializer(v))
                     .map(RawFault::Remote)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFault, A::Error> {
-                let fault = Fault::deserialize(MapAccessDeserializer::new(&mut map))?;
+                let fault =
+                    <Fault as Deserialize>::deserialize(MapAccessDeserializer::new(&mut map))?;
                 if map.next_key::<IgnoredAny>()?.is_some() {
                     return Err(de::Error::custom("a fault is a map with exactly one key"));
                 }
@@ -406,7 +407,7 @@ checks: [ no_loss ]
         assert_eq!(served.remotes.len(), 2);
         assert_eq!(served.remotes[0].domains, ["ok.test", "also.test"]);
         assert_eq!(served.timeline.len(), 2, "the node fault is skipped");
-        assert_eq!(served.timeline[0].fault, Fault::Refuse);
+        assert_eq!(served.timeline[0].fault, Fault::REFUSE);
         assert_eq!(served.timeline[0].duration, Some(Duration::from_secs(20)));
         assert_eq!(served.timeline[1].at, Duration::ZERO);
     }

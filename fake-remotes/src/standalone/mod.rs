@@ -195,6 +195,8 @@ impl Standalone {
                 idle_timeout: Duration::from_secs(300),
                 starttls: true,
                 auth: None,
+                // An MX for its own domains only, like a real one.
+                serves: Some(def.domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
             };
             let sink = CountingSink {
                 name: def.name.clone(),

@@ -463,6 +463,10 @@ fn fault_subject(
                         let path = format!("{p}.fault.{}", fault.kind());
                         cx.err(kind.referenced, path, m)
                     })?;
+                    if let Some(why) = super::reach::why_never_fires(fault, target) {
+                        let path = format!("{p}.fault.{}", fault.kind());
+                        return Err(cx.err(kind.referenced, path, why));
+                    }
                     fault.clone()
                 }
                 RawFaultKind::Stuck => {

@@ -1,7 +1,5 @@
 //! `target:` and `remotes:` (including the implicit bounce collector).
 
-use std::net::SocketAddr;
-
 use serde_saphyr::{Location, Spanned};
 
 use super::*;
@@ -210,7 +208,9 @@ pub(super) fn remotes(
             domains.push(domain);
         }
         let listen = match &spec.listen {
-            None => SocketAddr::from(([127, 0, 0, 1], 0)),
+            // Each remote on its own loopback address, as destinations are apart on the
+            // internet (scenarios/README.md, "Where remotes listen").
+            None => fake_remotes::default_listen(remotes.len(), 0),
             Some(text) => text.value.0.parse().map_err(|_| {
                 cx.err(
                     text.referenced,
@@ -261,7 +261,7 @@ pub(super) fn add_bounce_remote(
     remotes.push(RemoteSpec {
         name: BOUNCE_REMOTE.to_owned(),
         domains: vec![BOUNCE_DOMAIN.to_owned()],
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen: fake_remotes::default_listen(remotes.len(), 0),
     });
     Ok(())
 }

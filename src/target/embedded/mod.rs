@@ -73,6 +73,8 @@ pub async fn start(
             // offered and anything accepted.
             starttls: false,
             auth: None,
+            // A relay: it takes mail for every domain.
+            serves: None,
         };
         let sink = NodeSink {
             node: Arc::from(name.as_str()),
