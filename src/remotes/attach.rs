@@ -46,7 +46,7 @@ pub struct Attachment {
     /// The timeline's switch per remote.
     pub faults: HashMap<String, watch::Sender<Vec<Fault>>>,
     /// What the remotes see, for the collector.
-    pub events: mpsc::UnboundedReceiver<RemoteEvent>,
+    pub events: mpsc::Receiver<RemoteEvent>,
     pub link: Link,
 }
 
@@ -104,7 +104,7 @@ pub async fn attach(plan: &Plan, external: &ExternalRemotes) -> Result<Attachmen
         .flat_map(|r| r.domains.iter().map(|d| (d.clone(), r.listen)))
         .collect();
 
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let after = snapshot.events.next.saturating_sub(1);
     let (cursor_tx, cursor) = watch::channel(after);
     let stop_follower = CancellationToken::new();
@@ -256,7 +256,7 @@ async fn apply_faults(
 async fn follow_events(
     client: Arc<ApiClient>,
     mut after: u64,
-    events: mpsc::UnboundedSender<RemoteEvent>,
+    events: mpsc::Sender<RemoteEvent>,
     cursor: watch::Sender<u64>,
     stop: CancellationToken,
 ) {
@@ -287,7 +287,9 @@ async fn follow_events(
                                 );
                             }
                             after = line.seq;
-                            if events.send(line.event).is_err() {
+                            // Waits while the collector's channel is full: the stream
+                            // is read no further meanwhile (the ring keeps the rest).
+                            if events.send(line.event).await.is_err() {
                                 return;
                             }
                             cursor.send_replace(after);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::Event;
@@ -61,7 +61,7 @@ pub async fn prepare(probes: &[Probe]) -> Result<Vec<NodeProbe>, String> {
 }
 
 /// Samples every probe each [`PROBE_EVERY`] until `stop`.
-pub async fn run(probes: Vec<NodeProbe>, events: UnboundedSender<Event>, stop: CancellationToken) {
+pub async fn run(probes: Vec<NodeProbe>, events: Sender<Event>, stop: CancellationToken) {
     if probes.is_empty() {
         return;
     }
@@ -75,11 +75,13 @@ pub async fn run(probes: Vec<NodeProbe>, events: UnboundedSender<Event>, stop: C
         for p in &probes {
             let at_us = now_us();
             let depth = sample(&p.probe).await.ok();
-            let _ = events.send(Event::QueueSample {
-                node: p.node.clone(),
-                at_us,
-                depth,
-            });
+            let _ = events
+                .send(Event::QueueSample {
+                    node: p.node.clone(),
+                    at_us,
+                    depth,
+                })
+                .await;
         }
     }
 }

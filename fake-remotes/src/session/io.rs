@@ -47,7 +47,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         let Some(pacing) = self.plan.pacing() else {
             return Ok(());
         };
-        self.report_tarpit();
+        self.report_tarpit().await;
         let fresh = self.out.split_off(start);
         self.flush().await?;
         // A tarpitted session mostly sleeps: keep only the unread input while it does,
