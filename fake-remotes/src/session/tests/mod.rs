@@ -142,6 +142,7 @@ const MESSAGE: &str =
     "DATA\r\nX-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n..dot\r\n.\r\n";
 
 mod auth;
+mod backpressure;
 mod limits;
 mod random;
 mod starttls;
