@@ -317,8 +317,8 @@ pub async fn flood(
         .await
         .map_err(|e| (3, e))?;
 
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (_remote_tx, remote_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::channel(collector::EVENTS_CAPACITY);
+    let (_remote_tx, remote_rx) = mpsc::channel(1);
     let (req_tx, req_rx) = mpsc::channel(4);
     let t0 = Instant::now();
     let t0_us = now_us();

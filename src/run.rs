@@ -279,12 +279,12 @@ struct RemoteSet {
     /// The timeline's fault switch per remote.
     faults: HashMap<String, watch::Sender<Vec<Fault>>>,
     /// What the remotes see, for the collector.
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
 }
 
 /// Binds and starts the scenario's remotes in this process.
 fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet, String> {
-    let (remote_tx, remote_rx) = mpsc::unbounded_channel();
+    let (remote_tx, remote_rx) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
     let mut routes: HashMap<String, SocketAddr> = HashMap::new();
     for (i, spec) in plan.remotes.iter().enumerate() {
@@ -352,7 +352,7 @@ async fn run_stages(
     let run_id = journal
         .as_ref()
         .map_or_else(|| run_id(plan.seed), |j| j.run_id().to_string());
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::channel(collector::EVENTS_CAPACITY);
     let (req_tx, req_rx) = mpsc::channel(16);
     let mut ledger = Ledger {
         run_id: run_id.clone(),

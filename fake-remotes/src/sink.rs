@@ -48,7 +48,7 @@ pub trait MessageSink: Clone + Send + Sync + 'static {
 #[derive(Clone, Debug)]
 pub struct CountingSink {
     pub name: String,
-    pub events: tokio::sync::mpsc::UnboundedSender<crate::RemoteEvent>,
+    pub events: tokio::sync::mpsc::Sender<crate::RemoteEvent>,
 }
 
 /// Queue ids of accepted messages, unique within the process.
@@ -63,17 +63,22 @@ impl MessageSink for CountingSink {
             );
         }
         let facts = crate::headers::scan(&body);
-        let _ = self.events.send(crate::RemoteEvent {
-            at_us: crate::event::now_us(),
-            remote: self.name.clone(),
-            kind: crate::RemoteEventKind::Message {
-                mail_from: envelope.mail_from,
-                rcpts: envelope.rcpts,
-                tracking: facts.tracking,
-                received_by: facts.received_by,
-                size: body.len(),
-            },
-        });
+        // Waits while the channel is full: the dot is answered once the message is
+        // counted (back-pressure on the client, never a lost event).
+        let _ = self
+            .events
+            .send(crate::RemoteEvent {
+                at_us: crate::event::now_us(),
+                remote: self.name.clone(),
+                kind: crate::RemoteEventKind::Message {
+                    mail_from: envelope.mail_from,
+                    rcpts: envelope.rcpts,
+                    tracking: facts.tracking,
+                    received_by: facts.received_by,
+                    size: body.len(),
+                },
+            })
+            .await;
         let id = QUEUED.fetch_add(1, Ordering::Relaxed);
         Reply::new(250, format!("2.0.0 Ok: queued as {id:X}"))
     }
@@ -86,7 +91,7 @@ mod tests {
 
     #[tokio::test]
     async fn counting_sink_reports_the_message_and_answers_250() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let sink = CountingSink {
             name: "ok".into(),
             events: tx,
@@ -119,7 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reject_recipient_gets_550_and_no_message_event() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         let sink = CountingSink {
             name: "ok".into(),
             events: tx,

@@ -296,11 +296,19 @@ fn domain_is(addr: &str, domain: &str) -> bool {
         .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
 }
 
+/// Capacity of the channel of [`Event`]s (generator and probes → collector). When it is
+/// full the generator waits to report: its sessions slow down, which shows as shortfall
+/// and latency, never as a lost record. Applying an event is a few field writes, so the
+/// collector drains far faster than 5,000 msg/s fills it; 65,536 events (tens of bytes
+/// each, ~3 MB at most) ride out a pause of several seconds. Remote events use
+/// [`fake_remotes::event::CHANNEL_CAPACITY`].
+pub const EVENTS_CAPACITY: usize = 65_536;
+
 /// The collector task: applies events until asked to finish.
 pub async fn run(
     ledger: Ledger,
-    mut events: mpsc::UnboundedReceiver<Event>,
-    mut remote_events: mpsc::UnboundedReceiver<RemoteEvent>,
+    mut events: mpsc::Receiver<Event>,
+    mut remote_events: mpsc::Receiver<RemoteEvent>,
     mut requests: mpsc::Receiver<Request>,
 ) -> Option<Ledger> {
     let mut c = Collector::new(ledger);

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc::{self, Sender};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -103,7 +103,7 @@ struct Job {
 pub async fn run_on_own_thread(
     load: Load,
     config: GeneratorConfig,
-    events: UnboundedSender<Event>,
+    events: Sender<Event>,
     stop: CancellationToken,
 ) -> Result<GeneratorReport, String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -132,10 +132,15 @@ pub async fn run_on_own_thread(
 pub async fn run(
     load: Load,
     config: GeneratorConfig,
-    events: UnboundedSender<Event>,
+    events: Sender<Event>,
     stop: CancellationToken,
 ) -> GeneratorReport {
     let sessions = load.sessions.max(1);
+    // Unbounded, but bounded by construction: a recorder flushes from a synchronous
+    // callback (it cannot wait), and the stats task runs on this same one thread, so
+    // between two of its turns each session runs at most once and sends a batch or two
+    // (at most 1,024 samples of 8 bytes each): a few hundred KiB for 50 sessions. The soak
+    // benchmark (bench/soak.sh, BENCHMARKS.md) measures the whole process flat.
     let (batch_tx, batch_rx) = mpsc::unbounded_channel();
     let hlog = config.hlog_dir.as_ref().map(|dir| {
         let start = std::time::UNIX_EPOCH + std::time::Duration::from_micros(config.t0_us);
@@ -209,7 +214,7 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
         let due = config.t0 + offset;
         if due > Instant::now() {
             if unreported > 0 {
-                let _ = events.send(Event::Shortfall { count: unreported });
+                let _ = events.send(Event::Shortfall { count: unreported }).await;
                 unreported = 0;
             }
             tokio::select! {
@@ -230,19 +235,21 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
             unreported += 1;
             continue;
         }
-        let _ = events.send(Event::Submitted {
-            seq,
-            domain,
-            rcpts: load.message.recipients,
-            intended_us: config.t0_us + offset.as_micros() as u64,
-        });
+        let _ = events
+            .send(Event::Submitted {
+                seq,
+                domain,
+                rcpts: load.message.recipients,
+                intended_us: config.t0_us + offset.as_micros() as u64,
+            })
+            .await;
         if tx.try_send(Job { seq, domain, size }).is_err() {
             break;
         }
         seq += 1;
     }
     if unreported > 0 {
-        let _ = events.send(Event::Shortfall { count: unreported });
+        let _ = events.send(Event::Shortfall { count: unreported }).await;
     }
     (planned, shortfall)
 }

@@ -26,14 +26,14 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A fake remote (healthy unless `faults`) on 127.0.0.1:0, introducing itself as `hostname`.
 pub struct Remote {
     pub addr: SocketAddr,
-    pub events: mpsc::UnboundedReceiver<RemoteEvent>,
+    pub events: mpsc::Receiver<RemoteEvent>,
     pub shutdown: CancellationToken,
 }
 
 pub fn remote(hostname: &str, faults: Vec<Fault>) -> Remote {
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
     let addr = listener.local_addr().unwrap();
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let shutdown = CancellationToken::new();
     let config = ServerConfig {
         hostname: hostname.into(),
@@ -109,7 +109,15 @@ pub async fn generate(
     client: ClientOptions,
     hlog_dir: Option<&Path>,
 ) -> (GeneratorReport, Vec<Event>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(mailquake::collector::EVENTS_CAPACITY);
+    // Read as the collector does: the channel is bounded, so the generator waits on it.
+    let collected = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(e) = rx.recv().await {
+            events.push(e);
+        }
+        events
+    });
     let t0 = Instant::now();
     let t0_us = fake_remotes::event::now_us();
     let config = GeneratorConfig {
@@ -130,10 +138,10 @@ pub async fn generate(
     )
     .await
     .expect("the generator finishes");
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
+    let events = timeout(Duration::from_secs(30), collected)
+        .await
+        .expect("the generator's last sender is gone")
+        .expect("the reader does not panic");
     (report, events)
 }
 

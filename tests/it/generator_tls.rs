@@ -327,7 +327,7 @@ async fn flood_over_starttls_and_auth_against_a_fake_remote() {
 
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (events_tx, mut events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let shutdown = CancellationToken::new();
     let config = ServerConfig {
         faults: watch::channel(Vec::new()).1,

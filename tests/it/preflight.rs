@@ -30,7 +30,7 @@ struct StandIn {
     stop: CancellationToken,
     addrs: Vec<SocketAddr>,
     /// What a fake-remote stand-in saw (nothing for the embedded cluster).
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
 }
 
 impl Drop for StandIn {
@@ -44,7 +44,7 @@ impl StandIn {
     fn relaying_nothing() -> StandIn {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let stop = CancellationToken::new();
-        let (tx, events) = mpsc::unbounded_channel();
+        let (tx, events) = mpsc::channel(65_536);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
@@ -80,7 +80,7 @@ impl StandIn {
         let cluster = runtime
             .block_on(embedded::start(&spec, routes, 1, stop.clone()))
             .unwrap();
-        let (_, events) = mpsc::unbounded_channel();
+        let (_, events) = mpsc::channel(65_536);
         StandIn {
             runtime,
             stop,

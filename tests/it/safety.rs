@@ -31,14 +31,10 @@ const NO_SECRETS_IN_ENV: [(&str, Option<&str>); 2] = [
 ];
 
 /// A fake remote on 127.0.0.1:0 that demands AUTH as USER/PASSWORD before MAIL.
-fn auth_server() -> (
-    SocketAddr,
-    mpsc::UnboundedReceiver<RemoteEvent>,
-    CancellationToken,
-) {
+fn auth_server() -> (SocketAddr, mpsc::Receiver<RemoteEvent>, CancellationToken) {
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(65_536);
     let shutdown = CancellationToken::new();
     let config = ServerConfig {
         faults: watch::channel(Vec::new()).1,
@@ -55,7 +51,7 @@ fn auth_server() -> (
 
 /// Every event the server sent, once it is stopped.
 async fn drain(
-    mut events: mpsc::UnboundedReceiver<RemoteEvent>,
+    mut events: mpsc::Receiver<RemoteEvent>,
     stop: CancellationToken,
 ) -> Vec<RemoteEvent> {
     stop.cancel();
@@ -220,7 +216,7 @@ async fn closed_model_against_a_target_elsewhere_is_paced_and_stopped_at_the_cap
 
     // The generator held to it, against a loopback server (as it would be elsewhere).
     let (addr, events, stop) = auth_server();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(65_536);
     let client = mailquake::run::client_options(
         &TlsSpec::default(),
         Some(mailquake::smtp::Credentials {

@@ -47,7 +47,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         let Some(pacing) = self.plan.pacing() else {
             return Ok(());
         };
-        self.report_tarpit();
+        self.report_tarpit().await;
         let fresh = self.out.split_off(start);
         self.flush().await?;
         // A tarpitted session mostly sleeps: keep only the unread input while it does,
@@ -168,7 +168,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
                 }
                 _ = self.shutdown.as_mut() => return Err(End::Shutdown),
                 _ = super::outage::begun(&mut self.outage) => {
-                    if let Some(end) = self.outage_end() {
+                    if let Some(end) = self.outage_end().await {
                         return Err(end);
                     }
                 }

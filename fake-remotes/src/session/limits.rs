@@ -16,7 +16,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         if !rate_limit::over_connection_limit(open, limit) {
             return None;
         }
-        self.fired("rate_limit", Stage::Connect);
+        self.fired("rate_limit", Stage::Connect).await;
         Some(rate_limit::too_many_connections(ip))
     }
 
@@ -30,7 +30,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         if self.shared.clients.admit_message(ip, windows).await {
             return None;
         }
-        self.fired("rate_limit", Stage::Mail);
+        self.fired("rate_limit", Stage::Mail).await;
         Some(rate_limit::too_much_mail(ip))
     }
 
@@ -44,7 +44,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         if clients.greylist_passes(ip, sender, rcpt, retry_after).await {
             return None;
         }
-        self.fired("greylist", Stage::Rcpt);
+        self.fired("greylist", Stage::Rcpt).await;
         Some(greylist::reply())
     }
 }

@@ -41,7 +41,7 @@ pub enum NodeControl {
 pub struct NodeSink {
     pub node: Arc<str>,
     pub next_id: Arc<AtomicU64>,
-    pub queue: mpsc::UnboundedSender<Incoming>,
+    pub queue: mpsc::Sender<Incoming>,
 }
 
 impl MessageSink for NodeSink {
@@ -62,7 +62,7 @@ impl MessageSink for NodeSink {
             rcpts: envelope.rcpts,
             body: stamped.freeze(),
         };
-        match self.queue.send(incoming) {
+        match self.queue.send(incoming).await {
             Ok(()) => Reply::new(250, format!("2.0.0 Ok: queued as {id:X}")),
             Err(_) => Reply::new(451, "4.3.0 queue unavailable, try again"),
         }
@@ -87,7 +87,7 @@ struct Stored {
 pub async fn run_queue(
     config: RelayConfig,
     mut policy: Box<dyn QueuePolicy>,
-    mut incoming: mpsc::UnboundedReceiver<Incoming>,
+    mut incoming: mpsc::Receiver<Incoming>,
     mut control: mpsc::UnboundedReceiver<NodeControl>,
     shutdown: CancellationToken,
 ) {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use proptest::prelude::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
 use super::*;
@@ -22,7 +22,7 @@ const IDLE: Duration = Duration::from_secs(40);
 
 struct Harness {
     client: DuplexStream,
-    events: UnboundedReceiver<RemoteEvent>,
+    events: Receiver<RemoteEvent>,
     faults: watch::Sender<Vec<Fault>>,
     shutdown: CancellationToken,
 }
@@ -60,7 +60,7 @@ fn start_with(
     server: impl Transport,
     faults: Vec<Fault>,
 ) -> Harness {
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
     let (faults_tx, faults_rx) = watch::channel(faults);
     let shutdown = CancellationToken::new();
     let sink = CountingSink {
@@ -142,6 +142,7 @@ const MESSAGE: &str =
     "DATA\r\nX-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n..dot\r\n.\r\n";
 
 mod auth;
+mod backpressure;
 mod limits;
 mod random;
 mod starttls;
