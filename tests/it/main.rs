@@ -14,4 +14,5 @@ mod reports;
 mod runs;
 mod safety;
 mod signals;
+mod support;
 mod validate;
