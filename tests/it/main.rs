@@ -1,4 +1,5 @@
-//! The integration-test binary: one module per area.
+//! The integration-test binary: one module per area; what they share is in [`support`]
+//! (modules never import each other's items).
 
 mod bad_input;
 mod flood;
