@@ -291,3 +291,42 @@ impl Drop for Proc {
         let _ = self.child.wait();
     }
 }
+
+/// A child that writes more than a pipe buffer (64 KiB on Linux) before it exits: the
+/// runner drains it while waiting, so the child ends at once rather than at the deadline.
+#[test]
+fn the_runner_drains_more_than_a_pipe_buffer_while_waiting() {
+    const REMOTES: usize = 999;
+    let long = format!("{}.{}.test", "x".repeat(50), "y".repeat(40));
+    let mut text = String::from("version: 1\nname: wide\nremotes:\n");
+    for i in 0..REMOTES {
+        text.push_str(&format!(
+            "  r{i}: {{ domains: [d{i}-{long}], listen: 127.0.0.1:{} }}\n",
+            20_000 + i
+        ));
+    }
+    text.push_str("  bounces: { domains: [bounces.test], listen: 127.0.0.1:19999 }\n");
+    text.push_str(&format!(
+        "load:\n  steps: [ {{ rate: 1/s, for: 1s }} ]\n  mix: {{ d0-{long}: 100% }}\nchecks: [ no_loss ]\n"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wide.yaml");
+    std::fs::write(&file, text).unwrap();
+    let routes = mailquake_os(&["routes".as_ref(), file.as_os_str()]).run(WAIT);
+    assert_eq!(routes.code, Some(0), "{}", routes.stderr);
+    assert!(
+        routes.stdout.len() > 100 * 1024,
+        "more than a pipe buffer: {} bytes",
+        routes.stdout.len()
+    );
+    let routed = routes
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\tsmtp:[127.0.0.1]:"))
+        .count();
+    assert_eq!(
+        routed,
+        REMOTES + 1,
+        "every domain routed, all of stdout read"
+    );
+}
