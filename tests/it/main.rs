@@ -1,4 +1,5 @@
-//! The integration-test binary: one module per area.
+//! The integration-test binary: one module per area; what they share is in [`support`]
+//! (modules never import each other's items).
 
 mod bad_input;
 mod flood;
@@ -15,4 +16,5 @@ mod routing;
 mod runs;
 mod safety;
 mod signals;
+mod support;
 mod validate;
