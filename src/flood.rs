@@ -404,3 +404,12 @@ pub fn render(target: &str, r: &FloodReport) -> String {
     t.push_str(&load::render(&r.load, &r.submit_replies));
     t
 }
+
+#[cfg(test)]
+mod tests {
+    /// flood's default recipient domain is a reserved test domain.
+    #[test]
+    fn flood_domain_is_reserved() {
+        assert!(crate::scenario::safety::is_reserved(super::FLOOD_DOMAIN));
+    }
+}

@@ -117,8 +117,10 @@ impl Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    /// The banner (before any command).
-    Connect,
+    /// The banner (before any command). `connect`, its former name, is still accepted;
+    /// it is not the client's `connect` phase (the TCP connect), which no fault acts on.
+    #[serde(alias = "connect")]
+    Banner,
     /// EHLO or HELO.
     Ehlo,
     /// MAIL FROM.
@@ -138,7 +140,7 @@ pub enum Stage {
 impl Stage {
     pub fn as_str(&self) -> &'static str {
         match self {
-            Stage::Connect => "connect",
+            Stage::Banner => "banner",
             Stage::Ehlo => "ehlo",
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
@@ -334,5 +336,25 @@ mod tests {
         }
         let err = serde_json::from_str::<Fault>(r#"{"tls":"wrong"}"#).unwrap_err();
         assert!(err.to_string().contains("starttls_refused"), "{err}");
+    }
+
+    /// The banner stage is `banner`; `connect`, its former name, is still read as it.
+    #[test]
+    fn banner_stage_accepts_connect_as_an_alias() {
+        for name in ["banner", "connect"] {
+            let json = format!(r#"{{"reply":{{"stage":"{name}","code":554}}}}"#);
+            let got: Fault = serde_json::from_str(&json).expect(&json);
+            assert!(
+                matches!(&got, Fault::Reply(r) if r.stage == Stage::Banner),
+                "{json}: {got:?}"
+            );
+        }
+        assert_eq!(Stage::Banner.as_str(), "banner");
+        assert_eq!(
+            serde_json::to_string(&Stage::Banner).unwrap(),
+            r#""banner""#
+        );
+        let err = serde_json::from_str::<Stage>(r#""greeting""#).unwrap_err();
+        assert!(err.to_string().contains("`banner`"), "{err}");
     }
 }

@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(plan.connection_limit(), None);
         assert!(plan.message_windows().is_empty());
         assert_eq!(plan.greylist(), None);
-        for stage in [Stage::Connect, Stage::Rcpt, Stage::Dot, Stage::Starttls] {
+        for stage in [Stage::Banner, Stage::Rcpt, Stage::Dot, Stage::Starttls] {
             assert_eq!(plan.at_stage(stage), None);
         }
     }

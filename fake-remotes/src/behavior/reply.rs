@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn validate_rejects_bad_values() {
         let ok = ReplyFault {
-            stage: Stage::Connect,
+            stage: Stage::Banner,
             code: 554,
             text: None,
             probability: 1.0,

@@ -16,7 +16,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         if !rate_limit::over_connection_limit(open, limit) {
             return None;
         }
-        self.fired("rate_limit", Stage::Connect);
+        self.fired("rate_limit", Stage::Banner);
         Some(rate_limit::too_many_connections(ip))
     }
 

@@ -203,7 +203,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             quit_only: false,
             authenticated: false,
             sasl: None,
-            stage: Stage::Connect,
+            stage: Stage::Banner,
             tarpit_reported: false,
             waiting_since: Instant::now(),
             idle,
@@ -215,7 +215,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     pub(crate) async fn run(mut self) {
         self.emit(RemoteEventKind::Connected { peer: self.peer });
         if let Some(Fired { fault, action }) = self.plan.on_accept() {
-            self.fired(fault, Stage::Connect);
+            self.fired(fault, Stage::Banner);
             match action {
                 AcceptAction::Reset => self.io.abort(),
                 AcceptAction::Blackhole => self.hold().await,
@@ -241,7 +241,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             self.pause(delay).await?;
         }
         self.refresh_faults();
-        let fault = self.fault_at(Stage::Connect)?;
+        let fault = self.fault_at(Stage::Banner)?;
         let start = self.out.len();
         match &fault {
             Some(r) => render(&mut self.out, r),
