@@ -1,5 +1,6 @@
 //! The integration-test binary: one module per area.
 
+mod architecture;
 mod bad_input;
 mod flood;
 mod generator;
