@@ -4,7 +4,7 @@
 //! in its own file and *decides* (refuse this connection, delay this reply by N, answer
 //! 451 at RCPT); the session (`session/`) and the accept loop (`server/`) *execute*. So
 //! behaviours are unit-tested without sockets. Several faults may be in force at once on
-//! one remote (a tarpit plus a 30% 451); the [`Plan`] of a session combines them:
+//! one remote (a tarpit plus a 30% 451); the [`SessionPlan`] of a session combines them:
 //!
 //! - the listener: the first `refuse`/`unreachable` in list order decides;
 //! - at accept, the first `refuse`/`unreachable`/`reset`/`blackhole` in list order wins;
@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Reply;
+use crate::RemoteReply;
 
 pub mod blackhole;
 pub mod disconnect;
@@ -33,7 +33,7 @@ pub mod unreachable;
 
 pub use disconnect::Disconnect;
 pub use greylist::Greylist;
-pub use plan::{listener_state, ListenerState, Plan};
+pub use plan::{listener_state, ListenerState, SessionPlan};
 pub use rate_limit::RateLimit;
 pub use reply::ReplyFault;
 pub use tarpit::{Pacing, Tarpit};
@@ -165,7 +165,7 @@ pub enum AcceptAction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StageAction {
     /// Answer this instead (421 also closes the connection).
-    Reply(Reply),
+    Reply(RemoteReply),
     /// Close without a reply.
     Disconnect,
     /// Close with RST (a `reset` fault switched on while the session was open).

@@ -1,5 +1,5 @@
 //! One SMTP session: reads commands, answers them, receives bodies, hands messages to the
-//! sink, and executes what the behaviour [`Plan`] decides (delays, replies, closes).
+//! sink, and executes what the behaviour [`SessionPlan`] decides (delays, replies, closes).
 //!
 //! Built for throughput like Postfix's `smtp-sink`: input is read in chunks (4 KiB for
 //! bodies) into one buffer, every complete command in it is answered into one output
@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::behavior::{AcceptAction, Fired, Plan};
+use crate::behavior::{AcceptAction, Fired, SessionPlan};
 use crate::clients::{Clients, ConnectionSlot};
 use crate::command::{self, code_of, reply, Command, MAX_LINE};
 use crate::data::DataReceiver;
 use crate::tls::ServerTls;
 use crate::{
-    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, ServerConfig, Stage,
+    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, RemoteReply, ServerConfig,
+    Stage,
 };
 
 mod auth;
@@ -124,7 +125,7 @@ enum Out<'a> {
     Line(&'static [u8]),
     Ehlo,
     Helo,
-    Reply(&'a Reply),
+    Reply(&'a RemoteReply),
 }
 
 pub(crate) struct Session<T, K> {
@@ -136,7 +137,7 @@ pub(crate) struct Session<T, K> {
     sink: K,
     events: mpsc::UnboundedSender<RemoteEvent>,
     faults: watch::Receiver<Vec<Fault>>,
-    plan: Plan,
+    plan: SessionPlan,
     peer: SocketAddr,
     inbuf: Vec<u8>,
     /// Start of the unprocessed input in `inbuf`.
@@ -179,7 +180,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         shutdown: &CancellationToken,
     ) -> Self {
         let mut faults = faults;
-        let plan = Plan::new(faults.borrow_and_update().clone(), seed);
+        let plan = SessionPlan::new(faults.borrow_and_update().clone(), seed);
         let idle = Box::pin(sleep(shared.idle_timeout));
         let slot = shared.clients.opened(peer.ip().to_canonical());
         Session {
