@@ -305,7 +305,7 @@ pub async fn flood(
     out: Option<PathBuf>,
     stop: CancellationToken,
 ) -> Result<FloodReport, (u8, String)> {
-    let endpoints = crate::target::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
+    let endpoints = crate::cluster::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
     let timeouts = Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30));
     let client =
         crate::run::client_options(&load.tls, load.auth.clone(), timeouts).map_err(|e| (2, e))?;

@@ -1,7 +1,7 @@
 //! mailquake: chaos and load tests for SMTP clusters.
 //!
 //! The modules read in flow order: a scenario becomes a [`scenario::Plan`]; the
-//! [`generator`] floods the [`target`] through our [`smtp`] client; fake remotes
+//! [`generator`] floods the target [`cluster`] through our [`smtp`] client; fake remotes
 //! (the `fake-remotes` crate) misbehave on a timeline; the [`collector`] owns the ledger
 //! of every message; [`checks`] judge it; [`report`] renders the verdict. Only [`run`]
 //! wires the stages together ([`out_dir`]: its output folder, rescued if it fails).
@@ -15,6 +15,7 @@
 pub mod abort;
 pub mod checks;
 pub mod cli;
+pub mod cluster;
 pub mod collector;
 pub mod flood;
 pub mod generator;
@@ -30,6 +31,5 @@ pub mod run;
 pub mod scenario;
 pub mod signals;
 pub mod smtp;
-pub mod target;
 pub mod timeline;
 pub mod tracking;

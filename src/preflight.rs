@@ -34,10 +34,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::TargetEndpoint;
 use crate::report::progress::log_line;
 use crate::scenario::{Check, Plan, Target, BOUNCE_DOMAIN};
 use crate::smtp::{ClientOptions, Connection};
-use crate::target::TargetEndpoint;
 use crate::tracking::canary_address;
 
 /// What the preflight found: `summary.json`'s `preflight` section.

@@ -30,7 +30,7 @@ use crate::collector::Event;
 use crate::scenario::{Load, LoadModel};
 use crate::smtp::ClientOptions;
 // The endpoint type is the target's; named here too for the generator's callers.
-pub use crate::target::TargetEndpoint;
+pub use crate::cluster::TargetEndpoint;
 // The measurements are neutral (the report renders them); named here too.
 pub use crate::measure::LoadMeasurements as GeneratorReport;
 

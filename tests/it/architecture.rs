@@ -9,24 +9,24 @@ use std::path::{Path, PathBuf};
 /// is a top-level module of `src/` (a file `src/<m>.rs` or a folder `src/<m>/`).
 const FORBIDDEN: &[(&str, &[&str])] = &[
     // The report renders what the stages measured, through neutral types.
-    ("report", &["generator", "target"]),
+    ("report", &["generator", "cluster"]),
     // Checks judge the ledger and the plan only.
-    ("checks", &["generator", "target", "smtp", "report", "run"]),
+    ("checks", &["generator", "cluster", "smtp", "report", "run"]),
     // The collector owns the ledger; the stages tell it things, it asks none of them.
     (
         "collector",
-        &["generator", "target", "checks", "report", "run"],
+        &["generator", "cluster", "checks", "report", "run"],
     ),
     // The cluster under test does not know who floods it.
-    ("target", &["generator", "checks", "report", "run"]),
+    ("cluster", &["generator", "checks", "report", "run"]),
     // The neutral measurements sit between the generator and the report.
-    ("measure", &["generator", "report", "target", "collector"]),
+    ("measure", &["generator", "report", "cluster", "collector"]),
     // The validated plan comes first: nothing downstream of it.
     (
         "scenario",
         &[
             "generator",
-            "target",
+            "cluster",
             "collector",
             "checks",
             "report",
@@ -259,9 +259,9 @@ fn the_checker_finds_forbidden_imports_in_any_form() {
             &["smtp"],
         ),
         (
-            "    let x = crate::target::resolve(&e);",
+            "    let x = crate::cluster::resolve(&e);",
             "checks",
-            &["target"],
+            &["cluster"],
         ),
         (
             "fn f() { crate::report::progress::log_line(\"x\") }",

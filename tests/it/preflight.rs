@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fake_remotes::{CountingSink, RemoteEvent, RemoteEventKind, ServerConfig};
+use mailquake::cluster::embedded;
 use mailquake::scenario::EmbeddedSpec;
-use mailquake::target::embedded;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
