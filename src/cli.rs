@@ -92,7 +92,7 @@ pub enum Command {
         file: PathBuf,
         /// Which MTA's map format.
         #[arg(long, value_enum, default_value = "postfix")]
-        format: crate::target::routes::RouteFormat,
+        format: crate::cluster::routes::RouteFormat,
     },
     /// Serve the scenario's fake remotes standalone, until Ctrl-C, SIGTERM or SIGHUP
     /// (then exit 0): its remotes listen

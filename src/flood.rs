@@ -303,7 +303,7 @@ pub async fn flood(
     out: Option<PathBuf>,
     stop: CancellationToken,
 ) -> Result<FloodReport, (u8, String)> {
-    let endpoints = crate::target::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
+    let endpoints = crate::cluster::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
     let timeouts = Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30));
     let client =
         crate::run::client_options(&load.tls, load.auth.clone(), timeouts).map_err(|e| (2, e))?;
@@ -389,4 +389,13 @@ pub fn render(target: &str, r: &FloodReport) -> String {
     }
     t.push_str(&load::render(&r.load, &r.submit_replies));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    /// flood's default recipient domain is a reserved test domain.
+    #[test]
+    fn flood_domain_is_reserved() {
+        assert!(crate::scenario::safety::is_reserved(super::FLOOD_DOMAIN));
+    }
 }

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Routes { file, format } => match scenario::load(&file) {
-            Ok(plan) => match mailquake::target::routes::render(&plan, format) {
+            Ok(plan) => match mailquake::cluster::routes::render(&plan, format) {
                 Ok(map) => {
                     print!("{map}");
                     ExitCode::SUCCESS

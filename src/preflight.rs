@@ -34,11 +34,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::generator::message::canary_address;
-use crate::generator::TargetEndpoint;
+use crate::cluster::TargetEndpoint;
 use crate::report::progress::log_line;
 use crate::scenario::{Check, Plan, Target, BOUNCE_DOMAIN};
 use crate::smtp::{ClientOptions, Connection};
+use crate::tracking::canary_address;
 
 /// What the preflight found: `summary.json`'s `preflight` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

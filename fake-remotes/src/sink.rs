@@ -20,16 +20,17 @@ pub struct Envelope {
     pub rcpts: Vec<String>,
 }
 
-/// An SMTP reply: code and text (the text may hold the enhanced status code).
+/// An SMTP reply a fake remote (or a [`MessageSink`]) sends: code and text (the text may
+/// hold the enhanced status code).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
+pub struct RemoteReply {
     pub code: u16,
     pub text: String,
 }
 
-impl Reply {
+impl RemoteReply {
     pub fn new(code: u16, text: impl Into<String>) -> Self {
-        Reply {
+        RemoteReply {
             code,
             text: text.into(),
         }
@@ -38,7 +39,7 @@ impl Reply {
 
 /// Takes a complete message (body dot-unstuffed, without the final `.`) and answers the dot.
 pub trait MessageSink: Clone + Send + Sync + 'static {
-    fn deliver(&self, envelope: Envelope, body: Bytes) -> impl Future<Output = Reply> + Send;
+    fn deliver(&self, envelope: Envelope, body: Bytes) -> impl Future<Output = RemoteReply> + Send;
 }
 
 /// The fake remote's sink: reports each message as a [`crate::RemoteEventKind::Message`]
@@ -55,9 +56,9 @@ pub struct CountingSink {
 static QUEUED: AtomicU64 = AtomicU64::new(1);
 
 impl MessageSink for CountingSink {
-    async fn deliver(&self, envelope: Envelope, body: Bytes) -> Reply {
+    async fn deliver(&self, envelope: Envelope, body: Bytes) -> RemoteReply {
         if envelope.rcpts.iter().any(|r| crate::is_reject_address(r)) {
-            return Reply::new(
+            return RemoteReply::new(
                 550,
                 "5.1.1 Recipient address rejected: mq-reject. addresses never exist",
             );
@@ -80,7 +81,7 @@ impl MessageSink for CountingSink {
             })
             .await;
         let id = QUEUED.fetch_add(1, Ordering::Relaxed);
-        Reply::new(250, format!("2.0.0 Ok: queued as {id:X}"))
+        RemoteReply::new(250, format!("2.0.0 Ok: queued as {id:X}"))
     }
 }
 

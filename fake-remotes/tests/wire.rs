@@ -286,7 +286,7 @@ async fn reset_closes_with_rst_before_any_byte() {
     let events = remote.finish().await;
     assert!(events.contains(&RemoteEventKind::FaultFired {
         fault: "reset".into(),
-        stage: Stage::Connect,
+        stage: Stage::Banner,
         rcpts: vec![]
     }));
 }
@@ -349,7 +349,7 @@ async fn reply_451_at_rcpt() {
 #[tokio::test]
 async fn reply_at_connect_then_only_quit() {
     let remote = start(vec![Fault::Reply(ReplyFault {
-        stage: Stage::Connect,
+        stage: Stage::Banner,
         code: 554,
         text: Some("5.7.1 no service here".into()),
         probability: 1.0,

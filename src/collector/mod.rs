@@ -15,8 +15,8 @@ use fake_remotes::{RemoteEvent, RemoteEventKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::generator::message::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use crate::scenario::BOUNCE_DOMAIN;
+use crate::tracking::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use ledger::{flag, NEVER};
 
 /// Running totals, cheap to copy (live progress, settle decisions).
@@ -452,7 +452,7 @@ mod tests {
         c.apply(Event::QueueSample {
             node: Arc::from("n2"),
             at_us: 1_000_000,
-            depth: Some(crate::target::probes::QueueDepth {
+            depth: Some(event::QueueDepth {
                 total: 4,
                 by_domain: vec![],
             }),

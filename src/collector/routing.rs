@@ -9,7 +9,7 @@
 //! counts too: the message reached the wrong remote all the same.
 
 use super::Collector;
-use crate::generator::message::{parse_rcpt, parse_verp};
+use crate::tracking::{parse_rcpt, parse_verp};
 use crate::scenario::BOUNCE_DOMAIN;
 
 /// The domain part of an address, as written.

@@ -18,7 +18,6 @@ pub mod mix;
 mod session;
 pub mod shape;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -30,31 +29,15 @@ use tokio_util::sync::CancellationToken;
 use crate::collector::Event;
 use crate::scenario::{Load, LoadModel};
 use crate::smtp::ClientOptions;
-use histograms::PhaseStats;
+// The endpoint type is the target's; named here too for the generator's callers.
+pub use crate::cluster::TargetEndpoint;
+// The measurements are neutral (the report renders them); named here too.
+pub use crate::measure::LoadMeasurements as GeneratorReport;
 
 /// Host name the generator says in EHLO.
 pub const HELO_NAME: &str = "generator.mailquake.test";
 /// The closed model stops after this many messages (the ledger is sized for it).
 pub const CLOSED_MODEL_CAP: u64 = 10_000_000;
-
-/// One SMTP endpoint of the target.
-#[derive(Clone, Debug)]
-pub struct TargetEndpoint {
-    pub addr: SocketAddr,
-    /// As written (`HOST:PORT`): reports name it so, and TLS checks the certificate
-    /// against its host.
-    pub name: String,
-    pub weight: u32,
-}
-
-impl TargetEndpoint {
-    /// The host part of the name (for the TLS server name).
-    pub fn host(&self) -> &str {
-        self.name
-            .rsplit_once(':')
-            .map_or(self.name.as_str(), |(h, _)| h)
-    }
-}
 
 /// What the generator needs besides the load shape.
 #[derive(Clone, Debug)]
@@ -73,20 +56,6 @@ pub struct GeneratorConfig {
     /// Closed model against a target that is not loopback: paced and stopped at the
     /// safety caps (its rate is not planned, so validation cannot hold it to them).
     pub cap: Option<crate::scenario::safety::Cap>,
-}
-
-/// What the generator measured besides the ledger's events.
-#[derive(Clone, Debug, Default)]
-pub struct GeneratorReport {
-    pub model: LoadModel,
-    pub sessions: usize,
-    /// Messages the open model's shape called for (0 for the closed model).
-    pub planned: u64,
-    /// Called for, but no session was free to send (open model).
-    pub shortfall: u64,
-    pub stats: PhaseStats,
-    /// Endpoint names, indexed as in [`PhaseStats::slots`].
-    pub endpoints: Vec<String>,
 }
 
 struct Job {

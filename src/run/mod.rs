@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
 use crate::checks::DataCompleteness;
+use crate::cluster::embedded::node::NodeControl;
+use crate::cluster::{self, embedded};
 use crate::collector::{Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
@@ -38,8 +40,6 @@ use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, W
 use crate::scenario::{self, LoadModel, Plan, Target};
 use crate::signals::StopSignals;
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
-use crate::target::embedded::node::NodeControl;
-use crate::target::{self, embedded};
 use crate::{checks, timeline};
 
 /// How often the live progress is updated while a run goes.
@@ -381,7 +381,7 @@ async fn run_stages(
 
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
-    let probes = target::probes::prepare(&plan.probes).await?;
+    let probes = cluster::probes::prepare(&plan.probes).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
@@ -405,7 +405,7 @@ async fn run_stages(
             )
         }
         Target::Smtp(list) => {
-            let endpoints = target::resolve(list)?;
+            let endpoints = cluster::resolve(list)?;
             check_reachable(&endpoints).await?;
             (
                 endpoints,
@@ -451,7 +451,7 @@ async fn run_stages(
         timeline_started,
     ));
     let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
-    tokio::spawn(target::probes::run(
+    tokio::spawn(cluster::probes::run(
         probes,
         events_tx.clone(),
         shutdown.clone(),
@@ -534,7 +534,7 @@ async fn run_stages(
         planned: (load_report.model == LoadModel::Open).then_some(load_report.planned),
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
-        probes: probe_coverage(&ledger, &probed, target::probes::PROBE_EVERY),
+        probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
     };
     let findings = checks::judge(&plan, &ledger, &data);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);

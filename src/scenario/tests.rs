@@ -404,6 +404,15 @@ fn shape_errors() {
     }
 }
 
+fn banner_554() -> Fault {
+    Fault::Reply(fake_remotes::behavior::ReplyFault {
+        stage: fake_remotes::Stage::Banner,
+        code: 554,
+        text: None,
+        probability: 1.0,
+    })
+}
+
 #[test]
 fn every_remote_fault_form_loads() {
     let secs = Duration::from_secs;
@@ -454,6 +463,9 @@ fn every_remote_fault_form_loads() {
         ("{ tls: expired_cert }", Fault::Tls(TlsFault::ExpiredCert)),
         ("{ tls: wrong_name }", Fault::Tls(TlsFault::WrongName)),
         ("{ tls: unknown_ca }", Fault::Tls(TlsFault::UnknownCa)),
+        // The banner stage, by its name and by `connect`, its former one.
+        ("{ reply: { stage: banner, code: 554 } }", banner_554()),
+        ("{ reply: { stage: connect, code: 554 } }", banner_554()),
     ];
     // The `tls` faults only act on a cluster that uses STARTTLS: an external target.
     let external = "version: 1\nname: x\ntarget:\n  smtp: [127.0.0.1:2525]\n\

@@ -206,7 +206,7 @@ async fn one_message(server: &TestServer, options: &ClientOptions) -> Result<boo
     }
 }
 
-fn outcome_accepted(reply: &mailquake::smtp::Reply) -> bool {
+fn outcome_accepted(reply: &mailquake::smtp::ReceivedReply) -> bool {
     reply.code == 250
 }
 

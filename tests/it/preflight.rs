@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fake_remotes::{CountingSink, RemoteEvent, RemoteEventKind, ServerConfig};
+use mailquake::cluster::embedded;
 use mailquake::scenario::EmbeddedSpec;
-use mailquake::target::embedded;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -149,7 +149,7 @@ pub async fn serve<S: MessageSink>(
                         remote: config.name.clone(),
                         kind: RemoteEventKind::FaultFired {
                             fault: fault.to_string(),
-                            stage: Stage::Connect,
+                            stage: Stage::Banner,
                             rcpts: Vec::new(),
                         },
                     })

@@ -4,12 +4,12 @@
 use super::{End, Out, Session};
 use crate::behavior::{Fired, StageAction};
 use crate::event::now_us;
-use crate::{MessageSink, RemoteEvent, RemoteEventKind, Reply, Stage};
+use crate::{MessageSink, RemoteEvent, RemoteEventKind, RemoteReply, Stage};
 
 impl<T: super::Transport, K: MessageSink> Session<T, K> {
     /// Asks the plan about `stage`; reports a fault that fires. `Ok(Some)`: answer this
     /// instead; `Err`: the session ends here.
-    pub(super) async fn fault_at(&mut self, stage: Stage) -> Result<Option<Reply>, End> {
+    pub(super) async fn fault_at(&mut self, stage: Stage) -> Result<Option<RemoteReply>, End> {
         let Some(Fired { fault, action }) = self.plan.at_stage(stage) else {
             return Ok(None);
         };
@@ -24,7 +24,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
 
     pub(super) async fn send_or_fault(
         &mut self,
-        fault: Option<Reply>,
+        fault: Option<RemoteReply>,
         normal: Out<'_>,
     ) -> Result<(), End> {
         match fault {
@@ -34,7 +34,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
     }
 
     /// A fault's reply; 421 closes the connection after it (RFC 5321 §3.8).
-    pub(super) async fn send_fault(&mut self, r: &Reply) -> Result<(), End> {
+    pub(super) async fn send_fault(&mut self, r: &RemoteReply) -> Result<(), End> {
         self.send(Out::Reply(r)).await?;
         if r.code == 421 {
             return Err(End::Close);

@@ -11,7 +11,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::{End, Out, Session, COMMAND_CHUNK, FAREWELL_TIMEOUT, READ_CHUNK};
 use crate::behavior::tarpit;
 use crate::command::reply;
-use crate::{MessageSink, Reply};
+use crate::{MessageSink, RemoteReply};
 
 /// A byte stream a session runs on: TCP in production, an in-memory pipe in tests (TLS,
 /// after STARTTLS, wraps it: see `conn.rs`).
@@ -218,7 +218,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
 }
 
 /// Renders `code text`, one line per line of text (`code-` on all but the last).
-pub(super) fn render(out: &mut Vec<u8>, reply: &Reply) {
+pub(super) fn render(out: &mut Vec<u8>, reply: &RemoteReply) {
     let code = reply.code.to_string();
     let mut lines = reply.text.lines().peekable();
     if lines.peek().is_none() {

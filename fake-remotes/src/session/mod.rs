@@ -1,5 +1,5 @@
 //! One SMTP session: reads commands, answers them, receives bodies, hands messages to the
-//! sink, and executes what the behaviour [`Plan`] decides (delays, replies, closes).
+//! sink, and executes what the behaviour [`SessionPlan`] decides (delays, replies, closes).
 //!
 //! Built for throughput like Postfix's `smtp-sink`: input is read in chunks (4 KiB for
 //! bodies) into one buffer, every complete command in it is answered into one output
@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::behavior::{AcceptAction, Fired, Plan};
+use crate::behavior::{AcceptAction, Fired, SessionPlan};
 use crate::clients::{Clients, ConnectionSlot};
 use crate::command::{self, code_of, reply, Command, MAX_LINE};
 use crate::data::DataReceiver;
 use crate::tls::ServerTls;
 use crate::{
-    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, ServerConfig, Stage,
+    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, RemoteReply, ServerConfig,
+    Stage,
 };
 
 mod auth;
@@ -128,7 +129,7 @@ enum Out<'a> {
     Line(&'static [u8]),
     Ehlo,
     Helo,
-    Reply(&'a Reply),
+    Reply(&'a RemoteReply),
 }
 
 pub(crate) struct Session<T, K> {
@@ -140,7 +141,7 @@ pub(crate) struct Session<T, K> {
     sink: K,
     events: mpsc::Sender<RemoteEvent>,
     faults: watch::Receiver<Vec<Fault>>,
-    plan: Plan,
+    plan: SessionPlan,
     peer: SocketAddr,
     inbuf: Vec<u8>,
     /// Start of the unprocessed input in `inbuf`.
@@ -185,7 +186,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         shutdown: &CancellationToken,
     ) -> Self {
         let mut faults = faults;
-        let plan = Plan::new(faults.borrow_and_update().clone(), seed);
+        let plan = SessionPlan::new(faults.borrow_and_update().clone(), seed);
         let idle = Box::pin(sleep(shared.idle_timeout));
         let slot = shared.clients.opened(peer.ip().to_canonical());
         Session {
@@ -209,7 +210,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             quit_only: false,
             authenticated: false,
             sasl: None,
-            stage: Stage::Connect,
+            stage: Stage::Banner,
             tarpit_reported: false,
             waiting_since: Instant::now(),
             idle,
@@ -223,7 +224,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         self.emit(RemoteEventKind::Connected { peer: self.peer })
             .await;
         if let Some(Fired { fault, action }) = self.plan.on_accept() {
-            self.fired(fault, Stage::Connect).await;
+            self.fired(fault, Stage::Banner).await;
             match action {
                 AcceptAction::Reset => self.io.abort(),
                 AcceptAction::Blackhole => self.hold().await,
@@ -249,7 +250,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             self.pause(delay).await?;
         }
         self.refresh_faults();
-        let fault = self.fault_at(Stage::Connect).await?;
+        let fault = self.fault_at(Stage::Banner).await?;
         let start = self.out.len();
         match &fault {
             Some(r) => render(&mut self.out, r),

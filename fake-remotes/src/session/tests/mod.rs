@@ -211,13 +211,13 @@ async fn protocol_table() {
         ),
         (
             "554 banner: only QUIT",
-            vec![reply_fault(Stage::Connect, 554)],
+            vec![reply_fault(Stage::Banner, 554)],
             "EHLO c\r\nMAIL FROM:<>\r\nQUIT\r\n".into(),
             vec![554, 503, 503, 221],
         ),
         (
             "421 banner closes",
-            vec![reply_fault(Stage::Connect, 421)],
+            vec![reply_fault(Stage::Banner, 421)],
             "EHLO c\r\n".into(),
             vec![421],
         ),
@@ -263,7 +263,7 @@ async fn protocol_table() {
         (
             "disconnect at connect: no banner",
             vec![Fault::Disconnect(Disconnect {
-                stage: Stage::Connect,
+                stage: Stage::Banner,
                 probability: 1.0,
             })],
             "QUIT\r\n".into(),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use fake_remotes::{Envelope, MessageSink, Reply};
+use fake_remotes::{Envelope, MessageSink, RemoteReply};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -45,7 +45,7 @@ pub struct NodeSink {
 }
 
 impl MessageSink for NodeSink {
-    async fn deliver(&self, envelope: Envelope, body: Bytes) -> Reply {
+    async fn deliver(&self, envelope: Envelope, body: Bytes) -> RemoteReply {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let received = format!(
             "Received: from {} ([{}])\r\n\tby {} (mailquake-embedded) with ESMTP id {id:X};\r\n\t{}\r\n",
@@ -63,8 +63,8 @@ impl MessageSink for NodeSink {
             body: stamped.freeze(),
         };
         match self.queue.send(incoming).await {
-            Ok(()) => Reply::new(250, format!("2.0.0 Ok: queued as {id:X}")),
-            Err(_) => Reply::new(451, "4.3.0 queue unavailable, try again"),
+            Ok(()) => RemoteReply::new(250, format!("2.0.0 Ok: queued as {id:X}")),
+            Err(_) => RemoteReply::new(451, "4.3.0 queue unavailable, try again"),
         }
     }
 }

@@ -10,6 +10,8 @@ use fake_remotes::event::now_us;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
+// The sample type is the collector's: probes report to it.
+pub use crate::collector::event::QueueDepth;
 use crate::collector::Event;
 use crate::scenario::Probe;
 
@@ -17,14 +19,6 @@ use crate::scenario::Probe;
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// A probe command slower than this counts as failed.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Queue contents at one moment: messages held, and per recipient domain the messages
-/// with at least one recipient there still to deliver.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct QueueDepth {
-    pub total: u32,
-    pub by_domain: Vec<(String, u32)>,
-}
 
 /// A probe ready to sample: the node's host name and how to ask it.
 #[derive(Clone, Debug)]
