@@ -154,7 +154,8 @@ pub fn render(
             paint.dim(&leader),
             paint.dim(&format!("limit: {}", c.limit))
         );
-        if c.status != Status::Pass {
+        // The steady state's detail compares baseline, fault and after windows: always shown.
+        if c.status != Status::Pass || c.name == "steady_state" {
             for line in wrap(&c.detail, WRAP - DETAIL_INDENT.len()) {
                 let _ = writeln!(t, "{DETAIL_INDENT}{line}");
             }

@@ -379,6 +379,9 @@ pub enum Check {
         limit: Duration,
         /// 0..=1
         min_delivered: f64,
+        /// The steady-state baseline window (`baseline: { from, to }`), offsets from load
+        /// start; `None`: from load start to the first fault (`checks/steady_state.rs`).
+        baseline: Option<(Duration, Duration)>,
     },
     /// After the faults on the remote serving `domain` end, everything queued for it is
     /// delivered within `within`.
