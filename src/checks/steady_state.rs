@@ -365,18 +365,23 @@ fn backlog(
     healthy: &dyn Fn(&crate::collector::ledger::MessageRecord) -> bool,
     (from, to): (u32, u32),
 ) -> (f64, f64) {
+    // Outstanding at t = accepted before t − done (delivered or bounced) before t, both
+    // counted by binary search in sorted times: one pass over the ledger.
+    let mut accepted = Vec::new();
+    let mut done = Vec::new();
+    for r in ledger.records.iter().filter(|r| healthy(r) && r.accepted()) {
+        accepted.push(r.accepted_ms);
+        let delivered = if r.delivered() { r.delivered_ms } else { INF };
+        let bounced = if r.bounced() { r.bounced_ms } else { INF };
+        done.push(delivered.min(bounced).max(r.accepted_ms));
+    }
+    accepted.sort_unstable();
+    done.sort_unstable();
+    let before = |v: &[u32], t: u32| v.partition_point(|&x| x < t);
     let span = u64::from(to - from);
     let samples: Vec<usize> = (1..=SAMPLES as u64)
         .map(|i| from + (span * i / SAMPLES as u64) as u32)
-        .map(|t| {
-            ledger
-                .records
-                .iter()
-                .filter(|r| healthy(r) && r.accepted() && r.accepted_ms < t)
-                .filter(|r| !(r.delivered() && r.delivered_ms < t))
-                .filter(|r| !(r.bounced() && r.bounced_ms < t))
-                .count()
-        })
+        .map(|t| before(&accepted, t) - before(&done, t))
         .collect();
     let quarter = SAMPLES / 4;
     let mean = |s: &[usize]| s.iter().sum::<usize>() as f64 / s.len() as f64;

@@ -14,4 +14,5 @@ mod reports;
 mod runs;
 mod safety;
 mod signals;
+mod steady_state;
 mod validate;

@@ -1,0 +1,142 @@
+//! The steady state before the first fault, over real processes: an embedded cluster
+//! whose healthy destination cannot take the load from the start (served by `mailquake
+//! remotes` with a tarpit on its timeline, outside the run's own scenario) fails
+//! `steady_state` and leaves `isolation` inconclusive, exit 1; `validate` warns when the
+//! baseline is too short to judge.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::remotes::{mailquake, serve};
+
+/// Generous: a loaded machine runs these slowly.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Remotes `ok`, `down` served by `mailquake remotes`; `ok` answers every reply 100ms late
+/// from start-up, so one node with 2 connections to it delivers a few messages a second.
+fn slow_remotes(dir: &Path) -> PathBuf {
+    let file = dir.join("slow-remotes.yaml");
+    std::fs::write(
+        &file,
+        "version: 1
+name: t-slow-remotes
+remotes:
+  ok:   { domains: [ok.test] }
+  down: { domains: [down.test] }
+load:
+  steps: [ { rate: 1/s, for: 1s } ]
+  mix: { ok.test: 100% }
+faults:
+  - { remote: ok, at: 0s, fault: { tarpit: { reply: 100ms } } }
+checks: [ no_loss ]
+",
+    )
+    .unwrap();
+    file
+}
+
+/// 60 messages a second for 8s to that cluster; `down` refuses from `fault_at` for 2s.
+fn overloaded(dir: &Path, api: &str, fault_at: &str) -> PathBuf {
+    let file = dir.join("overloaded.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1
+name: t-overloaded
+seed: 7
+target:
+  embedded: {{ nodes: 1, queue: per-destination, concurrency: 2 }}
+remotes: {{ external: {api} }}
+load:
+  steps: [ {{ rate: 60/s, for: 8s }} ]
+  mix: {{ ok.test: 90%, down.test: 10% }}
+  message: {{ size: 1KiB }}
+  sessions: 100
+faults:
+  - {{ remote: down, at: {fault_at}, for: 2s, fault: refuse }}
+checks:
+  - {{ isolation: {{ healthy: [ok.test], during: faults, p99: 2s }} }}
+settle: 3s
+"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {s}"))
+}
+
+/// A cluster overloaded before the first fault fails `steady_state`, and `isolation` is
+/// inconclusive, not failed: the run does not blame isolation for an overload.
+#[test]
+fn a_cluster_overloaded_before_the_fault_fails_steady_state_not_isolation() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(&slow_remotes(dir.path()));
+    let file = overloaded(dir.path(), &format!("http://{}", served.api), "4s");
+    let out = dir.path().join("out");
+    let o = mailquake(
+        &[
+            "run".as_ref(),
+            file.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+        LIMIT,
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["verdict"], "fail", "{s}");
+    let names: Vec<&str> = s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["steady_state", "isolation"], "{s}");
+    let steady = check(&s, "steady_state");
+    assert_eq!(steady["status"], "fail", "{steady}");
+    let detail = steady["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("the cluster could not carry this load before any fault: ok.test p99 ")
+            && detail.contains("(baseline 0ms–4s)"),
+        "{detail}"
+    );
+    let iso = check(&s, "isolation");
+    assert_eq!(iso["status"], "inconclusive", "{iso}");
+    assert!(
+        iso["detail"].as_str().unwrap().starts_with(
+            "the steady state did not hold before the fault: the cluster could not carry this load"
+        ),
+        "{iso}"
+    );
+    // The terminal shows the baseline next to the fault window, even for a failure.
+    assert!(
+        stdout.contains("✗ steady_state") && stdout.contains("Healthy mail: baseline 0ms–4s"),
+        "{stdout}"
+    );
+}
+
+/// `validate` warns (exit 0) when the baseline is too short to judge the steady state.
+#[test]
+fn validate_warns_when_the_baseline_holds_too_few_healthy_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = overloaded(dir.path(), "http://127.0.0.1:9", "1s");
+    let o = mailquake(&["validate".as_ref(), file.as_os_str()], LIMIT);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("checks[0].isolation: warning: the steady-state baseline 0s–1s holds about 54 healthy messages, fewer than the 100 needed to judge p99"),
+        "{err}"
+    );
+}
