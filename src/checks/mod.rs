@@ -61,6 +61,10 @@ impl Finding {
     }
 }
 
+/// How an `isolation` detail says its steady state was not judged (the terminal shows
+/// that clause even when the check passes).
+pub const STEADY_STATE_NOT_JUDGED: &str = "steady state not judged: ";
+
 /// Judges every check of the plan, in the plan's order. Each `isolation` check is
 /// preceded by the `steady_state` it implies (`steady_state.rs`): when that fails, the
 /// isolation is inconclusive, since an overload before the fault cannot be blamed on it.
@@ -71,7 +75,7 @@ pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Findi
         if let Some(spec) = steady_state::spec(check) {
             match steady_state::judge(ledger, plan, &spec) {
                 steady_state::SteadyState::NotJudged(why) => {
-                    finding.detail += &format!(" (steady state not judged: {why})");
+                    finding.detail += &format!(" ({STEADY_STATE_NOT_JUDGED}{why})");
                 }
                 steady_state::SteadyState::Judged {
                     finding: mut steady,

@@ -23,7 +23,8 @@
 //! starts at 0s) or the baseline holds fewer than [`min_baseline_messages`].
 //!
 //! The "after" half is reported, not gated: healthy mail accepted from the last fault's
-//! end (plus the longest `drain.within`) to the end of the load is measured the same way
+//! end plus the longest `drain.within` (just the end, when that leaves no load) to the
+//! end of the load is measured the same way
 //! and the detail says whether the steady state came back. It does not fail the check
 //! because the drain of the faulted destination's backlog may legitimately slow the
 //! healthy ones for a while; `drain` and `queue` judge the recovery itself.
@@ -289,8 +290,9 @@ fn baseline_window(plan: &Plan, spec: &Spec) -> Option<(u32, u32)> {
     (a < b).then_some((a, b))
 }
 
-/// From the last fault's end plus the longest drain window to the end of the load;
-/// `None` when a fault never ends, there is none, or no load is left after it.
+/// From the last fault's end plus the longest drain window (or from the last fault's
+/// end, if that leaves no load) to the end of the load; `None` when a fault never ends,
+/// there is none, or no load is left after it.
 fn after_window(ledger: &Ledger, plan: &Plan) -> Option<(u32, u32)> {
     if plan.faults.is_empty() || plan.faults.iter().any(|f| f.duration.is_none()) {
         return None;
@@ -304,8 +306,11 @@ fn after_window(ledger: &Ledger, plan: &Plan) -> Option<(u32, u32)> {
         })
         .max()
         .unwrap_or(Duration::ZERO);
-    let start = ms(plan.timeline_end() + drain);
     let end = ms(plan.load.duration()).min(ledger.end_ms);
+    let healed = ms(plan.timeline_end());
+    let start = ms(plan.timeline_end() + drain);
+    // A drain window that outlasts the load would leave nothing: judge from the healing.
+    let start = if start < end { start } else { healed };
     (start < end).then_some((start, end))
 }
 

@@ -213,6 +213,44 @@ fn table() {
     }
 }
 
+/// A drain window that outlasts the load: "after" starts when the last fault healed.
+#[test]
+fn after_falls_back_to_the_healing_when_the_drain_window_outlasts_the_load() {
+    let p = plan(
+        down_30_to_90(),
+        vec![
+            isolation(5, None),
+            Check::Drain {
+                domain: "down.test".into(),
+                within: Duration::from_secs(60),
+            },
+        ],
+    );
+    let ledger = run(|_| Some(200), 300).build();
+    let findings = judge_all(&p, &ledger, &DataCompleteness::default());
+    assert!(
+        findings[0].detail.contains("after 1m 30s–2m: p50 300ms"),
+        "{}",
+        findings[0].detail
+    );
+    let p = plan(
+        down_30_to_90(),
+        vec![
+            isolation(5, None),
+            Check::Drain {
+                domain: "down.test".into(),
+                within: Duration::from_secs(10),
+            },
+        ],
+    );
+    let findings = judge_all(&p, &ledger, &DataCompleteness::default());
+    assert!(
+        findings[0].detail.contains("after 1m 40s–2m: p50 300ms"),
+        "{}",
+        findings[0].detail
+    );
+}
+
 /// Observed and limit put baseline, faults and after side by side.
 #[test]
 fn observed_and_limit_side_by_side() {

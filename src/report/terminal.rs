@@ -162,6 +162,9 @@ pub fn render(
             if !c.evidence.is_empty() {
                 let _ = writeln!(t, "{DETAIL_INDENT}e.g. {}", c.evidence.join(", "));
             }
+        } else if let Some(at) = c.detail.find(crate::checks::STEADY_STATE_NOT_JUDGED) {
+            let note = c.detail[at..].trim_end_matches(')');
+            let _ = writeln!(t, "{DETAIL_INDENT}{}", paint.dim(note));
         }
     }
 

@@ -140,3 +140,52 @@ fn validate_warns_when_the_baseline_holds_too_few_healthy_messages() {
         "{err}"
     );
 }
+
+/// A first fault at 0s leaves no baseline: no `steady_state` check, isolation judged as
+/// always (here it passes), and the terminal says the steady state was not judged.
+#[test]
+fn a_fault_at_0s_leaves_the_steady_state_not_judged_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("at-0s.yaml");
+    std::fs::write(
+        &file,
+        "version: 1
+name: t-at-0s
+seed: 7
+remotes:
+  ok:   { domains: [ok.test] }
+  down: { domains: [down.test] }
+load:
+  steps: [ { rate: 20/s, for: 3s } ]
+  mix: { ok.test: 90%, down.test: 10% }
+  sessions: 50
+faults:
+  - { remote: down, at: 0s, for: 2s, fault: refuse }
+checks:
+  - { isolation: { healthy: [ok.test], during: faults, p99: 5s } }
+settle: 10s
+",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = mailquake(
+        &[
+            "run".as_ref(),
+            file.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+        LIMIT,
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["checks"].as_array().unwrap().len(), 1, "{s}");
+    let iso = check(&s, "isolation");
+    assert_eq!(iso["status"], "pass", "{iso}");
+    let note =
+        "steady state not judged: the first fault starts at 0s, so there is no baseline before it";
+    assert!(iso["detail"].as_str().unwrap().contains(note), "{iso}");
+    assert!(stdout.contains(note), "{stdout}");
+}
