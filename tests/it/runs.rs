@@ -40,12 +40,12 @@ fn run(file: &Path, out: &Path, limit: Duration) -> Output {
     child.wait_with_output().expect("output")
 }
 
-fn summary(out: &Path) -> Value {
+pub(crate) fn summary(out: &Path) -> Value {
     let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
 
-fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
     s["checks"]
         .as_array()
         .unwrap()

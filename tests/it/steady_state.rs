@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::remotes::{mailquake, serve};
+use crate::runs::{check, summary};
 
 /// Generous: a loaded machine runs these slowly.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -66,23 +67,9 @@ settle: 3s
     file
 }
 
-fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {s}"))
-}
-
-/// A cluster overloaded before the first fault fails `steady_state`, and `isolation` is
-/// inconclusive, not failed: the run does not blame isolation for an overload.
-#[test]
-fn a_cluster_overloaded_before_the_fault_fails_steady_state_not_isolation() {
-    let dir = tempfile::tempdir().unwrap();
-    let served = serve(&slow_remotes(dir.path()));
-    let file = overloaded(dir.path(), &format!("http://{}", served.api), "4s");
-    let out = dir.path().join("out");
+/// `mailquake run FILE --out DIR/out`: its exit code, stdout and `summary.json`.
+fn run(file: &Path, dir: &Path) -> (Option<i32>, String, Value) {
+    let out = dir.join("out");
     let o = mailquake(
         &[
             "run".as_ref(),
@@ -92,10 +79,19 @@ fn a_cluster_overloaded_before_the_fault_fails_steady_state_not_isolation() {
         ],
         LIMIT,
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{stdout}");
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    (o.status.code(), stdout, summary(&out))
+}
+
+/// A cluster overloaded before the first fault fails `steady_state`, and `isolation` is
+/// inconclusive, not failed: the run does not blame isolation for an overload.
+#[test]
+fn a_cluster_overloaded_before_the_fault_fails_steady_state_not_isolation() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(&slow_remotes(dir.path()));
+    let file = overloaded(dir.path(), &format!("http://{}", served.api), "4s");
+    let (code, stdout, s) = run(&file, dir.path());
+    assert_eq!(code, Some(1), "{stdout}");
     assert_eq!(s["verdict"], "fail", "{s}");
     let names: Vec<&str> = s["checks"]
         .as_array()
@@ -167,20 +163,8 @@ settle: 10s
 ",
     )
     .unwrap();
-    let out = dir.path().join("out");
-    let o = mailquake(
-        &[
-            "run".as_ref(),
-            file.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ],
-        LIMIT,
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}");
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (code, stdout, s) = run(&file, dir.path());
+    assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(s["checks"].as_array().unwrap().len(), 1, "{s}");
     let iso = check(&s, "isolation");
     assert_eq!(iso["status"], "pass", "{iso}");
