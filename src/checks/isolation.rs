@@ -43,19 +43,10 @@ pub(super) fn judge(
     );
     let names = healthy.join(", ");
 
-    let (windows, during_txt) = match during {
-        During::Faults => {
-            let run_end = Duration::from_millis(u64::from(ledger.end_ms));
-            let raw = plan
-                .remote_fault_windows(run_end)
-                .into_iter()
-                .map(|(a, b)| (ms(a), ms(b)));
-            (merge_windows(raw.collect()), "during the faults")
-        }
-        During::Window { from, to } => (
-            merge_windows(vec![(ms(*from), ms(*to))]),
-            "during the window",
-        ),
+    let windows = windows(ledger, plan, during);
+    let during_txt = match during {
+        During::Faults => "during the faults",
+        During::Window { .. } => "during the window",
     };
     if windows.is_empty() {
         let why = match during {
@@ -196,6 +187,21 @@ pub(super) fn judge(
         limit: limit_txt,
         detail,
         evidence: evidence(ledger, late_ones.into_iter().map(|(_, s)| s)),
+    }
+}
+
+/// The merged windows the check judges, in ms (also the steady state's "during").
+pub(super) fn windows(ledger: &Ledger, plan: &Plan, during: &During) -> Vec<(u32, u32)> {
+    match during {
+        During::Faults => {
+            let run_end = Duration::from_millis(u64::from(ledger.end_ms));
+            let raw = plan
+                .remote_fault_windows(run_end)
+                .into_iter()
+                .map(|(a, b)| (ms(a), ms(b)));
+            merge_windows(raw.collect())
+        }
+        During::Window { from, to } => merge_windows(vec![(ms(*from), ms(*to))]),
     }
 }
 

@@ -189,13 +189,17 @@ pub fn render(
             paint.dim(&leader),
             paint.dim(&format!("limit: {}", c.limit))
         );
-        if c.status != Status::Pass {
+        // The steady state's detail compares baseline, fault and after windows: always shown.
+        if c.status != Status::Pass || c.name == "steady_state" {
             for line in wrap(&c.detail, WRAP - DETAIL_INDENT.len()) {
                 let _ = writeln!(t, "{DETAIL_INDENT}{line}");
             }
             if !c.evidence.is_empty() {
                 let _ = writeln!(t, "{DETAIL_INDENT}e.g. {}", c.evidence.join(", "));
             }
+        } else if let Some(at) = c.detail.find(crate::checks::STEADY_STATE_NOT_JUDGED) {
+            let note = c.detail[at..].trim_end_matches(')');
+            let _ = writeln!(t, "{DETAIL_INDENT}{}", paint.dim(note));
         }
     }
 

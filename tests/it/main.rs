@@ -17,5 +17,6 @@ mod routing;
 mod runs;
 mod safety;
 mod signals;
+mod steady_state;
 mod support;
 mod validate;

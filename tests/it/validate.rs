@@ -13,7 +13,7 @@ const INVALID_DIR: &str = "tests/scenarios/invalid";
 /// first line of each file says which.
 const INVALID: &[(&str, &str)] = &[
     ("bad_listen_address.yaml", "6:41: remotes.down.listen: invalid listen address `127.0.0.1`: expected IP:PORT, e.g. 127.0.0.1:2525 (port 0 picks a free port)"),
-    ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered"),
+    ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered, baseline"),
     ("closed_model_with_rate.yaml", "8:20: load.steps[0].rate: `model: closed` sends back to back, so a step takes no rate: write { for: 30s }"),
     ("check_unserved_domain.yaml", "13:30: checks[0].isolation.healthy[0]: no remote serves `nope.test`"),
     ("drain_without_ending_fault.yaml", "14:24: checks[1].drain.domain: `down.test` is served by remote `down`, but none of its faults has a `for` (an end): there is nothing to drain"),
