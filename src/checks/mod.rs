@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 mod acceptance;
+mod attribution;
 mod common;
 pub mod completeness;
 mod drain;
