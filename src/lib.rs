@@ -8,12 +8,14 @@
 //! [`remotes`] serves the fake remotes in a process of their own, and attaches a run to
 //! remotes served that way. The [`journal`] records what a run puts in force outside its
 //! process, so that the [`guardian`] or `mailquake` [`heal`] can undo it when the run
-//! dies without doing so.
+//! dies without doing so. `mailquake` [`explain`] prints one message's life from a run's
+//! folder.
 
 pub mod abort;
 pub mod checks;
 pub mod cli;
 pub mod collector;
+pub mod explain;
 pub mod flood;
 pub mod generator;
 pub mod guardian;

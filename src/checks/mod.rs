@@ -21,7 +21,7 @@ mod queue;
 pub(crate) mod testkit;
 mod verdict;
 
-pub use common::{fmt_count, fmt_pct};
+pub use common::{fmt_count, fmt_ms, fmt_pct};
 pub use completeness::DataCompleteness;
 pub use verdict::{Aborted, Verdict};
 

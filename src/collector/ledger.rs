@@ -151,6 +151,9 @@ pub struct Ledger {
     /// Probe samples that failed (the command errored or timed out): (ms since t0,
     /// index into [`Ledger::nodes`]), in time order.
     pub probe_failures: Vec<(u32, u8)>,
+    /// Each message's delivery attempts and other events, bounded (`attempts.bin`;
+    /// not in `ledger.bin`: the checks do not need it).
+    pub attempts: super::attempts::AttemptLog,
 }
 
 /// One queue probe sample of one node.
@@ -202,7 +205,8 @@ impl Ledger {
     }
 }
 
-fn intern(names: &mut Vec<String>, name: &str) -> usize {
+/// Index of `name` in `names` (case-insensitive), added if new.
+pub(super) fn intern(names: &mut Vec<String>, name: &str) -> usize {
     match names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
         Some(i) => i,
         None => {

@@ -2,6 +2,8 @@
 //! stage reports [`Event`]s to it on channels; nothing else touches the ledger. Others
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
+mod attempt_events;
+pub mod attempts;
 pub mod event;
 pub mod ledger;
 
@@ -118,7 +120,14 @@ impl Collector {
                     }
                 });
             }
-            Event::NotAccepted { seq, code, .. } => {
+            Event::NotAccepted {
+                seq,
+                code,
+                at_us,
+                phase,
+            } => {
+                let at = self.ms(at_us);
+                self.log_not_accepted(seq, at, code, phase);
                 *self
                     .ledger
                     .submit_rejections
@@ -174,6 +183,7 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
+        self.log_remote(&event, at);
         let counters = self.ledger.remotes.entry(event.remote).or_default();
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,

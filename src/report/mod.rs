@@ -27,7 +27,7 @@ pub use samples::Samples;
 pub use summary::Summary;
 
 use crate::checks::{Aborted, DataCompleteness, Finding};
-use crate::collector::{Ledger, Progress};
+use crate::collector::{attempts, Ledger, Progress};
 use crate::scenario::Plan;
 
 /// A run and its judgement: what every report renders.
@@ -185,6 +185,13 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
             run.abort.as_ref(),
         )
         .map_err(|e| e.to_string()),
+    );
+    tally.record(
+        attempts::FILE,
+        run.ledger
+            .attempts
+            .write(&dir.join(attempts::FILE), &run.ledger.run_id)
+            .map_err(|e| e.to_string()),
     );
     for (name, text) in run.samples.files() {
         tally.record(name, write(dir, name, Ok(text)));

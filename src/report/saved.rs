@@ -242,6 +242,8 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         // Probe samples are saved apart (queue_depth.csv) and put back by `load`.
         queue: Vec::new(),
         probe_failures: header.probe_failures,
+        // Read apart, by `mailquake explain` only (attempts.bin).
+        attempts: Default::default(),
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.

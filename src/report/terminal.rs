@@ -219,6 +219,15 @@ pub fn render(
             paint.red(&format!("not written: {dir}/{} ({})", f.file, f.error))
         );
     }
+    // The evidence ids after "e.g." are tracking ids: say how to follow one.
+    let evidence = s.checks.iter().find_map(|c| {
+        (c.status != Status::Pass)
+            .then(|| c.evidence.first())
+            .flatten()
+    });
+    if let Some(id) = evidence {
+        let _ = writeln!(t, "explain: mailquake explain {dir} {id}");
+    }
     t
 }
 

@@ -1,6 +1,7 @@
 //! The integration-test binary: one module per area.
 
 mod bad_input;
+mod explain;
 mod flood;
 mod generator;
 mod generator_tls;

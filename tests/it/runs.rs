@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn scenario(name: &str) -> PathBuf {
+pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios/runs")
         .join(name)
 }
 
 /// Runs `mailquake run FILE --out DIR`, killed if it outlives `limit`.
-fn run(file: &Path, out: &Path, limit: Duration) -> Output {
+pub fn run(file: &Path, out: &Path, limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
         .arg("run")
         .arg(file)
