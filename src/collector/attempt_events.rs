@@ -112,3 +112,127 @@ fn is_bounce(addr: &str) -> bool {
     addr.rsplit_once('@')
         .is_some_and(|(_, d)| d.eq_ignore_ascii_case(BOUNCE_DOMAIN))
 }
+
+#[cfg(test)]
+mod tests {
+    use fake_remotes::Stage;
+
+    use super::super::attempts::Kind;
+    use super::super::{Collector, Event, Ledger};
+    use super::*;
+
+    fn remote(kind: RemoteEventKind, at_us: u64) -> Event {
+        Event::Remote(RemoteEvent {
+            at_us,
+            remote: "grey".into(),
+            kind,
+        })
+    }
+
+    /// Each kind of observation becomes its entry, for messages of this run only.
+    #[test]
+    fn observations_become_entries_of_our_messages_only() {
+        let mut c = Collector::new(Ledger {
+            run_id: "r1".into(),
+            t0_us: 1_000_000,
+            ..Default::default()
+        });
+        for seq in 0..2 {
+            c.apply(Event::Submitted {
+                seq,
+                domain: 0,
+                rcpts: 2,
+                intended_us: 1_000_000,
+            });
+        }
+        c.apply(Event::NotAccepted {
+            seq: 1,
+            at_us: 1_004_000,
+            phase: Phase::Rcpt,
+            code: Some(452),
+        });
+        let rcpts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let events = [
+            RemoteEventKind::Rcpt {
+                rcpt: "mq.0.1@grey.test".into(),
+                code: 451,
+            },
+            RemoteEventKind::FaultFired {
+                fault: "greylist".into(),
+                stage: Stage::Rcpt,
+                rcpts: rcpts(&["mq.0.1@grey.test"]),
+            },
+            RemoteEventKind::Rejected {
+                stage: Stage::Dot,
+                code: 554,
+                rcpts: rcpts(&["mq.0.0@grey.test"]),
+                tracking: Some("r1.0".into()),
+            },
+            RemoteEventKind::Message {
+                mail_from: "mq.0@bounces.test".into(),
+                rcpts: rcpts(&["mq.0.0@grey.test", "mq.0.1@grey.test"]),
+                tracking: Some("r1.0".into()),
+                received_by: vec!["n2".into()],
+                size: 10,
+            },
+            RemoteEventKind::Message {
+                mail_from: String::new(),
+                rcpts: rcpts(&["mq.0@bounces.test"]),
+                tracking: None,
+                received_by: vec![],
+                size: 10,
+            },
+            // Not ours: another run's copy, a sequence number never submitted.
+            RemoteEventKind::Message {
+                mail_from: String::new(),
+                rcpts: rcpts(&["mq.0.0@grey.test"]),
+                tracking: Some("other.0".into()),
+                received_by: vec![],
+                size: 10,
+            },
+            RemoteEventKind::Rcpt {
+                rcpt: "mq.7.0@grey.test".into(),
+                code: 250,
+            },
+        ];
+        for (i, kind) in events.into_iter().enumerate() {
+            c.apply(remote(kind, 1_010_000 + i as u64 * 1000));
+        }
+        let log = &c.ledger.attempts;
+        let got: Vec<(u32, u32, Kind, u16, u8, &str, &str)> = log
+            .entries
+            .iter()
+            .map(|a| {
+                let node = if a.node == crate::collector::ledger::NO_NODE {
+                    "-"
+                } else {
+                    c.ledger.node_name(a.node)
+                };
+                (
+                    a.seq,
+                    a.at_ms,
+                    a.kind,
+                    a.code,
+                    a.rcpt,
+                    log.label(a.label),
+                    node,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, 4, Kind::NotAccepted, 452, NONE_U8, "rcpt", "-"),
+                (0, 10, Kind::Rcpt, 451, 1, "", "-"),
+                (0, 11, Kind::FaultFired, 0, 1, "greylist at rcpt", "-"),
+                (0, 12, Kind::Rejected, 554, 0, "dot", "-"),
+                (0, 13, Kind::Arrived, 250, 0, "", "n2"),
+                (0, 13, Kind::Arrived, 250, 1, "", "n2"),
+                (0, 14, Kind::Bounced, 250, NONE_U8, "", "-"),
+            ]
+        );
+        assert!(log.entries[1..]
+            .iter()
+            .all(|a| log.remote_name(a.remote) == "grey"));
+    }
+}
