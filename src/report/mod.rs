@@ -251,6 +251,10 @@ fn reports_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) -> Summary {
     );
     // The page lists the folder's files (it is written last, so name what will be there).
     let mut listed: Vec<&str> = vec![saved::SCENARIO_FILE, saved::LEDGER_FILE, saved::RUN_FILE];
+    // Written by the run only (folders from before it have none).
+    if dir.join(attempts::FILE).is_file() {
+        listed.push(attempts::FILE);
+    }
     listed.extend(run.samples.files().iter().map(|(name, _)| *name));
     listed.extend(REPORT_FILES);
     tally.record(
