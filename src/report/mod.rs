@@ -19,6 +19,7 @@ pub mod saved;
 pub mod series;
 pub mod summary;
 pub mod terminal;
+mod terminal_health;
 pub mod timeseries;
 
 use std::path::Path;

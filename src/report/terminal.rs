@@ -108,6 +108,12 @@ pub fn render(
             paint.dim("(accepted→delivered)")
         );
     }
+    if let Some(line) = super::terminal_health::latency_line(&s.domains) {
+        let _ = writeln!(t, "  {}   {line}", paint.dim("latency"));
+    }
+    if let Some(line) = super::terminal_health::faults_line(s) {
+        let _ = writeln!(t, "  {}    {line}", paint.dim("faults"));
+    }
     if let Some(pf) = s.preflight.as_ref() {
         use crate::preflight::PreflightStatus;
         let line = match pf.status {

@@ -45,6 +45,12 @@ fn an_evidence_id_of_a_failed_run_is_explained_attempt_by_attempt() {
     let detail = drain["detail"].as_str().unwrap();
     assert!(detail.contains("late by accepting node: n"), "{detail}");
     let id = drain["evidence"][0].as_str().unwrap();
+    // The terminal summary: latency per destination, the faults and how often they fired.
+    assert!(stdout.contains("latency   ok.test p50 "), "{stdout}");
+    assert!(
+        stdout.contains("faults    remote grey greylist 0s–3s · fired: grey "),
+        "{stdout}"
+    );
     // The terminal tells how to follow an evidence id.
     assert!(
         stdout.contains(&format!("mailquake explain {}", out.path().display())),
