@@ -53,8 +53,9 @@ pub enum Command {
         /// The output folder of a run.
         dir: PathBuf,
     },
-    /// Print one message's life from a run's folder: when it was submitted, which node
-    /// accepted it (or how the cluster refused it), each delivery attempt the fake remotes
+    /// Print one message's life from a run's folder: look up an evidence id of a report.
+    ///
+    /// In time order: when it was submitted, which node accepted it (or how the cluster refused it), each delivery attempt the fake remotes
     /// saw (remote, recipient, reply, time), the copies that arrived and through which
     /// node, its bounce, whether it was still queued at the end, and which fault windows
     /// it crossed. Times are since load start. ID is a tracking id `<run>.<seq>` as the
