@@ -35,17 +35,22 @@ pub fn by_node(ledger: &Ledger, what: &str, seqs: impl IntoIterator<Item = usize
     s
 }
 
-/// `n1 12, n2 1,403, unknown 1` (node order, the unknown node last).
+/// `n1 12, n2 1,403, unknown 1` (by name, the unknown node last).
 fn counts(ledger: &Ledger, by: &BTreeMap<u8, usize>) -> String {
-    by.iter()
+    let mut named: Vec<(bool, &str, usize)> = by
+        .iter()
         .map(|(&node, &n)| {
-            let name = if node == NO_NODE {
-                "unknown"
+            if node == NO_NODE {
+                (true, "unknown", n)
             } else {
-                ledger.node_name(node)
-            };
-            format!("{name} {}", fmt_count(n))
+                (false, ledger.node_name(node), n)
+            }
         })
+        .collect();
+    named.sort_unstable();
+    named
+        .iter()
+        .map(|(_, name, n)| format!("{name} {}", fmt_count(*n)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -58,12 +63,13 @@ mod tests {
     #[test]
     fn table() {
         let ledger = LedgerBuilder::new()
+            .node("n2") // first seen, but listed by name
             .node("n1")
             .msgs(2, 100, Some(9_000)) // 0, 1
             .node("n2")
             .msgs(1_403, 100, None) // 2..=1404
             .msg(100, Some(9_000)) // 1405
-            .with(|r| r.delivered_node = 0) // accepted by n2, relayed by n1
+            .with(|r| r.delivered_node = 1) // accepted by n2, relayed by n1
             .no_node()
             .msg(100, None) // 1406
             .build();
