@@ -8,15 +8,17 @@
 //! [`remotes`] serves the fake remotes in a process of their own, and attaches a run to
 //! remotes served that way. The [`journal`] records what a run puts in force outside its
 //! process, so that the [`guardian`] or `mailquake` [`heal`] can undo it when the run
-//! dies without doing so. Leaves shared by the stages: [`tracking`] (how tracking ids
-//! are spelt and parsed) and [`measure`] (per-phase load measurements); stages import one
-//! way (`tests/it/architecture.rs` holds the rules).
+//! dies without doing so. `mailquake` [`explain`] prints one message's life from a run's
+//! folder. Leaves shared by the stages: [`tracking`] (how tracking ids are spelt and
+//! parsed) and [`measure`] (per-phase load measurements); stages import one way
+//! (`tests/it/architecture.rs` holds the rules).
 
 pub mod abort;
 pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod collector;
+pub mod explain;
 pub mod flood;
 pub mod generator;
 pub mod guardian;

@@ -103,6 +103,7 @@ fn main() -> ExitCode {
             max_messages,
         }),
         Command::Report { dir } => mailquake::run::report_main(&dir),
+        Command::Explain { dir, id } => mailquake::explain::main(&dir, &id),
         Command::Heal { dir, token } => mailquake::heal::main(&dir, token.as_deref()),
         Command::Guard { dir } => mailquake::guardian::main(&dir),
     }

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 mod acceptance;
+mod attribution;
 mod common;
 pub mod completeness;
 mod drain;
@@ -24,7 +25,7 @@ mod steady_state;
 pub(crate) mod testkit;
 mod verdict;
 
-pub use common::{fmt_count, fmt_pct};
+pub use common::{fmt_count, fmt_ms, fmt_pct};
 pub use completeness::DataCompleteness;
 pub use steady_state::min_baseline_messages;
 pub use verdict::{Aborted, Verdict};

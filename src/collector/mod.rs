@@ -2,6 +2,8 @@
 //! stage reports [`Event`]s to it on channels; nothing else touches the ledger. Others
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
+mod attempt_events;
+pub mod attempts;
 pub mod event;
 mod fired;
 pub mod ledger;
@@ -125,7 +127,14 @@ impl Collector {
                     }
                 });
             }
-            Event::NotAccepted { seq, code, .. } => {
+            Event::NotAccepted {
+                seq,
+                code,
+                at_us,
+                phase,
+            } => {
+                let at = self.ms(at_us);
+                self.log_not_accepted(seq, at, code, phase);
                 *self
                     .ledger
                     .submit_rejections
@@ -181,6 +190,7 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
+        self.log_remote(&event, at);
         let remote = event.remote;
         // The name is kept for misrouting; cloned only the first time a remote is seen.
         if !self.ledger.remotes.contains_key(&remote) {

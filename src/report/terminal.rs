@@ -121,6 +121,12 @@ pub fn render(
             paint.dim("(accepted→delivered)")
         );
     }
+    if let Some(line) = super::terminal_health::latency_line(&s.domains) {
+        let _ = writeln!(t, "  {}   {line}", paint.dim("latency"));
+    }
+    if let Some(line) = super::terminal_health::faults_line(s) {
+        let _ = writeln!(t, "  {}    {line}", paint.dim("faults"));
+    }
     if let Some(pf) = s.preflight.as_ref() {
         use crate::preflight::PreflightStatus;
         let line = match pf.status {
@@ -257,6 +263,15 @@ pub fn render(
             "{}",
             paint.red(&format!("not written: {dir}/{} ({})", f.file, f.error))
         );
+    }
+    // The evidence ids after "e.g." are tracking ids: say how to follow one.
+    let evidence = s.checks.iter().find_map(|c| {
+        (c.status != Status::Pass)
+            .then(|| c.evidence.first())
+            .flatten()
+    });
+    if let Some(id) = evidence {
+        let _ = writeln!(t, "explain: mailquake explain {dir} {id}");
     }
     t
 }

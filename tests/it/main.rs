@@ -3,6 +3,7 @@
 
 mod architecture;
 mod bad_input;
+mod explain;
 mod flood;
 mod generator;
 mod generator_tls;
