@@ -30,6 +30,17 @@ impl Abort {
         self.token.cancel();
     }
 
+    /// Stops the run because `what` (`the target at ADDR`) stopped answering at
+    /// `since_us` (µs since the Unix epoch; said relative to load start `t0_us`), and says
+    /// so on stderr with `how_long` (`silent for 5s`).
+    pub fn stopped_answering(&self, what: &str, since_us: u64, t0_us: u64, how_long: &str) {
+        let reason = format!("{what} stopped answering at {}", fmt_at(since_us, t0_us));
+        crate::report::progress::log_line(&format!(
+            "mailquake: {reason} ({how_long}) — stopping the load"
+        ));
+        self.abort(reason);
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.token.is_cancelled()
     }
@@ -60,6 +71,12 @@ impl Abort {
             at_s: (at_us.saturating_sub(t0_us) / 1000) as f64 / 1000.0,
         })
     }
+}
+
+/// `at_us` (µs since the Unix epoch) as seconds since load start `t0_us`: `12.3s`
+/// (before load start: `0.0s`).
+pub fn fmt_at(at_us: u64, t0_us: u64) -> String {
+    format!("{:.1}s", at_us.saturating_sub(t0_us) as f64 / 1e6)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde::Serialize;
 mod acceptance;
 mod common;
 pub mod completeness;
+pub mod cut;
 mod drain;
 mod isolation;
 mod no_duplicates;
@@ -22,6 +23,7 @@ mod verdict;
 
 pub use common::{fmt_count, fmt_pct};
 pub use completeness::DataCompleteness;
+pub use cut::Cut;
 pub use verdict::{Aborted, Verdict};
 
 use crate::collector::Ledger;
@@ -70,7 +72,11 @@ pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Findi
 /// Judges one check, then makes it inconclusive if its input is incomplete: the detail
 /// says why first, and what was measured stays in `observed`.
 pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Finding {
-    let mut finding = judge_measured(check, plan, ledger);
+    // An aborted run is measured on the timeline as far as it went (`cut.rs`).
+    let mut finding = match &data.cut {
+        Some(cut) => judge_measured(check, &cut.clip(plan), ledger),
+        None => judge_measured(check, plan, ledger),
+    };
     let reasons = data.reasons(check, plan, ledger.end_ms);
     if !reasons.is_empty() {
         finding.status = Status::Inconclusive;
