@@ -1,5 +1,6 @@
 //! Why and when a run stopped early. One [`Abort`] per run is handed to every part that
-//! may stop it — the signal handler (`signals`), the timeline (a failed `exec`) — and to
+//! may stop it — the signal handler (`signals`), the timeline (a failed `exec`), the
+//! watches on the target and the remotes (`target/lost.rs`, `remotes/lost.rs`) — and to
 //! the stages that must stop with it (through [`Abort::token`]). The first reason given
 //! is kept (set once, read at the end: no lock), with the wall-clock time it was given,
 //! so the reports can say "interrupted by SIGTERM (at 12.3s)".

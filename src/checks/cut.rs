@@ -170,6 +170,27 @@ mod tests {
         }
     }
 
+    /// `run.json` keeps the cut so `mailquake report DIR` judges the same; runs saved
+    /// before it existed have none.
+    #[test]
+    fn the_cut_is_saved_and_optional() {
+        use crate::checks::DataCompleteness;
+        let old = r#"{"remote_events_lost":0,"remote_events_from":null,"planned":null,"submitted":5,"shortfall":0,"probes":[]}"#;
+        let data: DataCompleteness = serde_json::from_str(old).unwrap();
+        assert_eq!(data.cut, None);
+        assert!(!serde_json::to_string(&data).unwrap().contains("cut"));
+        let cut = DataCompleteness {
+            cut: Some(Cut {
+                at_ms: 10_200,
+                why: "the remotes at http://127.0.0.1:9 stopped answering at 10.2s".into(),
+            }),
+            ..data
+        };
+        let again: DataCompleteness =
+            serde_json::from_str(&serde_json::to_string(&cut).unwrap()).unwrap();
+        assert_eq!(again, cut);
+    }
+
     /// A fault on `down` 30–60 s: isolation reads to 60 s, drain (within 90 s) to
     /// 150 s, the others the whole run (200 s here).
     #[test]
