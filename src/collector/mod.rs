@@ -182,6 +182,8 @@ impl Collector {
             // A served remote healed itself because a run stopped renewing its lease:
             // about the remote, not this run's mail (it may well be another run's lease).
             RemoteEventKind::LeaseExpired { .. } => {}
+            // Not yet recorded as a fault window (issue 17 item 5).
+            RemoteEventKind::FaultChanged { .. } => {}
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {
@@ -255,7 +257,9 @@ pub fn is_canary_event(kind: &RemoteEventKind) -> bool {
         RemoteEventKind::Message { rcpts, .. }
         | RemoteEventKind::Rejected { rcpts, .. }
         | RemoteEventKind::FaultFired { rcpts, .. } => rcpts.as_slice(),
-        RemoteEventKind::Connected { .. } | RemoteEventKind::LeaseExpired { .. } => return false,
+        RemoteEventKind::Connected { .. }
+        | RemoteEventKind::LeaseExpired { .. }
+        | RemoteEventKind::FaultChanged { .. } => return false,
     };
     !rcpts.is_empty()
         && rcpts
