@@ -151,6 +151,8 @@ pub struct Ledger {
     /// Probe samples that failed (the command errored or timed out): (ms since t0,
     /// index into [`Ledger::nodes`]), in time order.
     pub probe_failures: Vec<(u32, u8)>,
+    /// Fault changes the remotes reported, in time order (`fault_log.rs`).
+    pub fault_changes: Vec<super::fault_log::FaultChange>,
 }
 
 /// One queue probe sample of one node.

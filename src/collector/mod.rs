@@ -3,6 +3,7 @@
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
 pub mod event;
+pub mod fault_log;
 pub mod ledger;
 
 pub use event::Event;
@@ -174,6 +175,15 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
+        if let RemoteEventKind::FaultChanged { faults, source } = event.kind {
+            self.ledger.fault_changes.push(fault_log::FaultChange {
+                at_ms: at,
+                remote: event.remote,
+                faults,
+                source,
+            });
+            return;
+        }
         let counters = self.ledger.remotes.entry(event.remote).or_default();
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
@@ -182,7 +192,7 @@ impl Collector {
             // A served remote healed itself because a run stopped renewing its lease:
             // about the remote, not this run's mail (it may well be another run's lease).
             RemoteEventKind::LeaseExpired { .. } => {}
-            // Not yet recorded as a fault window (issue 17 item 5).
+            // Recorded above.
             RemoteEventKind::FaultChanged { .. } => {}
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;
