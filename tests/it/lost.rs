@@ -150,3 +150,96 @@ settle: 5s
         "{summary}"
     );
 }
+
+/// The attached scenario without faults of its own, judging `isolation` during faults.
+fn attached_without_faults(dir: &Path, url: &str) -> std::path::PathBuf {
+    attached(dir, url, |t| {
+        t.replace(
+            "faults:\n  - { remote: down, at: 1s, for: 3s, fault: refuse }\n",
+            "",
+        )
+        .replace("  - { drain: { domain: down.test, within: 10s } }\n", "")
+    })
+}
+
+/// A fault put on a served remote by hand during an attached run whose scenario has no
+/// faults is recorded (source `api`) and judged by `isolation` (`during: faults`); with
+/// no fault at all, `isolation` is inconclusive.
+#[test]
+fn a_fault_set_by_hand_during_an_attached_run_is_judged() {
+    let served = serve(&scenario("served-remotes.yaml"));
+    let url = format!("http://{}", served.api);
+    let dir = tempfile::tempdir().unwrap();
+    let file = attached_without_faults(dir.path(), &url);
+    for by_hand in [true, false] {
+        let out = dir.path().join(format!("out-{by_hand}"));
+        let mut run = Proc::start(&[
+            "run".as_ref(),
+            file.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        run.wait_stderr("; output ");
+        if by_hand {
+            let (status, body) =
+                crate::remotes::request(served.api, "PUT", "/remotes/down/fault", "\"refuse\"");
+            assert_eq!(status, 200, "{body}");
+            // In force while healthy mail keeps arriving: 50 more messages at `ok`.
+            let ok_messages = || {
+                remotes(served.api)["remotes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["name"] == "ok")
+                    .unwrap()["counters"]["messages"]
+                    .as_u64()
+                    .unwrap()
+            };
+            let before = ok_messages();
+            let deadline = Instant::now() + WAIT;
+            while ok_messages() < before + 50 {
+                assert!(
+                    Instant::now() < deadline,
+                    "no healthy mail during the hand-set fault"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let (status, body) = crate::remotes::http(served.api, "DELETE", "/remotes/down/fault");
+            assert!(status == 200 || status == 204, "{body}");
+        }
+        let (code, stdout, stderr) = run.exit(WAIT);
+        let summary = summary(&out);
+        let isolation = summary["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "isolation")
+            .unwrap()
+            .clone();
+        if by_hand {
+            assert_ne!(
+                isolation["status"], "inconclusive",
+                "{isolation}\n{stdout}\n{stderr}"
+            );
+            assert!(
+                isolation["detail"].as_str().unwrap().contains("window"),
+                "{isolation}"
+            );
+            assert_eq!(
+                code,
+                Some(if isolation["status"] == "pass" { 0 } else { 1 }),
+                "{stdout}\n{stderr}"
+            );
+        } else {
+            assert_eq!(isolation["status"], "inconclusive", "{isolation}");
+            assert!(
+                isolation["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("none reported by the remotes"),
+                "{isolation}"
+            );
+            assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+        }
+    }
+}
