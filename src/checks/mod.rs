@@ -17,7 +17,7 @@ mod no_duplicates;
 mod no_loss;
 mod nodes;
 mod queue;
-mod recorded;
+pub mod recorded;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod verdict;

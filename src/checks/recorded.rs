@@ -2,8 +2,9 @@
 //! the checks read them beside the plan's: a fault set by hand on the control API is
 //! judged like a planned one.
 
-use crate::collector::fault_log::recorded_windows;
+use crate::collector::fault_log::{recorded_windows, RecordedWindow};
 use crate::collector::Ledger;
+use crate::scenario::{FaultSubject, Plan};
 
 /// Every recorded window in which some remote had a fault in force (ms, half-open;
 /// unmerged).
@@ -11,6 +12,27 @@ pub fn fault_windows(ledger: &Ledger) -> impl Iterator<Item = (u32, u32)> {
     recorded_windows(&ledger.fault_changes, ledger.end_ms)
         .into_iter()
         .map(|(_, from, to, _, _)| (from, to))
+}
+
+/// The recorded windows that are not the plan's own faults coming back from the remotes
+/// (an attached run's `PUT`s are reported too): those on a remote the plan does not fault
+/// while they were in force — set by hand, by another tool, or by the served timeline.
+pub fn beyond_plan(plan: &Plan, ledger: &Ledger) -> Vec<RecordedWindow> {
+    let end = std::time::Duration::from_millis(u64::from(ledger.end_ms));
+    recorded_windows(&ledger.fault_changes, ledger.end_ms)
+        .into_iter()
+        .filter(|(remote, from, to, _, _)| {
+            !plan.faults.iter().any(|f| {
+                let (a, b) = (
+                    super::common::ms(f.at),
+                    super::common::ms(f.end().unwrap_or(end)),
+                );
+                matches!(&f.subject, FaultSubject::Remote { remote: r, .. } if r == remote)
+                    && a < *to
+                    && *from < b.max(a + 1)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

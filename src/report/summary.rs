@@ -183,6 +183,10 @@ pub struct FaultJson {
     pub at_s: f64,
     /// `null`: until the end of the run.
     pub for_s: Option<f64>,
+    /// `scenario` (the plan's timeline), or what the remotes reported changed it:
+    /// `api` (set by hand or by another tool), `timeline` (the served remotes' own),
+    /// `lease` (never begins a window).
+    pub source: String,
 }
 
 impl Summary {
@@ -236,8 +240,24 @@ impl Summary {
                         fault,
                         at_s: f.at.as_secs_f64(),
                         for_s: f.duration.map(|d| d.as_secs_f64()),
+                        source: "scenario".into(),
                     }
                 })
+                .chain(
+                    crate::checks::recorded::beyond_plan(plan, ledger)
+                        .into_iter()
+                        .map(|(remote, from, to, kinds, source)| FaultJson {
+                            subject: format!("remote {remote}"),
+                            fault: kinds.join(" + "),
+                            at_s: f64::from(from) / 1000.0,
+                            // Still in force when measurement stopped: until the end.
+                            for_s: (to < ledger.end_ms).then(|| f64::from(to - from) / 1000.0),
+                            source: serde_json::to_value(source)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default(),
+                        }),
+                )
                 .collect(),
             submit_rejections: ledger.submit_rejections.clone(),
             load: load.load.clone(),

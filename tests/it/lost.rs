@@ -225,6 +225,18 @@ fn a_fault_set_by_hand_during_an_attached_run_is_judged() {
                 isolation["detail"].as_str().unwrap().contains("window"),
                 "{isolation}"
             );
+            let faults = summary["faults"].as_array().unwrap();
+            assert_eq!(faults.len(), 1, "{faults:?}");
+            assert_eq!(
+                (
+                    &faults[0]["subject"],
+                    &faults[0]["fault"],
+                    &faults[0]["source"]
+                ),
+                (&"remote down".into(), &"refuse".into(), &"api".into()),
+                "{faults:?}"
+            );
+            assert!(faults[0]["for_s"].as_f64().unwrap() > 0.0, "{faults:?}");
             assert_eq!(
                 code,
                 Some(if isolation["status"] == "pass" { 0 } else { 1 }),
@@ -240,6 +252,7 @@ fn a_fault_set_by_hand_during_an_attached_run_is_judged() {
                 "{isolation}"
             );
             assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+            assert_eq!(summary["faults"], serde_json::json!([]));
         }
     }
 }
