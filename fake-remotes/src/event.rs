@@ -82,6 +82,17 @@ pub enum FaultSource {
     Lease,
 }
 
+impl FaultSource {
+    /// As the JSON writes it: `timeline`, `api`, `lease`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultSource::Timeline => "timeline",
+            FaultSource::Api => "api",
+            FaultSource::Lease => "lease",
+        }
+    }
+}
+
 /// Microseconds since the Unix epoch, now.
 pub fn now_us() -> u64 {
     std::time::SystemTime::now()

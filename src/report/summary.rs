@@ -252,10 +252,7 @@ impl Summary {
                             at_s: f64::from(from) / 1000.0,
                             // Still in force when measurement stopped: until the end.
                             for_s: (to < ledger.end_ms).then(|| f64::from(to - from) / 1000.0),
-                            source: serde_json::to_value(source)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default(),
+                            source: source.as_str().into(),
                         }),
                 )
                 .collect(),

@@ -237,6 +237,9 @@ fn a_fault_set_by_hand_during_an_attached_run_is_judged() {
                 "{faults:?}"
             );
             assert!(faults[0]["for_s"].as_f64().unwrap() > 0.0, "{faults:?}");
+            // Drawn on the charts, saying who set it.
+            let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+            assert!(html.contains("refuse@down (api)"), "no hand-set fault band");
             assert_eq!(
                 code,
                 Some(if isolation["status"] == "pass" { 0 } else { 1 }),
