@@ -6,7 +6,9 @@
 //!   `no_duplicates`, `isolation`, `drain`, `nodes` (a delivery may be missing);
 //! - a shortfall above `load.max_shortfall` → `isolation`, `drain`, `acceptance`, `queue`
 //!   (the planned load was not applied);
-//! - queue probe samples missed in the window a `queue` check judges → `queue`.
+//! - queue probe samples missed in the window a `queue` check judges → `queue`;
+//! - an aborted run measured nothing after its end, or after the remotes or the target
+//!   stopped answering → every check that reads past that point (`cut.rs`).
 //!
 //! [`DataCompleteness`] is built by `run.rs` from what the stages report and saved in
 //! `run.json`, so `mailquake report DIR` judges a saved run the same way.
@@ -16,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::common::{fmt_count, fmt_pct, fmt_windows, merge_windows, ms};
+use super::cut::Cut;
 use crate::collector::Ledger;
 use crate::scenario::{Check, Plan};
 
@@ -36,6 +39,10 @@ pub struct DataCompleteness {
     pub shortfall: u64,
     /// Per probed node: the samples taken and missed.
     pub probes: Vec<ProbeCoverage>,
+    /// An aborted run: where measurement stopped (see `cut.rs`). Absent in runs saved
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<Cut>,
 }
 
 /// How well one node's queue was sampled.
@@ -153,6 +160,11 @@ impl DataCompleteness {
                 | Check::Queue { .. }
         );
         let mut reasons = Vec::new();
+        reasons.extend(
+            self.cut
+                .as_ref()
+                .and_then(|cut| cut.reason(check, plan, end_ms)),
+        );
         if lost_events {
             reasons.extend(self.events_lost());
         }

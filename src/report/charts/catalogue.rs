@@ -85,6 +85,18 @@ pub fn sections(run: &JudgedRun) -> Vec<Section> {
             FaultSubject::Node { .. } | FaultSubject::Exec { .. } => node_windows.push(w),
         }
     }
+    // Faults the remotes reported beyond the plan (set by hand): shaded too, saying who.
+    for (remote, from, to, kinds, source) in
+        crate::checks::recorded::beyond_plan(&run.plan, &run.ledger)
+    {
+        let by = source.as_str();
+        let open = to >= run.ledger.end_ms;
+        windows.push((
+            from,
+            (!open).then_some(to),
+            format!("{}@{remote} ({by})", kinds.join("+")),
+        ));
+    }
     let frame = Frame {
         run,
         buckets: Buckets::adaptive(run.ledger.end_ms, MAX_BUCKETS),
