@@ -14,6 +14,27 @@ pub fn fault_windows(ledger: &Ledger) -> impl Iterator<Item = (u32, u32)> {
         .map(|(_, from, to, _, _)| (from, to))
 }
 
+/// The recorded windows of one remote (ms, half-open; unmerged); one still in force
+/// when measurement stopped ends at [`super::common::INF`]: it never healed.
+pub fn remote_windows<'a>(
+    ledger: &'a Ledger,
+    remote: &'a str,
+) -> impl Iterator<Item = (u32, u32)> + 'a {
+    recorded_windows(&ledger.fault_changes, ledger.end_ms)
+        .into_iter()
+        .filter(move |(r, ..)| r == remote)
+        .map(|(_, from, to, _, _)| {
+            (
+                from,
+                if to >= ledger.end_ms {
+                    super::common::INF
+                } else {
+                    to
+                },
+            )
+        })
+}
+
 /// The recorded windows that are not the plan's own faults coming back from the remotes
 /// (an attached run's `PUT`s are reported too): those on a remote the plan does not fault
 /// while they were in force — set by hand, by another tool, or by the served timeline.
@@ -94,6 +115,57 @@ mod tests {
             } else {
                 assert!(f.detail.contains("10s–25s"), "{f:?}");
             }
+        }
+    }
+
+    /// A refuse put on `down` by hand 10 s–25 s, none in the plan: `drain` judges the
+    /// mail queued for down.test from the hand-set fault's end; one never healed, or no
+    /// fault at all, drains nothing (inconclusive).
+    #[test]
+    fn a_hand_set_fault_is_a_window_for_drain() {
+        let drain = Check::Drain {
+            domain: "down.test".into(),
+            within: Duration::from_secs(10),
+        };
+        let p = plan(vec![], vec![drain]);
+        let change = |at_ms, faults: &[&str]| FaultChange {
+            at_ms,
+            remote: "down".into(),
+            faults: faults.iter().map(|f| f.to_string()).collect(),
+            source: FaultSource::Api,
+        };
+        let healed = vec![change(10_000, &["refuse"]), change(25_000, &[])];
+        // (changes, down.test delivered at) → status, detail has
+        let table = [
+            (healed.clone(), 27_000, Status::Pass, "2s"),
+            (healed, 40_000, Status::Fail, "15s"),
+            (
+                vec![change(10_000, &["refuse"])],
+                59_000,
+                Status::Inconclusive,
+                "heals before the run ends",
+            ),
+            (
+                vec![],
+                27_000,
+                Status::Inconclusive,
+                "heals before the run ends",
+            ),
+        ];
+        for (changes, delivered, want, has) in table {
+            let mut ledger = LedgerBuilder::new()
+                .node("n1")
+                .domain("down.test")
+                .msgs(20, 12_000, Some(delivered))
+                .build();
+            ledger.end_ms = 60_000;
+            ledger.fault_changes = changes.clone();
+            let f = &judge(&p, &ledger, &DataCompleteness::default())[0];
+            assert_eq!(f.status, want, "{changes:?}: {f:?}");
+            assert!(
+                format!("{} {}", f.observed, f.detail).contains(has),
+                "{has}: {f:?}"
+            );
         }
     }
 }
