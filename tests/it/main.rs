@@ -9,6 +9,7 @@ mod lease;
 mod out_dir;
 mod postfix;
 mod preflight;
+mod readers;
 mod remotes;
 mod reports;
 mod runs;

@@ -2,11 +2,13 @@
 //! that the two readers of a scenario file (mailquake's loader and the `fake-remotes`
 //! binary's, [`crate::standalone::file`]) share one implementation: the serde mirror
 //! ([`raw`], built from [`de`]'s blocks, which mailquake's whole-file mirror uses too)
-//! and the rules that need nothing else from the file ([`validate`]).
+//! the rules that need nothing else from the file ([`validate`]), and the reading of the
+//! text with errors worded alike ([`yaml`]).
 
 pub mod de;
 pub mod raw;
 pub mod validate;
+pub mod yaml;
 
 pub use de::{failed_entry_key, string_or_map, Entries, StringOrMap, Text};
 pub use raw::{RawExec, RawFault, RawFaultKind, RawRemote, RawRemotes};

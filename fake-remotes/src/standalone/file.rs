@@ -11,11 +11,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde_saphyr::{MessageFormatter, Spanned};
+use serde_saphyr::Spanned;
 
 use super::{RemoteDef, TimelineEntry};
 use crate::scenario::validate::{self, SpecError, Subject};
-use crate::scenario::{failed_entry_key, RawFault, RawRemotes, MAX_SPAN};
+use crate::scenario::{yaml, RawFault, RawRemotes, MAX_SPAN};
 use crate::scenario_input;
 
 /// What a scenario file asks to serve.
@@ -72,23 +72,12 @@ pub fn load(path: &Path) -> Result<Served, FileError> {
 
 /// Parses scenario text; `file` is only used in messages.
 pub fn parse(text: &str, file: &Path) -> Result<Served, FileError> {
-    failed_entry_key();
-    let raw: Result<RawFile, _> =
-        serde_saphyr::from_str_with_options(text, scenario_input::yaml_options());
-    failed_entry_key();
-    let raw = raw.map_err(|e| {
-        let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        FileError {
-            file: file.to_owned(),
-            line,
-            col,
-            key: String::new(),
-            message: scenario_input::limit_message(&e).unwrap_or_else(|| {
-                serde_saphyr::DefaultMessageFormatter
-                    .format_message(&e)
-                    .into_owned()
-            }),
-        }
+    let raw: RawFile = yaml::deserialize(text).map_err(|e| FileError {
+        file: file.to_owned(),
+        line: e.line,
+        col: e.col,
+        key: e.path,
+        message: e.message,
     })?;
     let err = |e: SpecError| FileError {
         file: file.to_owned(),

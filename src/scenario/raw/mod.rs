@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 pub use fake_remotes::scenario::de::{
-    failed_entry_key, one_key, read_map, read_seq, string_or_map, Entries, StringOrMap, Text,
+    one_key, read_map, read_seq, string_or_map, Entries, StringOrMap, Text,
 };
 pub use fake_remotes::scenario::raw::{RawExec, RawFault, RawFaultKind, RawRemotes};
 
