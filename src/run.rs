@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use fake_remotes::standalone::remote_seed;
-use fake_remotes::{serve, CountingSink, Fault, RemoteEvent, ServerConfig};
+use fake_remotes::standalone::start;
+use fake_remotes::{Fault, RemoteEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -288,37 +288,11 @@ fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet,
     let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
     let mut routes: HashMap<String, SocketAddr> = HashMap::new();
     for (i, spec) in plan.remotes.iter().enumerate() {
-        // Bound the way a remote re-binds after a `refuse`, so the address stays usable.
-        let listener = fake_remotes::bind(spec.listen).map_err(|e| {
-            format!(
-                "remote `{}`: cannot listen on {}: {e}",
-                spec.name, spec.listen
-            )
-        })?;
+        // Started as standalone remotes are: same bind, limits and seeds.
+        let listener = start::bind_remote(spec)?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let (faults_tx, faults_rx) = watch::channel(Vec::new());
-        let config = ServerConfig {
-            name: spec.name.clone(),
-            hostname: format!("{}.remote.test", spec.name),
-            faults: faults_rx,
-            seed: remote_seed(plan.seed, i),
-            max_message_size: 64 << 20,
-            idle_timeout: Duration::from_secs(300),
-            // Offered like a real MX; the relay client does not use it.
-            starttls: true,
-            auth: None,
-        };
-        let sink = CountingSink {
-            name: spec.name.clone(),
-            events: remote_tx.clone(),
-        };
-        tokio::spawn(serve(
-            listener,
-            config,
-            sink,
-            remote_tx.clone(),
-            shutdown.clone(),
-        ));
+        let (faults_tx, _server) =
+            start::spawn_remote(spec, listener, plan.seed, i, &remote_tx, shutdown);
         remote_faults.insert(spec.name.clone(), faults_tx);
         for d in &spec.domains {
             routes.insert(d.to_ascii_lowercase(), addr);
