@@ -81,3 +81,30 @@ pub fn transitions(
     t.sort_by_key(|(at, i, on)| (*at, *on, *i));
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ends_go_before_starts_at_the_same_instant_then_file_order() {
+        let s = Duration::from_secs;
+        // 0: 10s..15s, 1: 15s..20s (back to back), 2: 0s.. (no end), 3: 10s..15s.
+        let windows = [
+            (s(10), Some(s(15))),
+            (s(15), Some(s(20))),
+            (s(0), None),
+            (s(10), Some(s(15))),
+        ];
+        let want = [
+            (s(0), 2, true),
+            (s(10), 0, true),
+            (s(10), 3, true),
+            (s(15), 0, false),
+            (s(15), 3, false),
+            (s(15), 1, true),
+            (s(20), 1, false),
+        ];
+        assert_eq!(transitions(windows), want);
+    }
+}
