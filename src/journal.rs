@@ -416,7 +416,7 @@ mod tests {
             what: Action::RemoteFault {
                 api_url: "http://127.0.0.1:8025".into(),
                 remote: "down".into(),
-                faults: vec![Fault::Refuse],
+                faults: vec![Fault::Refuse(Default::default())],
             },
             at: "2026-01-01T00:00:00.000Z".into(),
         };

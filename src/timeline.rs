@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::abort::Abort;
+use crate::cluster::embedded::node::NodeControl;
 use crate::journal::{Action, Journal};
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
-use crate::target::embedded::node::NodeControl;
 
 /// Longest an `exec` command may take before it counts as failed.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -287,7 +287,7 @@ mod tests {
         FaultWindow {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
-                fault: Fault::Refuse,
+                fault: Fault::REFUSE,
             },
             at: Duration::from_secs(at),
             duration: dur.map(Duration::from_secs),
@@ -475,7 +475,7 @@ mod in_force_tests {
             FaultWindow {
                 subject: FaultSubject::Remote {
                     remote: "down".into(),
-                    fault: Fault::Refuse,
+                    fault: Fault::REFUSE,
                 },
                 at: Duration::ZERO,
                 duration: None,
@@ -572,7 +572,7 @@ mod start_tests {
         let refuse = |at| FaultWindow {
             subject: FaultSubject::Remote {
                 remote: "down".into(),
-                fault: Fault::Refuse,
+                fault: Fault::REFUSE,
             },
             at: Duration::from_secs(at),
             duration: None,

@@ -102,6 +102,8 @@ pub(crate) mod reply {
     pub const OK: &[u8] = b"250 2.0.0 Ok\r\n";
     pub const MAIL_OK: &[u8] = b"250 2.1.0 Ok\r\n";
     pub const RCPT_OK: &[u8] = b"250 2.1.5 Ok\r\n";
+    /// A recipient in a domain this server is not an MX for (Postfix's wording).
+    pub const RELAY_DENIED: &[u8] = b"550 5.7.1 relay access denied\r\n";
     pub const GO_AHEAD: &[u8] = b"354 End data with <CR><LF>.<CR><LF>\r\n";
     pub const BYE: &[u8] = b"221 2.0.0 Bye\r\n";
     pub const HELP: &[u8] = b"214 2.0.0 See RFC 5321\r\n";

@@ -24,13 +24,17 @@ const MAX_SIZE: usize = 2000;
 struct Remote {
     addr: SocketAddr,
     faults: watch::Sender<Vec<Fault>>,
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
 
+#[path = "wire/domains.rs"]
+mod domains;
 #[path = "wire/limits.rs"]
 mod limits;
+#[path = "wire/outages.rs"]
+mod outages;
 #[path = "wire/robustness.rs"]
 mod robustness;
 #[path = "wire/tls.rs"]
@@ -45,7 +49,7 @@ async fn start_with(faults: Vec<Fault>, tweak: impl FnOnce(&mut ServerConfig)) -
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let (faults_tx, faults_rx) = watch::channel(faults);
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let shutdown = CancellationToken::new();
     let mut config = ServerConfig {
         hostname: "mx.ok.test".into(),
@@ -228,7 +232,7 @@ async fn healthy_pipelined_session_end_to_end() {
 
 #[tokio::test]
 async fn refuse_then_heal_on_the_same_port() {
-    let mut remote = start(vec![Fault::Refuse]).await;
+    let mut remote = start(vec![Fault::REFUSE]).await;
     // The listener is closed once the fault is reported.
     remote
         .wait_for(|e| matches!(e, RemoteEventKind::FaultFired { fault, .. } if fault == "refuse"))
@@ -246,7 +250,7 @@ async fn refuse_then_heal_on_the_same_port() {
 
 #[tokio::test]
 async fn unreachable_leaves_connect_pending_then_heals_on_the_same_port() {
-    let mut remote = start(vec![Fault::Unreachable]).await;
+    let mut remote = start(vec![Fault::UNREACHABLE]).await;
     // Reported once the listener is jammed: from then on SYNs are dropped.
     remote
         .wait_for(
@@ -282,7 +286,7 @@ async fn reset_closes_with_rst_before_any_byte() {
     let events = remote.finish().await;
     assert!(events.contains(&RemoteEventKind::FaultFired {
         fault: "reset".into(),
-        stage: Stage::Connect,
+        stage: Stage::Banner,
         rcpts: vec![]
     }));
 }
@@ -345,7 +349,7 @@ async fn reply_451_at_rcpt() {
 #[tokio::test]
 async fn reply_at_connect_then_only_quit() {
     let remote = start(vec![Fault::Reply(ReplyFault {
-        stage: Stage::Connect,
+        stage: Stage::Banner,
         code: 554,
         text: Some("5.7.1 no service here".into()),
         probability: 1.0,

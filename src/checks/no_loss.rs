@@ -6,17 +6,24 @@
 //! stranded queue shows up; partly delivered ones (some recipients arrived) are counted
 //! separately since they point at per-recipient retries rather than a dead queue.
 //! Nothing accepted → inconclusive.
+//!
+//! Mail still arriving at the remotes when measurement stopped was not lost but cut off
+//! by `settle`: then the finding says "still queued when settle ended (N after the
+//! load), still delivering at R/s", so the reader knows to raise `settle`; "never
+//! delivered nor bounced" is kept for a queue where nothing moved in the last seconds.
 
 use std::collections::BTreeMap;
 
 use super::common::{evidence, fmt_count, inconclusive};
+use super::settle_end::SettleEnd;
 use super::{Finding, Status};
 use crate::collector::ledger::NO_NODE;
 use crate::collector::Ledger;
 
 const NAME: &str = "no_loss";
 
-pub(super) fn judge(ledger: &Ledger) -> Finding {
+/// `load_end_ms`: when the load ended (ms since its start), to say how long settle ran.
+pub(super) fn judge(ledger: &Ledger, load_end_ms: u32) -> Finding {
     let limit = "every accepted message delivered or bounced".to_string();
     let mut accepted = 0usize;
     let mut delivered = 0usize;
@@ -76,16 +83,26 @@ pub(super) fn judge(ledger: &Ledger) -> Finding {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let mut detail = format!("never delivered nor bounced: accepted {nodes}");
+    let end = SettleEnd::measure(ledger, load_end_ms);
+    let how = if end.still_delivering() {
+        end.still_queued()
+    } else {
+        "never delivered nor bounced".to_string()
+    };
+    let mut detail = format!("{how}: accepted {nodes}");
     if partly > 0 {
         detail += &format!(" ({} of them partly delivered)", fmt_count(partly));
     }
     detail += &format!("; the rest are accounted for: {accounted}");
+    if end.still_delivering() {
+        detail +=
+            "; the cluster was still draining its queue: raise `settle` so the run waits for it";
+    }
     Finding {
         name: NAME.to_string(),
         status: Status::Fail,
         observed: format!(
-            "{} of {} accepted never delivered nor bounced",
+            "{} of {} accepted {how}",
             fmt_count(lost.len()),
             fmt_count(accepted)
         ),
@@ -156,12 +173,48 @@ mod tests {
             },
         ];
         for c in cases {
-            let f = judge(&c.ledger);
+            let f = judge(&c.ledger, 0);
             assert_eq!(f.status, c.status, "{}: {f:?}", c.name);
             assert_eq!(f.observed, c.observed, "{}", c.name);
             assert_eq!(f.detail, c.detail, "{}", c.name);
             assert_eq!(f.evidence, c.evidence, "{}", c.name);
             assert_eq!(f.limit, "every accepted message delivered or bounced");
+        }
+    }
+
+    /// Mail still arriving when settle ran out is "still queued", with the rate, not
+    /// "never delivered": the run was cut short, the reader must raise `settle`. A
+    /// queue where nothing moved in the last seconds keeps "never delivered".
+    #[test]
+    fn mail_still_flowing_at_the_end_is_still_queued_not_never_delivered() {
+        // Load ends at 30s; measurement ends at 35s (settle 5s).
+        let draining = |delivered_at: u32| {
+            LedgerBuilder::new()
+                .node("n1")
+                .msgs(10, 1_000, Some(delivered_at))
+                .msgs(3, 1_000, None)
+                .ledger(|l| l.end_ms = 35_000)
+                .build()
+        };
+        let table = [
+            // 10 deliveries in the last 5 s: 2/s.
+            (
+                draining(33_000),
+                "3 of 13 accepted still queued when settle ended (5s after the load), still delivering at 2.0/s",
+                true,
+            ),
+            // The last delivery long before the end: nothing moves.
+            (
+                draining(2_000),
+                "3 of 13 accepted never delivered nor bounced",
+                false,
+            ),
+        ];
+        for (ledger, observed, raise) in table {
+            let f = judge(&ledger, 30_000);
+            assert_eq!(f.status, Status::Fail);
+            assert_eq!(f.observed, observed);
+            assert_eq!(f.detail.contains("raise `settle`"), raise, "{}", f.detail);
         }
     }
 }

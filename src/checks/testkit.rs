@@ -139,6 +139,7 @@ pub fn one_of_each(latency_limit: Option<Duration>) -> Vec<Check> {
             percentile: 99.0,
             limit: Duration::from_secs(5),
             min_delivered: 0.9,
+            baseline: None,
         },
         Check::Drain {
             domain: "down.test".into(),
@@ -160,7 +161,7 @@ pub fn fault(remote: &str, at_s: u64, for_s: Option<u64>) -> FaultWindow {
     FaultWindow {
         subject: FaultSubject::Remote {
             remote: remote.to_string(),
-            fault: Fault::Refuse,
+            fault: Fault::REFUSE,
         },
         at: Duration::from_secs(at_s),
         duration: for_s.map(Duration::from_secs),

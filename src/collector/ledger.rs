@@ -21,6 +21,8 @@ pub mod flag {
     pub const BOUNCED: u8 = 1 << 3;
     /// The generator scheduled it (it exists).
     pub const SUBMITTED: u8 = 1 << 4;
+    /// It (or its bounce) reached a remote that does not serve its domain.
+    pub const MISROUTED: u8 = 1 << 5;
 }
 
 /// What is known about one message.
@@ -81,6 +83,10 @@ impl MessageRecord {
     pub fn bounced(&self) -> bool {
         self.is(flag::BOUNCED)
     }
+    /// It, or its bounce, reached a remote that does not serve its domain.
+    pub fn misrouted(&self) -> bool {
+        self.is(flag::MISROUTED)
+    }
     /// Every recipient arrived.
     pub fn delivered(&self) -> bool {
         self.delivered_ms != NEVER
@@ -121,6 +127,10 @@ pub struct RemoteCounters {
     pub messages: u64,
     pub rejected: u64,
     pub faults_fired: u64,
+    /// RCPTs it refused with `550 5.7.1` because their domain is not its own (absent
+    /// from ledgers saved before it was counted).
+    #[serde(default)]
+    pub relay_denied: u64,
 }
 
 /// Everything measured in a run.
@@ -151,6 +161,32 @@ pub struct Ledger {
     /// Probe samples that failed (the command errored or timed out): (ms since t0,
     /// index into [`Ledger::nodes`]), in time order.
     pub probe_failures: Vec<(u32, u8)>,
+    /// Remote name → the lower-case domains it serves (from the plan; not saved). Empty:
+    /// routing is not checked.
+    pub served: std::collections::BTreeMap<String, Vec<String>>,
+    /// Remote reached → domain → messages that reached it though it does not serve
+    /// their domain (each message counted once, at the first wrong remote it reached).
+    pub misrouted: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    /// The plan's remote-fault windows, in plan order, with how often each fired
+    /// (`collector/fired.rs`). Empty in ledgers saved before it was counted.
+    pub fault_windows: Vec<FiredWindow>,
+    /// Each message's delivery attempts and other events, bounded (`attempts.bin`;
+    /// not in `ledger.bin`: the checks do not need it).
+    pub attempts: super::attempts::AttemptLog,
+}
+
+/// One remote-fault window of the timeline and how often the fault acted in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FiredWindow {
+    pub remote: String,
+    /// The fault's kind (`refuse`, `tls`, …).
+    pub fault: String,
+    /// ms since t0.
+    pub start_ms: u32,
+    /// ms since t0; [`NEVER`]: until the end of the run.
+    pub end_ms: u32,
+    /// `FaultFired` events the remote reported in the window.
+    pub fired: u64,
 }
 
 /// One queue probe sample of one node.
@@ -202,7 +238,8 @@ impl Ledger {
     }
 }
 
-fn intern(names: &mut Vec<String>, name: &str) -> usize {
+/// Index of `name` in `names` (case-insensitive), added if new.
+pub(super) fn intern(names: &mut Vec<String>, name: &str) -> usize {
     match names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
         Some(i) => i,
         None => {

@@ -2,18 +2,23 @@
 //! stage reports [`Event`]s to it on channels; nothing else touches the ledger. Others
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
+mod attempt_events;
+pub mod attempts;
 pub mod event;
+mod fired;
 pub mod ledger;
+mod routing;
 
 pub use event::Event;
+pub use fired::fault_windows;
 pub use ledger::{Ledger, MessageRecord};
 
 use fake_remotes::{RemoteEvent, RemoteEventKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::generator::message::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use crate::scenario::BOUNCE_DOMAIN;
+use crate::tracking::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use ledger::{flag, NEVER};
 
 /// Running totals, cheap to copy (live progress, settle decisions).
@@ -28,6 +33,10 @@ pub struct Progress {
     /// Accepted, neither delivered nor bounced yet.
     pub outstanding: u64,
     pub duplicates: u64,
+    /// Messages (or their bounces) that reached a remote not serving their domain
+    /// (`collector/routing.rs`; absent from ledgers saved before it was counted).
+    #[serde(default)]
+    pub misrouted: u64,
     /// Messages the probed nodes hold, by their latest samples (0 without probes).
     pub queued: u64,
     /// What they held at their first samples (their baseline).
@@ -118,7 +127,14 @@ impl Collector {
                     }
                 });
             }
-            Event::NotAccepted { seq, code, .. } => {
+            Event::NotAccepted {
+                seq,
+                code,
+                at_us,
+                phase,
+            } => {
+                let at = self.ms(at_us);
+                self.log_not_accepted(seq, at, code, phase);
                 *self
                     .ledger
                     .submit_rejections
@@ -174,11 +190,25 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
-        let counters = self.ledger.remotes.entry(event.remote).or_default();
+        self.log_remote(&event, at);
+        let remote = event.remote;
+        // The name is kept for misrouting; cloned only the first time a remote is seen.
+        if !self.ledger.remotes.contains_key(&remote) {
+            self.ledger
+                .remotes
+                .insert(remote.clone(), Default::default());
+        }
+        let Some(counters) = self.ledger.remotes.get_mut(&remote) else {
+            return;
+        };
         match event.kind {
             RemoteEventKind::Connected { .. } => counters.connections += 1,
             RemoteEventKind::Rejected { .. } => counters.rejected += 1,
-            RemoteEventKind::FaultFired { .. } => counters.faults_fired += 1,
+            RemoteEventKind::FaultFired { .. } => {
+                counters.faults_fired += 1;
+                self.count_fired(&remote, at);
+            }
+            RemoteEventKind::RelayDenied { .. } => counters.relay_denied += 1,
             // A served remote healed itself because a run stopped renewing its lease:
             // about the remote, not this run's mail (it may well be another run's lease).
             RemoteEventKind::LeaseExpired { .. } => {}
@@ -186,6 +216,9 @@ impl Collector {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {
                     self.update(seq, |r, _| r.attempts = r.attempts.saturating_add(1));
+                }
+                if self.is_misrouted(&remote, &rcpt) {
+                    self.mark_misrouted(&remote, &rcpt);
                 }
             }
             RemoteEventKind::Message {
@@ -203,7 +236,10 @@ impl Collector {
                 }
                 let node = received_by.first().map(|n| self.ledger.node_index(n));
                 for rcpt in rcpts {
-                    if domain_is(&rcpt, BOUNCE_DOMAIN) {
+                    if self.is_misrouted(&remote, &rcpt) {
+                        // Not delivered (nor bounced): it reached the wrong remote.
+                        self.mark_misrouted(&remote, &rcpt);
+                    } else if domain_is(&rcpt, BOUNCE_DOMAIN) {
                         if let Some(seq) = parse_verp(&rcpt) {
                             self.mark_bounced(seq, at);
                         }
@@ -251,7 +287,9 @@ impl Collector {
 /// the address every fake remote rejects (the bounce canary's recipient).
 pub fn is_canary_event(kind: &RemoteEventKind) -> bool {
     let rcpts = match kind {
-        RemoteEventKind::Rcpt { rcpt, .. } => std::slice::from_ref(rcpt),
+        RemoteEventKind::Rcpt { rcpt, .. } | RemoteEventKind::RelayDenied { rcpt } => {
+            std::slice::from_ref(rcpt)
+        }
         RemoteEventKind::Message { rcpts, .. }
         | RemoteEventKind::Rejected { rcpts, .. }
         | RemoteEventKind::FaultFired { rcpts, .. } => rcpts.as_slice(),
@@ -268,11 +306,19 @@ fn domain_is(addr: &str, domain: &str) -> bool {
         .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
 }
 
+/// Capacity of the channel of [`Event`]s (generator and probes → collector). When it is
+/// full the generator waits to report: its sessions slow down, which shows as shortfall
+/// and latency, never as a lost record. Applying an event is a few field writes, so the
+/// collector drains far faster than 5,000 msg/s fills it; 65,536 events (tens of bytes
+/// each, ~3 MB at most) ride out a pause of several seconds. Remote events use
+/// [`fake_remotes::event::CHANNEL_CAPACITY`].
+pub const EVENTS_CAPACITY: usize = 65_536;
+
 /// The collector task: applies events until asked to finish.
 pub async fn run(
     ledger: Ledger,
-    mut events: mpsc::UnboundedReceiver<Event>,
-    mut remote_events: mpsc::UnboundedReceiver<RemoteEvent>,
+    mut events: mpsc::Receiver<Event>,
+    mut remote_events: mpsc::Receiver<RemoteEvent>,
     mut requests: mpsc::Receiver<Request>,
 ) -> Option<Ledger> {
     let mut c = Collector::new(ledger);
@@ -416,7 +462,7 @@ mod tests {
         c.apply(Event::QueueSample {
             node: Arc::from("n2"),
             at_us: 1_000_000,
-            depth: Some(crate::target::probes::QueueDepth {
+            depth: Some(event::QueueDepth {
                 total: 4,
                 by_domain: vec![],
             }),

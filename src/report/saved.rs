@@ -18,6 +18,11 @@
 //!             accepted_node u8, delivered_node u8, rcpts u8, flags u8
 //! ```
 //!
+//! Additions that kept format 1 readable both ways: the header's `misrouted` (remote →
+//! domain → messages), `fault_windows` (each remote-fault window and how often it fired)
+//! and the counters' `relay_denied` default to empty/0 when absent,
+//! and the `MISROUTED` flag (bit 5) is 0 in records written before it existed.
+//!
 //! Fixed-size binary records rather than CSV: 34 bytes a message keeps a 10-million-
 //! message soak at 340 MB and makes reading it back a straight loop.
 
@@ -30,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::samples::Samples;
 use crate::checks::Aborted;
-use crate::collector::ledger::RemoteCounters;
+use crate::collector::ledger::{FiredWindow, RemoteCounters};
 use crate::collector::{Ledger, MessageRecord, Progress};
 use crate::scenario::{self, Plan};
 
@@ -66,6 +71,12 @@ struct Header {
     foreign: u64,
     remotes: BTreeMap<String, RemoteCounters>,
     submit_rejections: BTreeMap<u16, u64>,
+    /// Remote reached → domain → misrouted messages (absent before it was counted).
+    #[serde(default)]
+    misrouted: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Remote-fault windows and how often each fired (absent before it was counted).
+    #[serde(default)]
+    fault_windows: Vec<FiredWindow>,
     /// The collector's running totals when measurement stopped.
     totals: Progress,
     /// Failed queue probe samples: (ms since t0, node index). Absent in older files.
@@ -121,6 +132,8 @@ pub fn write_ledger(
         foreign: ledger.foreign,
         remotes: ledger.remotes.clone(),
         submit_rejections: ledger.submit_rejections.clone(),
+        misrouted: ledger.misrouted.clone(),
+        fault_windows: ledger.fault_windows.clone(),
         totals,
         probe_failures: ledger.probe_failures.clone(),
         records: ledger.records.len() as u64,
@@ -242,6 +255,13 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         // Probe samples are saved apart (queue_depth.csv) and put back by `load`.
         queue: Vec::new(),
         probe_failures: header.probe_failures,
+        // The routing table judged the records when they were measured; their
+        // `MISROUTED` flags and these counts are what is kept.
+        served: Default::default(),
+        misrouted: header.misrouted,
+        fault_windows: header.fault_windows,
+        // Read apart, by `mailquake explain` only (attempts.bin).
+        attempts: Default::default(),
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.
@@ -356,7 +376,21 @@ mod tests {
             rcpts: 64,
             flags: flag::SUBMITTED | flag::ACCEPTED,
         });
-        l.records.push(MessageRecord::default());
+        l.records.push(MessageRecord {
+            flags: flag::SUBMITTED | flag::ACCEPTED | flag::MISROUTED,
+            ..MessageRecord::default()
+        });
+        l.misrouted
+            .entry("ok".into())
+            .or_default()
+            .insert("down.test".into(), 1);
+        l.fault_windows.push(FiredWindow {
+            remote: "down".into(),
+            fault: "refuse".into(),
+            start_ms: 1_000,
+            end_ms: crate::collector::ledger::NEVER,
+            fired: 3,
+        });
         l
     }
 
@@ -385,6 +419,11 @@ mod tests {
         assert_eq!(
             (back.remotes, back.submit_rejections),
             (l.remotes, l.submit_rejections)
+        );
+        assert!(back.records[1].misrouted());
+        assert_eq!(
+            (back.misrouted, back.fault_windows),
+            (l.misrouted, l.fault_windows)
         );
         assert_eq!(
             (t, scenario.as_str(), aborted),
@@ -429,5 +468,34 @@ mod tests {
             (abort.reason.as_str(), abort.at_s),
             ("aborted by the operator", 5.0)
         );
+    }
+
+    /// A ledger written before misrouting and fired counts existed (no `misrouted`,
+    /// `fault_windows`, `relay_denied`, `totals.misrouted`) still reads, with them empty.
+    #[test]
+    fn a_ledger_from_before_misrouting_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE);
+        write_ledger(&path, &ledger(), Progress::default(), Path::new("s"), None).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
+        let h = header.as_object_mut().unwrap();
+        h.remove("misrouted");
+        h.remove("fault_windows");
+        h["totals"].as_object_mut().unwrap().remove("misrouted");
+        for counters in h["remotes"].as_object_mut().unwrap().values_mut() {
+            counters.as_object_mut().unwrap().remove("relay_denied");
+        }
+        let old = serde_json::to_vec(&header).unwrap();
+        let mut file = bytes[..12].to_vec();
+        file.extend_from_slice(&(old.len() as u32).to_le_bytes());
+        file.extend_from_slice(&old);
+        file.extend_from_slice(&bytes[16 + len..]);
+        std::fs::write(&path, &file).unwrap();
+        let (back, totals, _, _) = read_ledger(&path).unwrap();
+        assert!(back.misrouted.is_empty() && back.fault_windows.is_empty());
+        assert_eq!((totals.misrouted, back.remotes["ok"].relay_denied), (0, 0));
+        assert_eq!(back.remotes["ok"].connections, 4);
     }
 }

@@ -8,7 +8,7 @@ use crate::checks::{fmt_count, fmt_pct, Aborted, DataCompleteness, Finding, Stat
 use crate::collector::ledger::RemoteCounters;
 use crate::collector::{Ledger, Progress};
 use crate::report::LoadSection;
-use crate::scenario::Plan;
+use crate::scenario::{FaultSubject, Plan};
 
 /// 2: `verdict` may be `aborted`; `abort` and `checks[].partial` added.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -47,6 +47,9 @@ pub struct Summary {
     pub load_table: String,
     /// Messages seen at remotes that belong to no message of this run.
     pub foreign: u64,
+    /// Mail that reached a remote not serving its domain, per (remote reached, domain);
+    /// empty when none was. Each message counted once (`totals.misrouted` is the sum).
+    pub misrouted: Vec<MisroutedJson>,
     /// Queue probe results per node (empty without `target.probes`).
     pub queue: Vec<QueueJson>,
     /// What went wrong in the harness's own actions (a failed `exec`), one line each.
@@ -158,6 +161,15 @@ pub struct CheckJson {
 }
 
 #[derive(Debug, Serialize)]
+pub struct MisroutedJson {
+    /// The remote the mail reached.
+    pub remote: String,
+    /// The domain it was for (which that remote does not serve).
+    pub domain: String,
+    pub messages: u64,
+}
+
+#[derive(Debug, Serialize)]
 pub struct NodeJson {
     pub name: String,
     pub accepted: u64,
@@ -183,6 +195,10 @@ pub struct FaultJson {
     pub at_s: f64,
     /// `null`: until the end of the run.
     pub for_s: Option<f64>,
+    /// How often a remote fault acted in its window (`FaultFired` events); `null` for
+    /// node faults and `exec` actions, and in runs saved before it was counted. `0`
+    /// makes the checks resting on the window inconclusive.
+    pub fired: Option<u64>,
 }
 
 impl Summary {
@@ -226,24 +242,40 @@ impl Summary {
             nodes: nodes(ledger),
             domains: domains(ledger),
             remotes: ledger.remotes.clone(),
-            faults: plan
-                .faults
-                .iter()
-                .map(|f| {
-                    let (subject, fault) = (f.subject.target(), f.subject.kind().to_string());
-                    FaultJson {
-                        subject,
-                        fault,
-                        at_s: f.at.as_secs_f64(),
-                        for_s: f.duration.map(|d| d.as_secs_f64()),
-                    }
-                })
-                .collect(),
+            faults: {
+                // The ledger's windows are the plan's remote faults, in plan order.
+                let mut fired = ledger.fault_windows.iter().map(|w| w.fired);
+                plan.faults
+                    .iter()
+                    .map(|f| {
+                        let (subject, fault) = (f.subject.target(), f.subject.kind().to_string());
+                        let remote = matches!(f.subject, FaultSubject::Remote { .. });
+                        FaultJson {
+                            subject,
+                            fault,
+                            at_s: f.at.as_secs_f64(),
+                            for_s: f.duration.map(|d| d.as_secs_f64()),
+                            fired: if remote { fired.next() } else { None },
+                        }
+                    })
+                    .collect()
+            },
             submit_rejections: ledger.submit_rejections.clone(),
             load: load.load.clone(),
             submit_replies: load.submit_replies.clone(),
             load_table: load.table.clone(),
             foreign: ledger.foreign,
+            misrouted: ledger
+                .misrouted
+                .iter()
+                .flat_map(|(remote, domains)| {
+                    domains.iter().map(|(domain, n)| MisroutedJson {
+                        remote: remote.clone(),
+                        domain: domain.clone(),
+                        messages: *n,
+                    })
+                })
+                .collect(),
             queue: queue(ledger),
             problems: load.problems.clone(),
             data: DataJson::new(&load.data, plan.load.max_shortfall),

@@ -76,6 +76,9 @@ pub fn render(
     if p.shortfall > 0 {
         messages.push(format!("shortfall {}", fmt_count(p.shortfall)));
     }
+    if p.misrouted > 0 {
+        messages.push(paint.red(&format!("misrouted {}", fmt_count(p.misrouted))));
+    }
     let _ = writeln!(t, "\n  {}  {}", paint.dim("messages"), messages.join(" · "));
     if s.foreign > 0 {
         // Mail of another run, or mail the target sent on its own: the remotes may be
@@ -85,6 +88,16 @@ pub fn render(
             "  {}  {} seen at the remotes belong to no message of this run",
             paint.yellow("foreign"),
             fmt_count(s.foreign)
+        );
+    }
+    for m in &s.misrouted {
+        let _ = writeln!(
+            t,
+            "  {} {} for {} reached `{}`, which does not serve it",
+            paint.red("misrouted"),
+            fmt_count(m.messages),
+            m.domain,
+            m.remote
         );
     }
     if !s.nodes.is_empty() {
@@ -108,6 +121,12 @@ pub fn render(
             paint.dim("(accepted→delivered)")
         );
     }
+    if let Some(line) = super::terminal_health::latency_line(&s.domains) {
+        let _ = writeln!(t, "  {}   {line}", paint.dim("latency"));
+    }
+    if let Some(line) = super::terminal_health::faults_line(s) {
+        let _ = writeln!(t, "  {}    {line}", paint.dim("faults"));
+    }
     if let Some(pf) = s.preflight.as_ref() {
         use crate::preflight::PreflightStatus;
         let line = match pf.status {
@@ -118,6 +137,28 @@ pub fn render(
         if !line.is_empty() {
             let _ = writeln!(t, "  {} {line}", paint.dim("preflight"));
         }
+    }
+    // How often each remote fault acted: a window that fired 0 times judged nothing.
+    let fired: Vec<String> = s
+        .faults
+        .iter()
+        .filter_map(|f| {
+            let n = f.fired?;
+            let end = f
+                .for_s
+                .map_or("end".to_string(), |d| format!("{:.0}s", f.at_s + d));
+            let text = format!(
+                "{} {} {:.0}s–{end} fired {}",
+                f.subject,
+                f.fault,
+                f.at_s,
+                fmt_count(n)
+            );
+            Some(if n == 0 { paint.yellow(&text) } else { text })
+        })
+        .collect();
+    if !fired.is_empty() {
+        let _ = writeln!(t, "  {}    {}", paint.dim("faults"), fired.join(" · "));
     }
     // The generator's per-phase table, after the message totals it explains.
     if !s.load_table.is_empty() {
@@ -154,13 +195,17 @@ pub fn render(
             paint.dim(&leader),
             paint.dim(&format!("limit: {}", c.limit))
         );
-        if c.status != Status::Pass {
+        // The steady state's detail compares baseline, fault and after windows: always shown.
+        if c.status != Status::Pass || c.name == "steady_state" {
             for line in wrap(&c.detail, WRAP - DETAIL_INDENT.len()) {
                 let _ = writeln!(t, "{DETAIL_INDENT}{line}");
             }
             if !c.evidence.is_empty() {
                 let _ = writeln!(t, "{DETAIL_INDENT}e.g. {}", c.evidence.join(", "));
             }
+        } else if let Some(at) = c.detail.find(crate::checks::STEADY_STATE_NOT_JUDGED) {
+            let note = c.detail[at..].trim_end_matches(')');
+            let _ = writeln!(t, "{DETAIL_INDENT}{}", paint.dim(note));
         }
     }
 
@@ -218,6 +263,15 @@ pub fn render(
             "{}",
             paint.red(&format!("not written: {dir}/{} ({})", f.file, f.error))
         );
+    }
+    // The evidence ids after "e.g." are tracking ids: say how to follow one.
+    let evidence = s.checks.iter().find_map(|c| {
+        (c.status != Status::Pass)
+            .then(|| c.evidence.first())
+            .flatten()
+    });
+    if let Some(id) = evidence {
+        let _ = writeln!(t, "explain: mailquake explain {dir} {id}");
     }
     t
 }

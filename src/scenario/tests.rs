@@ -97,7 +97,8 @@ fn good_scenario_maps_to_the_plan() {
             RemoteSpec {
                 name: "ok".into(),
                 domains: vec!["ok.test".into(), "also.test".into()],
-                listen: local(0),
+                // No `listen:`: each remote on its own loopback address.
+                listen: "127.0.1.1:0".parse().unwrap(),
             },
             RemoteSpec {
                 name: "down".into(),
@@ -107,7 +108,7 @@ fn good_scenario_maps_to_the_plan() {
             RemoteSpec {
                 name: "bounces".into(),
                 domains: vec!["bounces.test".into()],
-                listen: local(0),
+                listen: "127.0.1.3:0".parse().unwrap(),
             },
         ],
         external_remotes: None,
@@ -153,7 +154,7 @@ fn good_scenario_maps_to_the_plan() {
             FaultWindow {
                 subject: FaultSubject::Remote {
                     remote: "down".into(),
-                    fault: Fault::Refuse,
+                    fault: Fault::REFUSE,
                 },
                 at: secs(10),
                 duration: Some(secs(20)),
@@ -177,6 +178,7 @@ fn good_scenario_maps_to_the_plan() {
                 percentile: 99.0,
                 limit: secs(5),
                 min_delivered: 0.9,
+                baseline: None,
             },
             Check::Isolation {
                 healthy: vec!["also.test".into()],
@@ -187,6 +189,7 @@ fn good_scenario_maps_to_the_plan() {
                 percentile: 99.9,
                 limit: secs(1),
                 min_delivered: 0.95,
+                baseline: None,
             },
             Check::Drain {
                 domain: "down.test".into(),
@@ -214,7 +217,11 @@ fn good_scenario_maps_to_the_plan() {
             timeout: secs(10),
             skip: false,
         },
-        safety: Default::default(),
+        safety: crate::scenario::safety::Safety {
+            // 5s before the first fault at 200/s, 10% to also.test: too few for p99.9.
+            warnings: vec!["t.yaml:31:5: checks[1].isolation: warning: the steady-state baseline 0s–5s holds about 100 healthy messages, fewer than the 1000 needed to judge p99.9: steady_state will not be judged (start the first fault later, or raise the rate)".into()],
+            ..Default::default()
+        },
     };
     assert_eq!(plan, want);
     assert_eq!(
@@ -333,6 +340,10 @@ fn semantic_rules() {
          "t.yaml:30:5: checks[0].isolation: needs a latency limit, one of: p50, p90, p95, p99, p99.9"),
         ("{ from: 10s, to: 30s }", "{ from: 30s, to: 30s }",
          "t.yaml:31:67: checks[1].isolation.during.to: `from` (30s) must be before `to` (30s)"),
+        ("during: faults, p99: 5s", "during: faults, p99: 5s, baseline: { from: 3s, to: 3s }",
+         "t.yaml:30:91: checks[0].isolation.baseline.to: `from` (3s) must be before `to` (3s)"),
+        ("during: faults, p99: 5s", "during: faults, p99: 5s, baseline: { from: 0s, to: 8s }",
+         "t.yaml:30:91: checks[0].isolation.baseline.to: the baseline must end by the first fault (at 5s), not at 8s"),
         ("min_delivered: 95%", "min_delivered: 0.95",
          "t.yaml:31:100: checks[1].isolation.min_delivered: invalid percentage `0.95`: expected a number and a % sign, e.g. 90%, 99.5%"),
         ("also.test: 10%, down.test: 10%", "also.test: 20%",
@@ -361,6 +372,23 @@ fn semantic_rules() {
     }
 }
 
+/// `isolation.baseline` maps to the plan; a baseline with enough healthy mail draws no
+/// warning (the seed's p99.9 check, 5s before the first fault, draws one: see above).
+#[test]
+fn isolation_baseline_maps_to_the_plan() {
+    let plan = parse_str(&edit(
+        "during: faults, p99: 5s",
+        "during: faults, p99: 5s, baseline: { from: 1s, to: 5s }",
+    ))
+    .unwrap();
+    let Check::Isolation { baseline, .. } = &plan.checks[0] else {
+        panic!("{:?}", plan.checks[0])
+    };
+    assert_eq!(*baseline, Some((secs(1), secs(5))));
+    assert_eq!(plan.safety.warnings.len(), 1, "{:?}", plan.safety.warnings);
+    assert!(plan.safety.warnings[0].contains("checks[1].isolation"));
+}
+
 /// Shape mistakes caught while reading the YAML, in the scenario's words.
 #[test]
 fn shape_errors() {
@@ -371,8 +399,8 @@ fn shape_errors() {
          "t.yaml:29:9: checks: expected a list (`- item` lines or `[ … ]`)"),
         ("settle: 2m\n", "settle: 2m\n---\nversion: 1\n",
          "t.yaml:42:1: a scenario file holds one YAML document: remove the second `---` and what follows"),
-        ("fault: refuse", "fault: { refuse: {} }",
-         "t.yaml:27:57: faults[1].fault.refuse: takes no settings: write the bare name"),
+        ("fault: refuse", "fault: { refuse: { open_sessions: later } }",
+         "t.yaml:27:74: faults[1].fault.refuse.open_sessions: unknown value `later`, expected one of reset, silent, keep"),
         ("  - no_loss\n", "  - { no_loss: { max: 1 } }\n",
          "t.yaml:33:18: checks[3].no_loss.max: unknown key `max`: this takes no settings"),
         ("name: seed-incident", "name:",
@@ -403,11 +431,32 @@ fn shape_errors() {
     }
 }
 
+fn banner_554() -> Fault {
+    Fault::Reply(fake_remotes::behavior::ReplyFault {
+        stage: fake_remotes::Stage::Banner,
+        code: 554,
+        text: None,
+        probability: 1.0,
+    })
+}
+
 #[test]
 fn every_remote_fault_form_loads() {
     let secs = Duration::from_secs;
     let table = [
-        ("unreachable", Fault::Unreachable),
+        ("unreachable", Fault::UNREACHABLE),
+        (
+            "{ refuse: { open_sessions: keep } }",
+            Fault::Refuse(fake_remotes::behavior::Outage {
+                open_sessions: Some(fake_remotes::behavior::OpenSessions::Keep),
+            }),
+        ),
+        (
+            "{ unreachable: { open_sessions: reset } }",
+            Fault::Unreachable(fake_remotes::behavior::Outage {
+                open_sessions: Some(fake_remotes::behavior::OpenSessions::Reset),
+            }),
+        ),
         (
             "{ greylist: { retry_after: 30s } }",
             Fault::Greylist(Greylist {
@@ -441,9 +490,22 @@ fn every_remote_fault_form_loads() {
         ("{ tls: expired_cert }", Fault::Tls(TlsFault::ExpiredCert)),
         ("{ tls: wrong_name }", Fault::Tls(TlsFault::WrongName)),
         ("{ tls: unknown_ca }", Fault::Tls(TlsFault::UnknownCa)),
+        // The banner stage, by its name and by `connect`, its former one.
+        ("{ reply: { stage: banner, code: 554 } }", banner_554()),
+        ("{ reply: { stage: connect, code: 554 } }", banner_554()),
     ];
+    // The `tls` faults only act on a cluster that uses STARTTLS: an external target.
+    let external = "version: 1\nname: x\ntarget:\n  smtp: [127.0.0.1:2525]\n\
+        remotes:\n  ok: { domains: [ok.test] }\n  down: { domains: [down.test] }\n\
+        load:\n  steps: [ { rate: 1/s, for: 30s } ]\n  mix: { ok.test: 50%, down.test: 50% }\n\
+        faults:\n  - { remote: down, at: 10s, for: 5s, fault: refuse }\nchecks: [ no_loss ]\n";
     for (yaml, want) in table {
-        let plan = parse_str(&edit("fault: refuse", &format!("fault: {yaml}"))).unwrap();
+        let text = if yaml.contains("tls") {
+            external.replacen("fault: refuse", &format!("fault: {yaml}"), 1)
+        } else {
+            edit("fault: refuse", &format!("fault: {yaml}"))
+        };
+        let plan = parse_str(&text).unwrap();
         let got = plan.faults.iter().find_map(|f| match &f.subject {
             FaultSubject::Remote { fault, .. } if f.at == secs(10) => Some(fault.clone()),
             _ => None,

@@ -2,7 +2,7 @@
 //! the mix sums to 100%, checks have data to judge, caps hold). Each error points at the
 //! offending value (`Spanned` location) and names its key path; the first error wins.
 //! The rules live by section: `target.rs` (target, remotes), `load.rs` (load, mix,
-//! faults), `checks.rs` (checks).
+//! faults), `checks.rs` (checks), `settle.rs` (settle outlasts the drain windows).
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,11 +15,14 @@ use super::units;
 use super::ScenarioError;
 use fake_remotes::scenario::validate as remote_rules;
 
+mod baseline;
 mod caps;
 mod checks;
 mod external;
 mod load;
+mod reach;
 mod safety;
+mod settle;
 mod target;
 
 /// Longest step, fault offset or fault window: a week (shared with `fake-remotes`).
@@ -160,7 +163,7 @@ pub fn plan(
         None => Some(remote_rules::remotes(&raw.remotes).map_err(|e| cx.spec(e))?),
         Some(_) => served.map(<[RemoteSpec]>::to_vec),
     };
-    let safety = safety::safety(&cx, &raw)?;
+    let mut safety = safety::safety(&cx, &raw)?;
     safety::domains(&cx, &raw, &safety)?;
     let load = load::load(&cx, &raw.load, remotes.as_deref(), &target)?;
     safety::caps(&cx, &raw.load, &target, &load, &safety)?;
@@ -172,6 +175,7 @@ pub fn plan(
         &load,
         &faults,
         &probes,
+        &mut safety.warnings,
     )?;
     let settle = match &raw.settle {
         Some(text) => cx.duration(text, "settle", MAX_WAIT)?,
@@ -195,7 +199,7 @@ pub fn plan(
     let mut faults: Vec<FaultWindow> = faults.into_iter().map(|(_, f)| f).collect();
     // Stable: faults at the same offset keep their file order.
     faults.sort_by_key(|f| f.at);
-    Ok(Plan {
+    let plan = Plan {
         name: name.clone(),
         description: raw.description.clone().unwrap_or_default(),
         seed,
@@ -210,7 +214,9 @@ pub fn plan(
         probes,
         preflight,
         safety,
-    })
+    };
+    settle::covers_drains(&cx, &raw, &plan)?;
+    Ok(plan)
 }
 
 fn serving<'r>(remotes: &'r [RemoteSpec], domain: &str) -> Option<&'r RemoteSpec> {

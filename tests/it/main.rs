@@ -1,6 +1,9 @@
-//! The integration-test binary: one module per area.
+//! The integration-test binary: one module per area; what they share is in [`support`]
+//! (modules never import each other's items).
 
+mod architecture;
 mod bad_input;
+mod explain;
 mod flood;
 mod generator;
 mod generator_tls;
@@ -12,7 +15,10 @@ mod preflight;
 mod readers;
 mod remotes;
 mod reports;
+mod routing;
 mod runs;
 mod safety;
 mod signals;
+mod steady_state;
+mod support;
 mod validate;

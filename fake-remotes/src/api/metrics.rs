@@ -130,7 +130,7 @@ mod tests {
                 name: "down".into(),
                 domains: vec!["down.test".into()],
                 listen: "127.0.0.1:25".parse().unwrap(),
-                faults: vec![Fault::Refuse],
+                faults: vec![Fault::REFUSE],
                 set_by: SetBy::Api,
                 lease: None,
                 counters: Counters {

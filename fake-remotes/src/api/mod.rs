@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn faults_parse_alone_or_as_a_list_and_bad_ones_say_why() {
-        assert_eq!(parse_faults(br#""refuse""#), Ok(vec![Fault::Refuse]));
+        assert_eq!(parse_faults(br#""refuse""#), Ok(vec![Fault::REFUSE]));
         assert_eq!(parse_faults(b" []"), Ok(vec![]));
         assert_eq!(
             parse_faults(br#"["reset", "blackhole"]"#),

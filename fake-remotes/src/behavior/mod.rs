@@ -4,7 +4,7 @@
 //! in its own file and *decides* (refuse this connection, delay this reply by N, answer
 //! 451 at RCPT); the session (`session/`) and the accept loop (`server/`) *execute*. So
 //! behaviours are unit-tested without sockets. Several faults may be in force at once on
-//! one remote (a tarpit plus a 30% 451); the [`Plan`] of a session combines them:
+//! one remote (a tarpit plus a 30% 451); the [`SessionPlan`] of a session combines them:
 //!
 //! - the listener: the first `refuse`/`unreachable` in list order decides;
 //! - at accept, the first `refuse`/`unreachable`/`reset`/`blackhole` in list order wins;
@@ -17,11 +17,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Reply;
+use crate::RemoteReply;
 
 pub mod blackhole;
 pub mod disconnect;
 pub mod greylist;
+pub mod outage;
 mod plan;
 pub mod rate_limit;
 pub mod refuse;
@@ -33,7 +34,8 @@ pub mod unreachable;
 
 pub use disconnect::Disconnect;
 pub use greylist::Greylist;
-pub use plan::{listener_state, ListenerState, Plan};
+pub use outage::{OpenSessions, Outage};
+pub use plan::{listener_state, ListenerState, SessionPlan};
 pub use rate_limit::RateLimit;
 pub use reply::ReplyFault;
 pub use tarpit::{Pacing, Tarpit};
@@ -42,13 +44,18 @@ pub use tls::TlsFault;
 /// One fault, in the form written in a scenario (`fault: refuse`,
 /// `fault: { tarpit: { banner: 2s } }`, `fault: { reply: { stage: rcpt, code: 451 } }`,
 /// `fault: { tls: expired_cert }`).
+///
+/// `refuse` and `unreachable` are written bare, or with their [`Outage`] settings
+/// (`{ refuse: { open_sessions: keep } }`); the serde impls are in `outage.rs`. The
+/// derive (`remote = "Self"`) leaves inherent `Fault::deserialize`/`Fault::serialize`
+/// behind that do not know the bare forms: call `<Fault as Deserialize>::deserialize`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
-    /// Nothing listens: connect() gets ECONNREFUSED.
-    Refuse,
-    /// connect() never completes: SYNs are dropped.
-    Unreachable,
+    /// Nothing listens: connect() gets ECONNREFUSED; open sessions are reset.
+    Refuse(Outage),
+    /// connect() never completes: SYNs are dropped; open sessions go silent.
+    Unreachable(Outage),
     /// TCP accepted, then reset (RST) before any byte.
     Reset,
     /// TCP accepted, not a byte ever sent, never closed.
@@ -85,8 +92,8 @@ impl Fault {
     /// Short name for events and reports (`refuse`, `tarpit`, …).
     pub fn kind(&self) -> &'static str {
         match self {
-            Fault::Refuse => "refuse",
-            Fault::Unreachable => "unreachable",
+            Fault::Refuse(_) => "refuse",
+            Fault::Unreachable(_) => "unreachable",
             Fault::Reset => "reset",
             Fault::Blackhole => "blackhole",
             Fault::Tarpit(_) => "tarpit",
@@ -102,7 +109,7 @@ impl Fault {
     /// message a person can act on.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Fault::Refuse | Fault::Unreachable | Fault::Reset | Fault::Blackhole => Ok(()),
+            Fault::Refuse(_) | Fault::Unreachable(_) | Fault::Reset | Fault::Blackhole => Ok(()),
             Fault::Tls(_) => Ok(()),
             Fault::Tarpit(t) => t.validate(),
             Fault::Reply(r) => r.validate(),
@@ -117,8 +124,10 @@ impl Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    /// The banner (before any command).
-    Connect,
+    /// The banner (before any command). `connect`, its former name, is still accepted;
+    /// it is not the client's `connect` phase (the TCP connect), which no fault acts on.
+    #[serde(alias = "connect")]
+    Banner,
     /// EHLO or HELO.
     Ehlo,
     /// MAIL FROM.
@@ -138,7 +147,7 @@ pub enum Stage {
 impl Stage {
     pub fn as_str(&self) -> &'static str {
         match self {
-            Stage::Connect => "connect",
+            Stage::Banner => "banner",
             Stage::Ehlo => "ehlo",
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
@@ -163,7 +172,7 @@ pub enum AcceptAction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StageAction {
     /// Answer this instead (421 also closes the connection).
-    Reply(Reply),
+    Reply(RemoteReply),
     /// Close without a reply.
     Disconnect,
     /// Close with RST (a `reset` fault switched on while the session was open).
@@ -213,8 +222,8 @@ mod tests {
     #[test]
     fn kinds_name_every_variant_in_serde_form() {
         let table = [
-            Fault::Refuse,
-            Fault::Unreachable,
+            Fault::REFUSE,
+            Fault::UNREACHABLE,
             Fault::Reset,
             Fault::Blackhole,
             Fault::Tarpit(Tarpit::default()),
@@ -274,7 +283,7 @@ mod tests {
             ),
             (Fault::RateLimit(RateLimit::default()), false),
             (Fault::Tls(TlsFault::UnknownCa), true),
-            (Fault::Unreachable, true),
+            (Fault::UNREACHABLE, true),
         ];
         for (fault, ok) in table {
             assert_eq!(fault.validate().is_ok(), ok, "{fault:?}");
@@ -284,8 +293,8 @@ mod tests {
     #[test]
     fn serde_form_is_the_scenario_form() {
         let table = [
-            (r#""refuse""#, Fault::Refuse),
-            (r#""unreachable""#, Fault::Unreachable),
+            (r#""refuse""#, Fault::REFUSE),
+            (r#""unreachable""#, Fault::UNREACHABLE),
             (
                 r#"{"reply":{"stage":"rcpt","code":451}}"#,
                 Fault::Reply(ReplyFault {
@@ -334,5 +343,25 @@ mod tests {
         }
         let err = serde_json::from_str::<Fault>(r#"{"tls":"wrong"}"#).unwrap_err();
         assert!(err.to_string().contains("starttls_refused"), "{err}");
+    }
+
+    /// The banner stage is `banner`; `connect`, its former name, is still read as it.
+    #[test]
+    fn banner_stage_accepts_connect_as_an_alias() {
+        for name in ["banner", "connect"] {
+            let json = format!(r#"{{"reply":{{"stage":"{name}","code":554}}}}"#);
+            let got: Fault = serde_json::from_str(&json).expect(&json);
+            assert!(
+                matches!(&got, Fault::Reply(r) if r.stage == Stage::Banner),
+                "{json}: {got:?}"
+            );
+        }
+        assert_eq!(Stage::Banner.as_str(), "banner");
+        assert_eq!(
+            serde_json::to_string(&Stage::Banner).unwrap(),
+            r#""banner""#
+        );
+        let err = serde_json::from_str::<Stage>(r#""greeting""#).unwrap_err();
+        assert!(err.to_string().contains("`banner`"), "{err}");
     }
 }

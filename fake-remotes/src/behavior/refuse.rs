@@ -2,8 +2,9 @@
 //!
 //! Executed by the accept loop in `server.rs`: while a `refuse` fault is in force the
 //! listening socket is closed, and when the fault ends the same local address is bound
-//! again (SO_REUSEADDR, backlog 1024). Sessions that were already open are untouched, as
-//! with a real server whose listener went away. A connection that got into the accept
+//! again (SO_REUSEADDR, backlog 1024). Sessions already open when it begins are reset,
+//! as a crashed MTA's are (`open_sessions:` in `outage.rs`; `keep` leaves them served,
+//! an outage of the listener alone). A connection that got into the accept
 //! queue just before the switch is reset, which is what the kernel does to the queue of
 //! a listener that closes.
 
@@ -12,7 +13,7 @@ use crate::Fault;
 
 /// Whether the listener must be closed now.
 pub fn in_force(faults: &[Fault]) -> bool {
-    faults.iter().any(|f| matches!(f, Fault::Refuse))
+    faults.iter().any(|f| matches!(f, Fault::Refuse(_)))
 }
 
 /// A connection accepted while `refuse` is in force (a race with the switch).
@@ -30,7 +31,7 @@ mod tests {
         let table = [
             (vec![], false),
             (vec![Fault::Reset], false),
-            (vec![Fault::Tarpit(Tarpit::default()), Fault::Refuse], true),
+            (vec![Fault::Tarpit(Tarpit::default()), Fault::REFUSE], true),
         ];
         for (faults, want) in table {
             assert_eq!(in_force(&faults), want, "{faults:?}");

@@ -11,7 +11,8 @@
 //! jammed listener and its fillers are closed and a normal listener is bound again (same
 //! address, SO_REUSEADDR); a client still retrying its SYN then gets through.
 //!
-//! Sessions that were already open are untouched, as with `refuse`. A connection that was
+//! Sessions already open when it begins go silent, as an unreachable host's do
+//! (`open_sessions:` in `outage.rs`; `keep` leaves them served). A connection that was
 //! accepted just before the switch is held silently, like a black hole: the host "went
 //! away" under it.
 
@@ -20,7 +21,7 @@ use crate::Fault;
 
 /// Whether the listener must be jammed now.
 pub fn in_force(faults: &[Fault]) -> bool {
-    faults.iter().any(|f| matches!(f, Fault::Unreachable))
+    faults.iter().any(|f| matches!(f, Fault::Unreachable(_)))
 }
 
 /// A connection accepted while `unreachable` is in force (a race with the switch).
@@ -36,8 +37,8 @@ mod tests {
     fn in_force_only_with_an_unreachable_fault() {
         let table = [
             (vec![], false),
-            (vec![Fault::Refuse], false),
-            (vec![Fault::Blackhole, Fault::Unreachable], true),
+            (vec![Fault::REFUSE], false),
+            (vec![Fault::Blackhole, Fault::UNREACHABLE], true),
         ];
         for (faults, want) in table {
             assert_eq!(in_force(&faults), want, "{faults:?}");

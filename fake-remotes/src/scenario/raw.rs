@@ -113,7 +113,7 @@ impl<'de> StringOrMap<'de> for RawFaultKind {
             return Ok(RawFaultKind::Stuck);
         }
         let de = de::IntoDeserializer::<E>::into_deserializer(v);
-        Fault::deserialize(de)
+        <Fault as Deserialize>::deserialize(de)
             .map(RawFaultKind::Remote)
             .map_err(|e| {
                 // A known kind that takes settings (`fault: tarpit`): say how to write it.

@@ -4,7 +4,6 @@
 //! own order (its first error wins); the `fake-remotes` binary calls them too, so both
 //! accept and refuse the same remotes with the same messages.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
@@ -192,7 +191,9 @@ pub fn remotes(raw: &Spanned<RawRemotes>) -> Result<Vec<RemoteDef>, SpecError> {
             domains.push(domain);
         }
         let listen = match &spec.listen {
-            None => SocketAddr::from(([127, 0, 0, 1], 0)),
+            // Each remote on its own loopback address, as destinations are apart on the
+            // internet (scenarios/README.md, "Where remotes listen").
+            None => crate::default_listen(remotes.len(), 0),
             Some(text) => text.value.0.parse().map_err(|_| {
                 err(
                     text.referenced,
@@ -243,7 +244,7 @@ pub fn add_bounce_remote(
     remotes.push(RemoteDef {
         name: BOUNCE_REMOTE.to_owned(),
         domains: vec![BOUNCE_DOMAIN.to_owned()],
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen: crate::default_listen(remotes.len(), 0),
     });
     Ok(())
 }

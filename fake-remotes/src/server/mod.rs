@@ -11,13 +11,15 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::behavior::{connection_seed, listener_state, ListenerState};
+use crate::behavior::{connection_seed, listener_state, outage, ListenerState};
 use crate::event::now_us;
 use crate::session::{Session, Shared};
 use crate::tls::ServerTls;
 use crate::{Fault, MessageSink, RemoteEvent, RemoteEventKind, Stage};
 
+mod address;
 mod listener;
+pub use address::default_listen;
 use listener::Listening;
 
 /// Pending connections the kernel keeps per listener.
@@ -46,6 +48,11 @@ pub struct ServerConfig {
     /// AUTH PLAIN/LOGIN is always offered. With `Some((user, password))` those are
     /// checked and MAIL needs AUTH first; with `None` any credentials are accepted.
     pub auth: Option<(String, String)>,
+    /// The domains this server is an MX for (lower-case). With `Some`, a RCPT for any
+    /// other domain gets `550 5.7.1 relay access denied`, as from a real MX, and a
+    /// [`RemoteEventKind::RelayDenied`] event; with `None` every domain is accepted (a
+    /// relay, like the embedded cluster's nodes).
+    pub serves: Option<Vec<String>>,
 }
 
 impl ServerConfig {
@@ -63,6 +70,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(300),
             starttls: true,
             auth: None,
+            serves: None,
         }
     }
 }
@@ -85,7 +93,8 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// While a `refuse` fault is in force the listener is closed, while an `unreachable` is
 /// in force it is replaced by a jammed one, and when they end the same local address is
 /// bound again (so the caller must not rely on the listener object outliving such a
-/// fault). On shutdown, open sessions get `421 4.3.2` (black-holed ones are just closed)
+/// fault); sessions open when such a fault begins are reset or silenced as its
+/// `open_sessions` says (`behavior/outage.rs`). On shutdown, open sessions get `421 4.3.2` (black-holed ones are just closed)
 /// and `serve` returns once every session task has ended; a session waiting on the sink
 /// finishes that delivery first. Errors are returned only for a listener whose address
 /// cannot be read, or a host name that cannot be put in a certificate; accept errors
@@ -94,7 +103,7 @@ pub async fn serve<S: MessageSink>(
     listener: TcpListener,
     config: ServerConfig,
     sink: S,
-    events: mpsc::UnboundedSender<RemoteEvent>,
+    events: mpsc::Sender<RemoteEvent>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
@@ -110,6 +119,8 @@ pub async fn serve<S: MessageSink>(
     let mut faults_live = true;
     let mut listening = Listening::Open(listener);
     let mut connections: u64 = 0;
+    // Cancelled (and replaced) when an outage that ends open sessions begins.
+    let mut outage_signal = CancellationToken::new();
 
     loop {
         let wanted = listener_state(&faults.borrow_and_update());
@@ -127,16 +138,22 @@ pub async fn serve<S: MessageSink>(
                 ListenerState::Closed => Some("refuse"),
                 ListenerState::Jammed => Some("unreachable"),
             };
+            if fired.is_some() && outage::open_sessions(&faults.borrow()).is_some() {
+                outage_signal.cancel();
+                outage_signal = CancellationToken::new();
+            }
             if let Some(fault) = fired {
-                let _ = events.send(RemoteEvent {
-                    at_us: now_us(),
-                    remote: config.name.clone(),
-                    kind: RemoteEventKind::FaultFired {
-                        fault: fault.to_string(),
-                        stage: Stage::Connect,
-                        rcpts: Vec::new(),
-                    },
-                });
+                let _ = events
+                    .send(RemoteEvent {
+                        at_us: now_us(),
+                        remote: config.name.clone(),
+                        kind: RemoteEventKind::FaultFired {
+                            fault: fault.to_string(),
+                            stage: Stage::Banner,
+                            rcpts: Vec::new(),
+                        },
+                    })
+                    .await;
             }
         }
 
@@ -147,7 +164,7 @@ pub async fn serve<S: MessageSink>(
                 Ok((stream, peer)) => {
                     let seed = connection_seed(config.seed, connections);
                     connections += 1;
-                    spawn_session(&sessions, stream, peer, &shared, &sink, &events, &faults, seed, &shutdown);
+                    spawn_session(&sessions, stream, peer, &shared, &sink, &events, &faults, seed, (&shutdown, &outage_signal));
                 }
                 Err(e) => {
                     tracing::warn!(remote = %config.name, error = %e, "accept failed");
@@ -172,10 +189,10 @@ fn spawn_session<S: MessageSink>(
     peer: SocketAddr,
     shared: &Arc<Shared>,
     sink: &S,
-    events: &mpsc::UnboundedSender<RemoteEvent>,
+    events: &mpsc::Sender<RemoteEvent>,
     faults: &watch::Receiver<Vec<Fault>>,
     seed: u64,
-    shutdown: &CancellationToken,
+    (shutdown, outage): (&CancellationToken, &CancellationToken),
 ) {
     // Replies go out in whole batches, so Nagle would only add delay (and would merge
     // a tarpit's dribbled bytes).
@@ -189,7 +206,8 @@ fn spawn_session<S: MessageSink>(
         faults.clone(),
         seed,
         shutdown,
-    );
+    )
+    .with_outage(outage);
     sessions.spawn(session.run());
 }
 

@@ -45,6 +45,10 @@ pub struct Counters {
     /// Times the remote healed itself because a lease ran out.
     #[serde(default)]
     pub leases_expired: u64,
+    /// RCPTs refused because their domain is not this remote's (mail sent to the wrong
+    /// remote).
+    #[serde(default)]
+    pub relay_denied: u64,
 }
 
 /// Who set a remote's faults.
@@ -233,7 +237,7 @@ pub(super) fn spawn(
     remotes: Vec<Remote>,
     timeline: Vec<TimelineEntry>,
     t0: Instant,
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
     log_capacity: usize,
     shutdown: CancellationToken,
 ) -> (Control, tokio::task::JoinHandle<()>) {
@@ -282,7 +286,7 @@ impl ControlTask {
     async fn run(
         mut self,
         t0: Instant,
-        mut events: mpsc::UnboundedReceiver<RemoteEvent>,
+        mut events: mpsc::Receiver<RemoteEvent>,
         mut requests: mpsc::Receiver<Request>,
         shutdown: CancellationToken,
     ) {
@@ -303,7 +307,7 @@ impl ControlTask {
                 n = events.recv_many(&mut batch, BATCH) => {
                     if n == 0 {
                         // Every server is gone; keep answering the API until shutdown.
-                        events = mpsc::unbounded_channel().1;
+                        events = mpsc::channel(1).1;
                         continue;
                     }
                     for event in batch.drain(..) {
@@ -335,6 +339,7 @@ impl ControlTask {
             RemoteEventKind::Rejected { .. } => c.rejected += 1,
             RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
             RemoteEventKind::LeaseExpired { .. } => c.leases_expired += 1,
+            RemoteEventKind::RelayDenied { .. } => c.relay_denied += 1,
         }
     }
 
@@ -513,11 +518,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_api_overrides_the_timeline_until_its_next_change() {
         let (down, mut faults) = remote("down");
-        let (_events_tx, events_rx) = mpsc::unbounded_channel();
+        let (_events_tx, events_rx) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
         let shutdown = CancellationToken::new();
         let t0 = Instant::now();
         let timeline = vec![
-            entry(1, Some(2), Fault::Refuse),
+            entry(1, Some(2), Fault::REFUSE),
             entry(2, None, Fault::Blackhole),
         ];
         let (control, task) = spawn(vec![down], timeline, t0, events_rx, 10, shutdown.clone());
@@ -525,7 +530,7 @@ mod tests {
         faults.changed().await.unwrap();
         assert_eq!(
             (t0.elapsed().as_secs(), faults.borrow_and_update().clone()),
-            (1, vec![Fault::Refuse])
+            (1, vec![Fault::REFUSE])
         );
         let view = control
             .set_faults("down", vec![], None)
@@ -542,7 +547,7 @@ mod tests {
         );
         assert_eq!(
             *faults.borrow_and_update(),
-            vec![Fault::Refuse, Fault::Blackhole]
+            vec![Fault::REFUSE, Fault::Blackhole]
         );
         let err = control
             .set_faults("nope", vec![], None)
@@ -559,7 +564,7 @@ mod tests {
     #[tokio::test]
     async fn counts_events_logs_them_and_reset_zeroes() {
         let (ok, _faults) = remote("ok");
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
         let shutdown = CancellationToken::new();
         let (control, _task) = spawn(
             vec![ok],
@@ -585,6 +590,7 @@ mod tests {
                     remote: "ok".into(),
                     kind,
                 })
+                .await
                 .unwrap();
         }
         tokio::time::timeout(Duration::from_secs(5), next.wait_for(|n| *n == 3))

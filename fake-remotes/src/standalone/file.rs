@@ -196,7 +196,7 @@ checks: [ no_loss ]
             2,
             "the node fault and exec are skipped"
         );
-        assert_eq!(served.timeline[0].fault, Fault::Refuse);
+        assert_eq!(served.timeline[0].fault, Fault::REFUSE);
         assert_eq!(served.timeline[0].duration, Some(Duration::from_secs(20)));
         assert_eq!(served.timeline[1].at, Duration::ZERO);
     }

@@ -102,7 +102,7 @@ mod tests {
         shutdown: CancellationToken,
         t0: Instant,
         /// Held so that the task keeps waiting for events (no server ever sends one).
-        _events: mpsc::UnboundedSender<crate::RemoteEvent>,
+        _events: mpsc::Sender<crate::RemoteEvent>,
     }
 
     fn served(timeline: Vec<TimelineEntry>) -> Served {
@@ -113,7 +113,7 @@ mod tests {
             listen: "127.0.0.1:25".parse().unwrap(),
             faults: tx,
         };
-        let (events, events_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::channel(64);
         let shutdown = CancellationToken::new();
         let t0 = Instant::now();
         let (control, _task) = spawn(vec![down], timeline, t0, events_rx, 100, shutdown.clone());
@@ -192,7 +192,7 @@ mod tests {
         let s = served(vec![]);
         for _ in 0..5 {
             s.control
-                .set_faults("down", vec![Fault::Refuse], Some(LEASE))
+                .set_faults("down", vec![Fault::Refuse(Default::default())], Some(LEASE))
                 .await
                 .unwrap()
                 .unwrap();
@@ -200,10 +200,13 @@ mod tests {
             let snap = s.control.snapshot().await.unwrap();
             let lease = snap.remotes[0].lease.expect("still leased");
             assert_eq!(lease.remaining_ms, 10_000);
-            assert_eq!(snap.remotes[0].faults, vec![Fault::Refuse]);
+            assert_eq!(
+                snap.remotes[0].faults,
+                vec![Fault::Refuse(Default::default())]
+            );
         }
         assert!(expiries(&s.control).await.is_empty());
-        assert_eq!(*s.faults.borrow(), vec![Fault::Refuse]);
+        assert_eq!(*s.faults.borrow(), vec![Fault::Refuse(Default::default())]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -222,7 +225,10 @@ mod tests {
         }
         let cases = [
             ("DELETE", End::Put(vec![])),
-            ("a PUT without lease", End::Put(vec![Fault::Refuse])),
+            (
+                "a PUT without lease",
+                End::Put(vec![Fault::Refuse(Default::default())]),
+            ),
             ("POST /reset", End::Reset),
             ("the timeline's change", End::Timeline),
         ];
@@ -271,14 +277,22 @@ mod tests {
             .unwrap();
         assert_eq!(view.lease, None, "nothing to heal: no lease");
         s.control
-            .set_faults("down", vec![Fault::Refuse], Some(Duration::from_secs(5)))
+            .set_faults(
+                "down",
+                vec![Fault::Refuse(Default::default())],
+                Some(Duration::from_secs(5)),
+            )
             .await
             .unwrap()
             .unwrap();
         // A later, longer lease replaces the shorter one.
         tokio::time::sleep(Duration::from_secs(4)).await;
         s.control
-            .set_faults("down", vec![Fault::Refuse], Some(Duration::from_secs(60)))
+            .set_faults(
+                "down",
+                vec![Fault::Refuse(Default::default())],
+                Some(Duration::from_secs(60)),
+            )
             .await
             .unwrap()
             .unwrap();

@@ -36,7 +36,7 @@ pub fn spawn_remote(
     listener: TcpListener,
     seed: u64,
     index: usize,
-    events: &mpsc::UnboundedSender<RemoteEvent>,
+    events: &mpsc::Sender<RemoteEvent>,
     shutdown: &CancellationToken,
 ) -> (watch::Sender<Vec<Fault>>, JoinHandle<std::io::Result<()>>) {
     let (faults_tx, faults_rx) = watch::channel(Vec::new());
@@ -50,6 +50,9 @@ pub fn spawn_remote(
         // Offered like a real MX.
         starttls: true,
         auth: None,
+        // An MX for its own domains only, like a real one: mail sent to the wrong
+        // remote is refused (550 5.7.1, a `RelayDenied` event) and counted misrouted.
+        serves: Some(def.domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
     };
     let sink = CountingSink {
         name: def.name.clone(),

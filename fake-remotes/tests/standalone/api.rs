@@ -102,7 +102,7 @@ async fn remotes_metrics_and_reset_report_what_was_served() {
     assert_eq!(ok["faults"], serde_json::json!([]));
     assert_eq!(
         ok["counters"],
-        serde_json::json!({"connections": 1, "rcpts": 1, "messages": 1, "rejected": 0, "faults_fired": 0, "leases_expired": 0})
+        serde_json::json!({"connections": 1, "rcpts": 1, "messages": 1, "rejected": 0, "faults_fired": 0, "leases_expired": 0, "relay_denied": 0})
     );
     assert_eq!(all["events"]["next"], 4, "connected, rcpt, message: {all}");
     // Whose mail it was: the run id of its tracking id (`X-Mailquake-Id: t.1`).
@@ -338,7 +338,7 @@ async fn the_timeline_runs_from_start_up_and_the_api_takes_over_until_its_next_c
         remote: "down".into(),
         at: Duration::ZERO,
         duration: None,
-        fault: Fault::Refuse,
+        fault: Fault::REFUSE,
     }];
     let server = start(timeline, None).await;
     let (api, down) = (server.api, server.addr("down"));

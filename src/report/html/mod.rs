@@ -66,6 +66,7 @@ struct Remote {
     messages: String,
     rejected: String,
     faults_fired: String,
+    relay_denied: String,
 }
 
 #[derive(Serialize)]
@@ -75,6 +76,8 @@ struct Fault {
     at: String,
     #[serde(rename = "for")]
     duration: String,
+    /// How often it acted; `–` when not counted (node faults, `exec`).
+    fired: String,
 }
 
 #[derive(Serialize)]
@@ -112,6 +115,8 @@ struct Page<'a> {
     faults: Vec<Fault>,
     rejections: Vec<Rejection>,
     foreign: u64,
+    /// `252 for down.test reached `ok`` lines, empty when nothing was misrouted.
+    misrouted: Vec<String>,
     files: &'a [&'a str],
     version: &'static str,
 }
@@ -203,6 +208,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 messages: fmt_count(r.messages),
                 rejected: fmt_count(r.rejected),
                 faults_fired: fmt_count(r.faults_fired),
+                relay_denied: fmt_count(r.relay_denied),
             })
             .collect(),
         faults: summary
@@ -213,6 +219,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 fault: f.fault.clone(),
                 at: seconds(f.at_s),
                 duration: f.for_s.map_or("until the end".to_string(), seconds),
+                fired: f.fired.map_or("–".to_string(), fmt_count),
             })
             .collect(),
         rejections: summary
@@ -228,6 +235,18 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             })
             .collect(),
         foreign: summary.foreign,
+        misrouted: summary
+            .misrouted
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} for {} reached `{}`",
+                    fmt_count(m.messages),
+                    m.domain,
+                    m.remote
+                )
+            })
+            .collect(),
         files,
         version: env!("CARGO_PKG_VERSION"),
     };

@@ -390,11 +390,19 @@ pub(super) fn faults(
         let f = &entry.value;
         let subject = match remote_rules::subject(&p, entry).map_err(|e| cx.spec(e))? {
             Subject::Exec(exec) => exec_subject(cx, &p, exec)?,
-            Subject::Remote(remote, kind) => FaultSubject::Remote {
-                remote: remote.value.clone(),
-                fault: remote_rules::remote_fault(&p, remote, kind, remotes)
-                    .map_err(|e| cx.spec(e))?,
-            },
+            Subject::Remote(remote, kind) => {
+                let fault = remote_rules::remote_fault(&p, remote, kind, remotes)
+                    .map_err(|e| cx.spec(e))?;
+                // The target decides whether it can ever fire (not the remote's rules).
+                if let Some(why) = super::reach::why_never_fires(&fault, target) {
+                    let path = format!("{p}.fault.{}", fault.kind());
+                    return Err(cx.err(kind.referenced, path, why));
+                }
+                FaultSubject::Remote {
+                    remote: remote.value.clone(),
+                    fault,
+                }
+            }
             Subject::Node(node, kind) => node_subject(cx, &p, node, kind, target)?,
         };
         let at = cx.duration(&f.at, &format!("{p}.at"), MAX_SPAN)?;

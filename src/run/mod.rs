@@ -1,41 +1,47 @@
+//! `mailquake run FILE`: the orchestrator. It loads the plan, starts the remotes (here or
+//! attached elsewhere), the target, the collector, the timeline of faults, the probes and
+//! the generator; at the end of the load it lets mail settle, stops measuring, heals
+//! everything it put in force, judges the checks and writes the reports. `mailquake
+//! report DIR` re-renders a saved run. What it shares with `mailquake flood` (run id,
+//! runtime, collector) is in [`wiring`].
 //!
 //! Exit codes (DESIGN §6): 0 every check passed · 1 a check failed · 2 invalid scenario
 //! or command line · 3 the run could not be carried out, the operator aborted it, or a
 //! report could not be written (the others are; one line names it).
 
+mod live;
+mod local_remotes;
+pub(crate) mod wiring;
+
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use fake_remotes::standalone::start;
-use fake_remotes::{Fault, RemoteEvent};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use live::{ask_progress, show_progress};
+use local_remotes::{start_remotes, RemoteSet};
 
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
 use crate::checks::DataCompleteness;
-use crate::collector::{self, Ledger, Progress, Request};
+use crate::cluster::embedded::node::NodeControl;
+use crate::cluster::{self, embedded};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
 use crate::out_dir::{self, Rescue};
 use crate::remotes::{self, AttachError, Attachment, Link};
-use crate::report::progress::{self, LiveProgress, Snapshot};
+use crate::report::progress;
 use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
 use crate::scenario::{self, LoadModel, Plan, Target};
 use crate::signals::StopSignals;
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
-use crate::target::embedded::node::NodeControl;
-use crate::target::{self, embedded};
 use crate::{checks, timeline};
-
-/// How often the live progress is updated while a run goes.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// `mailquake run FILE [--out DIR] [--skip-preflight]`.
 pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
@@ -66,20 +72,17 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
     // Held until this process exits (declared before the runtime, so dropped after it,
     // a panic included): the guardian's pipe closes only then.
     let protection =
-        match crate::guardian::protect(&plan, &out, &run_id(plan.seed), token.as_deref()) {
+        match crate::guardian::protect(&plan, &out, &wiring::run_id(plan.seed), token.as_deref()) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("mailquake: {e}");
                 return ExitCode::from(3);
             }
         };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match wiring::runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("mailquake: cannot start the runtime: {e}");
+            eprintln!("mailquake: {e}");
             return ExitCode::from(3);
         }
     };
@@ -272,39 +275,6 @@ pub async fn run_with_abort(
     Ok(result?)
 }
 
-/// The fake remotes as the stages see them, wherever they run.
-struct RemoteSet {
-    /// Lower-case domain → the address of the remote serving it.
-    routes: HashMap<String, SocketAddr>,
-    /// The timeline's fault switch per remote.
-    faults: HashMap<String, watch::Sender<Vec<Fault>>>,
-    /// What the remotes see, for the collector.
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
-}
-
-/// Binds and starts the scenario's remotes in this process.
-fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet, String> {
-    let (remote_tx, remote_rx) = mpsc::unbounded_channel();
-    let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
-    let mut routes: HashMap<String, SocketAddr> = HashMap::new();
-    for (i, spec) in plan.remotes.iter().enumerate() {
-        // Started as standalone remotes are: same bind, limits and seeds.
-        let listener = start::bind_remote(spec)?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let (faults_tx, _server) =
-            start::spawn_remote(spec, listener, plan.seed, i, &remote_tx, shutdown);
-        remote_faults.insert(spec.name.clone(), faults_tx);
-        for d in &spec.domains {
-            routes.insert(d.to_ascii_lowercase(), addr);
-        }
-    }
-    Ok(RemoteSet {
-        routes,
-        faults: remote_faults,
-        events: remote_rx,
-    })
-}
-
 /// Everything after the remotes are up: target, timeline, load, settle, verdict.
 /// `link`: the control API of remotes served elsewhere, if so; `journal`: where `exec`
 /// actions are recorded. `(abort, in_force)` as [`run_with_abort`] takes them.
@@ -322,14 +292,16 @@ async fn run_stages(
     // Collector first, so nothing is missed.
     let run_id = journal
         .as_ref()
-        .map_or_else(|| run_id(plan.seed), |j| j.run_id().to_string());
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (req_tx, req_rx) = mpsc::channel(16);
-    let mut ledger = Ledger {
-        run_id: run_id.clone(),
-        domains: plan.load.mix.iter().map(|(d, _)| d.clone()).collect(),
-        ..Default::default()
-    };
+        .map_or_else(|| wiring::run_id(plan.seed), |j| j.run_id().to_string());
+    let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
+    let mut ledger = wiring::new_ledger(&run_id, &plan.load);
+    // Which remote serves what: mail seen at any other remote is misrouted.
+    ledger.served = plan
+        .remotes
+        .iter()
+        .map(|r| (r.name.clone(), r.domains.clone()))
+        .collect();
+    ledger.fault_windows = crate::collector::fault_windows(&plan);
     // The shape says how many records there will be: no doubling, no slack (a 10-million
     // soak stays at 40 bytes a message).
     ledger
@@ -345,7 +317,7 @@ async fn run_stages(
 
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
-    let probes = target::probes::prepare(&plan.probes).await?;
+    let probes = cluster::probes::prepare(&plan.probes).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
@@ -369,7 +341,7 @@ async fn run_stages(
             )
         }
         Target::Smtp(list) => {
-            let endpoints = target::resolve(list)?;
+            let endpoints = cluster::resolve(list)?;
             check_reachable(&endpoints).await?;
             (
                 endpoints,
@@ -396,7 +368,7 @@ async fn run_stages(
     let t0_us = now_us();
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
-    let collector = tokio::spawn(collector::run(ledger, events_rx, remote_rx, req_rx));
+    let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
     let heal = CancellationToken::new();
     let controls = timeline::Controls {
         remotes: remote_faults,
@@ -415,7 +387,7 @@ async fn run_stages(
         timeline_started,
     ));
     let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
-    tokio::spawn(target::probes::run(
+    tokio::spawn(cluster::probes::run(
         probes,
         events_tx.clone(),
         shutdown.clone(),
@@ -484,8 +456,8 @@ async fn run_stages(
         remote_events_lost = link.catch_up(Duration::from_secs(5)).await;
     }
     progress::finish();
-    let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
-    let finished = finish_collector(&req_tx, end_ms).await;
+    let end_ms = wiring::end_ms(t0.elapsed());
+    let finished = wiring::finish_collector(&req_tx, end_ms).await;
     heal.cancel();
     let problems = timeline.await.unwrap_or_default();
     let _ = collector.await;
@@ -498,7 +470,7 @@ async fn run_stages(
         planned: (load_report.model == LoadModel::Open).then_some(load_report.planned),
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
-        probes: probe_coverage(&ledger, &probed, target::probes::PROBE_EVERY),
+        probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
     };
     let findings = checks::judge(&plan, &ledger, &data);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
@@ -579,73 +551,6 @@ pub fn report_main(dir: &Path) -> ExitCode {
     ExitCode::from(if outcome.unwritten { 3 } else { 0 })
 }
 
-/// Asks the collector for the ledger, measured up to `end_ms`.
-async fn finish_collector(
-    req_tx: &mpsc::Sender<Request>,
-    end_ms: u32,
-) -> Result<(Ledger, Progress), String> {
-    let (reply_tx, reply_rx) = oneshot::channel();
-    req_tx
-        .send(Request::Finish {
-            end_ms,
-            reply: reply_tx,
-        })
-        .await
-        .map_err(|_| "the collector stopped early".to_string())?;
-    reply_rx
-        .await
-        .map_err(|_| "the collector stopped early".to_string())
-}
-
-async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progress> {
-    let (tx, rx) = oneshot::channel();
-    req_tx.send(Request::Progress(tx)).await.ok()?;
-    rx.await.ok()
-}
-
-/// Live progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
-async fn show_progress(
-    req_tx: mpsc::Sender<Request>,
-    t0: Instant,
-    plan: Plan,
-    stop: CancellationToken,
-) {
-    let total = plan.load.duration().max(plan.timeline_end());
-    let mut live = LiveProgress::start(total);
-    let mut tick = tokio::time::interval_at(t0 + PROGRESS_EVERY, PROGRESS_EVERY);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        let Some(p) = ask_progress(&req_tx).await else {
-            return;
-        };
-        let elapsed = t0.elapsed();
-        let (phase, ends_by) = if elapsed < plan.load.duration() {
-            ("load", total)
-        } else if elapsed < total {
-            ("faults", total)
-        } else {
-            ("settle", total + plan.settle)
-        };
-        let active: Vec<String> = plan
-            .faults
-            .iter()
-            .filter(|f| f.at <= elapsed && f.end().is_none_or(|e| e > elapsed))
-            .map(|f| f.subject.short())
-            .collect();
-        live.update(&Snapshot {
-            phase,
-            elapsed,
-            total: ends_by,
-            totals: p,
-            faults: &active,
-            queue_depth: (!plan.probes.is_empty()).then_some(p.queued),
-        });
-    }
-}
-
 /// The generator's SMTP client settings: EHLO name, timeouts, STARTTLS, AUTH.
 pub fn client_options(
     tls: &scenario::TlsSpec,
@@ -680,10 +585,4 @@ pub async fn check_reachable(endpoints: &[TargetEndpoint]) -> Result<(), String>
             .collect::<Vec<_>>()
             .join(", ")
     ))
-}
-
-/// A short id for this run's tracking ids, from the seed and the clock.
-fn run_id(seed: u64) -> String {
-    let x = now_us() ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!("{:06x}", (x ^ (x >> 24)) & 0xff_ffff)
 }
