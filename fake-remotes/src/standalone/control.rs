@@ -515,16 +515,9 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// (offset, entry index, on/off), in time order; at equal times "off" goes first, so a
 /// fault that ends as another starts never overlaps it.
+/// (`start::transitions`, shared with mailquake's own timeline.)
 fn transitions(entries: &[TimelineEntry]) -> std::collections::VecDeque<(Duration, usize, bool)> {
-    let mut t: Vec<(Duration, usize, bool)> = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        t.push((e.at, i, true));
-        if let Some(d) = e.duration {
-            t.push((e.at + d, i, false));
-        }
-    }
-    t.sort_by_key(|(at, i, on)| (*at, *on, *i));
-    t.into()
+    super::start::transitions(entries.iter().map(|e| (e.at, e.duration.map(|d| e.at + d)))).into()
 }
 
 #[cfg(test)]
