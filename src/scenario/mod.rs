@@ -163,6 +163,8 @@ fn plural(n: usize, what: &str) -> String {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
 mod tests_load;
 #[cfg(test)]
 mod tests_safety;
