@@ -6,7 +6,6 @@
 use crate::checks::{fmt_count, fmt_ms};
 
 use super::summary::{DomainJson, FaultJson};
-use super::Summary;
 
 /// `ok.test p50 120ms p99 1.2s (540 delivered) · down.test no deliveries`, or `None`
 /// without domains.
@@ -30,11 +29,11 @@ pub fn latency_line(domains: &[DomainJson]) -> Option<String> {
     Some(parts.join(" · "))
 }
 
-/// `remote down refuse 1s–3s · node n2 stuck 0s–end · fired: down 234`, or `None`
-/// without faults. Fired counts are per remote (a remote counts every time any fault
-/// acted on a session).
-pub fn faults_line(s: &Summary) -> Option<String> {
-    if s.faults.is_empty() {
+/// `remote down refuse 1s–3s fired 234 · node n2 stuck 0s–end`, or `None` without
+/// faults: each fault with how often it acted in its window (remote faults of the plan;
+/// `fired 0 (never acted)` when it judged nothing), and who set a fault beyond the plan.
+pub fn faults_line(faults: &[FaultJson]) -> Option<String> {
+    if faults.is_empty() {
         return None;
     }
     let secs = |x: f64| {
@@ -44,23 +43,22 @@ pub fn faults_line(s: &Summary) -> Option<String> {
             fmt_ms((x * 1000.0).round() as u32)
         }
     };
-    let mut parts: Vec<String> = s
-        .faults
+    let parts: Vec<String> = faults
         .iter()
         .map(|f: &FaultJson| {
             let to = f.for_s.map_or("end".to_string(), |d| secs(f.at_s + d));
-            format!("{} {} {}–{to}", f.subject, f.fault, secs(f.at_s))
+            let mut text = format!("{} {} {}–{to}", f.subject, f.fault, secs(f.at_s));
+            match f.fired {
+                Some(0) => text += " fired 0 (never acted)",
+                Some(n) => text += &format!(" fired {}", fmt_count(n)),
+                None => {}
+            }
+            if f.source != "scenario" {
+                text += &format!(" (set by {})", f.source);
+            }
+            text
         })
         .collect();
-    let fired: Vec<String> = s
-        .remotes
-        .iter()
-        .filter(|(_, c)| c.faults_fired > 0)
-        .map(|(name, c)| format!("{name} {}", fmt_count(c.faults_fired)))
-        .collect();
-    if !fired.is_empty() {
-        parts.push(format!("fired: {}", fired.join(", ")));
-    }
     Some(parts.join(" · "))
 }
 
@@ -94,6 +92,44 @@ mod tests {
         ];
         for (domains, want) in cases {
             assert_eq!(latency_line(&domains).as_deref(), want);
+        }
+    }
+
+    fn fault(
+        subject: &str,
+        at_s: f64,
+        for_s: Option<f64>,
+        fired: Option<u64>,
+        source: &str,
+    ) -> FaultJson {
+        FaultJson {
+            subject: subject.into(),
+            fault: "refuse".into(),
+            at_s,
+            for_s,
+            fired,
+            source: source.into(),
+        }
+    }
+
+    /// Each fault with its window, how often it fired (remote faults of the plan), and
+    /// who set one beyond the plan.
+    #[test]
+    fn faults_with_how_often_each_fired() {
+        let cases: Vec<(Vec<FaultJson>, Option<&str>)> = vec![
+            (vec![], None),
+            (
+                vec![
+                    fault("remote down", 10.0, Some(20.0), Some(1_234), "scenario"),
+                    fault("remote tls", 0.0, Some(5.0), Some(0), "scenario"),
+                    fault("node n2", 5.0, None, None, "scenario"),
+                    fault("remote slow", 12.5, Some(2.0), None, "api"),
+                ],
+                Some("remote down refuse 10s–30s fired 1,234 · remote tls refuse 0s–5s fired 0 (never acted) · node n2 refuse 5s–end · remote slow refuse 12.5s–14.5s (set by api)"),
+            ),
+        ];
+        for (faults, want) in cases {
+            assert_eq!(faults_line(&faults).as_deref(), want);
         }
     }
 }

@@ -39,7 +39,7 @@ fn an_evidence_id_of_a_failed_run_is_explained_attempt_by_attempt() {
     // The terminal summary: latency per destination, the faults and how often they fired.
     assert!(stdout.contains("latency   ok.test p50 "), "{stdout}");
     assert!(
-        stdout.contains("faults    remote grey greylist 0s–3s · fired: grey "),
+        stdout.contains("faults    remote grey greylist 0s–3s fired "),
         "{stdout}"
     );
     // The terminal tells how to follow an evidence id.
