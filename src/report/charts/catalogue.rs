@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 
 use super::axes::{fmt_latency, fmt_latency_tick, fmt_quantity, Scale};
 use super::bar_chart::{BarChart, BarSeries};
+use super::fault_lanes::fault_windows;
 use super::questions;
 use super::svg::Dash;
 use super::time_chart::{Series, TimeChart, Window};
 use super::{color, Chart, Plot, Section};
 use crate::report::series::{
-    attempts, delivery_latency, domain_counts, fault_label, submit_latency, Buckets, LatencyStats,
+    attempts, delivery_latency, domain_counts, submit_latency, Buckets, LatencyStats,
     ATTEMPT_CLASSES,
 };
 use crate::report::JudgedRun;
-use crate::scenario::FaultSubject;
 
 /// At most this many buckets across a time chart (about 3 px each).
 const MAX_BUCKETS: usize = 240;
@@ -30,21 +30,12 @@ const MAX: &str = "#8e959c";
 struct Frame<'a> {
     run: &'a JudgedRun,
     buckets: Buckets,
-    windows: Vec<(u32, Option<u32>, String)>,
-    node_windows: Vec<(u32, Option<u32>, String)>,
+    windows: Vec<Window>,
+    node_windows: Vec<Window>,
 }
 
 impl Frame<'_> {
     fn chart(&self, id: &str, label: &str, scale: Scale, tick: fn(f64) -> String) -> TimeChart {
-        let w = |v: &Vec<(u32, Option<u32>, String)>| {
-            v.iter()
-                .map(|(from_ms, to_ms, label)| Window {
-                    from_ms: *from_ms,
-                    to_ms: *to_ms,
-                    label: label.clone(),
-                })
-                .collect()
-        };
         TimeChart {
             id: id.to_string(),
             plot: Plot::standard(),
@@ -56,8 +47,8 @@ impl Frame<'_> {
             unit: "",
             y_title: String::new(),
             series: Vec::new(),
-            windows: w(&self.windows),
-            node_windows: w(&self.node_windows),
+            windows: self.windows.clone(),
+            node_windows: self.node_windows.clone(),
             limit: None,
             alarms: Vec::new(),
         }
@@ -76,15 +67,7 @@ impl Frame<'_> {
 
 /// Every section of the report's charts, for this run.
 pub fn sections(run: &JudgedRun) -> Vec<Section> {
-    let ms = |d: std::time::Duration| d.as_millis().min(u128::from(u32::MAX)) as u32;
-    let (mut windows, mut node_windows) = (Vec::new(), Vec::new());
-    for f in &run.plan.faults {
-        let w = (ms(f.at), f.end().map(ms), fault_label(f));
-        match f.subject {
-            FaultSubject::Remote { .. } => windows.push(w),
-            FaultSubject::Node { .. } | FaultSubject::Exec { .. } => node_windows.push(w),
-        }
-    }
+    let (windows, node_windows) = fault_windows(run);
     let frame = Frame {
         run,
         buckets: Buckets::adaptive(run.ledger.end_ms, MAX_BUCKETS),

@@ -4,6 +4,7 @@
 //! line up and read the same way.
 
 use super::axes::{fmt_offset, time_ticks, Scale};
+use super::fault_lanes::layout;
 use super::svg::{Dash, Svg};
 use super::{LegendEntry, Plot, FAULT_FILL, FAULT_INK, NODE_FAULT_INK};
 use crate::report::series::Buckets;
@@ -17,13 +18,19 @@ pub struct Series {
     pub values: Vec<Option<f64>>,
 }
 
-/// A shaded stretch of time (a remote fault).
+/// A shaded stretch of time (a fault), ends resolved (see [`super::fault_lanes`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Window {
     pub from_ms: u32,
-    /// `None`: until the end of the chart.
-    pub to_ms: Option<u32>,
+    /// Where it heals, or the run's end if it does not before.
+    pub to_ms: u32,
     pub label: String,
+    /// Its lane: the remote (or node) it acts on.
+    pub lane: String,
 }
+
+/// Height of one remote's fault lane: its band and its label.
+const LANE_PX: f64 = 18.0;
 
 pub struct TimeChart {
     pub id: String,
@@ -58,11 +65,21 @@ impl TimeChart {
         let x = |ms: f64| p.left + p.inner_width() * (ms / end).clamp(0.0, 1.0);
         let y = |v: f64| p.y(&self.scale, v);
 
-        for w in &self.windows {
-            let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
-            svg.rect_titled(a, p.top, b - a, p.inner_height(), FAULT_FILL, &w.label);
-            svg.text((a + 4.0, p.top + 22.0), "start", "fault-label", &w.label);
+        // Remote faults: shaded full height, and one lane per remote along the top (a thin
+        // band and the label), so overlapping faults' labels never collide.
+        let lanes = layout(&self.windows, self.end_ms, p.left, p.width - p.right);
+        for (k, lane) in lanes.iter().enumerate() {
+            let row = p.top + 4.0 + LANE_PX * k as f64;
+            for f in &lane.faults {
+                let w = f.to_x - f.from_x;
+                svg.rect_titled(f.from_x, p.top, w, p.inner_height(), FAULT_FILL, &f.label);
+                svg.rect_titled(f.from_x, row, w.max(2.0), 3.0, FAULT_INK, &f.label);
+                if let Some(lx) = f.label_x {
+                    svg.text((lx, row + 14.0), "start", "fault-label", &f.label);
+                }
+            }
         }
+        let below_lanes = p.top + 4.0 + LANE_PX * lanes.len() as f64;
         p.y_axis(&mut svg, &self.scale, self.tick, &self.y_title);
         for t in time_ticks(self.end_ms) {
             let xx = x(f64::from(t));
@@ -84,7 +101,7 @@ impl TimeChart {
 
         // Node faults: a band along the top edge and a dashed line where they begin.
         for w in &self.node_windows {
-            let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
+            let (a, b) = (x(f64::from(w.from_ms)), x(f64::from(w.to_ms)));
             svg.rect_titled(
                 a,
                 p.top - 6.0,
@@ -101,7 +118,7 @@ impl TimeChart {
                 Dash::Dashed,
             );
             svg.text(
-                (a + 4.0, p.top + 37.0),
+                (a + 4.0, below_lanes + 14.0),
                 "start",
                 "node-fault-label",
                 &w.label,
