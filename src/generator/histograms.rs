@@ -253,9 +253,25 @@ pub struct SlotStats {
     pub replies: [BTreeMap<u16, u64>; PHASES],
 }
 
+/// One phase's latency over one histogram-log interval, every node together: what the
+/// report draws over time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntervalSummary {
+    /// Interval `i` covers `[i × interval, (i + 1) × interval)` since load start.
+    pub interval: u32,
+    pub phase: Phase,
+    pub count: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
 /// Everything the stats task measured, for reports.
 #[derive(Clone, Debug, Default)]
 pub struct PhaseStats {
+    /// The histogram-log interval, and each phase's latency per interval, in order.
+    pub interval: Duration,
+    pub intervals: Vec<IntervalSummary>,
     /// Keyed by (endpoint index, node name).
     pub slots: BTreeMap<(u16, Arc<str>), SlotStats>,
     /// `*.hlog` files written, and the first error writing them, if any.
@@ -335,7 +351,10 @@ pub async fn aggregate(
     interval: Duration,
     mut hlog: Option<HlogFiles>,
 ) -> PhaseStats {
-    let mut stats = PhaseStats::default();
+    let mut stats = PhaseStats {
+        interval,
+        ..PhaseStats::default()
+    };
     let mut open: BTreeMap<u32, IntervalHistograms> = BTreeMap::new();
     // Intervals below this are written.
     let mut written_below = 0u32;
@@ -375,6 +394,18 @@ pub async fn aggregate(
 }
 
 fn write(hlog: &mut Option<HlogFiles>, stats: &mut PhaseStats, i: u32, hists: &IntervalHistograms) {
+    for phase in Phase::ALL {
+        if let Some(h) = hists.all.get(phase) {
+            stats.intervals.push(IntervalSummary {
+                interval: i,
+                phase,
+                count: h.len(),
+                p50_us: h.value_at_quantile(0.50),
+                p99_us: h.value_at_quantile(0.99),
+                max_us: h.max(),
+            });
+        }
+    }
     if let Some(files) = hlog.as_mut() {
         if let Err(e) = files.write_interval(i, hists) {
             stats.hlog_error.get_or_insert(e);
@@ -471,5 +502,27 @@ mod tests {
         assert_eq!(nodes[1].1.phases.get(Phase::Rcpt).unwrap().len(), 3000);
         let eps = stats.by_endpoint();
         assert_eq!(eps.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [0, 1]);
+        // Per interval, by when each reply came: Mail and Rcpt in the first second, the
+        // slow Dot (30 s later) and Quit in interval 30.
+        let per_interval: Vec<(u32, Phase, u64)> = stats
+            .intervals
+            .iter()
+            .map(|s| (s.interval, s.phase, s.count))
+            .collect();
+        assert_eq!(
+            per_interval,
+            [
+                (0, Phase::Mail, 3000),
+                (0, Phase::Rcpt, 3000),
+                (30, Phase::Dot, 1),
+                (30, Phase::Quit, 1)
+            ]
+        );
+        let rcpt = &stats.intervals[1];
+        assert!((100..=199).contains(&rcpt.p50_us), "{rcpt:?}");
+        assert!(
+            rcpt.p50_us <= rcpt.p99_us && rcpt.p99_us <= rcpt.max_us,
+            "{rcpt:?}"
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::svg::Dash;
 use super::time_chart::{Series, TimeChart, Window};
 use super::{color, Chart, Plot, Section};
 use crate::report::series::{
-    attempts, delivery_latency, domain_counts, submit_latency, Buckets, LatencyStats,
+    attempts, delivery_latency, domain_counts, phase_p99, submit_latency, Buckets, LatencyStats,
     ATTEMPT_CLASSES,
 };
 use crate::report::JudgedRun;
@@ -305,19 +305,7 @@ fn submit(f: &Frame) -> Section {
 }
 
 fn phases(f: &Frame) -> Section {
-    let mut by_phase: Vec<(String, Vec<Option<f64>>)> = Vec::new();
-    for p in &f.run.samples.phases {
-        let i = match by_phase.iter().position(|(name, _)| *name == p.phase) {
-            Some(i) => i,
-            None => {
-                by_phase.push((p.phase.clone(), vec![None; f.buckets.count]));
-                by_phase.len() - 1
-            }
-        };
-        let slot = &mut by_phase[i].1[f.buckets.index(p.from_ms)];
-        let ms = p.p99_us as f64 / 1000.0;
-        *slot = Some(slot.map_or(ms, |v: f64| v.max(ms)));
-    }
+    let by_phase = phase_p99(&f.run.samples.phases, f.buckets);
     let (lo, hi) = by_phase
         .iter()
         .flat_map(|(_, v)| v.iter().flatten())
@@ -343,7 +331,7 @@ fn phases(f: &Frame) -> Section {
     single(
         "phases",
         questions::PHASES.into(),
-        "p99 of each SMTP phase of submission (connect, banner, EHLO, MAIL, RCPT, DATA, final dot), per interval, on a log scale.".into(),
+        format!("p99 of each SMTP phase of submission (connect, banner, EHLO, MAIL, RCPT, DATA, final dot) over time, on a log scale: the slowest interval of each {}s bucket. p50 and max per interval are in phases.csv.", f.buckets.width_s()),
         chart.render(),
     )
 }
