@@ -73,10 +73,8 @@ impl TimeChart {
             for f in &lane.faults {
                 let w = f.to_x - f.from_x;
                 svg.rect_titled(f.from_x, p.top, w, p.inner_height(), FAULT_FILL, &f.label);
-                svg.rect_titled(f.from_x, row, w.max(2.0), 3.0, FAULT_INK, &f.label);
-                if let Some(lx) = f.label_x {
-                    svg.text((lx, row + 14.0), "start", "fault-label", &f.label);
-                }
+                // 1 px short, so back-to-back faults of one remote read as two.
+                svg.rect_titled(f.from_x, row, (w - 1.0).max(2.0), 3.0, FAULT_INK, &f.label);
             }
         }
         let below_lanes = p.top + 4.0 + LANE_PX * lanes.len() as f64;
@@ -139,6 +137,15 @@ impl TimeChart {
             }
             flush(&mut svg, &mut run, s);
         }
+        // Fault labels over the lines (the page gives them a white halo).
+        for (k, lane) in lanes.iter().enumerate() {
+            let row = p.top + 4.0 + LANE_PX * k as f64;
+            for f in &lane.faults {
+                if let Some(lx) = f.label_x {
+                    svg.text((lx, row + 14.0), "start", "fault-label", &f.label);
+                }
+            }
+        }
         if let Some((v, label)) = &self.limit {
             let yy = y(*v);
             svg.line(
@@ -148,7 +155,14 @@ impl TimeChart {
                 1.5,
                 Dash::Dashed,
             );
-            svg.text((p.left + 4.0, yy - 5.0), "start", "limit-label", label);
+            // Above its line, unless that is among the fault lanes' labels: then below both.
+            let above = yy - 5.0;
+            let label_y = if !lanes.is_empty() && above - 12.0 < below_lanes {
+                (yy + 14.0).max(below_lanes + 14.0)
+            } else {
+                above
+            };
+            svg.text((p.left + 4.0, label_y), "start", "limit-label", label);
         }
         // Values above a linear scale are drawn on the frame: say how high they went.
         if let Scale::Linear { max } = self.scale {
