@@ -31,6 +31,9 @@ pub struct Window {
 
 /// Height of one remote's fault lane: its band and its label.
 const LANE_PX: f64 = 18.0;
+/// The fault lanes start this far under the plot's top edge, under the row of
+/// "never arrived" markers.
+const LANES_TOP: f64 = 10.0;
 
 pub struct TimeChart {
     pub id: String,
@@ -69,7 +72,7 @@ impl TimeChart {
         // band and the label), so overlapping faults' labels never collide.
         let lanes = layout(&self.windows, self.end_ms, p.left, p.width - p.right);
         for (k, lane) in lanes.iter().enumerate() {
-            let row = p.top + 4.0 + LANE_PX * k as f64;
+            let row = p.top + LANES_TOP + LANE_PX * k as f64;
             for f in &lane.faults {
                 let w = f.to_x - f.from_x;
                 svg.rect_titled(f.from_x, p.top, w, p.inner_height(), FAULT_FILL, &f.label);
@@ -77,7 +80,7 @@ impl TimeChart {
                 svg.rect_titled(f.from_x, row, (w - 1.0).max(2.0), 3.0, FAULT_INK, &f.label);
             }
         }
-        let below_lanes = p.top + 4.0 + LANE_PX * lanes.len() as f64;
+        let below_lanes = p.top + LANES_TOP + LANE_PX * lanes.len() as f64;
         p.y_axis(&mut svg, &self.scale, self.tick, &self.y_title);
         for t in time_ticks(self.end_ms) {
             let xx = x(f64::from(t));
@@ -97,7 +100,9 @@ impl TimeChart {
         }
         p.x_axis(&mut svg, "time since load start");
 
-        // Node faults: a band along the top edge and a dashed line where they begin.
+        // Node faults: a band along the top edge, a dashed line where they begin, and the
+        // label in a lane per node under the remotes' lanes.
+        let node_lanes = layout(&self.node_windows, self.end_ms, p.left, p.width - p.right);
         for w in &self.node_windows {
             let (a, b) = (x(f64::from(w.from_ms)), x(f64::from(w.to_ms)));
             svg.rect_titled(
@@ -115,13 +120,16 @@ impl TimeChart {
                 1.2,
                 Dash::Dashed,
             );
-            svg.text(
-                (a + 4.0, below_lanes + 14.0),
-                "start",
-                "node-fault-label",
-                &w.label,
-            );
         }
+        for (k, lane) in node_lanes.iter().enumerate() {
+            let row = below_lanes + LANE_PX * k as f64;
+            for f in &lane.faults {
+                if let Some(lx) = f.label_x {
+                    svg.text((lx, row + 14.0), "start", "node-fault-label", &f.label);
+                }
+            }
+        }
+        let below_all = below_lanes + LANE_PX * node_lanes.len() as f64;
 
         let half = f64::from(self.buckets.width_ms) / 2.0;
         let center = |i: usize| x(f64::from(self.buckets.start_ms(i)) + half);
@@ -139,7 +147,7 @@ impl TimeChart {
         }
         // Fault labels over the lines (the page gives them a white halo).
         for (k, lane) in lanes.iter().enumerate() {
-            let row = p.top + 4.0 + LANE_PX * k as f64;
+            let row = p.top + LANES_TOP + LANE_PX * k as f64;
             for f in &lane.faults {
                 if let Some(lx) = f.label_x {
                     svg.text((lx, row + 14.0), "start", "fault-label", &f.label);
@@ -177,7 +185,7 @@ impl TimeChart {
                 if let Some((i, v)) = peak {
                     let text = format!("{} peaks at {}{}", s.name, (self.tick)(v), self.unit);
                     svg.text(
-                        (center(i) + 6.0, p.top + 12.0 + row),
+                        (center(i) + 6.0, below_all + 12.0 + row),
                         "start",
                         "clip-label",
                         &text,
