@@ -53,6 +53,22 @@ pub enum Command {
         /// The output folder of a run.
         dir: PathBuf,
     },
+    /// Print one message's life from a run's folder: look up an evidence id of a report.
+    ///
+    /// In time order: when it was submitted, which node accepted it (or how the cluster refused it), each delivery attempt the fake remotes
+    /// saw (remote, recipient, reply, time), the copies that arrived and through which
+    /// node, its bounce, whether it was still queued at the end, and which fault windows
+    /// it crossed. Times are since load start. ID is a tracking id `<run>.<seq>` as the
+    /// reports list them under "evidence" (or just the sequence number).
+    ///
+    /// Exit codes: 0 found · 2 unknown id, or the folder or its data cannot be read (one
+    /// line naming the file).
+    Explain {
+        /// The output folder of a run.
+        dir: PathBuf,
+        /// The message's tracking id, e.g. `k3v9qa.1042`.
+        id: String,
+    },
     /// Undo what a killed run left in force: reads DIR/actions.journal and, for every
     /// action still in force, runs the `exec` action's `undo` (sh -c, in the run's working
     /// directory, within 60 s) or heals the attached remote (DELETE /remotes/NAME/fault),
@@ -92,7 +108,7 @@ pub enum Command {
         file: PathBuf,
         /// Which MTA's map format.
         #[arg(long, value_enum, default_value = "postfix")]
-        format: crate::target::routes::RouteFormat,
+        format: crate::cluster::routes::RouteFormat,
     },
     /// Serve the scenario's fake remotes standalone, until Ctrl-C, SIGTERM or SIGHUP
     /// (then exit 0): its remotes listen

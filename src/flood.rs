@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use fake_remotes::event::now_us;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::collector::{self, Ledger, Progress, Request};
+use crate::collector::Progress;
 use crate::generator::{self, GeneratorConfig};
 use crate::report::load::{self, LoadJson, RepliesJson};
+use crate::run::wiring;
 use crate::scenario::safety::{self, Cap, AUTH_PASSWORD_ENV, RESERVED_LIST};
 use crate::scenario::{units, Endpoint, Load, LoadModel, MessageSpec, SizeSpec, Step, TlsSpec};
 use crate::signals::StopSignals;
@@ -236,13 +237,10 @@ pub fn main(args: &FloodArgs) -> ExitCode {
     }
     // One thread: sessions wake on the thread that polls their sockets (see
     // `generator::run_on_own_thread`); the collector's share is small.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match wiring::runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("mailquake flood: cannot start the runtime: {e}");
+            eprintln!("mailquake flood: {e}");
             return ExitCode::from(3);
         }
     };
@@ -305,7 +303,7 @@ pub async fn flood(
     out: Option<PathBuf>,
     stop: CancellationToken,
 ) -> Result<FloodReport, (u8, String)> {
-    let endpoints = crate::target::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
+    let endpoints = crate::cluster::resolve(std::slice::from_ref(&target)).map_err(|e| (3, e))?;
     let timeouts = Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30));
     let client =
         crate::run::client_options(&load.tls, load.auth.clone(), timeouts).map_err(|e| (2, e))?;
@@ -317,19 +315,16 @@ pub async fn flood(
         .await
         .map_err(|e| (3, e))?;
 
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (_remote_tx, remote_rx) = mpsc::unbounded_channel();
-    let (req_tx, req_rx) = mpsc::channel(4);
+    let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
+    // No remotes: nothing is ever sent on their channel.
+    let (_remote_tx, remote_rx) = mpsc::channel(1);
     let t0 = Instant::now();
     let t0_us = now_us();
-    let run_id = format!("{:06x}", (t0_us ^ (t0_us >> 24)) & 0xff_ffff);
-    let ledger = Ledger {
-        run_id: run_id.clone(),
-        t0_us,
-        domains: load.mix.iter().map(|(d, _)| d.clone()).collect(),
-        ..Default::default()
-    };
-    let collector = tokio::spawn(collector::run(ledger, events_rx, remote_rx, req_rx));
+    // A flood has no scenario seed: the clock is its seed.
+    let run_id = wiring::run_id(t0_us);
+    let mut ledger = wiring::new_ledger(&run_id, &load);
+    ledger.t0_us = t0_us;
+    let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
     let report = generator::run(
         load.clone(),
         GeneratorConfig {
@@ -348,18 +343,9 @@ pub async fn flood(
     )
     .await;
     let elapsed = t0.elapsed();
-    let (reply_tx, reply_rx) = oneshot::channel();
-    let end_ms = elapsed.as_millis().min(u32::MAX as u128 - 1) as u32;
-    let finished = req_tx
-        .send(Request::Finish {
-            end_ms,
-            reply: reply_tx,
-        })
-        .await;
-    let (ledger, totals) = match finished {
-        Ok(()) => reply_rx.await.unwrap_or_default(),
-        Err(_) => Default::default(),
-    };
+    let (ledger, totals) = wiring::finish_collector(&req_tx, wiring::end_ms(elapsed))
+        .await
+        .unwrap_or_default();
     let _ = collector.await;
     let mut latencies: Vec<u32> = ledger
         .records
@@ -403,4 +389,13 @@ pub fn render(target: &str, r: &FloodReport) -> String {
     }
     t.push_str(&load::render(&r.load, &r.submit_replies));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    /// flood's default recipient domain is a reserved test domain.
+    #[test]
+    fn flood_domain_is_reserved() {
+        assert!(crate::scenario::safety::is_reserved(super::FLOOD_DOMAIN));
+    }
 }

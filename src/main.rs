@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Routes { file, format } => match scenario::load(&file) {
-            Ok(plan) => match mailquake::target::routes::render(&plan, format) {
+            Ok(plan) => match mailquake::cluster::routes::render(&plan, format) {
                 Ok(map) => {
                     print!("{map}");
                     ExitCode::SUCCESS
@@ -103,6 +103,7 @@ fn main() -> ExitCode {
             max_messages,
         }),
         Command::Report { dir } => mailquake::run::report_main(&dir),
+        Command::Explain { dir, id } => mailquake::explain::main(&dir, &id),
         Command::Heal { dir, token } => mailquake::heal::main(&dir, token.as_deref()),
         Command::Guard { dir } => mailquake::guardian::main(&dir),
     }

@@ -34,11 +34,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::generator::message::canary_address;
-use crate::generator::TargetEndpoint;
+use crate::cluster::TargetEndpoint;
 use crate::report::progress::log_line;
 use crate::scenario::{Check, Plan, Target, BOUNCE_DOMAIN};
 use crate::smtp::{ClientOptions, Connection};
+use crate::tracking::canary_address;
 
 /// What the preflight found: `summary.json`'s `preflight` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,7 +149,7 @@ pub async fn run(
     endpoints: &[TargetEndpoint],
     client: &ClientOptions,
     routes: &HashMap<String, SocketAddr>,
-    remote_events: &mut mpsc::UnboundedReceiver<RemoteEvent>,
+    remote_events: &mut mpsc::Receiver<RemoteEvent>,
     abort: &CancellationToken,
 ) -> Result<PreflightReport, String> {
     if !matches!(plan.target, Target::Smtp(_)) {
@@ -299,7 +299,7 @@ async fn submit(c: &Canary, endpoints: &[TargetEndpoint], client: &ClientOptions
 /// Reads remote events until every sent canary has arrived somewhere, or `deadline`.
 async fn wait(
     canaries: &mut [Canary],
-    events: &mut mpsc::UnboundedReceiver<RemoteEvent>,
+    events: &mut mpsc::Receiver<RemoteEvent>,
     deadline: Instant,
     abort: &CancellationToken,
 ) -> Result<(), String> {

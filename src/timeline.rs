@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::abort::Abort;
+use crate::cluster::embedded::node::NodeControl;
 use crate::journal::{Action, Journal};
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
-use crate::target::embedded::node::NodeControl;
 
 /// Longest an `exec` command may take before it counts as failed.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(60);

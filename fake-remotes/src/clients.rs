@@ -61,6 +61,11 @@ impl Drop for ConnectionSlot {
 impl Clients {
     /// Starts the owning task; call inside a Tokio runtime.
     pub(crate) fn spawn() -> Clients {
+        // Unbounded, but bounded by construction: a session has at most one request in
+        // flight that it waits for, plus its opened and closed notes (the closed note is
+        // sent from `Drop`, which cannot wait, hence no bound on the channel type). Each
+        // request is a map update here, so the queue holds about one note per connection
+        // opened or closed since this task last ran.
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(rx));
         Clients { tx }

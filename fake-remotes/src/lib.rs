@@ -61,4 +61,4 @@ pub fn is_reject_address(rcpt: &str) -> bool {
 pub use behavior::{Fault, Stage};
 pub use event::{RemoteEvent, RemoteEventKind};
 pub use server::{bind, default_listen, serve, ServerConfig};
-pub use sink::{CountingSink, Envelope, MessageSink, Reply};
+pub use sink::{CountingSink, Envelope, MessageSink, RemoteReply};

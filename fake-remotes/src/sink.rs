@@ -20,16 +20,17 @@ pub struct Envelope {
     pub rcpts: Vec<String>,
 }
 
-/// An SMTP reply: code and text (the text may hold the enhanced status code).
+/// An SMTP reply a fake remote (or a [`MessageSink`]) sends: code and text (the text may
+/// hold the enhanced status code).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
+pub struct RemoteReply {
     pub code: u16,
     pub text: String,
 }
 
-impl Reply {
+impl RemoteReply {
     pub fn new(code: u16, text: impl Into<String>) -> Self {
-        Reply {
+        RemoteReply {
             code,
             text: text.into(),
         }
@@ -38,7 +39,7 @@ impl Reply {
 
 /// Takes a complete message (body dot-unstuffed, without the final `.`) and answers the dot.
 pub trait MessageSink: Clone + Send + Sync + 'static {
-    fn deliver(&self, envelope: Envelope, body: Bytes) -> impl Future<Output = Reply> + Send;
+    fn deliver(&self, envelope: Envelope, body: Bytes) -> impl Future<Output = RemoteReply> + Send;
 }
 
 /// The fake remote's sink: reports each message as a [`crate::RemoteEventKind::Message`]
@@ -48,34 +49,39 @@ pub trait MessageSink: Clone + Send + Sync + 'static {
 #[derive(Clone, Debug)]
 pub struct CountingSink {
     pub name: String,
-    pub events: tokio::sync::mpsc::UnboundedSender<crate::RemoteEvent>,
+    pub events: tokio::sync::mpsc::Sender<crate::RemoteEvent>,
 }
 
 /// Queue ids of accepted messages, unique within the process.
 static QUEUED: AtomicU64 = AtomicU64::new(1);
 
 impl MessageSink for CountingSink {
-    async fn deliver(&self, envelope: Envelope, body: Bytes) -> Reply {
+    async fn deliver(&self, envelope: Envelope, body: Bytes) -> RemoteReply {
         if envelope.rcpts.iter().any(|r| crate::is_reject_address(r)) {
-            return Reply::new(
+            return RemoteReply::new(
                 550,
                 "5.1.1 Recipient address rejected: mq-reject. addresses never exist",
             );
         }
         let facts = crate::headers::scan(&body);
-        let _ = self.events.send(crate::RemoteEvent {
-            at_us: crate::event::now_us(),
-            remote: self.name.clone(),
-            kind: crate::RemoteEventKind::Message {
-                mail_from: envelope.mail_from,
-                rcpts: envelope.rcpts,
-                tracking: facts.tracking,
-                received_by: facts.received_by,
-                size: body.len(),
-            },
-        });
+        // Waits while the channel is full: the dot is answered once the message is
+        // counted (back-pressure on the client, never a lost event).
+        let _ = self
+            .events
+            .send(crate::RemoteEvent {
+                at_us: crate::event::now_us(),
+                remote: self.name.clone(),
+                kind: crate::RemoteEventKind::Message {
+                    mail_from: envelope.mail_from,
+                    rcpts: envelope.rcpts,
+                    tracking: facts.tracking,
+                    received_by: facts.received_by,
+                    size: body.len(),
+                },
+            })
+            .await;
         let id = QUEUED.fetch_add(1, Ordering::Relaxed);
-        Reply::new(250, format!("2.0.0 Ok: queued as {id:X}"))
+        RemoteReply::new(250, format!("2.0.0 Ok: queued as {id:X}"))
     }
 }
 
@@ -86,7 +92,7 @@ mod tests {
 
     #[tokio::test]
     async fn counting_sink_reports_the_message_and_answers_250() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let sink = CountingSink {
             name: "ok".into(),
             events: tx,
@@ -119,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reject_recipient_gets_550_and_no_message_event() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         let sink = CountingSink {
             name: "ok".into(),
             events: tx,

@@ -24,7 +24,7 @@ const MAX_SIZE: usize = 2000;
 struct Remote {
     addr: SocketAddr,
     faults: watch::Sender<Vec<Fault>>,
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -49,7 +49,7 @@ async fn start_with(faults: Vec<Fault>, tweak: impl FnOnce(&mut ServerConfig)) -
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let (faults_tx, faults_rx) = watch::channel(faults);
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let shutdown = CancellationToken::new();
     let mut config = ServerConfig {
         hostname: "mx.ok.test".into(),
@@ -286,7 +286,7 @@ async fn reset_closes_with_rst_before_any_byte() {
     let events = remote.finish().await;
     assert!(events.contains(&RemoteEventKind::FaultFired {
         fault: "reset".into(),
-        stage: Stage::Connect,
+        stage: Stage::Banner,
         rcpts: vec![]
     }));
 }
@@ -349,7 +349,7 @@ async fn reply_451_at_rcpt() {
 #[tokio::test]
 async fn reply_at_connect_then_only_quit() {
     let remote = start(vec![Fault::Reply(ReplyFault {
-        stage: Stage::Connect,
+        stage: Stage::Banner,
         code: 554,
         text: Some("5.7.1 no service here".into()),
         probability: 1.0,

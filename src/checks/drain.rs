@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use super::attribution::by_node;
 use super::common::{
     evidence, find_domain, fmt_count, fmt_dur, fmt_ms, inconclusive, merge_windows, ms, INF,
 };
@@ -208,6 +209,8 @@ fn judge_window(
         if let Some(d) = drain {
             detail += &format!("; the others arrived within {}", fmt_ms(d));
         }
+        detail += "; ";
+        detail += &by_node(ledger, "never arrived", never.iter().copied());
         return Drained {
             end,
             status: Status::Fail,
@@ -230,6 +233,12 @@ fn judge_window(
             fmt_ms(drain - within),
             fmt_ms(within)
         );
+        let late = arrived
+            .iter()
+            .copied()
+            .filter(|&s| recs[s].delivered_ms - end > within);
+        detail += "; ";
+        detail += &by_node(ledger, "late", late);
     }
     Drained {
         end,
@@ -310,6 +319,38 @@ mod tests {
                 observed: "2 of 4 queued messages never delivered (1 bounced)",
                 detail_has: &["2 never arrived (1 bounced, 1 still queued at the end of the run); the others arrived within 5s"],
                 evidence: &["run.2", "run.3", "run.0", "run.1"],
+            },
+            Case {
+                name: "stranded and late mail is attributed to its nodes",
+                ledger: down()
+                    .node("n1")
+                    .msgs(2, 50_000, Some(95_000))
+                    .node("n2")
+                    .msgs(3, 50_000, None)
+                    .msg(60_000, Some(150_000))
+                    .build(),
+                faults: one(),
+                within_s: 30,
+                status: Status::Fail,
+                observed: "3 of 6 queued messages never delivered (0 bounced)",
+                detail_has: &["the others arrived within 1m; never arrived by accepting node: n2 3"],
+                evidence: &["run.2", "run.3", "run.4", "run.5", "run.0"],
+            },
+            Case {
+                name: "a slow drain names the nodes of the late mail",
+                ledger: down()
+                    .node("n1")
+                    .msgs(2, 50_000, Some(95_000))
+                    .node("n3")
+                    .msg(60_000, Some(150_000))
+                    .with(|r| r.delivered_node = 0)
+                    .build(),
+                faults: one(),
+                within_s: 30,
+                status: Status::Fail,
+                observed: "drained in 1m (3 queued)",
+                detail_has: &["30s over the 30s limit; late by accepting node: n3 1; by relaying node: n1 1"],
+                evidence: &["run.2", "run.0", "run.1"],
             },
             Case {
                 name: "bounced during the fault was given up, not queued",

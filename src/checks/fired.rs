@@ -77,6 +77,7 @@ mod tests {
             percentile: 99.0,
             limit: Duration::from_secs(5),
             min_delivered: 0.9,
+            baseline: None,
         };
         let p = plan(vec![fault("tls", 3, Some(15))], vec![isolation]);
         let ledger = |fired: Option<u64>| {

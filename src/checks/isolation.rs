@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use super::attribution::by_node;
 use super::common::{
     evidence, fmt_count, fmt_dur, fmt_ms, fmt_over, fmt_pct, fmt_pctl, fmt_windows, in_windows,
     inconclusive, merge_windows, ms, percentile, INF,
@@ -43,19 +44,10 @@ pub(super) fn judge(
     );
     let names = healthy.join(", ");
 
-    let (windows, during_txt) = match during {
-        During::Faults => {
-            let run_end = Duration::from_millis(u64::from(ledger.end_ms));
-            let raw = plan
-                .remote_fault_windows(run_end)
-                .into_iter()
-                .map(|(a, b)| (ms(a), ms(b)));
-            (merge_windows(raw.collect()), "during the faults")
-        }
-        During::Window { from, to } => (
-            merge_windows(vec![(ms(*from), ms(*to))]),
-            "during the window",
-        ),
+    let windows = windows(ledger, plan, during);
+    let during_txt = match during {
+        During::Faults => "during the faults",
+        During::Window { .. } => "during the window",
     };
     if windows.is_empty() {
         let why = match during {
@@ -181,7 +173,7 @@ pub(super) fn judge(
         }
         parts.push(s);
     }
-    let detail = format!("{} {windows_txt}", parts.join("; "));
+    let mut detail = format!("{} {windows_txt}", parts.join("; "));
 
     // Evidence: the late ones, worst (never delivered) first.
     let mut late_ones: Vec<(u32, usize)> = population
@@ -189,6 +181,11 @@ pub(super) fn judge(
         .filter(|&(l, _)| l > limit_ms || l == INF)
         .collect();
     late_ones.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    if status == Status::Fail && !late_ones.is_empty() {
+        // Which nodes the late mail went through: a node stalled for the window shows.
+        detail += "; ";
+        detail += &by_node(ledger, "late", late_ones.iter().map(|&(_, s)| s));
+    }
     Finding {
         name: NAME.to_string(),
         status,
@@ -196,6 +193,21 @@ pub(super) fn judge(
         limit: limit_txt,
         detail,
         evidence: evidence(ledger, late_ones.into_iter().map(|(_, s)| s)),
+    }
+}
+
+/// The merged windows the check judges, in ms (also the steady state's "during").
+pub(super) fn windows(ledger: &Ledger, plan: &Plan, during: &During) -> Vec<(u32, u32)> {
+    match during {
+        During::Faults => {
+            let run_end = Duration::from_millis(u64::from(ledger.end_ms));
+            let raw = plan
+                .remote_fault_windows(run_end)
+                .into_iter()
+                .map(|(a, b)| (ms(a), ms(b)));
+            merge_windows(raw.collect())
+        }
+        During::Window { from, to } => merge_windows(vec![(ms(*from), ms(*to))]),
     }
 }
 
@@ -266,6 +278,26 @@ mod tests {
                     "5 of 100 healthy messages accepted during the faults were late, 1 of them never delivered",
                     "(window 30s–1m 30s)",
                 ],
+                evidence: 5,
+            },
+            Case {
+                name: "late mail is attributed to the nodes it went through",
+                ledger: LedgerBuilder::new()
+                    .node("n1")
+                    .msgs(50, 40_000, Some(40_100))
+                    .node("n2")
+                    .msgs(4, 40_000, Some(70_000))
+                    .msg(40_000, None)
+                    .node("n3")
+                    .msgs(45, 40_000, Some(40_200))
+                    .msg(40_000, Some(60_000))
+                    .build(),
+                during: During::Faults,
+                limit_s: 5,
+                min: 0.5,
+                status: Status::Fail,
+                observed: "p99 30s, delivered 99%",
+                detail_has: &["(window 30s–1m 30s); late by accepting node: n2 5, n3 1; by relaying node: n2 4, n3 1"],
                 evidence: 5,
             },
             Case {

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 mod acceptance;
+mod attribution;
 mod common;
 pub mod completeness;
 mod drain;
@@ -19,12 +20,14 @@ mod nodes;
 mod queue;
 mod routing;
 mod settle_end;
+mod steady_state;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod verdict;
 
-pub use common::{fmt_count, fmt_pct};
+pub use common::{fmt_count, fmt_ms, fmt_pct};
 pub use completeness::DataCompleteness;
+pub use steady_state::min_baseline_messages;
 pub use verdict::{Aborted, Verdict};
 
 use crate::collector::Ledger;
@@ -62,28 +65,62 @@ impl Finding {
     }
 }
 
+/// How an `isolation` detail says its steady state was not judged (the terminal shows
+/// that clause even when the check passes).
+pub const STEADY_STATE_NOT_JUDGED: &str = "steady state not judged: ";
+
 /// Judges every check of the plan, in the plan's order (inconclusive when it rests on
-/// a fault that never fired: `fired.rs`, or on incomplete data: `completeness.rs`), then
-/// the always-on `routing` rule (a finding only when mail reached a remote not serving
-/// its domain).
+/// a fault that never fired: `fired.rs`, or on incomplete data: `completeness.rs`). Each
+/// `isolation` check is preceded by the `steady_state` it implies (`steady_state.rs`):
+/// when that fails, the isolation is inconclusive, since an overload before the fault
+/// cannot be blamed on it. Then the always-on `routing` rule (a finding only when mail
+/// reached a remote not serving its domain).
 pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Finding> {
-    plan.checks
-        .iter()
-        .map(|c| fired::rest_on_fired(judge_one(c, plan, ledger, data), c, plan, ledger))
-        .chain(routing::judge(ledger))
-        .collect()
+    let mut findings = Vec::new();
+    for check in &plan.checks {
+        let mut finding =
+            fired::rest_on_fired(judge_one(check, plan, ledger, data), check, plan, ledger);
+        if let Some(spec) = steady_state::spec(check) {
+            match steady_state::judge(ledger, plan, &spec) {
+                steady_state::SteadyState::NotJudged(why) => {
+                    finding.detail += &format!(" ({STEADY_STATE_NOT_JUDGED}{why})");
+                }
+                steady_state::SteadyState::Judged {
+                    finding: mut steady,
+                    cause,
+                } => {
+                    mark_incomplete(&mut steady, data.reasons(check, plan, ledger.end_ms));
+                    if steady.status == Status::Fail && finding.status != Status::Inconclusive {
+                        finding.status = Status::Inconclusive;
+                        finding.detail = format!(
+                            "the steady state did not hold before the fault: {cause}. As measured: {}",
+                            finding.detail
+                        );
+                    }
+                    findings.push(steady);
+                }
+            }
+        }
+        findings.push(finding);
+    }
+    findings.extend(routing::judge(ledger));
+    findings
 }
 
 /// Judges one check, then makes it inconclusive if its input is incomplete: the detail
 /// says why first, and what was measured stays in `observed`.
 pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Finding {
     let mut finding = judge_measured(check, plan, ledger);
-    let reasons = data.reasons(check, plan, ledger.end_ms);
+    mark_incomplete(&mut finding, data.reasons(check, plan, ledger.end_ms));
+    finding
+}
+
+/// Makes `finding` inconclusive for `reasons` (its input is incomplete), if any.
+fn mark_incomplete(finding: &mut Finding, reasons: Vec<String>) {
     if !reasons.is_empty() {
         finding.status = Status::Inconclusive;
         finding.detail = format!("{}. As measured: {}", reasons.join("; "), finding.detail);
     }
-    finding
 }
 
 /// Judges one check on the data as measured; each lives in its own file, whose first
@@ -96,6 +133,7 @@ fn judge_measured(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
             percentile,
             limit,
             min_delivered,
+            ..
         } => isolation::judge(
             ledger,
             plan,

@@ -139,6 +139,7 @@ pub fn one_of_each(latency_limit: Option<Duration>) -> Vec<Check> {
             percentile: 99.0,
             limit: Duration::from_secs(5),
             min_delivered: 0.9,
+            baseline: None,
         },
         Check::Drain {
             domain: "down.test".into(),

@@ -5,7 +5,14 @@ use std::sync::Arc;
 use fake_remotes::RemoteEvent;
 
 use crate::smtp::Phase;
-use crate::target::probes::QueueDepth;
+
+/// Queue contents at one moment: messages held, and per recipient domain the messages
+/// with at least one recipient there still to deliver.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub total: u32,
+    pub by_domain: Vec<(String, u32)>,
+}
 
 /// One observation for the ledger. Times are microseconds since the Unix epoch.
 #[derive(Clone, Debug, PartialEq)]

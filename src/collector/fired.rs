@@ -82,7 +82,7 @@ mod tests {
                 remote: remote.into(),
                 kind: RemoteEventKind::FaultFired {
                     fault: "refuse".into(),
-                    stage: Stage::Connect,
+                    stage: Stage::Banner,
                     rcpts: vec![],
                 },
             }));

@@ -170,6 +170,9 @@ pub struct Ledger {
     /// The plan's remote-fault windows, in plan order, with how often each fired
     /// (`collector/fired.rs`). Empty in ledgers saved before it was counted.
     pub fault_windows: Vec<FiredWindow>,
+    /// Each message's delivery attempts and other events, bounded (`attempts.bin`;
+    /// not in `ledger.bin`: the checks do not need it).
+    pub attempts: super::attempts::AttemptLog,
 }
 
 /// One remote-fault window of the timeline and how often the fault acted in it.
@@ -235,7 +238,8 @@ impl Ledger {
     }
 }
 
-fn intern(names: &mut Vec<String>, name: &str) -> usize {
+/// Index of `name` in `names` (case-insensitive), added if new.
+pub(super) fn intern(names: &mut Vec<String>, name: &str) -> usize {
     match names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
         Some(i) => i,
         None => {

@@ -2,6 +2,8 @@
 //! stage reports [`Event`]s to it on channels; nothing else touches the ledger. Others
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
 
+mod attempt_events;
+pub mod attempts;
 pub mod event;
 mod fired;
 pub mod ledger;
@@ -15,8 +17,8 @@ use fake_remotes::{RemoteEvent, RemoteEventKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::generator::message::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use crate::scenario::BOUNCE_DOMAIN;
+use crate::tracking::{is_canary, parse_rcpt, parse_tracking, parse_verp};
 use ledger::{flag, NEVER};
 
 /// Running totals, cheap to copy (live progress, settle decisions).
@@ -125,7 +127,14 @@ impl Collector {
                     }
                 });
             }
-            Event::NotAccepted { seq, code, .. } => {
+            Event::NotAccepted {
+                seq,
+                code,
+                at_us,
+                phase,
+            } => {
+                let at = self.ms(at_us);
+                self.log_not_accepted(seq, at, code, phase);
                 *self
                     .ledger
                     .submit_rejections
@@ -181,6 +190,7 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
+        self.log_remote(&event, at);
         let remote = event.remote;
         // The name is kept for misrouting; cloned only the first time a remote is seen.
         if !self.ledger.remotes.contains_key(&remote) {
@@ -296,11 +306,19 @@ fn domain_is(addr: &str, domain: &str) -> bool {
         .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
 }
 
+/// Capacity of the channel of [`Event`]s (generator and probes → collector). When it is
+/// full the generator waits to report: its sessions slow down, which shows as shortfall
+/// and latency, never as a lost record. Applying an event is a few field writes, so the
+/// collector drains far faster than 5,000 msg/s fills it; 65,536 events (tens of bytes
+/// each, ~3 MB at most) ride out a pause of several seconds. Remote events use
+/// [`fake_remotes::event::CHANNEL_CAPACITY`].
+pub const EVENTS_CAPACITY: usize = 65_536;
+
 /// The collector task: applies events until asked to finish.
 pub async fn run(
     ledger: Ledger,
-    mut events: mpsc::UnboundedReceiver<Event>,
-    mut remote_events: mpsc::UnboundedReceiver<RemoteEvent>,
+    mut events: mpsc::Receiver<Event>,
+    mut remote_events: mpsc::Receiver<RemoteEvent>,
     mut requests: mpsc::Receiver<Request>,
 ) -> Option<Ledger> {
     let mut c = Collector::new(ledger);
@@ -444,7 +462,7 @@ mod tests {
         c.apply(Event::QueueSample {
             node: Arc::from("n2"),
             at_us: 1_000_000,
-            depth: Some(crate::target::probes::QueueDepth {
+            depth: Some(event::QueueDepth {
                 total: 4,
                 by_domain: vec![],
             }),

@@ -9,8 +9,8 @@
 //! counts too: the message reached the wrong remote all the same.
 
 use super::Collector;
-use crate::generator::message::{parse_rcpt, parse_verp};
 use crate::scenario::BOUNCE_DOMAIN;
+use crate::tracking::{parse_rcpt, parse_verp};
 
 /// The domain part of an address, as written.
 pub(super) fn domain_of(addr: &str) -> &str {

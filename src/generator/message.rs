@@ -8,6 +8,11 @@ use std::fmt::Write;
 
 use crate::scenario::{SizeSpec, BOUNCE_DOMAIN};
 
+// Kept here for callers that still name them by the generator (they live in the leaf).
+pub use crate::tracking::{
+    canary_address, is_canary, parse_rcpt, parse_tracking, parse_verp, CANARY_PREFIX,
+};
+
 /// Envelope and body of one generated message. Sessions keep one and rebuild it in
 /// place for each message, so the hot path does not allocate.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -109,43 +114,6 @@ impl Sizes {
     }
 }
 
-/// Local-part prefix of the routing preflight's canaries (`mq-canary.<run>.<n>@domain`):
-/// never a tracking address, so the collector leaves them out of every figure.
-pub const CANARY_PREFIX: &str = "mq-canary.";
-
-/// The canary address of run `run`, number `n` (a mix domain's index, or `b` for the
-/// bounce canary's VERP sender) at `domain`.
-pub fn canary_address(run: &str, n: &str, domain: &str) -> String {
-    format!("{CANARY_PREFIX}{run}.{n}@{domain}")
-}
-
-/// Whether `addr` is a preflight canary's address (of any run).
-pub fn is_canary(addr: &str) -> bool {
-    addr.get(..CANARY_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(CANARY_PREFIX))
-}
-
-/// Parses a tracking recipient `mq.<seq>.<n>@…` into (seq, n).
-pub fn parse_rcpt(rcpt: &str) -> Option<(u64, u8)> {
-    let local = rcpt.split('@').next()?;
-    let mut parts = local.strip_prefix("mq.")?.split('.');
-    let seq = parts.next()?.parse().ok()?;
-    let n = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((seq, n))
-}
-
-/// Parses a VERP sender `mq.<seq>@…` into seq.
-pub fn parse_verp(addr: &str) -> Option<u64> {
-    let local = addr.split('@').next()?;
-    local.strip_prefix("mq.")?.parse().ok()
-}
-
-/// Parses a tracking id `<run>.<seq>` into (run, seq).
-pub fn parse_tracking(id: &str) -> Option<(&str, u64)> {
-    let (run, seq) = id.trim().rsplit_once('.')?;
-    Some((run, seq.parse().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,28 +153,5 @@ mod tests {
         let mut weighted = Sizes::new(&SizeSpec::Weighted(vec![(1, 9), (1000, 1)]), 1);
         let big = (0..10_000).filter(|_| weighted.pick() == 1000).count();
         assert!((800..1200).contains(&big), "{big}");
-    }
-
-    #[test]
-    fn parses_tracking_addresses() {
-        let table = [
-            ("mq.7.0@ok.test", Some((7, 0))),
-            ("mq.123.63@x", Some((123, 63))),
-            ("mq.7@ok.test", None),
-            ("someone@ok.test", None),
-            ("mq.x.1@ok.test", None),
-        ];
-        for (rcpt, want) in table {
-            assert_eq!(parse_rcpt(rcpt), want, "{rcpt}");
-        }
-        assert_eq!(parse_verp("mq.9@bounces.test"), Some(9));
-        assert_eq!(parse_verp("MAILER-DAEMON@x"), None);
-        assert_eq!(parse_tracking("ab12.77"), Some(("ab12", 77)));
-        assert_eq!(parse_tracking("junk"), None);
-        let canary = canary_address("ab12", "0", "ok.test");
-        assert_eq!(canary, "mq-canary.ab12.0@ok.test");
-        assert!(is_canary(&canary) && is_canary("MQ-Canary.x.b@bounces.test"));
-        assert!(!is_canary("mq.7.0@ok.test") && parse_rcpt(&canary).is_none());
-        assert_eq!(parse_verp(&canary), None);
     }
 }

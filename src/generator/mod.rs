@@ -18,43 +18,26 @@ pub mod mix;
 mod session;
 pub mod shape;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc::{self, Sender};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::Event;
 use crate::scenario::{Load, LoadModel};
 use crate::smtp::ClientOptions;
-use histograms::PhaseStats;
+// The endpoint type is the target's; named here too for the generator's callers.
+pub use crate::cluster::TargetEndpoint;
+// The measurements are neutral (the report renders them); named here too.
+pub use crate::measure::LoadMeasurements as GeneratorReport;
 
 /// Host name the generator says in EHLO.
 pub const HELO_NAME: &str = "generator.mailquake.test";
 /// The closed model stops after this many messages (the ledger is sized for it).
 pub const CLOSED_MODEL_CAP: u64 = 10_000_000;
-
-/// One SMTP endpoint of the target.
-#[derive(Clone, Debug)]
-pub struct TargetEndpoint {
-    pub addr: SocketAddr,
-    /// As written (`HOST:PORT`): reports name it so, and TLS checks the certificate
-    /// against its host.
-    pub name: String,
-    pub weight: u32,
-}
-
-impl TargetEndpoint {
-    /// The host part of the name (for the TLS server name).
-    pub fn host(&self) -> &str {
-        self.name
-            .rsplit_once(':')
-            .map_or(self.name.as_str(), |(h, _)| h)
-    }
-}
 
 /// What the generator needs besides the load shape.
 #[derive(Clone, Debug)]
@@ -75,20 +58,6 @@ pub struct GeneratorConfig {
     pub cap: Option<crate::scenario::safety::Cap>,
 }
 
-/// What the generator measured besides the ledger's events.
-#[derive(Clone, Debug, Default)]
-pub struct GeneratorReport {
-    pub model: LoadModel,
-    pub sessions: usize,
-    /// Messages the open model's shape called for (0 for the closed model).
-    pub planned: u64,
-    /// Called for, but no session was free to send (open model).
-    pub shortfall: u64,
-    pub stats: PhaseStats,
-    /// Endpoint names, indexed as in [`PhaseStats::slots`].
-    pub endpoints: Vec<String>,
-}
-
 struct Job {
     seq: u64,
     domain: u16,
@@ -103,7 +72,7 @@ struct Job {
 pub async fn run_on_own_thread(
     load: Load,
     config: GeneratorConfig,
-    events: UnboundedSender<Event>,
+    events: Sender<Event>,
     stop: CancellationToken,
 ) -> Result<GeneratorReport, String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -132,10 +101,15 @@ pub async fn run_on_own_thread(
 pub async fn run(
     load: Load,
     config: GeneratorConfig,
-    events: UnboundedSender<Event>,
+    events: Sender<Event>,
     stop: CancellationToken,
 ) -> GeneratorReport {
     let sessions = load.sessions.max(1);
+    // Unbounded, but bounded by construction: a recorder flushes from a synchronous
+    // callback (it cannot wait), and the stats task runs on this same one thread, so
+    // between two of its turns each session runs at most once and sends a batch or two
+    // (at most 1,024 samples of 8 bytes each): a few hundred KiB for 50 sessions. The soak
+    // benchmark (bench/soak.sh, BENCHMARKS.md) measures the whole process flat.
     let (batch_tx, batch_rx) = mpsc::unbounded_channel();
     let hlog = config.hlog_dir.as_ref().map(|dir| {
         let start = std::time::UNIX_EPOCH + std::time::Duration::from_micros(config.t0_us);
@@ -209,7 +183,7 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
         let due = config.t0 + offset;
         if due > Instant::now() {
             if unreported > 0 {
-                let _ = events.send(Event::Shortfall { count: unreported });
+                let _ = events.send(Event::Shortfall { count: unreported }).await;
                 unreported = 0;
             }
             tokio::select! {
@@ -230,19 +204,21 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
             unreported += 1;
             continue;
         }
-        let _ = events.send(Event::Submitted {
-            seq,
-            domain,
-            rcpts: load.message.recipients,
-            intended_us: config.t0_us + offset.as_micros() as u64,
-        });
+        let _ = events
+            .send(Event::Submitted {
+                seq,
+                domain,
+                rcpts: load.message.recipients,
+                intended_us: config.t0_us + offset.as_micros() as u64,
+            })
+            .await;
         if tx.try_send(Job { seq, domain, size }).is_err() {
             break;
         }
         seq += 1;
     }
     if unreported > 0 {
-        let _ = events.send(Event::Shortfall { count: unreported });
+        let _ = events.send(Event::Shortfall { count: unreported }).await;
     }
     (planned, shortfall)
 }

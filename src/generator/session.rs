@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{Sender, UnboundedSender};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +29,7 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
 pub(super) struct Shared {
     pub config: GeneratorConfig,
     pub load: Load,
-    pub events: UnboundedSender<Event>,
+    pub events: Sender<Event>,
     pub stop: CancellationToken,
     /// Closed model: the next message's sequence number.
     pub next_seq: AtomicU64,
@@ -95,12 +95,16 @@ impl<'a> Session<'a> {
                         _ => None,
                     };
                     self.recorder.transaction(false);
-                    let _ = self.shared.events.send(Event::NotAccepted {
-                        seq,
-                        at_us: now_us(),
-                        phase: failure.phase,
-                        code,
-                    });
+                    let _ = self
+                        .shared
+                        .events
+                        .send(Event::NotAccepted {
+                            seq,
+                            at_us: now_us(),
+                            phase: failure.phase,
+                            code,
+                        })
+                        .await;
                     return false;
                 }
             }
@@ -124,17 +128,17 @@ impl<'a> Session<'a> {
                 .chain(&m.from, &m.rcpts, &m.body, &mut self.recorder)
                 .await;
             if let (Some(outcome), Some(prev)) = (previous, self.pending_seq.take()) {
-                self.report(prev, &outcome);
+                self.report(prev, &outcome).await;
             }
             match this {
                 Chained::Pending => self.pending_seq = Some(seq),
-                Chained::Done(outcome) => self.report(seq, &outcome),
+                Chained::Done(outcome) => self.report(seq, &outcome).await,
             }
         } else {
             let outcome = c
                 .send_observed(&m.from, &m.rcpts, &m.body, &mut self.recorder)
                 .await;
-            self.report(seq, &outcome);
+            self.report(seq, &outcome).await;
         }
         self.sent_on_conn += 1;
         let usable = self.conn.as_ref().is_some_and(|c| c.usable);
@@ -145,7 +149,7 @@ impl<'a> Session<'a> {
     }
 
     /// Tells the collector (and the recorder) how message `seq` ended.
-    fn report(&mut self, seq: u64, outcome: &TxOutcome) {
+    async fn report(&mut self, seq: u64, outcome: &TxOutcome) {
         let at_us = now_us();
         let accepted = outcome.accepted();
         self.recorder.transaction(accepted);
@@ -167,7 +171,7 @@ impl<'a> Session<'a> {
                 code,
             }
         };
-        let _ = self.shared.events.send(event);
+        let _ = self.shared.events.send(event).await;
     }
 
     /// Sends the chained message's body and collects its outcome (before waiting for
@@ -178,7 +182,7 @@ impl<'a> Session<'a> {
         };
         if let Some(outcome) = c.finish(&mut self.recorder).await {
             if let Some(seq) = self.pending_seq.take() {
-                self.report(seq, &outcome);
+                self.report(seq, &outcome).await;
             }
         }
     }
@@ -267,12 +271,15 @@ pub(super) async fn closed_model(id: usize, end: Instant, shared: &Shared) {
             }
         }
         let domain = mix.pick();
-        let _ = shared.events.send(Event::Submitted {
-            seq,
-            domain,
-            rcpts: load.message.recipients,
-            intended_us: now_us(),
-        });
+        let _ = shared
+            .events
+            .send(Event::Submitted {
+                seq,
+                domain,
+                rcpts: load.message.recipients,
+                intended_us: now_us(),
+            })
+            .await;
         let opened = tokio::select! {
             ok = s.send(seq, domain, sizes.pick()) => ok,
             _ = shared.stop.cancelled() => break,

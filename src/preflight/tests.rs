@@ -95,14 +95,17 @@ async fn arrivals_are_matched_to_the_remote_serving_the_domain() {
     let plan = external(vec![Check::NoLoss]);
     let mut list = canaries(&plan, "r1", &routes());
     list.iter_mut().for_each(sent);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(64);
     // Noise first: another run's mail, a connection.
-    tx.send(message("ok", "mq.1.0@ok.test")).unwrap();
-    tx.send(message("ok", "mq-canary.OTHER.0@ok.test")).unwrap();
-    tx.send(message("ok", "MQ-CANARY.r1.0@ok.test")).unwrap();
+    tx.try_send(message("ok", "mq.1.0@ok.test")).unwrap();
+    tx.try_send(message("ok", "mq-canary.OTHER.0@ok.test"))
+        .unwrap();
+    tx.try_send(message("ok", "MQ-CANARY.r1.0@ok.test"))
+        .unwrap();
     // down.test's canary reaches `ok`: misrouted; the bounce arrives where it should.
-    tx.send(message("ok", "mq-canary.r1.1@down.test")).unwrap();
-    tx.send(message("bounces", "mq-canary.r1.b@bounces.test"))
+    tx.try_send(message("ok", "mq-canary.r1.1@down.test"))
+        .unwrap();
+    tx.try_send(message("bounces", "mq-canary.r1.b@bounces.test"))
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     wait(&mut list, &mut rx, deadline, &CancellationToken::new())
@@ -133,8 +136,9 @@ async fn a_canary_that_never_arrives_waits_until_the_deadline_and_an_abort_stops
     let plan = external(vec![]);
     let mut list = canaries(&plan, "r1", &routes());
     list.iter_mut().for_each(sent);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tx.send(message("ok", "mq-canary.r1.0@ok.test")).unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    tx.try_send(message("ok", "mq-canary.r1.0@ok.test"))
+        .unwrap();
     let start = Instant::now();
     wait(
         &mut list,
@@ -220,7 +224,7 @@ async fn an_embedded_target_needs_none_and_the_flag_skips_it() {
         "t",
         crate::smtp::Timeouts::uniform(Duration::from_secs(1), Duration::from_secs(1)),
     );
-    let (_tx, mut rx) = mpsc::unbounded_channel();
+    let (_tx, mut rx) = mpsc::channel(64);
     let abort = CancellationToken::new();
     let embedded = plan(vec![], vec![]);
     let r = run(&embedded, "r1", &[], &client, &routes(), &mut rx, &abort)

@@ -55,7 +55,7 @@ pub struct Attachment {
     /// The timeline's switch per remote.
     pub faults: HashMap<String, watch::Sender<Vec<Fault>>>,
     /// What the remotes see, for the collector.
-    pub events: mpsc::UnboundedReceiver<RemoteEvent>,
+    pub events: mpsc::Receiver<RemoteEvent>,
     pub link: Link,
 }
 
@@ -130,7 +130,7 @@ pub async fn attach(
         .flat_map(|r| r.domains.iter().map(|d| (d.clone(), r.listen)))
         .collect();
 
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let after = snapshot.events.next.saturating_sub(1);
     let (cursor_tx, cursor) = watch::channel(after);
     let (lost_tx, lost) = watch::channel(0);
@@ -349,7 +349,7 @@ struct Progress {
 async fn follow_events(
     client: Arc<ApiClient>,
     mut after: u64,
-    events: mpsc::UnboundedSender<RemoteEvent>,
+    events: mpsc::Sender<RemoteEvent>,
     progress: Progress,
     stop: CancellationToken,
 ) {
@@ -381,7 +381,9 @@ async fn follow_events(
                                 );
                             }
                             after = line.seq;
-                            if events.send(line.event).is_err() {
+                            // Waits while the collector's channel is full: the stream
+                            // is read no further meanwhile (the ring keeps the rest).
+                            if events.send(line.event).await.is_err() {
                                 return;
                             }
                             progress.cursor.send_replace(after);
@@ -469,7 +471,7 @@ mod tests {
         };
         assert_eq!(stuck.catch_up(Duration::from_millis(200)).await, 10);
 
-        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (events_tx, mut events) = mpsc::channel(1024);
         let (cursor_tx, cursor) = watch::channel(0);
         let (lost_tx, lost) = watch::channel(0);
         let stop_follower = CancellationToken::new();

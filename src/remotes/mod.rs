@@ -13,5 +13,5 @@ pub mod serve;
 pub use attach::{attach, AttachError, Attachment, Link};
 
 /// Where a token for the control API is read from when the command line or the scenario
-/// gives none.
-pub const TOKEN_ENV: &str = "MAILQUAKE_REMOTES_TOKEN";
+/// gives none (the scenario's safety rules name it too, so it lives there).
+pub use crate::scenario::safety::REMOTES_TOKEN_ENV as TOKEN_ENV;

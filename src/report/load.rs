@@ -1,4 +1,4 @@
-//! The generator's measurements as reports show them: per-phase latency percentiles
+//! The load's measurements ([`crate::measure`]) as reports show them: per-phase latency percentiles
 //! (overall, per node, per endpoint), reply codes by stage, the load model and its
 //! shortfall — as `summary.json` fields and as the terminal's phase table.
 
@@ -9,8 +9,7 @@ use hdrhistogram::Histogram;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::generator::histograms::{PhaseHistograms, SlotStats, NO_BANNER};
-use crate::generator::GeneratorReport;
+use crate::measure::{LoadMeasurements, PhaseHistograms, SlotStats, NO_BANNER};
 use crate::scenario::LoadModel;
 use crate::smtp::observe::no_reply;
 use crate::smtp::Phase;
@@ -140,7 +139,7 @@ pub fn node_label(name: &str) -> String {
 
 impl LoadJson {
     /// The `load` section and the `submit_replies` tally.
-    pub fn new(r: &GeneratorReport) -> (LoadJson, RepliesJson) {
+    pub fn new(r: &LoadMeasurements) -> (LoadJson, RepliesJson) {
         let all = r.stats.overall();
         let json = LoadJson {
             model: match r.model {

@@ -19,6 +19,7 @@ pub mod saved;
 pub mod series;
 pub mod summary;
 pub mod terminal;
+mod terminal_health;
 pub mod timeseries;
 
 use std::path::Path;
@@ -27,7 +28,7 @@ pub use samples::Samples;
 pub use summary::Summary;
 
 use crate::checks::{Aborted, DataCompleteness, Finding};
-use crate::collector::{Ledger, Progress};
+use crate::collector::{attempts, Ledger, Progress};
 use crate::scenario::Plan;
 
 /// A run and its judgement: what every report renders.
@@ -186,6 +187,13 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
         )
         .map_err(|e| e.to_string()),
     );
+    tally.record(
+        attempts::FILE,
+        run.ledger
+            .attempts
+            .write(&dir.join(attempts::FILE), &run.ledger.run_id)
+            .map_err(|e| e.to_string()),
+    );
     for (name, text) in run.samples.files() {
         tally.record(name, write(dir, name, Ok(text)));
     }
@@ -244,6 +252,10 @@ fn reports_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) -> Summary {
     );
     // The page lists the folder's files (it is written last, so name what will be there).
     let mut listed: Vec<&str> = vec![saved::SCENARIO_FILE, saved::LEDGER_FILE, saved::RUN_FILE];
+    // Written by the run only (folders from before it have none).
+    if dir.join(attempts::FILE).is_file() {
+        listed.push(attempts::FILE);
+    }
     listed.extend(run.samples.files().iter().map(|(name, _)| *name));
     listed.extend(REPORT_FILES);
     tally.record(

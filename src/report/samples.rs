@@ -51,7 +51,7 @@ impl Samples {
     /// phase's latency per histogram-log interval (from the generator's stats task).
     pub fn from_run(
         ledger: &crate::collector::Ledger,
-        stats: &crate::generator::histograms::PhaseStats,
+        stats: &crate::measure::PhaseStats,
     ) -> Samples {
         let width = stats.interval.as_millis().min(u128::from(u32::MAX)) as u32;
         Samples {

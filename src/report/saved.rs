@@ -260,6 +260,8 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         served: Default::default(),
         misrouted: header.misrouted,
         fault_windows: header.fault_windows,
+        // Read apart, by `mailquake explain` only (attempts.bin).
+        attempts: Default::default(),
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.

@@ -121,6 +121,12 @@ pub fn render(
             paint.dim("(accepted→delivered)")
         );
     }
+    if let Some(line) = super::terminal_health::latency_line(&s.domains) {
+        let _ = writeln!(t, "  {}   {line}", paint.dim("latency"));
+    }
+    if let Some(line) = super::terminal_health::faults_line(s) {
+        let _ = writeln!(t, "  {}    {line}", paint.dim("faults"));
+    }
     if let Some(pf) = s.preflight.as_ref() {
         use crate::preflight::PreflightStatus;
         let line = match pf.status {
@@ -189,13 +195,17 @@ pub fn render(
             paint.dim(&leader),
             paint.dim(&format!("limit: {}", c.limit))
         );
-        if c.status != Status::Pass {
+        // The steady state's detail compares baseline, fault and after windows: always shown.
+        if c.status != Status::Pass || c.name == "steady_state" {
             for line in wrap(&c.detail, WRAP - DETAIL_INDENT.len()) {
                 let _ = writeln!(t, "{DETAIL_INDENT}{line}");
             }
             if !c.evidence.is_empty() {
                 let _ = writeln!(t, "{DETAIL_INDENT}e.g. {}", c.evidence.join(", "));
             }
+        } else if let Some(at) = c.detail.find(crate::checks::STEADY_STATE_NOT_JUDGED) {
+            let note = c.detail[at..].trim_end_matches(')');
+            let _ = writeln!(t, "{DETAIL_INDENT}{}", paint.dim(note));
         }
     }
 
@@ -253,6 +263,15 @@ pub fn render(
             "{}",
             paint.red(&format!("not written: {dir}/{} ({})", f.file, f.error))
         );
+    }
+    // The evidence ids after "e.g." are tracking ids: say how to follow one.
+    let evidence = s.checks.iter().find_map(|c| {
+        (c.status != Status::Pass)
+            .then(|| c.evidence.first())
+            .flatten()
+    });
+    if let Some(id) = evidence {
+        let _ = writeln!(t, "explain: mailquake explain {dir} {id}");
     }
     t
 }

@@ -379,6 +379,9 @@ pub enum Check {
         limit: Duration,
         /// 0..=1
         min_delivered: f64,
+        /// The steady-state baseline window (`baseline: { from, to }`), offsets from load
+        /// start; `None`: from load start to the first fault (`checks/steady_state.rs`).
+        baseline: Option<(Duration, Duration)>,
     },
     /// After the faults on the remote serving `domain` end, everything queued for it is
     /// delivered within `within`.
@@ -452,4 +455,15 @@ impl Plan {
             .max()
             .unwrap_or(Duration::ZERO)
     }
+}
+
+/// Fewest healthy messages a baseline needs whatever the percentile.
+const MIN_BASELINE_MESSAGES: usize = 20;
+
+/// Fewest healthy messages a steady-state baseline needs to judge the percentile `pctl`:
+/// enough that one late message does not decide it on its own (100 for p99), and at
+/// least 20. Validation warns below it; `checks::steady_state` does not judge below it.
+pub fn min_baseline_messages(pctl: f64) -> usize {
+    let for_rank = (100.0 / (100.0 - pctl).max(0.1)).ceil() as usize;
+    for_rank.max(MIN_BASELINE_MESSAGES)
 }

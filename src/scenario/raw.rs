@@ -687,6 +687,9 @@ pub struct RawIsolation {
     pub p99_9: Option<Spanned<Text>>,
     #[serde(default)]
     pub min_delivered: Option<Spanned<Text>>,
+    /// The steady-state baseline window; default: load start to the first fault.
+    #[serde(default)]
+    pub baseline: Option<Spanned<RawWindow>>,
 }
 
 impl RawIsolation {

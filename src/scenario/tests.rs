@@ -178,6 +178,7 @@ fn good_scenario_maps_to_the_plan() {
                 percentile: 99.0,
                 limit: secs(5),
                 min_delivered: 0.9,
+                baseline: None,
             },
             Check::Isolation {
                 healthy: vec!["also.test".into()],
@@ -188,6 +189,7 @@ fn good_scenario_maps_to_the_plan() {
                 percentile: 99.9,
                 limit: secs(1),
                 min_delivered: 0.95,
+                baseline: None,
             },
             Check::Drain {
                 domain: "down.test".into(),
@@ -215,7 +217,11 @@ fn good_scenario_maps_to_the_plan() {
             timeout: secs(10),
             skip: false,
         },
-        safety: Default::default(),
+        safety: crate::scenario::safety::Safety {
+            // 5s before the first fault at 200/s, 10% to also.test: too few for p99.9.
+            warnings: vec!["t.yaml:31:5: checks[1].isolation: warning: the steady-state baseline 0s–5s holds about 100 healthy messages, fewer than the 1000 needed to judge p99.9: steady_state will not be judged (start the first fault later, or raise the rate)".into()],
+            ..Default::default()
+        },
     };
     assert_eq!(plan, want);
     assert_eq!(
@@ -334,6 +340,10 @@ fn semantic_rules() {
          "t.yaml:30:5: checks[0].isolation: needs a latency limit, one of: p50, p90, p95, p99, p99.9"),
         ("{ from: 10s, to: 30s }", "{ from: 30s, to: 30s }",
          "t.yaml:31:67: checks[1].isolation.during.to: `from` (30s) must be before `to` (30s)"),
+        ("during: faults, p99: 5s", "during: faults, p99: 5s, baseline: { from: 3s, to: 3s }",
+         "t.yaml:30:91: checks[0].isolation.baseline.to: `from` (3s) must be before `to` (3s)"),
+        ("during: faults, p99: 5s", "during: faults, p99: 5s, baseline: { from: 0s, to: 8s }",
+         "t.yaml:30:91: checks[0].isolation.baseline.to: the baseline must end by the first fault (at 5s), not at 8s"),
         ("min_delivered: 95%", "min_delivered: 0.95",
          "t.yaml:31:100: checks[1].isolation.min_delivered: invalid percentage `0.95`: expected a number and a % sign, e.g. 90%, 99.5%"),
         ("also.test: 10%, down.test: 10%", "also.test: 20%",
@@ -360,6 +370,23 @@ fn semantic_rules() {
             "{from} → {to}"
         );
     }
+}
+
+/// `isolation.baseline` maps to the plan; a baseline with enough healthy mail draws no
+/// warning (the seed's p99.9 check, 5s before the first fault, draws one: see above).
+#[test]
+fn isolation_baseline_maps_to_the_plan() {
+    let plan = parse_str(&edit(
+        "during: faults, p99: 5s",
+        "during: faults, p99: 5s, baseline: { from: 1s, to: 5s }",
+    ))
+    .unwrap();
+    let Check::Isolation { baseline, .. } = &plan.checks[0] else {
+        panic!("{:?}", plan.checks[0])
+    };
+    assert_eq!(*baseline, Some((secs(1), secs(5))));
+    assert_eq!(plan.safety.warnings.len(), 1, "{:?}", plan.safety.warnings);
+    assert!(plan.safety.warnings[0].contains("checks[1].isolation"));
 }
 
 /// Shape mistakes caught while reading the YAML, in the scenario's words.
@@ -402,6 +429,15 @@ fn shape_errors() {
             "{from} → {to}"
         );
     }
+}
+
+fn banner_554() -> Fault {
+    Fault::Reply(fake_remotes::behavior::ReplyFault {
+        stage: fake_remotes::Stage::Banner,
+        code: 554,
+        text: None,
+        probability: 1.0,
+    })
 }
 
 #[test]
@@ -454,6 +490,9 @@ fn every_remote_fault_form_loads() {
         ("{ tls: expired_cert }", Fault::Tls(TlsFault::ExpiredCert)),
         ("{ tls: wrong_name }", Fault::Tls(TlsFault::WrongName)),
         ("{ tls: unknown_ca }", Fault::Tls(TlsFault::UnknownCa)),
+        // The banner stage, by its name and by `connect`, its former one.
+        ("{ reply: { stage: banner, code: 554 } }", banner_554()),
+        ("{ reply: { stage: connect, code: 554 } }", banner_554()),
     ];
     // The `tls` faults only act on a cluster that uses STARTTLS: an external target.
     let external = "version: 1\nname: x\ntarget:\n  smtp: [127.0.0.1:2525]\n\

@@ -14,6 +14,7 @@ use super::raw::*;
 use super::units;
 use super::ScenarioError;
 
+mod baseline;
 mod caps;
 mod checks;
 mod external;
@@ -157,7 +158,7 @@ pub fn plan(
         None => Some(target::remotes(&cx, &raw.remotes)?),
         Some(_) => served.map(<[RemoteSpec]>::to_vec),
     };
-    let safety = safety::safety(&cx, &raw)?;
+    let mut safety = safety::safety(&cx, &raw)?;
     safety::domains(&cx, &raw, &safety)?;
     let load = load::load(&cx, &raw.load, remotes.as_deref(), &target)?;
     safety::caps(&cx, &raw.load, &target, &load, &safety)?;
@@ -169,6 +170,7 @@ pub fn plan(
         &load,
         &faults,
         &probes,
+        &mut safety.warnings,
     )?;
     let settle = match &raw.settle {
         Some(text) => cx.duration(text, "settle", MAX_WAIT)?,

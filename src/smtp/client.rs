@@ -14,7 +14,7 @@ use tokio::time::{timeout, Instant};
 
 use super::auth::{self, Credentials, Mechanism};
 use super::observe::Observer;
-use super::reply::{Parsed, Reply, ReplyParser};
+use super::reply::{Parsed, ReceivedReply, ReplyParser};
 use super::tls::{self, Stream, TlsClient, TlsMode};
 
 /// The stages of a session, for timings, reply tallies and failures. Each is timed from
@@ -135,7 +135,7 @@ pub enum FailureKind {
     /// The client needs an extension the server does not offer (`STARTTLS`, `AUTH`).
     NotOffered(&'static str),
     /// A negative reply where the session could not go on (banner, EHLO, STARTTLS, AUTH).
-    Reply(Reply),
+    Reply(ReceivedReply),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,7 +173,7 @@ pub struct Connection {
     pub(super) wbuf: Vec<u8>,
     pub(super) timeouts: Timeouts,
     pub peer: SocketAddr,
-    pub banner: Reply,
+    pub banner: ReceivedReply,
     pub pipelining: bool,
     /// STARTTLS succeeded: the session is encrypted.
     pub tls: bool,
@@ -235,7 +235,7 @@ impl Connection {
             wbuf: Vec::with_capacity(8192),
             timeouts,
             peer: addr,
-            banner: Reply {
+            banner: ReceivedReply {
                 code: 0,
                 text: String::new(),
                 esc: [0; 3],
@@ -275,7 +275,7 @@ impl Connection {
     }
 
     /// EHLO, or HELO if EHLO is refused. Returns the EHLO reply (empty text after HELO).
-    async fn ehlo(&mut self, helo: &str, obs: &mut dyn Observer) -> Result<Reply, Failure> {
+    async fn ehlo(&mut self, helo: &str, obs: &mut dyn Observer) -> Result<ReceivedReply, Failure> {
         self.queue_command(format_args!("EHLO {helo}"));
         let ehlo = self.exchange(Phase::Ehlo, obs).await?;
         if ehlo.code == 250 {
@@ -288,7 +288,7 @@ impl Connection {
         if helo_reply.code != 250 {
             return Err(fail(Phase::Ehlo, FailureKind::Reply(helo_reply)));
         }
-        Ok(Reply {
+        Ok(ReceivedReply {
             text: String::new(),
             ..helo_reply
         })
@@ -299,9 +299,9 @@ impl Connection {
         &mut self,
         host: &str,
         options: &ClientOptions,
-        ehlo: &Reply,
+        ehlo: &ReceivedReply,
         obs: &mut dyn Observer,
-    ) -> Result<Option<Reply>, Failure> {
+    ) -> Result<Option<ReceivedReply>, Failure> {
         let required = options.tls.mode == TlsMode::Required;
         let offered = ehlo.lines().any(|l| l.eq_ignore_ascii_case("STARTTLS"));
         let Some(connector) = options.tls.connector.as_ref().filter(|_| offered) else {
@@ -355,7 +355,7 @@ impl Connection {
     async fn authenticate(
         &mut self,
         credentials: &Credentials,
-        ehlo: &Reply,
+        ehlo: &ReceivedReply,
         obs: &mut dyn Observer,
     ) -> Result<(), Failure> {
         let Some(mechanism) = auth::choose(ehlo.lines()) else {
@@ -426,7 +426,7 @@ impl Connection {
         &mut self,
         phase: Phase,
         obs: &mut dyn Observer,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<ReceivedReply, Failure> {
         let start = Instant::now();
         let reply = self.exchange_untimed(phase, obs).await?;
         obs.timed(phase, start, Instant::now());
@@ -437,7 +437,7 @@ impl Connection {
         &mut self,
         phase: Phase,
         obs: &mut dyn Observer,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<ReceivedReply, Failure> {
         self.flush(phase).await?;
         self.read(phase, obs).await
     }
@@ -457,7 +457,7 @@ impl Connection {
         &mut self,
         phase: Phase,
         obs: &mut dyn Observer,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<ReceivedReply, Failure> {
         let limit = if phase == Phase::Dot {
             self.timeouts.dot
         } else {
@@ -475,7 +475,7 @@ impl Connection {
     }
 
     /// Reads one complete reply, waiting at most `limit` in all.
-    async fn read_reply(&mut self, limit: Duration) -> Result<Reply, FailureKind> {
+    async fn read_reply(&mut self, limit: Duration) -> Result<ReceivedReply, FailureKind> {
         let deadline = Instant::now() + limit;
         loop {
             if self.rpos < self.rbuf.len() {

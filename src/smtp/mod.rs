@@ -4,7 +4,7 @@
 //! (relaying to the remotes).
 //!
 //! Protocol outcomes — a 451, a refused connection, a timeout — are data
-//! ([`Failure`], [`Reply`]), never `Err`: the caller records them. Timings and reply
+//! ([`Failure`], [`ReceivedReply`]), never `Err`: the caller records them. Timings and reply
 //! codes go to an [`Observer`] as they happen.
 
 pub mod auth;
@@ -18,6 +18,6 @@ pub mod transaction;
 pub use auth::Credentials;
 pub use client::{ClientOptions, Connection, Failure, FailureKind, Phase, Timeouts};
 pub use observe::Observer;
-pub use reply::Reply;
+pub use reply::ReceivedReply;
 pub use tls::{TlsClient, TlsMode};
 pub use transaction::TxOutcome;

@@ -5,9 +5,10 @@ use std::fmt;
 
 use smtp_proto::response::parser::ResponseReceiver;
 
-/// One complete reply.
+/// One complete reply, as our client read it from a server (the fake remotes' own
+/// reply, the one they send, is `fake_remotes::RemoteReply`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
+pub struct ReceivedReply {
     pub code: u16,
     /// Text of all lines (joined with `\n`), without codes; enhanced status code kept apart.
     pub text: String,
@@ -15,7 +16,7 @@ pub struct Reply {
     pub esc: [u8; 3],
 }
 
-impl Reply {
+impl ReceivedReply {
     pub fn is_positive(&self) -> bool {
         (200..400).contains(&self.code)
     }
@@ -35,7 +36,7 @@ impl Reply {
     }
 }
 
-impl fmt::Display for Reply {
+impl fmt::Display for ReceivedReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.code)?;
         if self.esc != [0, 0, 0] {
@@ -58,7 +59,7 @@ pub struct ReplyParser {
 /// What one parse step gave.
 pub enum Parsed {
     /// A reply, and how many bytes of the input it used.
-    Reply(Reply, usize),
+    Reply(ReceivedReply, usize),
     /// All input used; more is needed.
     NeedMore,
     /// The peer does not speak SMTP.
@@ -75,7 +76,7 @@ impl ReplyParser {
             Ok(r) => {
                 self.receiver.reset();
                 Parsed::Reply(
-                    Reply {
+                    ReceivedReply {
                         code: r.code,
                         text: r.message,
                         esc: r.esc,
@@ -96,7 +97,7 @@ impl ReplyParser {
 mod tests {
     use super::*;
 
-    fn parse_all(chunks: &[&[u8]]) -> Vec<Reply> {
+    fn parse_all(chunks: &[&[u8]]) -> Vec<ReceivedReply> {
         let mut p = ReplyParser::default();
         let mut out = Vec::new();
         for chunk in chunks {

@@ -10,16 +10,16 @@ use tokio::time::Instant;
 use super::client::{Connection, Failure, Phase};
 use super::dot;
 use super::observe::Observer;
-use super::reply::Reply;
+use super::reply::ReceivedReply;
 
 /// How one transaction ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxOutcome {
     /// The reply to each RCPT, in order (fewer if the transaction ended earlier).
-    pub rcpt_replies: Vec<Reply>,
+    pub rcpt_replies: Vec<ReceivedReply>,
     /// The reply that decided the transaction: the dot's reply when it got that far,
     /// else the negative MAIL/RCPT/DATA reply; or a failure without reply.
-    pub result: Result<(Phase, Reply), Failure>,
+    pub result: Result<(Phase, ReceivedReply), Failure>,
 }
 
 impl TxOutcome {
@@ -70,7 +70,7 @@ impl Connection {
                 let r = self.exchange(Phase::Rcpt, obs).await?;
                 rcpt_replies.push(r);
             }
-            if !rcpt_replies.iter().any(Reply::is_positive) {
+            if !rcpt_replies.iter().any(ReceivedReply::is_positive) {
                 let last = rcpt_replies.last().cloned();
                 return Ok((Phase::Rcpt, last.unwrap_or_else(no_rcpt_reply)));
             }
@@ -119,7 +119,7 @@ impl Connection {
             }
             let data = self.read(Phase::Data, obs).await?;
             timed(obs, Phase::Data);
-            let any_rcpt = rcpt_replies.iter().any(Reply::is_positive);
+            let any_rcpt = rcpt_replies.iter().any(ReceivedReply::is_positive);
             if data.code == 354 && (!mail.is_positive() || !any_rcpt) {
                 // A server that said 354 with nobody to deliver to: end the empty message.
                 self.wbuf.extend_from_slice(b".\r\n");
@@ -149,7 +149,7 @@ impl Connection {
         &mut self,
         body: &[u8],
         obs: &mut dyn Observer,
-    ) -> Result<(Phase, Reply), Failure> {
+    ) -> Result<(Phase, ReceivedReply), Failure> {
         dot::stuff_into(body, &mut self.wbuf);
         let start = Instant::now();
         self.flush(Phase::Dot).await?;
@@ -159,8 +159,8 @@ impl Connection {
     }
 }
 
-fn no_rcpt_reply() -> Reply {
-    Reply {
+fn no_rcpt_reply() -> ReceivedReply {
+    ReceivedReply {
         code: 554,
         text: "no recipients".into(),
         esc: [5, 5, 1],
@@ -169,7 +169,7 @@ fn no_rcpt_reply() -> Reply {
 
 /// A chained message waiting for its dot reply: what it got so far.
 pub(super) struct PendingDot {
-    rcpt_replies: Vec<Reply>,
+    rcpt_replies: Vec<ReceivedReply>,
 }
 
 /// What [`Connection::chain`] did with the message it was given.
@@ -267,7 +267,7 @@ impl Connection {
                 return (previous, Chained::Done(self.settle(outcome, obs).await));
             }
         };
-        let any_rcpt = rcpt_replies.iter().any(Reply::is_positive);
+        let any_rcpt = rcpt_replies.iter().any(ReceivedReply::is_positive);
         if data.code == 354 && mail.is_positive() && any_rcpt {
             dot::stuff_into(body, &mut self.wbuf);
             self.pending = Some(PendingDot { rcpt_replies });

@@ -5,35 +5,14 @@
 //! generated here (the 100 MB file is sparse: it costs no disk).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::binary::{mailquake_os, Finished};
 
 /// Far above what any case takes (a few ms to a few s in a debug build); a case that
 /// blocks or explodes is killed here and fails.
 const BOUND: Duration = Duration::from_secs(60);
-
-/// Runs `mailquake ARGS` and waits at most [`BOUND`]: (exit code, stderr, elapsed).
-fn mailquake(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, Duration) {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the mailquake binary");
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mailquake {args:?} did not exit within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code(), stderr, started.elapsed())
-}
 
 /// `version: 1` and the start of a scenario, then `rest`.
 fn head(rest: &str) -> String {
@@ -149,7 +128,12 @@ fn hostile_scenario_files_get_one_line_and_exit_2_quickly() {
     let dir = tempfile::tempdir().unwrap();
     for (case, path, want) in cases(dir.path()) {
         for command in ["validate", "run"] {
-            let (code, stderr, took) = mailquake(&[command.as_ref(), path.as_os_str()]);
+            let Finished {
+                code,
+                stderr,
+                elapsed: took,
+                ..
+            } = mailquake_os(&[command.as_ref(), path.as_os_str()]).run(BOUND);
             assert_eq!(code, Some(2), "{case} ({command}): {stderr}");
             assert_eq!(stderr.lines().count(), 1, "{case} ({command}): {stderr:?}");
             let rest = stderr

@@ -2,7 +2,6 @@
 //! prints the phase table, writes `flood.json` and `*.hlog` files that read back with
 //! hdrhistogram's interval-log reader; bad arguments exit 2, an unreachable target 3.
 
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,47 +10,8 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-use super::generator::{messages, remote};
-
-/// Runs `mailquake ARGS`, killed if it outlives `limit`; (exit code, stdout, stderr).
-pub fn mailquake(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
-    mailquake_env(args, &[], limit)
-}
-
-/// [`mailquake`] with environment variables set (`(name, None)` removes one).
-pub fn mailquake_env(
-    args: &[&str],
-    env: &[(&str, Option<&str>)],
-    limit: Duration,
-) -> (Option<i32>, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mailquake"));
-    for (name, value) in env {
-        match value {
-            Some(v) => command.env(name, v),
-            None => command.env_remove(name),
-        };
-    }
-    let mut child = command
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start mailquake");
-    let start = std::time::Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("mailquake {args:?} took longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let o = child.wait_with_output().expect("output");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use crate::support::binary::mailquake;
+use crate::support::smtp::{messages, remote};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back() {
@@ -59,16 +19,12 @@ async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back()
     let out = tempfile::tempdir().unwrap();
     let target = r.addr.to_string();
     let dir = out.path().to_str().unwrap().to_owned();
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        mailquake(
-            &[
-                "flood", &target, "--rate", "300/s", "--for", "2s", "--size", "2KiB", "--out", &dir,
-            ],
-            Duration::from_secs(60),
-        )
-    })
+    let (code, stdout, stderr) = mailquake(&[
+        "flood", &target, "--rate", "300/s", "--for", "2s", "--size", "2KiB", "--out", &dir,
+    ])
+    .run_async(Duration::from_secs(60))
     .await
-    .unwrap();
+    .parts();
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     let arrived = messages(&r.stop_and_drain().await);
     let report: Value =
@@ -154,7 +110,7 @@ fn flood_exit_codes_for_bad_arguments_and_unreachable_targets() {
         ),
     ];
     for (args, want, message) in table {
-        let (code, _, stderr) = mailquake(args, Duration::from_secs(30));
+        let (code, _, stderr) = mailquake(args).run(Duration::from_secs(30)).parts();
         assert_eq!(code, Some(want), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");

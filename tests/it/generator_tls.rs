@@ -18,7 +18,8 @@ use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use super::generator::{endpoint, generate, load, read_line, WAIT};
+use crate::support::binary::mailquake;
+use crate::support::smtp::{endpoint, generate, load, read_line, WAIT};
 
 /// What the test server offers.
 #[derive(Clone)]
@@ -205,7 +206,7 @@ async fn one_message(server: &TestServer, options: &ClientOptions) -> Result<boo
     }
 }
 
-fn outcome_accepted(reply: &mailquake::smtp::Reply) -> bool {
+fn outcome_accepted(reply: &mailquake::smtp::ReceivedReply) -> bool {
     reply.code == 250
 }
 
@@ -327,7 +328,7 @@ async fn flood_over_starttls_and_auth_against_a_fake_remote() {
 
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (events_tx, mut events) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let shutdown = CancellationToken::new();
     let config = ServerConfig {
         faults: watch::channel(Vec::new()).1,
@@ -351,17 +352,17 @@ async fn flood_over_starttls_and_auth_against_a_fake_remote() {
             auth.to_string(),
             dir.path().join(out).display().to_string(),
         );
-        tokio::task::spawn_blocking(move || {
-            super::flood::mailquake(
-                &[
-                    "flood", &target, "--rate", "20/s", "--for", "1s", "--tls", "required", "--ca",
-                    &ca, "--auth", &auth, "--out", &out,
-                ],
-                Duration::from_secs(60),
-            )
-        })
+        async move {
+            mailquake(&[
+                "flood", &target, "--rate", "20/s", "--for", "1s", "--tls", "required", "--ca",
+                &ca, "--auth", &auth, "--out", &out,
+            ])
+            .run_async(Duration::from_secs(60))
+            .await
+            .parts()
+        }
     };
-    let (code, stdout, stderr) = flood(&format!("{USER}:{PASSWORD}"), "good").await.unwrap();
+    let (code, stdout, stderr) = flood(&format!("{USER}:{PASSWORD}"), "good").await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("good/flood.json")).unwrap())
@@ -375,7 +376,7 @@ async fn flood_over_starttls_and_auth_against_a_fake_remote() {
     );
     assert!(report["load"]["phases"]["auth"]["count"].as_u64().unwrap() > 0);
 
-    let (code, stdout, stderr) = flood(&format!("{USER}:wrong"), "bad").await.unwrap();
+    let (code, stdout, stderr) = flood(&format!("{USER}:wrong"), "bad").await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("bad/flood.json")).unwrap())

@@ -4,14 +4,15 @@
 //! alone (then the guardian restores both, without an operator); `heal` names an undo
 //! that fails (exit 3); a run that ends cleanly marks its journal `finished`.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::remotes::{mailquake, remotes, scenario, serve, Served};
+use crate::support::binary::{mailquake_os, mailquake_run};
+use crate::support::remotes::{remotes, serve, Served};
+use crate::support::{scenario, wait_until};
 
 /// How long anything here may take to show up.
 const WAIT: Duration = Duration::from_secs(30);
@@ -46,16 +47,7 @@ settle: 5s
 /// so no pipe is left waiting on it).
 fn start_run(file: &Path, out: &Path) -> (Child, PathBuf) {
     let log = out.with_extension("stderr");
-    let child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .env_remove("MAILQUAKE_REMOTES_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(File::create(&log).unwrap())
-        .spawn()
-        .expect("start mailquake run");
+    let child = mailquake_run(file, out).spawn_logged(&log);
     (child, log)
 }
 
@@ -70,28 +62,23 @@ fn down_faults(served: &Served) -> Value {
         .clone()
 }
 
-/// Polls `done` until it holds, or fails saying `what`.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Starts the killable run and waits until both its actions are in force.
 fn run_until_in_force(served: &Served, dir: &Path, flag: &Path) -> (Child, PathBuf, PathBuf) {
     let file = killable(dir, &format!("http://{}", served.api), flag);
     let out = dir.join("out");
     let (mut child, log) = start_run(&file, &out);
-    wait_until("the exec action and the remote fault in force", || {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended early: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        flag.exists() && down_faults(served) == serde_json::json!(["blackhole"])
-    });
+    wait_until(
+        WAIT,
+        "the exec action and the remote fault in force",
+        || {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended early: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            flag.exists() && down_faults(served) == serde_json::json!(["blackhole"])
+        },
+    );
     (child, out, log)
 }
 
@@ -136,16 +123,8 @@ fn kill_9_of_a_run_and_its_guardian_then_heal_undoes_the_exec_action_and_the_rem
         format!("version: 1\nname: t-next\nremotes: {{ external: 'http://{free}' }}\nload: {{ steps: [ {{ rate: 1/s, for: 1s }} ], mix: {{ ok.test: 100% }} }}\nchecks: [ no_loss ]\n"),
     )
     .unwrap();
-    let next = mailquake(
-        &[
-            "run".as_ref(),
-            unreachable.as_os_str(),
-            "--out".as_ref(),
-            dir.path().join("next").as_os_str(),
-        ],
-        WAIT,
-    );
-    let stderr = String::from_utf8_lossy(&next.stderr);
+    let next = mailquake_run(&unreachable, &dir.path().join("next")).run(WAIT);
+    let stderr = next.stderr.as_str();
     let first = stderr.lines().next().unwrap_or_default();
     assert!(
         first.starts_with(&format!(
@@ -155,16 +134,11 @@ fn kill_9_of_a_run_and_its_guardian_then_heal_undoes_the_exec_action_and_the_rem
         "{stderr}"
     );
     assert!(first.contains("exec `flag`") && first.contains("blackhole on remote `down`"));
-    assert_eq!(next.status.code(), Some(3), "{stderr}");
+    assert_eq!(next.code, Some(3), "{stderr}");
 
-    let heal = mailquake(&["heal".as_ref(), out.as_os_str()], WAIT);
-    let stdout = String::from_utf8_lossy(&heal.stdout);
-    assert_eq!(
-        heal.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&heal.stderr)
-    );
+    let heal = mailquake_os(&["heal".as_ref(), out.as_os_str()]).run(WAIT);
+    let stdout = heal.stdout.as_str();
+    assert_eq!(heal.code, Some(0), "{stdout}{}", heal.stderr.as_str());
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stdout.contains("mailquake: undone: blackhole on remote `down`"));
     assert!(!flag.exists(), "heal ran the exec's undo");
@@ -175,10 +149,10 @@ fn kill_9_of_a_run_and_its_guardian_then_heal_undoes_the_exec_action_and_the_rem
     );
     assert_eq!(journal(&out).matches("\"record\":\"undone\"").count(), 2);
 
-    let again = mailquake(&["heal".as_ref(), out.as_os_str()], WAIT);
-    assert_eq!(again.status.code(), Some(0));
+    let again = mailquake_os(&["heal".as_ref(), out.as_os_str()]).run(WAIT);
+    assert_eq!(again.code, Some(0));
     assert_eq!(
-        String::from_utf8_lossy(&again.stdout).trim(),
+        again.stdout.as_str().trim(),
         format!("mailquake: {}: nothing in force", out.display())
     );
 }
@@ -191,30 +165,30 @@ fn the_guardian_undoes_what_a_killed_run_left_in_force_without_an_operator() {
     let (mut child, out, log) = run_until_in_force(&served, dir.path(), &flag);
     child.kill().unwrap();
     child.wait().unwrap();
-    wait_until("the guardian undid both", || {
+    wait_until(WAIT, "the guardian undid both", || {
         !flag.exists() && down_faults(&served) == serde_json::json!([])
     });
-    wait_until("the guardian recorded both undone", || {
+    wait_until(WAIT, "the guardian recorded both undone", || {
         journal(&out).matches("\"record\":\"undone\"").count() == 2
     });
     // It says so on the run's stderr once it is done.
-    wait_until("the guardian said what it undid", || {
+    wait_until(WAIT, "the guardian said what it undid", || {
         let said = std::fs::read_to_string(&log).unwrap();
         said.contains("mailquake guard: the run")
             && said.contains("mailquake guard: undone: exec `flag`")
             && said.contains("mailquake guard: undone: blackhole on remote `down`")
     });
-    let heal = mailquake(&["heal".as_ref(), out.as_os_str()], WAIT);
-    assert_eq!(heal.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&heal.stdout).contains("nothing in force"));
+    let heal = mailquake_os(&["heal".as_ref(), out.as_os_str()]).run(WAIT);
+    assert_eq!(heal.code, Some(0));
+    assert!(heal.stdout.as_str().contains("nothing in force"));
 }
 
 #[test]
 fn heal_names_an_undo_that_fails_exit_3_and_still_undoes_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let empty = mailquake(&["heal".as_ref(), dir.path().as_os_str()], WAIT);
-    assert_eq!(empty.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&empty.stderr);
+    let empty = mailquake_os(&["heal".as_ref(), dir.path().as_os_str()]).run(WAIT);
+    assert_eq!(empty.code, Some(2));
+    let err = empty.stderr.as_str();
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("actions.journal"), "{err}");
 
@@ -231,15 +205,15 @@ fn heal_names_an_undo_that_fails_exit_3_and_still_undoes_the_others() {
     );
     std::fs::write(dir.path().join("actions.journal"), text).unwrap();
     for round in 0..2 {
-        let heal = mailquake(&["heal".as_ref(), dir.path().as_os_str()], WAIT);
-        assert_eq!(heal.status.code(), Some(3), "round {round}");
-        let err = String::from_utf8_lossy(&heal.stderr);
+        let heal = mailquake_os(&["heal".as_ref(), dir.path().as_os_str()]).run(WAIT);
+        assert_eq!(heal.code, Some(3), "round {round}");
+        let err = heal.stderr.as_str();
         assert_eq!(
             err.trim(),
             "mailquake: could not undo exec `bad` (undo: echo nope >&2; exit 7): exit status: 7 — nope",
             "round {round}"
         );
-        let out = String::from_utf8_lossy(&heal.stdout);
+        let out = heal.stdout.as_str();
         assert_eq!(
             out.contains("undone: exec `good`"),
             round == 0,

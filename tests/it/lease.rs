@@ -4,12 +4,14 @@
 //! remote faulted for at most its `remotes: { lease: }`.
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::remotes::{attached, http, remotes, request, scenario, serve};
+use crate::support::binary::mailquake_run;
+use crate::support::remotes::{attached, http, remotes, request, serve};
+use crate::support::scenario;
 
 /// Slack on every deadline: the machine may be busy.
 const MARGIN: Duration = Duration::from_secs(10);
@@ -131,16 +133,8 @@ fn an_attached_run_killed_with_sigkill_leaves_its_remote_faulted_for_at_most_the
         )
     });
     let log = dir.path().join("run.stderr");
-    let mut run = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .env_remove("MAILQUAKE_REMOTES_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start mailquake run");
+    let out = dir.path().join("out");
+    let mut run = mailquake_run(&file, &out).spawn_logged(&log);
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
 
     let faulted = wait_for(

@@ -1,6 +1,9 @@
-//! The integration-test binary: one module per area.
+//! The integration-test binary: one module per area; what they share is in [`support`]
+//! (modules never import each other's items).
 
+mod architecture;
 mod bad_input;
+mod explain;
 mod flood;
 mod generator;
 mod generator_tls;
@@ -15,4 +18,6 @@ mod routing;
 mod runs;
 mod safety;
 mod signals;
+mod steady_state;
+mod support;
 mod validate;

@@ -3,10 +3,11 @@
 //! measured: it is written to a rescue folder, named on one line (exit 3), or, when no
 //! folder takes it, the line says it was lost.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::support::binary::{mailquake_os, mailquake_run, Proc};
+use crate::support::summary::Summary;
 
 /// A short valid run: 2 s of load on the embedded cluster, nothing faulted.
 const SHORT: &str = "\
@@ -25,36 +26,11 @@ settle: 20s
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn start(scenario: &Path, out: &Path, cwd: &Path, tmpdir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
+fn start(scenario: &Path, out: &Path, cwd: &Path, tmpdir: &Path) -> Proc {
+    mailquake_run(scenario, out)
         .current_dir(cwd)
-        .env("TMPDIR", tmpdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mailquake")
-}
-
-/// Waits for the process within [`LIMIT`]: (exit code, stderr).
-fn finish(mut child: Child) -> (Option<i32>, String) {
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("the run did not end within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env("TMPDIR", Some(tmpdir.to_str().unwrap()))
+        .start()
 }
 
 struct Setup {
@@ -85,37 +61,23 @@ fn setup() -> Setup {
 /// Runs into `out`, removes `remove` once the run has started (its `…; output OUT` line;
 /// TMPDIR can take nothing), and returns the failure line after checking the exit code.
 fn run_removing(s: &Setup, out: &Path, remove: &Path) -> String {
-    let mut child = start(&s.scenario, out, &s.cwd, &s.file.join("tmp"));
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + LIMIT;
-    let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.contains("; output ")) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("the run never started: {seen:?}"),
-        }
-    }
+    let mut run = start(&s.scenario, out, &s.cwd, &s.file.join("tmp"));
+    run.wait_stderr("; output ");
     std::fs::remove_dir_all(remove).unwrap();
-    let (code, _) = finish(child);
-    seen.extend(lines.iter());
-    assert_eq!(code, Some(3), "{seen:?}");
-    seen.into_iter()
+    let (code, _, stderr) = run.exit(LIMIT).parts();
+    assert_eq!(code, Some(3), "{stderr}");
+    stderr
+        .lines()
         .find(|l| l.starts_with("mailquake: could not write"))
         .expect("a failure line")
+        .to_string()
 }
 
 #[test]
 fn a_folder_that_cannot_be_created_stops_the_run_before_any_load() {
     let s = setup();
     let out = s.file.join("out");
-    let (code, stderr) = finish(start(&s.scenario, &out, &s.cwd, &s.cwd));
+    let (code, _, stderr) = start(&s.scenario, &out, &s.cwd, &s.cwd).exit(LIMIT).parts();
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(
         stderr.trim_end(),
@@ -165,26 +127,15 @@ fn a_folder_removed_during_the_run_is_rescued_and_named() {
     ] {
         assert!(rescued.join(file).is_file(), "{file} rescued: {line}");
     }
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rescued.join("summary.json")).unwrap())
-            .unwrap();
+    let summary = Summary::read(rescued);
     assert_eq!(summary["name"], "t-outdir", "{summary}");
     assert_eq!(
         summary["totals"]["submitted"], 40,
         "the load was measured: {summary}"
     );
     // `mailquake report` re-renders the rescued folder like any other.
-    let again = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("report")
-        .arg(rescued)
-        .output()
-        .unwrap();
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    let again = mailquake_os(&["report".as_ref(), rescued.as_os_str()]).run(LIMIT);
+    assert_eq!(again.code, Some(0), "{}", again.stderr.as_str());
 }
 
 #[test]

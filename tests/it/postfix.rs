@@ -4,20 +4,18 @@
 //! are `#[ignore]`d and `.ci/run` runs them with `-- --ignored postfix`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
+use crate::support::binary::{mailquake_os, mailquake_run};
+use crate::support::root;
+use crate::support::summary::Summary;
 
 /// Both tests use the same folder and ports: one cluster at a time.
 static CLUSTER: Mutex<()> = Mutex::new(());
 
 const DIR: &str = "/tmp/mqpft";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn scenario(name: &str) -> PathBuf {
     root().join("tests/scenarios/postfix").join(name)
@@ -43,13 +41,16 @@ struct Cluster;
 
 impl Cluster {
     fn up(tuning: &str) -> Cluster {
-        let routes = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-            .args(["routes", "--format", "postfix"])
-            .arg(scenario("refuse.yaml"))
-            .output()
-            .unwrap();
-        assert!(routes.status.success());
-        Cluster::up_with_routes(tuning, &routes.stdout)
+        let file = scenario("refuse.yaml");
+        let routes = mailquake_os(&[
+            "routes".as_ref(),
+            "--format".as_ref(),
+            "postfix".as_ref(),
+            file.as_os_str(),
+        ])
+        .run(Duration::from_secs(60));
+        assert_eq!(routes.code, Some(0), "{}", routes.stderr);
+        Cluster::up_with_routes(tuning, routes.stdout.as_bytes())
     }
 
     /// A cluster whose transport map is `routes` (empty: no route at all).
@@ -91,58 +92,17 @@ impl Drop for Cluster {
     }
 }
 
-/// Runs a scenario against the cluster; killed past `limit`.
-fn run(name: &str, out: &Path) -> (Option<i32>, Value, String) {
+/// Runs a scenario against the cluster: exit code, summary, stdout.
+fn run(name: &str, out: &Path) -> (Option<i32>, Summary, String) {
     let (code, stdout, _) = run_file(&scenario(name), out);
-    let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
-    (code, serde_json::from_str(&summary).unwrap(), stdout)
+    (code, Summary::read(out), stdout)
 }
 
-/// Runs a scenario file against the cluster: exit code, stdout, stderr.
+/// Runs a scenario file against the cluster (killed past 150 s): exit code, stdout, stderr.
 fn run_file(file: &Path, out: &Path) -> (Option<i32>, String, String) {
-    let limit = Duration::from_secs(150);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{} took longer than {limit:?}", file.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn failed(s: &Value) -> Vec<String> {
-    s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap()
+    mailquake_run(file, out)
+        .run(Duration::from_secs(150))
+        .parts()
 }
 
 #[test]
@@ -156,7 +116,7 @@ fn postfix_well_tuned_isolates_refused_and_black_holed_destinations_bounces_5xx_
     for name in ["refuse.yaml", "blackhole.yaml"] {
         let (code, s, stdout) = run(name, &dir.path().join(name));
         assert_eq!(code, Some(0), "{name}: {stdout}");
-        assert!(failed(&s).is_empty(), "{name}: {s}");
+        assert!(s.failed_checks().is_empty(), "{name}: {s}");
         assert_eq!(
             s["nodes"].as_array().unwrap().len(),
             3,
@@ -185,8 +145,8 @@ fn postfix_well_tuned_isolates_refused_and_black_holed_destinations_bounces_5xx_
 
     let (code, s, stdout) = run("stuck-node.yaml", &dir.path().join("stuck"));
     assert_eq!(code, Some(1), "{stdout}");
-    assert_eq!(failed(&s), ["nodes", "no_loss"], "{s}");
-    let detail = check(&s, "nodes")["detail"].as_str().unwrap();
+    assert_eq!(s.failed_checks(), ["nodes", "no_loss"], "{s}");
+    let detail = s.check("nodes")["detail"].as_str().unwrap();
     assert!(
         detail.contains("n2.cluster.test") && !detail.contains("n1.cluster.test"),
         "{detail}"
@@ -211,8 +171,8 @@ fn postfix_mis_tuned_fails_isolation_under_a_black_hole() {
     let dir = tempfile::tempdir().unwrap();
     let (code, s, stdout) = run("blackhole.yaml", dir.path());
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(failed(&s).contains(&"isolation".to_string()), "{s}");
-    let iso = check(&s, "isolation");
+    assert!(s.failed_checks().contains(&"isolation".to_string()), "{s}");
+    let iso = s.check("isolation");
     let detail = iso["detail"].as_str().unwrap();
     assert!(
         detail.contains("healthy messages accepted during the faults were late"),
@@ -271,11 +231,10 @@ fn postfix_cluster_without_the_transport_map_stops_at_the_preflight_and_sends_on
     std::fs::write(&file, text).unwrap();
     let out = dir.path().join("routes");
     let (code, stdout, stderr) = run_file(&file, &out);
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
-            .unwrap();
+    let summary = Summary::read(&out);
     assert_eq!(
-        summary["preflight"]["status"], "passed",
+        summary.preflight.as_ref().unwrap().status,
+        "passed",
         "{summary}\n{stderr}"
     );
     let domains: Vec<&str> = summary["preflight"]["canaries"]

@@ -7,20 +7,21 @@
 //! every route the canaries arrive and count nowhere.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fake_remotes::{CountingSink, RemoteEvent, RemoteEventKind, ServerConfig};
+use mailquake::cluster::embedded;
 use mailquake::scenario::EmbeddedSpec;
-use mailquake::target::embedded;
-use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::remotes::{http, mailquake, remotes, scenario, serve, Served};
+use crate::support::binary::mailquake_run;
+use crate::support::remotes::{http, remotes, serve, Served};
+use crate::support::scenario;
+use crate::support::summary::Summary;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -30,7 +31,7 @@ struct StandIn {
     stop: CancellationToken,
     addrs: Vec<SocketAddr>,
     /// What a fake-remote stand-in saw (nothing for the embedded cluster).
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
 }
 
 impl Drop for StandIn {
@@ -44,7 +45,7 @@ impl StandIn {
     fn relaying_nothing() -> StandIn {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let stop = CancellationToken::new();
-        let (tx, events) = mpsc::unbounded_channel();
+        let (tx, events) = mpsc::channel(65_536);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
@@ -80,7 +81,7 @@ impl StandIn {
         let cluster = runtime
             .block_on(embedded::start(&spec, routes, 1, stop.clone()))
             .unwrap();
-        let (_, events) = mpsc::unbounded_channel();
+        let (_, events) = mpsc::channel(65_536);
         StandIn {
             runtime,
             stop,
@@ -136,19 +137,11 @@ const IN_PROCESS_REMOTES: &str = "
   down:  { domains: [down.test] }";
 
 fn run(file: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
-    let mut args: Vec<&OsStr> = vec![
-        "run".as_ref(),
-        file.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ];
-    args.extend(extra.iter().map(OsStr::new));
-    let o = mailquake(&args, LIMIT);
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    extra
+        .iter()
+        .fold(mailquake_run(file, out), |run, arg| run.arg(arg))
+        .run(LIMIT)
+        .parts()
 }
 
 /// Where each remote served by `mailquake remotes` listens, and its message count.
@@ -255,9 +248,12 @@ fn skip_preflight_sends_the_load_at_once_and_the_reports_say_it_was_skipped() {
     let (code, stdout, stderr) = run(&file, &out, &["--skip-preflight"]);
     // Nothing is relayed: the load's mail is lost, and no_loss says so.
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["preflight"]["status"], "skipped", "{summary}");
+    let summary = Summary::read(&out);
+    assert_eq!(
+        summary.preflight.as_ref().unwrap().status,
+        "skipped",
+        "{summary}"
+    );
     assert_eq!(summary["preflight"]["canaries"], serde_json::json!([]));
     assert!(stdout.contains("skipped (--skip-preflight)"), "{stdout}");
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
@@ -327,10 +323,13 @@ fn a_cluster_with_every_route_passes_the_preflight_and_the_canaries_count_nowher
     let out = dir.path().join("out");
     let (code, stdout, stderr) = run(&file, &out, &[]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = Summary::read(&out);
     let preflight = &summary["preflight"];
-    assert_eq!(preflight["status"], "passed", "{summary}");
+    assert_eq!(
+        summary.preflight.as_ref().unwrap().status,
+        "passed",
+        "{summary}"
+    );
     assert_eq!(preflight["timeout_s"], 3.0);
     let arrived: Vec<(&str, &str)> = preflight["canaries"]
         .as_array()

@@ -4,123 +4,17 @@
 //! (2: the scenario does not fit what is served; 3: no API there), and what is checked
 //! offline.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::binary::{mailquake_os, mailquake_run};
+use crate::support::remotes::{attached, http, remotes, serve};
+use crate::support::summary::Summary;
+use crate::support::{scenario, wait_until};
+
 const WAIT: Duration = Duration::from_secs(10);
-
-pub(crate) fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scenarios/runs")
-        .join(name)
-}
-
-/// `mailquake remotes FILE --api 127.0.0.1:0`, killed when dropped.
-pub(crate) struct Served {
-    child: Child,
-    pub(crate) api: SocketAddr,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn serve(file: &Path) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("remotes")
-        .arg(file)
-        .args(["--api", "127.0.0.1:0"])
-        .env_remove("MAILQUAKE_REMOTES_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mailquake remotes");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let prefix = "mailquake: control API on http://";
-    let deadline = Instant::now() + WAIT;
-    let api = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("mailquake remotes prints its API address in time");
-        if let Some(rest) = line.strip_prefix(prefix) {
-            break rest.split('/').next().unwrap().parse().unwrap();
-        }
-    };
-    Served { child, api }
-}
-
-/// One plain HTTP/1.1 request without a body; (status, body).
-pub(crate) fn http(api: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    request(api, method, path, "")
-}
-
-/// One plain HTTP/1.1 request; (status, body).
-pub(crate) fn request(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&api, WAIT).expect("connect to the API");
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text)
-        .expect("the API answers in time");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
-    (head[9..12].parse().unwrap(), body.to_string())
-}
-
-pub(crate) fn remotes(api: SocketAddr) -> Value {
-    let (status, body) = http(api, "GET", "/remotes");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-/// The attached scenario, pointed at `api`, written into `dir`.
-pub(crate) fn attached(dir: &Path, api: &str, edit: impl Fn(String) -> String) -> PathBuf {
-    let text = std::fs::read_to_string(scenario("attached.yaml"))
-        .unwrap()
-        .replace("API_URL", api);
-    let file = dir.join("attached.yaml");
-    std::fs::write(&file, edit(text)).unwrap();
-    file
-}
-
-/// `mailquake ARGS`, killed if it outlives `limit`.
-pub(crate) fn mailquake(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .args(args)
-        .env_remove("MAILQUAKE_REMOTES_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mailquake");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("mailquake {args:?} took longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
 
 #[test]
 fn a_run_attached_to_mailquake_remotes_applies_its_faults_through_the_api_and_heals_them() {
@@ -128,21 +22,12 @@ fn a_run_attached_to_mailquake_remotes_applies_its_faults_through_the_api_and_he
     let dir = tempfile::tempdir().unwrap();
     let file = attached(dir.path(), &format!("http://{}", served.api), |t| t);
     let out = dir.path().join("out");
-    let o = mailquake(
-        &[
-            "run".as_ref(),
-            file.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ],
-        Duration::from_secs(40),
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["verdict"], "pass", "{summary}");
+    let o = mailquake_run(&file, &out).run(Duration::from_secs(40));
+    let stdout = o.stdout.as_str();
+    let stderr = o.stderr.as_str();
+    assert_eq!(o.code, Some(0), "{stdout}\n{stderr}");
+    let summary = Summary::read(&out);
+    assert_eq!(summary.verdict, "pass", "{summary}");
     assert_eq!(
         summary["totals"]["accepted"],
         summary["totals"]["delivered"]
@@ -206,26 +91,16 @@ fn attaching_checks_the_scenario_against_what_is_served_exit_2() {
         t.replace("remote: down, at", "remote: dwn, at")
     });
     // Offline, the remote names are unknown: valid.
-    let v = mailquake(&["validate".as_ref(), file.as_os_str()], WAIT);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stderr)
-    );
-    assert!(String::from_utf8_lossy(&v.stdout).contains(&format!("remotes served at {url}")));
+    let v = mailquake_os(&["validate".as_ref(), file.as_os_str()]).run(WAIT);
+    assert_eq!(v.code, Some(0), "{}", v.stderr.as_str());
+    assert!(v
+        .stdout
+        .as_str()
+        .contains(&format!("remotes served at {url}")));
 
-    let o = mailquake(
-        &[
-            "run".as_ref(),
-            file.as_os_str(),
-            "--out".as_ref(),
-            dir.path().join("o").as_os_str(),
-        ],
-        WAIT,
-    );
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = mailquake_run(&file, &dir.path().join("o")).run(WAIT);
+    assert_eq!(o.code, Some(2));
+    let err = o.stderr.as_str();
     let last = err.trim().lines().last().unwrap();
     assert_eq!(
         last,
@@ -245,17 +120,16 @@ fn an_unreachable_control_api_exits_3_with_one_line() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = attached(dir.path(), &format!("http://{free}"), |t| t);
-    let o = mailquake(
-        &[
-            "run".as_ref(),
-            file.as_os_str(),
-            "--out".as_ref(),
-            dir.path().join("o").as_os_str(),
-        ],
-        WAIT,
-    );
-    assert_eq!(o.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = mailquake_run(&file, &dir.path().join("o")).run(WAIT);
+    assert_eq!(o.code, Some(3));
+    // The scenario's own warnings (a baseline too short for steady_state) come first.
+    let err: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| !l.contains(": warning: "))
+        .collect();
+    let err = err.join("\n");
+    let err = err.as_str();
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.starts_with(&format!(
@@ -269,9 +143,9 @@ fn an_unreachable_control_api_exits_3_with_one_line() {
 fn mailquake_remotes_refuses_what_it_cannot_serve_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let file = attached(dir.path(), "http://127.0.0.1:8025", |t| t);
-    let o = mailquake(&["remotes".as_ref(), file.as_os_str()], WAIT);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = mailquake_os(&["remotes".as_ref(), file.as_os_str()]).run(WAIT);
+    assert_eq!(o.code, Some(2));
+    let err = o.stderr.as_str();
     assert!(
         err.contains(
             "remotes.external: this scenario attaches to remotes served at http://127.0.0.1:8025"
@@ -280,25 +154,23 @@ fn mailquake_remotes_refuses_what_it_cannot_serve_exit_2() {
     );
 
     let served = scenario("served-remotes.yaml");
-    let o = mailquake(
-        &[
-            "remotes".as_ref(),
-            served.as_os_str(),
-            "--api".as_ref(),
-            "0.0.0.0:0".as_ref(),
-        ],
-        WAIT,
-    );
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = mailquake_os(&[
+        "remotes".as_ref(),
+        served.as_os_str(),
+        "--api".as_ref(),
+        "0.0.0.0:0".as_ref(),
+    ])
+    .run(WAIT);
+    assert_eq!(o.code, Some(2));
+    let err = o.stderr.as_str();
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.contains("not loopback-only") && err.contains("--token"),
         "{err}"
     );
 
-    let help = mailquake(&["remotes".as_ref(), "--help".as_ref()], WAIT);
-    let help = String::from_utf8_lossy(&help.stdout);
+    let help = mailquake_os(&["remotes".as_ref(), "--help".as_ref()]).run(WAIT);
+    let help = help.stdout.as_str();
     assert!(
         help.contains("Serve the scenario's fake remotes standalone"),
         "{help}"
@@ -361,16 +233,8 @@ fn sigterm_during_an_attached_run_heals_the_remotes_it_faulted() {
             "at: 1s, for: 4s, fault: blackhole",
         )
     });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .env_remove("MAILQUAKE_REMOTES_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let out = dir.path().join("out");
+    let mut run = mailquake_run(&file, &out).start();
     let down = |all: &Value| {
         all["remotes"]
             .as_array()
@@ -380,32 +244,13 @@ fn sigterm_during_an_attached_run_heals_the_remotes_it_faulted() {
             .unwrap()
             .clone()
     };
-    let deadline = Instant::now() + WAIT;
-    while down(&remotes(served.api))["faults"] != serde_json::json!(["blackhole"]) {
-        assert!(
-            Instant::now() < deadline,
-            "the run's fault was never applied"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code();
-        }
-        assert!(
-            Instant::now() < deadline + WAIT,
-            "did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(code, Some(3));
+    wait_until(WAIT, "the run's fault applied", || {
+        assert!(run.running(), "the run ended early");
+        down(&remotes(served.api))["faults"] == serde_json::json!(["blackhole"])
+    });
+    run.signal("TERM");
+    let (code, _, stderr) = run.exit(WAIT).parts();
+    assert_eq!(code, Some(3), "{stderr}");
     let after = down(&remotes(served.api));
     assert_eq!(after["faults"], serde_json::json!([]), "healed: {after}");
     let journal = std::fs::read_to_string(dir.path().join("out/actions.journal")).unwrap();

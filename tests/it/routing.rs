@@ -6,35 +6,18 @@
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::binary::mailquake_os;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `mailquake ARGS`, killed if it outlives `limit`.
-fn mailquake(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mailquake");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("mailquake {args:?} took longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
 }
 
 #[test]
@@ -93,17 +76,15 @@ fn remotes_listen_on_their_own_loopback_addresses_by_default() {
 
 #[test]
 fn routes_prints_each_remote_on_its_own_address() {
-    let o = mailquake(
-        &[
-            "routes".as_ref(),
-            root().join("scenarios/postfix/outage.yaml").as_os_str(),
-            "--format".as_ref(),
-            "postfix".as_ref(),
-        ],
-        WAIT,
-    );
-    assert_eq!(o.status.code(), Some(0));
-    let map = String::from_utf8_lossy(&o.stdout);
+    let o = mailquake_os(&[
+        "routes".as_ref(),
+        root().join("scenarios/postfix/outage.yaml").as_os_str(),
+        "--format".as_ref(),
+        "postfix".as_ref(),
+    ])
+    .run(WAIT);
+    assert_eq!(o.code, Some(0));
+    let map = &o.stdout;
     for line in [
         "# remote ok listens on 127.0.1.1:3001 (ok.test)",
         "ok.test\tsmtp:[127.0.1.1]:3001",
@@ -141,20 +122,18 @@ fn mail_handed_to_the_wrong_remote_is_misrouted_and_fails_the_run() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = mailquake(
-        &[
-            "run".as_ref(),
-            file.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            // The routing preflight would stop this run before the load (its canary for
-            // down.test is refused by `ok`): here the accounting of the load is tested.
-            "--skip-preflight".as_ref(),
-        ],
-        Duration::from_secs(60),
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let o = mailquake_os(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        // The routing preflight would stop this run before the load (its canary for
+        // down.test is refused by `ok`): here the accounting of the load is tested.
+        "--skip-preflight".as_ref(),
+    ])
+    .run(Duration::from_secs(60));
+    let stdout = &o.stdout;
+    assert_eq!(o.code, Some(1), "{stdout}");
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["verdict"], "fail");
@@ -176,5 +155,5 @@ fn mail_handed_to_the_wrong_remote_is_misrouted_and_fails_the_run() {
         stdout.contains(&format!("misrouted {misrouted} for down.test reached `ok`")),
         "{stdout}"
     );
-    crate::reports::assert_rerenders_identically(&out);
+    crate::support::reports::assert_rerenders_identically(&out);
 }

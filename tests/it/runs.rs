@@ -3,65 +3,17 @@
 //! a port that cannot be bound.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scenarios/runs")
-        .join(name)
-}
+use crate::support::binary::{mailquake_run, Finished, WAIT};
+use crate::support::reports::assert_rerenders_identically;
+use crate::support::scenario;
+use crate::support::summary::Summary;
 
 /// Runs `mailquake run FILE --out DIR`, killed if it outlives `limit`.
-fn run(file: &Path, out: &Path, limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mailquake");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!(
-                "mailquake run {} took longer than {limit:?}",
-                file.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn summary(out: &Path) -> Value {
-    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
-    serde_json::from_str(&text).expect("summary.json is JSON")
-}
-
-fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {s}"))
-}
-
-fn failed_checks(s: &Value) -> Vec<String> {
-    s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect()
+fn run(file: &Path, out: &Path, limit: Duration) -> Finished {
+    mailquake_run(file, out).run(limit)
 }
 
 #[test]
@@ -72,16 +24,11 @@ fn quickstart_passes() {
         out.path(),
         Duration::from_secs(90),
     );
-    let s = summary(out.path());
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert_eq!(s["verdict"], "pass");
+    let s = Summary::read(out.path());
+    assert_eq!(o.code, Some(0), "{}", o.stdout);
+    assert_eq!(s.verdict, "pass");
     assert_eq!(s["schema_version"], 2);
-    assert!(failed_checks(&s).is_empty());
+    assert!(s.failed_checks().is_empty());
     // Every message of the shape is either submitted or counted as shortfall (a loaded
     // machine may leave no session free for a few).
     let t = &s["totals"];
@@ -90,17 +37,17 @@ fn quickstart_passes() {
         800
     );
     assert_eq!(s["totals"]["accepted"], s["totals"]["delivered"]);
-    let drain = check(&s, "drain");
+    let drain = s.check("drain");
     assert!(
         drain["observed"].as_str().unwrap().contains("drained in"),
         "{drain}"
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = &o.stdout;
     assert!(
         stdout.contains("✓ isolation") && stdout.contains("verdict: PASS"),
         "{stdout}"
     );
-    crate::reports::assert_rerenders_identically(out.path());
+    assert_rerenders_identically(out.path());
 }
 
 #[test]
@@ -111,26 +58,21 @@ fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
         out.path(),
         Duration::from_secs(90),
     );
-    let s = summary(out.path());
+    let s = Summary::read(out.path());
+    assert_eq!(o.code, Some(1), "{}", o.stdout);
+    assert_eq!(s.verdict, "fail");
     assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert_eq!(s["verdict"], "fail");
-    assert_eq!(
-        failed_checks(&s),
+        s.failed_checks(),
         ["isolation"],
         "only isolation fails: {s}"
     );
-    let iso = check(&s, "isolation");
+    let iso = s.check("isolation");
     assert!(
         iso["detail"].as_str().unwrap().contains("× the 2s limit"),
         "{iso}"
     );
     assert!(!iso["evidence"].as_array().unwrap().is_empty());
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = &o.stdout;
     assert!(stdout.contains("✗ isolation"), "{stdout}");
     // Per-phase latency is kept per interval (1 s by default), so the report can draw it
     // over time: the 8 s of load give RCPT rows in several intervals.
@@ -146,7 +88,7 @@ fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
         "{phases}"
     );
     assert!(rcpt.windows(2).all(|w| w[0][0] < w[1][0]), "{phases}");
-    crate::reports::assert_rerenders_identically(out.path());
+    assert_rerenders_identically(out.path());
 }
 
 #[test]
@@ -157,10 +99,10 @@ fn stuck_node_is_named_and_its_mail_reported_stranded() {
         out.path(),
         Duration::from_secs(90),
     );
-    let s = summary(out.path());
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(failed_checks(&s), ["drain", "no_loss", "nodes"], "{s}");
-    let nodes = check(&s, "nodes");
+    let s = Summary::read(out.path());
+    assert_eq!(o.code, Some(1));
+    assert_eq!(s.failed_checks(), ["drain", "no_loss", "nodes"], "{s}");
+    let nodes = s.check("nodes");
     assert!(
         nodes["detail"].as_str().unwrap().contains("n2 accepted"),
         "{nodes}"
@@ -169,7 +111,7 @@ fn stuck_node_is_named_and_its_mail_reported_stranded() {
         !nodes["detail"].as_str().unwrap().contains("n1 accepted"),
         "{nodes}"
     );
-    let lost = check(&s, "no_loss");
+    let lost = s.check("no_loss");
     assert!(lost["detail"].as_str().unwrap().contains("by n2"), "{lost}");
     // What n2 accepted is exactly what is outstanding.
     let n2 = s["nodes"]
@@ -180,35 +122,30 @@ fn stuck_node_is_named_and_its_mail_reported_stranded() {
         .unwrap();
     assert_eq!(n2["delivered"], 0);
     assert_eq!(n2["accepted"], s["totals"]["outstanding"]);
-    assert!(check(&s, "drain")["observed"]
+    assert!(s.check("drain")["observed"]
         .as_str()
         .unwrap()
         .contains("never delivered"));
-    crate::reports::assert_rerenders_identically(out.path());
+    assert_rerenders_identically(out.path());
 }
 
 #[test]
 fn ctrl_c_stops_heals_writes_and_exits_3() {
     let out = tempfile::tempdir().unwrap();
     let file = scenario("quickstart.yaml");
-    let mut run = crate::signals::Proc::start(&[
-        "run".as_ref(),
-        file.as_os_str(),
-        "--out".as_ref(),
-        out.path().as_os_str(),
-    ]);
+    let mut run = mailquake_run(&file, out.path()).start();
     // Interrupt once the load is under way.
     run.wait_stderr("mailquake: t-quickstart — ");
     run.signal("INT");
-    let (code, stdout, stderr) = run.exit(crate::signals::WAIT);
+    let (code, stdout, stderr) = run.exit(WAIT).parts();
     assert_eq!(code, Some(3), "{stdout}\n{stderr}");
-    let s = summary(out.path());
+    let s = Summary::read(out.path());
     assert_eq!(s["aborted"], true);
-    assert_eq!(s["verdict"], "aborted");
+    assert_eq!(s.verdict, "aborted");
     let submitted = s["totals"]["submitted"].as_u64().unwrap();
     assert!(submitted < 800, "stopped mid-load: {submitted}");
     // Every report is written for an aborted run too, and re-renders as it was.
-    crate::reports::assert_rerenders_identically(out.path());
+    assert_rerenders_identically(out.path());
 }
 
 #[test]
@@ -225,8 +162,8 @@ fn a_port_that_cannot_be_bound_exits_3() {
     let file = dir.path().join("taken.yaml");
     std::fs::write(&file, text).unwrap();
     let o = run(&file, &dir.path().join("out"), Duration::from_secs(30));
-    assert_eq!(o.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.code, Some(3));
+    let err = &o.stderr;
     assert!(
         err.contains("cannot listen") && err.contains(&port.to_string()),
         "{err}"
@@ -242,13 +179,8 @@ fn mail_older_than_the_queue_lifetime_bounces_to_the_verp_sender() {
         out.path(),
         Duration::from_secs(60),
     );
-    let s = summary(out.path());
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    let s = Summary::read(out.path());
+    assert_eq!(o.code, Some(0), "{}", o.stdout);
     let down = s["domains"]
         .as_array()
         .unwrap()
@@ -273,18 +205,13 @@ fn a_remote_that_drops_the_reply_to_the_dot_causes_duplicates_and_the_check_says
         out.path(),
         Duration::from_secs(60),
     );
-    let s = summary(out.path());
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert_eq!(failed_checks(&s), ["no_duplicates"], "{s}");
+    let s = Summary::read(out.path());
+    assert_eq!(o.code, Some(1), "{}", o.stdout);
+    assert_eq!(s.failed_checks(), ["no_duplicates"], "{s}");
     let dups = s["totals"]["duplicates"].as_u64().unwrap();
     assert!(dups > 0);
     assert!(s["remotes"]["flaky"]["faults_fired"].as_u64().unwrap() >= dups);
-    let evidence = check(&s, "no_duplicates")["evidence"]
+    let evidence = s.check("no_duplicates")["evidence"]
         .as_array()
         .unwrap()
         .len();
@@ -300,14 +227,9 @@ fn a_greylisting_destination_gets_everything_after_retries() {
         out.path(),
         Duration::from_secs(30),
     );
-    let s = summary(out.path());
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert_eq!(s["verdict"], "pass", "{s}");
+    let s = Summary::read(out.path());
+    assert_eq!(o.code, Some(0), "{}", o.stdout);
+    assert_eq!(s.verdict, "pass", "{s}");
     let grey = s["domains"]
         .as_array()
         .unwrap()
@@ -340,9 +262,9 @@ fn a_run_that_falls_far_short_of_its_planned_load_is_inconclusive_not_pass() {
         out.path(),
         Duration::from_secs(120),
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{stdout}");
-    let s = summary(out.path());
+    let stdout = &o.stdout;
+    assert_eq!(o.code, Some(1), "{stdout}");
+    let s = Summary::read(out.path());
     assert_ne!(s["verdict"], "pass", "{s}");
     let data = &s["data"];
     assert_eq!(data["complete"], false, "{data}");
@@ -353,7 +275,7 @@ fn a_run_that_falls_far_short_of_its_planned_load_is_inconclusive_not_pass() {
     let submitted = data["submitted"].as_u64().unwrap();
     assert!(submitted > 0 && submitted + shortfall <= 40_000, "{data}");
     for name in ["isolation", "drain"] {
-        let c = check(&s, name);
+        let c = s.check(name);
         assert_eq!(c["status"], "inconclusive", "{c}");
         let detail = c["detail"].as_str().unwrap();
         assert!(
@@ -367,14 +289,14 @@ fn a_run_that_falls_far_short_of_its_planned_load_is_inconclusive_not_pass() {
     }
     // The shortfall does not touch the checks of the messages that were sent.
     for name in ["no_loss", "no_duplicates"] {
-        let c = check(&s, name);
+        let c = s.check(name);
         assert_eq!(c["status"], "pass", "{c}");
     }
     assert!(
         stdout.contains("data: incomplete: the planned load was not applied ("),
         "{stdout}"
     );
-    crate::reports::assert_rerenders_identically(out.path());
+    assert_rerenders_identically(out.path());
 }
 
 /// PASS means the planned load was applied: a run whose only checks do not depend on the
@@ -397,11 +319,11 @@ fn every_check_passing_is_not_a_pass_when_the_planned_load_was_not_applied() {
     .unwrap();
     let out = dir.path().join("out");
     let o = run(&file, &out, Duration::from_secs(120));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{stdout}");
-    let s = summary(&out);
-    assert_eq!(s["verdict"], "fail", "{s}");
-    assert!(failed_checks(&s).is_empty(), "{s}");
+    let stdout = &o.stdout;
+    assert_eq!(o.code, Some(1), "{stdout}");
+    let s = Summary::read(&out);
+    assert_eq!(s.verdict, "fail", "{s}");
+    assert!(s.failed_checks().is_empty(), "{s}");
     assert!(
         stdout.contains("verdict: FAIL (every check passed, but the data is incomplete: the planned load was not applied ("),
         "{stdout}"

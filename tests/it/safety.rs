@@ -19,8 +19,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::flood::mailquake_env;
-use super::generator::{endpoint, load, WAIT};
+use crate::support::binary::mailquake;
+use crate::support::golden::golden_run;
+use crate::support::reports::assert_rerenders_identically;
+use crate::support::smtp::{endpoint, load, WAIT};
+use crate::support::summary::Summary;
 
 const USER: &str = "loadgen";
 const PASSWORD: &str = "pw-51b0d2c8aa";
@@ -31,14 +34,10 @@ const NO_SECRETS_IN_ENV: [(&str, Option<&str>); 2] = [
 ];
 
 /// A fake remote on 127.0.0.1:0 that demands AUTH as USER/PASSWORD before MAIL.
-fn auth_server() -> (
-    SocketAddr,
-    mpsc::UnboundedReceiver<RemoteEvent>,
-    CancellationToken,
-) {
+fn auth_server() -> (SocketAddr, mpsc::Receiver<RemoteEvent>, CancellationToken) {
     let listener = fake_remotes::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(65_536);
     let shutdown = CancellationToken::new();
     let config = ServerConfig {
         faults: watch::channel(Vec::new()).1,
@@ -55,7 +54,7 @@ fn auth_server() -> (
 
 /// Every event the server sent, once it is stopped.
 async fn drain(
-    mut events: mpsc::UnboundedReceiver<RemoteEvent>,
+    mut events: mpsc::Receiver<RemoteEvent>,
     stop: CancellationToken,
 ) -> Vec<RemoteEvent> {
     stop.cancel();
@@ -82,13 +81,13 @@ async fn mailquake_async(
     args: Vec<String>,
     env: Vec<(&'static str, Option<String>)>,
 ) -> (Option<i32>, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, Option<&str>)> = env.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-        mailquake_env(&args, &env, Duration::from_secs(120))
-    })
-    .await
-    .unwrap()
+    let env: Vec<(&str, Option<&str>)> = env.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    mailquake(&args)
+        .envs(&env)
+        .run_async(Duration::from_secs(120))
+        .await
+        .parts()
 }
 
 #[test]
@@ -105,7 +104,7 @@ fn validate_passes_an_allowed_real_domain_and_a_written_password_with_warnings()
     )
     .unwrap();
     let path = file.display().to_string();
-    let (code, stdout, stderr) = mailquake_env(&["validate", &path], &[], WAIT);
+    let (code, stdout, stderr) = mailquake(&["validate", &path]).run(WAIT).parts();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.starts_with(&format!("{path}: ok (")), "{stdout}");
     assert_eq!(
@@ -147,7 +146,10 @@ fn flood_refuses_real_domains_and_rates_above_the_caps_before_connecting() {
          "mailquake flood: --max-rate: invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m".into()),
     ];
     for (args, want) in table {
-        let (code, _, stderr) = mailquake_env(&args, &NO_SECRETS_IN_ENV, Duration::from_secs(30));
+        let (code, _, stderr) = mailquake(&args)
+            .envs(&NO_SECRETS_IN_ENV)
+            .run(Duration::from_secs(30))
+            .parts();
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr, format!("{want}\n"), "{args:?}");
     }
@@ -220,7 +222,7 @@ async fn closed_model_against_a_target_elsewhere_is_paced_and_stopped_at_the_cap
 
     // The generator held to it, against a loopback server (as it would be elsewhere).
     let (addr, events, stop) = auth_server();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(65_536);
     let client = mailquake::run::client_options(
         &TlsSpec::default(),
         Some(mailquake::smtp::Credentials {
@@ -380,7 +382,7 @@ async fn a_run_keeps_the_token_and_password_out_of_every_output() {
             .replace(TOKEN, "\"<redacted>\"")
             .replace(&format!("\"{PASSWORD}\""), "\"<redacted>\"")
     );
-    super::reports::assert_rerenders_identically(&out);
+    assert_rerenders_identically(&out);
 
     // Secrets from the environment: the same run, no warning.
     let env = vec![
@@ -416,12 +418,13 @@ async fn a_run_keeps_the_token_and_password_out_of_every_output() {
 fn mail_of_no_message_of_the_run_is_shown_in_the_terminal_and_the_report() {
     let dir = tempfile::tempdir().unwrap();
     // The golden run saw 2 messages that belong to no message of it.
-    let run = super::reports::golden_run(Default::default());
+    let run = golden_run(Default::default());
     assert_eq!(run.ledger.foreign, 2);
     let written = mailquake::report::write_run(dir.path(), &run);
     assert!(written.failed.is_empty(), "{:?}", written.failed);
-    let (code, stdout, stderr) =
-        mailquake_env(&["report", &dir.path().display().to_string()], &[], WAIT);
+    let (code, stdout, stderr) = mailquake(&["report", &dir.path().display().to_string()])
+        .run(WAIT)
+        .parts();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stdout.contains("\n  foreign  2 seen at the remotes belong to no message of this run\n"),
@@ -429,8 +432,6 @@ fn mail_of_no_message_of_the_run_is_shown_in_the_terminal_and_the_report() {
     );
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("2 message(s) seen at the remotes belong to no message of this run"));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
-            .unwrap();
+    let summary = Summary::read(dir.path());
     assert_eq!(summary["foreign"], 2);
 }

@@ -4,136 +4,22 @@
 //! skip it, a third exits at once naming what was left; `flood` and `remotes` stop
 //! promptly with their documented exit codes.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
-
-/// Longest a process may take to start, or to stop after a signal, on a loaded machine.
-pub const WAIT: Duration = Duration::from_secs(60);
-
-/// A `mailquake` process whose stdout and stderr are read line by line on threads (a
-/// full pipe never blocks it); killed when dropped.
-pub struct Proc {
-    child: Child,
-    /// stdout, stderr.
-    lines: [mpsc::Receiver<String>; 2],
-    seen: [Vec<String>; 2],
-}
-
-const STDOUT: usize = 0;
-const STDERR: usize = 1;
-
-/// Sends every line of `pipe` on the returned channel, until it closes.
-fn lines(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-impl Proc {
-    pub fn start(args: &[&std::ffi::OsStr]) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailquake"))
-            .args(args)
-            .env_remove("MAILQUAKE_REMOTES_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mailquake");
-        let out = lines(child.stdout.take().unwrap());
-        let err = lines(child.stderr.take().unwrap());
-        Proc {
-            child,
-            lines: [out, err],
-            seen: [Vec::new(), Vec::new()],
-        }
-    }
-
-    /// Waits (bounded) for a line of stdout or stderr containing `text`; returns it.
-    fn wait_line(&mut self, which: usize, text: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.lines[which].recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) => {
-                    self.seen[which].push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {text:?} in {WAIT:?}:\n{}",
-                    self.seen[which].join("\n")
-                ),
-            }
-        }
-    }
-
-    pub fn wait_stderr(&mut self, text: &str) {
-        self.wait_line(STDERR, text);
-    }
-
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name}");
-    }
-
-    /// Waits (bounded) for the exit: (code, all of stdout, all of stderr).
-    pub fn exit(&mut self, limit: Duration) -> (Option<i32>, String, String) {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running {limit:?} after the signal:\n{}",
-                self.seen[STDERR].join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // The pipes closed with the process: the readers send the rest and stop (an
-        // orphaned `exec` child could hold them open, hence the timeout).
-        for which in [STDOUT, STDERR] {
-            while let Ok(line) = self.lines[which].recv_timeout(Duration::from_secs(5)) {
-                self.seen[which].push(line);
-            }
-        }
-        (
-            status.code(),
-            self.seen[STDOUT].join("\n"),
-            self.seen[STDERR].join("\n"),
-        )
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::binary::{mailquake_os, mailquake_run, Proc, WAIT};
+use crate::support::reports::assert_rerenders_identically;
+use crate::support::scenario;
+use crate::support::smtp::remote;
+use crate::support::summary::Summary;
 
 /// The exec-hold scenario with `hold` as the file its action creates and `undo` as the
 /// command that reverses it; returns the scenario's path.
 fn exec_hold(dir: &Path, hold: &Path, undo: &str) -> PathBuf {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/runs/exec-hold.yaml"),
-    )
-    .unwrap()
-    .replace("HOLD", &hold.display().to_string())
-    .replace("UNDO", undo);
+    let text = std::fs::read_to_string(scenario("exec-hold.yaml"))
+        .unwrap()
+        .replace("HOLD", &hold.display().to_string())
+        .replace("UNDO", undo);
     let file = dir.join("exec-hold.yaml");
     std::fs::write(&file, text).unwrap();
     file
@@ -144,20 +30,10 @@ fn exec_hold(dir: &Path, hold: &Path, undo: &str) -> PathBuf {
 fn start_run(dir: &Path, hold: &Path, undo: &str) -> Proc {
     let file = exec_hold(dir, hold, undo);
     let out = dir.join("out");
-    let mut run = Proc::start(&[
-        "run".as_ref(),
-        file.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    let mut run = mailquake_run(&file, &out).start();
     run.wait_stderr("mailquake: t-exec-hold — ");
     assert!(hold.exists(), "the exec action is in force at the start");
     run
-}
-
-fn json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
 }
 
 #[test]
@@ -167,7 +43,7 @@ fn a_stop_signal_mid_run_undoes_the_exec_writes_an_aborted_verdict_and_exits_3()
         let hold = dir.path().join("held");
         let mut run = start_run(dir.path(), &hold, &format!("rm '{}'", hold.display()));
         run.signal(signal);
-        let (code, stdout, stderr) = run.exit(WAIT);
+        let (code, stdout, stderr) = run.exit(WAIT).parts();
         assert_eq!(code, Some(3), "SIG{signal}: {stdout}\n{stderr}");
         assert!(!hold.exists(), "SIG{signal}: the undo ran\n{stderr}");
         assert!(
@@ -176,13 +52,13 @@ fn a_stop_signal_mid_run_undoes_the_exec_writes_an_aborted_verdict_and_exits_3()
         );
 
         let out = dir.path().join("out");
-        let s = json(&out.join("summary.json"));
+        let s = Summary::read(&out);
         assert_eq!(s["schema_version"], 2);
-        assert_eq!(s["verdict"], "aborted", "SIG{signal}: {s}");
+        assert_eq!(s.verdict, "aborted", "SIG{signal}: {s}");
         assert_eq!(s["aborted"], true);
-        let reason = s["abort"]["reason"].as_str().unwrap();
-        assert_eq!(reason, format!("interrupted by SIG{signal}"));
-        let at = s["abort"]["at_s"].as_f64().unwrap();
+        let abort = s.abort.as_ref().expect("why and when it stopped");
+        assert_eq!(abort.reason, format!("interrupted by SIG{signal}"));
+        let at = abort.at_s;
         assert!((0.0..60.0).contains(&at), "{at}");
         for c in s["checks"].as_array().unwrap() {
             assert_eq!(c["partial"], true, "{c}");
@@ -205,7 +81,7 @@ fn a_stop_signal_mid_run_undoes_the_exec_writes_an_aborted_verdict_and_exits_3()
         let html = std::fs::read_to_string(out.join("report.html")).unwrap();
         assert!(html.contains(">ABORTED</div>") && html.contains("interrupted by SIG"));
         // The reason is saved with the data: `mailquake report` says it again, byte for byte.
-        crate::reports::assert_rerenders_identically(&out);
+        assert_rerenders_identically(&out);
     }
 }
 
@@ -226,11 +102,11 @@ fn a_second_signal_does_not_skip_a_slow_undo_and_says_what_it_is_undoing() {
     let (dir, hold, mut run) = stopped_during_a_slow_undo(5);
     run.signal("TERM");
     run.wait_stderr("SIGTERM again — still undoing: exec `hold`");
-    let (code, _, stderr) = run.exit(WAIT);
+    let (code, _, stderr) = run.exit(WAIT).parts();
     assert_eq!(code, Some(3), "{stderr}");
     assert!(!hold.exists(), "the undo finished\n{stderr}");
-    let s = json(&dir.path().join("out/summary.json"));
-    assert_eq!(s["verdict"], "aborted");
+    let s = Summary::read(&dir.path().join("out"));
+    assert_eq!(s.verdict, "aborted");
 }
 
 #[test]
@@ -240,7 +116,7 @@ fn a_third_signal_exits_at_once_naming_what_was_left_in_force() {
     run.wait_stderr("SIGINT again — still undoing");
     run.signal("HUP");
     // Well before the undo could have finished.
-    let (code, _, stderr) = run.exit(Duration::from_secs(20));
+    let (code, _, stderr) = run.exit(Duration::from_secs(20)).parts();
     assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains(
@@ -252,16 +128,17 @@ fn a_third_signal_exits_at_once_naming_what_was_left_in_force() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_flood_which_prints_what_it_measured_and_exits_3() {
-    let mut sink = crate::generator::remote("mx.flood.test", vec![]);
+    let mut sink = remote("mx.flood.test", vec![]);
     let target = sink.addr.to_string();
-    let mut flood = Proc::start(&[
+    let mut flood = mailquake_os(&[
         "flood".as_ref(),
         target.as_ref(),
         "--rate".as_ref(),
         "50/s".as_ref(),
         "--for".as_ref(),
         "5m".as_ref(),
-    ]);
+    ])
+    .start();
     // Under way once the first message arrives.
     let first = tokio::time::timeout(WAIT, async {
         while let Some(e) = sink.events.recv().await {
@@ -274,7 +151,7 @@ async fn sigterm_stops_a_flood_which_prints_what_it_measured_and_exits_3() {
     assert!(first.is_ok(), "no message arrived");
     let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
         flood.signal("TERM");
-        flood.exit(WAIT)
+        flood.exit(WAIT).parts()
     })
     .await
     .unwrap();
@@ -295,16 +172,17 @@ fn sigterm_and_sighup_stop_mailquake_remotes_with_exit_0() {
     let file =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/runs/served-remotes.yaml");
     for signal in ["TERM", "HUP"] {
-        let mut remotes = Proc::start(&[
+        let mut remotes = mailquake_os(&[
             "remotes".as_ref(),
             file.as_os_str(),
             "--api".as_ref(),
             "127.0.0.1:0".as_ref(),
-        ]);
+        ])
+        .start();
         // Serving once it says where the API listens.
-        remotes.wait_line(STDOUT, "mailquake: control API on http://");
+        remotes.wait_stdout("mailquake: control API on http://");
         remotes.signal(signal);
-        let (code, _, stderr) = remotes.exit(WAIT);
+        let (code, _, stderr) = remotes.exit(WAIT).parts();
         assert_eq!(code, Some(0), "SIG{signal}: {stderr}");
         assert!(
             stderr.contains(&format!("SIG{signal} — stopping")),

@@ -3,7 +3,9 @@
 //! binary (exit code 2, one line on stderr); a valid scenario passes (exit code 0).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
+
+use crate::support::binary::mailquake_os;
 
 const INVALID_DIR: &str = "tests/scenarios/invalid";
 
@@ -11,7 +13,7 @@ const INVALID_DIR: &str = "tests/scenarios/invalid";
 /// first line of each file says which.
 const INVALID: &[(&str, &str)] = &[
     ("bad_listen_address.yaml", "6:41: remotes.down.listen: invalid listen address `127.0.0.1`: expected IP:PORT, e.g. 127.0.0.1:2525 (port 0 picks a free port)"),
-    ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered"),
+    ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered, baseline"),
     ("closed_model_with_rate.yaml", "8:20: load.steps[0].rate: `model: closed` sends back to back, so a step takes no rate: write { for: 30s }"),
     ("check_unserved_domain.yaml", "13:30: checks[0].isolation.healthy[0]: no remote serves `nope.test`"),
     ("drain_without_ending_fault.yaml", "14:24: checks[1].drain.domain: `down.test` is served by remote `down`, but none of its faults has a `for` (an end): there is nothing to drain"),
@@ -112,20 +114,16 @@ fn error_fields_match_the_display() {
     );
 }
 
-fn mailquake(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mailquake"))
-        .args(args)
-        .output()
-        .expect("run the mailquake binary")
-}
+/// Far above what validating takes; a command that hangs fails here.
+const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn binary_exits_2_with_one_line_per_invalid_file() {
     for (file, _) in INVALID {
         let path = invalid(file);
-        let out = mailquake(&["validate".as_ref(), path.as_os_str()]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        let out = mailquake_os(&["validate".as_ref(), path.as_os_str()]).run(LIMIT);
+        let stderr = out.stderr.as_str();
+        assert_eq!(out.code, Some(2), "{file}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{file}: {stderr:?}");
         assert!(stderr.ends_with('\n'), "{file}: {stderr:?}");
         let prefix = format!("{}:", path.display());
@@ -143,9 +141,9 @@ fn binary_exits_2_with_one_line_per_invalid_file() {
 
 #[test]
 fn binary_exits_2_for_a_missing_file() {
-    let out = mailquake(&["validate".as_ref(), "no/such/file.yaml".as_ref()]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = mailquake_os(&["validate".as_ref(), "no/such/file.yaml".as_ref()]).run(LIMIT);
+    assert_eq!(out.code, Some(2));
+    let stderr = out.stderr.as_str();
     assert!(
         stderr.starts_with("no/such/file.yaml: cannot read: "),
         "{stderr}"
@@ -175,14 +173,9 @@ fn binary_exits_0_for_a_valid_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("valid.yaml");
     std::fs::write(&path, VALID).unwrap();
-    let out = mailquake(&["validate".as_ref(), path.as_os_str()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mailquake_os(&["validate".as_ref(), path.as_os_str()]).run(LIMIT);
+    let stdout = out.stdout.as_str();
+    assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
     assert_eq!(
         stdout,
         format!(

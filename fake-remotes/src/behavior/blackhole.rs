@@ -16,7 +16,7 @@ pub(super) fn on_accept() -> Option<AcceptAction> {
 
 /// On an open session: silent from the next stage on (the banner is decided at accept).
 pub(super) fn at_stage(stage: Stage) -> Option<StageAction> {
-    (stage != Stage::Connect).then_some(StageAction::Blackhole)
+    (stage != Stage::Banner).then_some(StageAction::Blackhole)
 }
 
 #[cfg(test)]
@@ -27,7 +27,7 @@ mod tests {
     fn holds_at_accept_and_goes_silent_later() {
         assert_eq!(on_accept(), Some(AcceptAction::Blackhole));
         let table = [
-            (Stage::Connect, None),
+            (Stage::Banner, None),
             (Stage::Mail, Some(StageAction::Blackhole)),
             (Stage::Dot, Some(StageAction::Blackhole)),
         ];

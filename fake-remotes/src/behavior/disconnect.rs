@@ -45,7 +45,7 @@ mod tests {
         let table = [
             (Stage::Dot, 1.0, Stage::Dot, true),
             (Stage::Dot, 1.0, Stage::Rcpt, false),
-            (Stage::Connect, 1.0, Stage::Connect, true),
+            (Stage::Banner, 1.0, Stage::Banner, true),
             (Stage::Mail, 0.0, Stage::Mail, false),
         ];
         let mut rng = fastrand::Rng::with_seed(1);

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Reply;
+use crate::RemoteReply;
 
 /// A triple never retried is forgotten this long after it was first seen (postgrey's
 /// retry window is 2 days; a passed triple is kept as long, which a test run never
@@ -69,8 +69,8 @@ impl Greylist {
 }
 
 /// The reply to a greylisted RCPT.
-pub fn reply() -> Reply {
-    Reply::new(
+pub fn reply() -> RemoteReply {
+    RemoteReply::new(
         451,
         "4.7.1 Greylisted, please try again later (fake-remotes)",
     )

@@ -4,7 +4,7 @@
 //! in its own file and *decides* (refuse this connection, delay this reply by N, answer
 //! 451 at RCPT); the session (`session/`) and the accept loop (`server/`) *execute*. So
 //! behaviours are unit-tested without sockets. Several faults may be in force at once on
-//! one remote (a tarpit plus a 30% 451); the [`Plan`] of a session combines them:
+//! one remote (a tarpit plus a 30% 451); the [`SessionPlan`] of a session combines them:
 //!
 //! - the listener: the first `refuse`/`unreachable` in list order decides;
 //! - at accept, the first `refuse`/`unreachable`/`reset`/`blackhole` in list order wins;
@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Reply;
+use crate::RemoteReply;
 
 pub mod blackhole;
 pub mod disconnect;
@@ -35,7 +35,7 @@ pub mod unreachable;
 pub use disconnect::Disconnect;
 pub use greylist::Greylist;
 pub use outage::{OpenSessions, Outage};
-pub use plan::{listener_state, ListenerState, Plan};
+pub use plan::{listener_state, ListenerState, SessionPlan};
 pub use rate_limit::RateLimit;
 pub use reply::ReplyFault;
 pub use tarpit::{Pacing, Tarpit};
@@ -124,8 +124,10 @@ impl Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    /// The banner (before any command).
-    Connect,
+    /// The banner (before any command). `connect`, its former name, is still accepted;
+    /// it is not the client's `connect` phase (the TCP connect), which no fault acts on.
+    #[serde(alias = "connect")]
+    Banner,
     /// EHLO or HELO.
     Ehlo,
     /// MAIL FROM.
@@ -145,7 +147,7 @@ pub enum Stage {
 impl Stage {
     pub fn as_str(&self) -> &'static str {
         match self {
-            Stage::Connect => "connect",
+            Stage::Banner => "banner",
             Stage::Ehlo => "ehlo",
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
@@ -170,7 +172,7 @@ pub enum AcceptAction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StageAction {
     /// Answer this instead (421 also closes the connection).
-    Reply(Reply),
+    Reply(RemoteReply),
     /// Close without a reply.
     Disconnect,
     /// Close with RST (a `reset` fault switched on while the session was open).
@@ -341,5 +343,25 @@ mod tests {
         }
         let err = serde_json::from_str::<Fault>(r#"{"tls":"wrong"}"#).unwrap_err();
         assert!(err.to_string().contains("starttls_refused"), "{err}");
+    }
+
+    /// The banner stage is `banner`; `connect`, its former name, is still read as it.
+    #[test]
+    fn banner_stage_accepts_connect_as_an_alias() {
+        for name in ["banner", "connect"] {
+            let json = format!(r#"{{"reply":{{"stage":"{name}","code":554}}}}"#);
+            let got: Fault = serde_json::from_str(&json).expect(&json);
+            assert!(
+                matches!(&got, Fault::Reply(r) if r.stage == Stage::Banner),
+                "{json}: {got:?}"
+            );
+        }
+        assert_eq!(Stage::Banner.as_str(), "banner");
+        assert_eq!(
+            serde_json::to_string(&Stage::Banner).unwrap(),
+            r#""banner""#
+        );
+        let err = serde_json::from_str::<Stage>(r#""greeting""#).unwrap_err();
+        assert!(err.to_string().contains("`banner`"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! The [`Plan`]: the decisions of one session, combining every fault in force (the order
+//! The [`SessionPlan`]: the decisions of one session, combining every fault in force (the order
 //! rules are in the module above), and [`listener_state`], the one decision of the
 //! accept loop.
 
@@ -30,17 +30,18 @@ pub fn listener_state(faults: &[Fault]) -> ListenerState {
         .unwrap_or(ListenerState::Open)
 }
 
-/// The decisions of one session: the faults in force plus the session's seeded RNG.
+/// The decisions of one session: the faults in force plus the session's seeded RNG (not
+/// mailquake's scenario `Plan`).
 #[derive(Clone, Debug)]
-pub struct Plan {
+pub struct SessionPlan {
     faults: Vec<Fault>,
     rng: fastrand::Rng,
 }
 
-impl Plan {
+impl SessionPlan {
     /// `seed` should already be unique per connection (see [`connection_seed`]).
-    pub fn new(faults: Vec<Fault>, seed: u64) -> Plan {
-        Plan {
+    pub fn new(faults: Vec<Fault>, seed: u64) -> SessionPlan {
+        SessionPlan {
             faults,
             rng: fastrand::Rng::with_seed(seed),
         }
@@ -169,7 +170,7 @@ mod tests {
 
     #[test]
     fn healthy_plan_decides_nothing() {
-        let mut plan = Plan::new(vec![], 1);
+        let mut plan = SessionPlan::new(vec![], 1);
         assert_eq!(plan.on_accept(), None);
         assert_eq!(plan.banner_delay(), None);
         assert_eq!(plan.pacing(), None);
@@ -177,7 +178,7 @@ mod tests {
         assert_eq!(plan.connection_limit(), None);
         assert!(plan.message_windows().is_empty());
         assert_eq!(plan.greylist(), None);
-        for stage in [Stage::Connect, Stage::Rcpt, Stage::Dot, Stage::Starttls] {
+        for stage in [Stage::Banner, Stage::Rcpt, Stage::Dot, Stage::Starttls] {
             assert_eq!(plan.at_stage(stage), None);
         }
     }
@@ -224,7 +225,7 @@ mod tests {
             (vec![Fault::Greylist(Greylist::default())], None),
         ];
         for (faults, want) in table {
-            let plan = Plan::new(faults.clone(), 1);
+            let plan = SessionPlan::new(faults.clone(), 1);
             let got = plan.on_accept().map(|f| (f.fault, f.action));
             assert_eq!(got, want, "{faults:?}");
         }
@@ -245,7 +246,7 @@ mod tests {
             connections: Some(2),
         });
         let tls = Fault::Tls(TlsFault::ExpiredCert);
-        let mut plan = Plan::new(
+        let mut plan = SessionPlan::new(
             vec![tarpit, grey, limit, tls, reply(Stage::Rcpt, 451, 1.0)],
             1,
         );
@@ -265,7 +266,7 @@ mod tests {
         assert_eq!(fired.fault, "reply");
         assert!(matches!(
             fired.action,
-            StageAction::Reply(Reply { code: 451, .. })
+            StageAction::Reply(RemoteReply { code: 451, .. })
         ));
         assert_eq!(plan.at_stage(Stage::Mail), None);
         assert_eq!(plan.at_stage(Stage::Starttls), None);
@@ -286,7 +287,7 @@ mod tests {
             (vec![reply(Stage::Starttls, 554, 1.0)], Some(554), None),
         ];
         for (faults, code, handshake) in table {
-            let mut plan = Plan::new(faults.clone(), 1);
+            let mut plan = SessionPlan::new(faults.clone(), 1);
             let got = plan.at_stage(Stage::Starttls).map(|f| match f.action {
                 StageAction::Reply(r) => r.code,
                 other => panic!("{other:?}"),
@@ -303,7 +304,7 @@ mod tests {
             stage: Stage::Dot,
             probability: 0.0,
         });
-        let mut plan = Plan::new(vec![disconnect, reply(Stage::Dot, 554, 1.0)], 1);
+        let mut plan = SessionPlan::new(vec![disconnect, reply(Stage::Dot, 554, 1.0)], 1);
         let fired = plan.at_stage(Stage::Dot).expect("reply fires");
         assert_eq!(fired.fault, "reply");
     }
@@ -312,7 +313,7 @@ mod tests {
     fn same_seed_replays_and_live_switch_applies() {
         let faults = vec![reply(Stage::Rcpt, 451, 0.5)];
         let run = |seed| {
-            let mut plan = Plan::new(faults.clone(), seed);
+            let mut plan = SessionPlan::new(faults.clone(), seed);
             (0..64)
                 .map(|_| plan.at_stage(Stage::Rcpt).is_some())
                 .collect::<Vec<_>>()
@@ -322,7 +323,7 @@ mod tests {
         let fired = run(connection_seed(7, 3)).iter().filter(|f| **f).count();
         assert!((16..=48).contains(&fired), "about half fire: {fired}");
 
-        let mut plan = Plan::new(vec![], 1);
+        let mut plan = SessionPlan::new(vec![], 1);
         assert_eq!(plan.at_stage(Stage::Rcpt), None);
         plan.set_faults(vec![Fault::Reset]);
         assert_eq!(

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Reply;
+use crate::RemoteReply;
 
 /// The longest `per` accepted.
 pub const MAX_PER: Duration = Duration::from_secs(24 * 3600);
@@ -101,16 +101,16 @@ impl RateLimit {
 }
 
 /// The banner for a connection over the limit.
-pub fn too_many_connections(ip: IpAddr) -> Reply {
-    Reply::new(
+pub fn too_many_connections(ip: IpAddr) -> RemoteReply {
+    RemoteReply::new(
         421,
         format!("4.7.0 Too many connections from {ip}, closing connection (fake-remotes)"),
     )
 }
 
 /// The reply to a MAIL FROM over the limit.
-pub fn too_much_mail(ip: IpAddr) -> Reply {
-    Reply::new(
+pub fn too_much_mail(ip: IpAddr) -> RemoteReply {
+    RemoteReply::new(
         421,
         format!("4.7.0 Too much mail from {ip}, try again later (fake-remotes)"),
     )

@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{check_probability, draw};
-use crate::{Reply, Stage};
+use crate::{RemoteReply, Stage};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +37,7 @@ fn one() -> f64 {
 
 impl ReplyFault {
     /// The reply to send at this occurrence of `stage`, if the fault fires.
-    pub fn fires(&self, stage: Stage, rng: &mut fastrand::Rng) -> Option<Reply> {
+    pub fn fires(&self, stage: Stage, rng: &mut fastrand::Rng) -> Option<RemoteReply> {
         if self.stage != stage || !draw(self.probability, rng) {
             return None;
         }
@@ -45,7 +45,7 @@ impl ReplyFault {
             Some(text) => text.clone(),
             None => default_text(self.code).to_string(),
         };
-        Some(Reply::new(self.code, text))
+        Some(RemoteReply::new(self.code, text))
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -113,7 +113,7 @@ mod tests {
                 probability: 1.0,
             };
             let got = fault.fires(stage, &mut rng);
-            assert_eq!(got, want.map(|t| Reply::new(code, t)), "{fault:?}");
+            assert_eq!(got, want.map(|t| RemoteReply::new(code, t)), "{fault:?}");
         }
     }
 
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn validate_rejects_bad_values() {
         let ok = ReplyFault {
-            stage: Stage::Connect,
+            stage: Stage::Banner,
             code: 554,
             text: None,
             probability: 1.0,

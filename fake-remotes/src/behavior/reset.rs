@@ -15,7 +15,7 @@ pub(super) fn on_accept() -> Option<AcceptAction> {
 /// On an open session: every stage after the banner resets (the banner stage itself is
 /// decided at accept).
 pub(super) fn at_stage(stage: Stage) -> Option<StageAction> {
-    (stage != Stage::Connect).then_some(StageAction::Reset)
+    (stage != Stage::Banner).then_some(StageAction::Reset)
 }
 
 #[cfg(test)]
@@ -26,7 +26,7 @@ mod tests {
     fn resets_at_accept_and_at_every_later_stage() {
         assert_eq!(on_accept(), Some(AcceptAction::Reset));
         let table = [
-            (Stage::Connect, None),
+            (Stage::Banner, None),
             (Stage::Ehlo, Some(StageAction::Reset)),
             (Stage::Dot, Some(StageAction::Reset)),
             (Stage::Quit, Some(StageAction::Reset)),

@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Reply;
+use crate::RemoteReply;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,12 +78,12 @@ pub enum Handshake {
 }
 
 /// The reply to STARTTLS under `starttls_refused`.
-pub fn refused() -> Reply {
-    Reply::new(454, "4.7.0 TLS not available due to temporary reason")
+pub fn refused() -> RemoteReply {
+    RemoteReply::new(454, "4.7.0 TLS not available due to temporary reason")
 }
 
 /// The answer to the STARTTLS command itself, if this fault replaces it.
-pub(super) fn at_starttls(fault: TlsFault) -> Option<Reply> {
+pub(super) fn at_starttls(fault: TlsFault) -> Option<RemoteReply> {
     (fault == TlsFault::StarttlsRefused).then(refused)
 }
 

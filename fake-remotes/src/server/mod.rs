@@ -103,7 +103,7 @@ pub async fn serve<S: MessageSink>(
     listener: TcpListener,
     config: ServerConfig,
     sink: S,
-    events: mpsc::UnboundedSender<RemoteEvent>,
+    events: mpsc::Sender<RemoteEvent>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
@@ -143,15 +143,17 @@ pub async fn serve<S: MessageSink>(
                 outage_signal = CancellationToken::new();
             }
             if let Some(fault) = fired {
-                let _ = events.send(RemoteEvent {
-                    at_us: now_us(),
-                    remote: config.name.clone(),
-                    kind: RemoteEventKind::FaultFired {
-                        fault: fault.to_string(),
-                        stage: Stage::Connect,
-                        rcpts: Vec::new(),
-                    },
-                });
+                let _ = events
+                    .send(RemoteEvent {
+                        at_us: now_us(),
+                        remote: config.name.clone(),
+                        kind: RemoteEventKind::FaultFired {
+                            fault: fault.to_string(),
+                            stage: Stage::Banner,
+                            rcpts: Vec::new(),
+                        },
+                    })
+                    .await;
             }
         }
 
@@ -187,7 +189,7 @@ fn spawn_session<S: MessageSink>(
     peer: SocketAddr,
     shared: &Arc<Shared>,
     sink: &S,
-    events: &mpsc::UnboundedSender<RemoteEvent>,
+    events: &mpsc::Sender<RemoteEvent>,
     faults: &watch::Receiver<Vec<Fault>>,
     seed: u64,
     (shutdown, outage): (&CancellationToken, &CancellationToken),

@@ -4,16 +4,16 @@
 use super::{End, Out, Session};
 use crate::behavior::{Fired, StageAction};
 use crate::event::now_us;
-use crate::{MessageSink, RemoteEvent, RemoteEventKind, Reply, Stage};
+use crate::{MessageSink, RemoteEvent, RemoteEventKind, RemoteReply, Stage};
 
 impl<T: super::Transport, K: MessageSink> Session<T, K> {
     /// Asks the plan about `stage`; reports a fault that fires. `Ok(Some)`: answer this
     /// instead; `Err`: the session ends here.
-    pub(super) fn fault_at(&mut self, stage: Stage) -> Result<Option<Reply>, End> {
+    pub(super) async fn fault_at(&mut self, stage: Stage) -> Result<Option<RemoteReply>, End> {
         let Some(Fired { fault, action }) = self.plan.at_stage(stage) else {
             return Ok(None);
         };
-        self.fired(fault, stage);
+        self.fired(fault, stage).await;
         match action {
             StageAction::Reply(r) => Ok(Some(r)),
             StageAction::Disconnect => Err(End::Close),
@@ -24,7 +24,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
 
     pub(super) async fn send_or_fault(
         &mut self,
-        fault: Option<Reply>,
+        fault: Option<RemoteReply>,
         normal: Out<'_>,
     ) -> Result<(), End> {
         match fault {
@@ -34,7 +34,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
     }
 
     /// A fault's reply; 421 closes the connection after it (RFC 5321 §3.8).
-    pub(super) async fn send_fault(&mut self, r: &Reply) -> Result<(), End> {
+    pub(super) async fn send_fault(&mut self, r: &RemoteReply) -> Result<(), End> {
         self.send(Out::Reply(r)).await?;
         if r.code == 421 {
             return Err(End::Close);
@@ -49,27 +49,33 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         }
     }
 
-    pub(super) fn report_tarpit(&mut self) {
+    pub(super) async fn report_tarpit(&mut self) {
         if !self.tarpit_reported {
             self.tarpit_reported = true;
-            self.fired("tarpit", self.stage);
+            self.fired("tarpit", self.stage).await;
         }
     }
 
-    pub(super) fn fired(&self, fault: &'static str, stage: Stage) {
+    pub(super) async fn fired(&mut self, fault: &'static str, stage: Stage) {
         self.emit(RemoteEventKind::FaultFired {
             fault: fault.to_string(),
             stage,
             rcpts: self.rcpts.clone(),
-        });
+        })
+        .await;
     }
 
-    pub(super) fn emit(&self, kind: RemoteEventKind) {
+    /// Waits while the events channel is full (back-pressure on this SMTP session,
+    /// never a lost event).
+    pub(super) async fn emit(&mut self, kind: RemoteEventKind) {
         // The receiver may be gone (a run ending); the session goes on regardless.
-        let _ = self.events.send(RemoteEvent {
-            at_us: now_us(),
-            remote: self.shared.name.clone(),
-            kind,
-        });
+        let _ = self
+            .events
+            .send(RemoteEvent {
+                at_us: now_us(),
+                remote: self.shared.name.clone(),
+                kind,
+            })
+            .await;
     }
 }

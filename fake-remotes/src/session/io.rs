@@ -11,7 +11,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::{End, Out, Session, COMMAND_CHUNK, FAREWELL_TIMEOUT, READ_CHUNK};
 use crate::behavior::tarpit;
 use crate::command::reply;
-use crate::{MessageSink, Reply};
+use crate::{MessageSink, RemoteReply};
 
 /// A byte stream a session runs on: TCP in production, an in-memory pipe in tests (TLS,
 /// after STARTTLS, wraps it: see `conn.rs`).
@@ -47,7 +47,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         let Some(pacing) = self.plan.pacing() else {
             return Ok(());
         };
-        self.report_tarpit();
+        self.report_tarpit().await;
         let fresh = self.out.split_off(start);
         self.flush().await?;
         // A tarpitted session mostly sleeps: keep only the unread input while it does,
@@ -168,7 +168,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
                 }
                 _ = self.shutdown.as_mut() => return Err(End::Shutdown),
                 _ = super::outage::begun(&mut self.outage) => {
-                    if let Some(end) = self.outage_end() {
+                    if let Some(end) = self.outage_end().await {
                         return Err(end);
                     }
                 }
@@ -218,7 +218,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
 }
 
 /// Renders `code text`, one line per line of text (`code-` on all but the last).
-pub(super) fn render(out: &mut Vec<u8>, reply: &Reply) {
+pub(super) fn render(out: &mut Vec<u8>, reply: &RemoteReply) {
     let code = reply.code.to_string();
     let mut lines = reply.text.lines().peekable();
     if lines.peek().is_none() {

@@ -5,23 +5,23 @@
 
 use super::Session;
 use crate::behavior::{greylist, rate_limit};
-use crate::{MessageSink, Reply, Stage};
+use crate::{MessageSink, RemoteReply, Stage};
 
 impl<T: super::Transport, K: MessageSink> Session<T, K> {
     /// The 421 banner if this connection is over a connection limit in force.
-    pub(super) async fn over_connection_limit(&mut self) -> Option<Reply> {
+    pub(super) async fn over_connection_limit(&mut self) -> Option<RemoteReply> {
         let limit = self.plan.connection_limit()?;
         let ip = self.peer.ip().to_canonical();
         let open = self.shared.clients.open_connections(ip).await;
         if !rate_limit::over_connection_limit(open, limit) {
             return None;
         }
-        self.fired("rate_limit", Stage::Connect);
+        self.fired("rate_limit", Stage::Banner).await;
         Some(rate_limit::too_many_connections(ip))
     }
 
     /// The 421 at MAIL if this message is over a message limit in force.
-    pub(super) async fn over_message_limit(&mut self) -> Option<Reply> {
+    pub(super) async fn over_message_limit(&mut self) -> Option<RemoteReply> {
         let windows = self.plan.message_windows();
         if windows.is_empty() {
             return None;
@@ -30,12 +30,12 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         if self.shared.clients.admit_message(ip, windows).await {
             return None;
         }
-        self.fired("rate_limit", Stage::Mail);
+        self.fired("rate_limit", Stage::Mail).await;
         Some(rate_limit::too_much_mail(ip))
     }
 
     /// The 451 at RCPT if the last recipient's triple is greylisted.
-    pub(super) async fn greylisted(&mut self) -> Option<Reply> {
+    pub(super) async fn greylisted(&mut self) -> Option<RemoteReply> {
         let retry_after = self.plan.greylist()?;
         let ip = self.peer.ip().to_canonical();
         let sender = self.mail_from.as_deref().unwrap_or_default();
@@ -44,7 +44,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         if clients.greylist_passes(ip, sender, rcpt, retry_after).await {
             return None;
         }
-        self.fired("greylist", Stage::Rcpt);
+        self.fired("greylist", Stage::Rcpt).await;
         Some(greylist::reply())
     }
 }

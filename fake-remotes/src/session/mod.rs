@@ -1,5 +1,5 @@
 //! One SMTP session: reads commands, answers them, receives bodies, hands messages to the
-//! sink, and executes what the behaviour [`Plan`] decides (delays, replies, closes).
+//! sink, and executes what the behaviour [`SessionPlan`] decides (delays, replies, closes).
 //!
 //! Built for throughput like Postfix's `smtp-sink`: input is read in chunks (4 KiB for
 //! bodies) into one buffer, every complete command in it is answered into one output
@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::behavior::{AcceptAction, Fired, Plan};
+use crate::behavior::{AcceptAction, Fired, SessionPlan};
 use crate::clients::{Clients, ConnectionSlot};
 use crate::command::{self, code_of, reply, Command, MAX_LINE};
 use crate::data::DataReceiver;
 use crate::tls::ServerTls;
 use crate::{
-    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, Reply, ServerConfig, Stage,
+    headers, Envelope, Fault, MessageSink, RemoteEvent, RemoteEventKind, RemoteReply, ServerConfig,
+    Stage,
 };
 
 mod auth;
@@ -128,7 +129,7 @@ enum Out<'a> {
     Line(&'static [u8]),
     Ehlo,
     Helo,
-    Reply(&'a Reply),
+    Reply(&'a RemoteReply),
 }
 
 pub(crate) struct Session<T, K> {
@@ -138,9 +139,9 @@ pub(crate) struct Session<T, K> {
     _slot: ConnectionSlot,
     shared: Arc<Shared>,
     sink: K,
-    events: mpsc::UnboundedSender<RemoteEvent>,
+    events: mpsc::Sender<RemoteEvent>,
     faults: watch::Receiver<Vec<Fault>>,
-    plan: Plan,
+    plan: SessionPlan,
     peer: SocketAddr,
     inbuf: Vec<u8>,
     /// Start of the unprocessed input in `inbuf`.
@@ -179,13 +180,13 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         peer: SocketAddr,
         shared: Arc<Shared>,
         sink: K,
-        events: mpsc::UnboundedSender<RemoteEvent>,
+        events: mpsc::Sender<RemoteEvent>,
         faults: watch::Receiver<Vec<Fault>>,
         seed: u64,
         shutdown: &CancellationToken,
     ) -> Self {
         let mut faults = faults;
-        let plan = Plan::new(faults.borrow_and_update().clone(), seed);
+        let plan = SessionPlan::new(faults.borrow_and_update().clone(), seed);
         let idle = Box::pin(sleep(shared.idle_timeout));
         let slot = shared.clients.opened(peer.ip().to_canonical());
         Session {
@@ -209,7 +210,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             quit_only: false,
             authenticated: false,
             sasl: None,
-            stage: Stage::Connect,
+            stage: Stage::Banner,
             tarpit_reported: false,
             waiting_since: Instant::now(),
             idle,
@@ -220,9 +221,10 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     }
 
     pub(crate) async fn run(mut self) {
-        self.emit(RemoteEventKind::Connected { peer: self.peer });
+        self.emit(RemoteEventKind::Connected { peer: self.peer })
+            .await;
         if let Some(Fired { fault, action }) = self.plan.on_accept() {
-            self.fired(fault, Stage::Connect);
+            self.fired(fault, Stage::Banner).await;
             match action {
                 AcceptAction::Reset => self.io.abort(),
                 AcceptAction::Blackhole => self.hold().await,
@@ -244,18 +246,18 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             return Err(End::Close);
         }
         if let Some(delay) = self.plan.banner_delay() {
-            self.report_tarpit();
+            self.report_tarpit().await;
             self.pause(delay).await?;
         }
         self.refresh_faults();
-        let fault = self.fault_at(Stage::Connect)?;
+        let fault = self.fault_at(Stage::Banner).await?;
         let start = self.out.len();
         match &fault {
             Some(r) => render(&mut self.out, r),
             None => self.out.extend_from_slice(&self.shared.banner),
         }
         if let Some(bps) = self.plan.pacing().and_then(|p| p.bytes_per_sec) {
-            self.report_tarpit();
+            self.report_tarpit().await;
             let banner = self.out.split_off(start);
             self.dribble(&banner, bps).await?;
         }
@@ -331,7 +333,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         self.refresh_faults();
         if self.quit_only && command != Command::Quit {
             if let Command::Rcpt(to) = command {
-                self.emit_rcpt(to, code_of(reply::ONLY_QUIT));
+                self.emit_rcpt(to, code_of(reply::ONLY_QUIT)).await;
             }
             return self.send(Out::Line(reply::ONLY_QUIT)).await;
         }
@@ -348,7 +350,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             Command::Noop => self.send(Out::Line(reply::OK)).await,
             Command::Quit => {
                 self.stage = Stage::Quit;
-                match self.fault_at(Stage::Quit)? {
+                match self.fault_at(Stage::Quit).await? {
                     Some(r) => self.send(Out::Reply(&r)).await?,
                     None => self.send(Out::Line(reply::BYE)).await?,
                 }
@@ -366,7 +368,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
 
     async fn hello(&mut self, host: String, normal: Out<'_>) -> Result<(), End> {
         self.stage = Stage::Ehlo;
-        let fault = self.fault_at(Stage::Ehlo)?;
+        let fault = self.fault_at(Stage::Ehlo).await?;
         if fault.as_ref().is_none_or(|r| r.code < 300) {
             self.helo = Some(host);
             self.reset_transaction();
@@ -388,7 +390,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         if size > self.shared.max_message_size {
             return self.send(Out::Line(reply::TOO_BIG)).await;
         }
-        let fault = match self.fault_at(Stage::Mail)? {
+        let fault = match self.fault_at(Stage::Mail).await? {
             Some(r) => Some(r),
             None => self.over_message_limit().await,
         };
@@ -404,21 +406,22 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     async fn rcpt(&mut self, to: String) -> Result<(), End> {
         self.stage = Stage::Rcpt;
         if self.mail_from.is_none() {
-            self.emit_rcpt(to, code_of(reply::NEED_MAIL));
+            self.emit_rcpt(to, code_of(reply::NEED_MAIL)).await;
             return self.send(Out::Line(reply::NEED_MAIL)).await;
         }
         if !self.serves(&to) {
-            self.emit_rcpt(to.clone(), code_of(reply::RELAY_DENIED));
-            self.emit(RemoteEventKind::RelayDenied { rcpt: to });
+            self.emit_rcpt(to.clone(), code_of(reply::RELAY_DENIED))
+                .await;
+            self.emit(RemoteEventKind::RelayDenied { rcpt: to }).await;
             return self.send(Out::Line(reply::RELAY_DENIED)).await;
         }
         if self.rcpts.len() >= MAX_RCPTS {
-            self.emit_rcpt(to, code_of(reply::TOO_MANY_RCPTS));
+            self.emit_rcpt(to, code_of(reply::TOO_MANY_RCPTS)).await;
             return self.send(Out::Line(reply::TOO_MANY_RCPTS)).await;
         }
         // Known before the fault is asked, so a fault at this stage reports it too.
         self.rcpts.push(to);
-        let fault = match self.fault_at(Stage::Rcpt)? {
+        let fault = match self.fault_at(Stage::Rcpt).await? {
             Some(r) => Some(r),
             None => self.greylisted().await,
         };
@@ -428,7 +431,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         } else {
             self.rcpts.pop().unwrap_or_default()
         };
-        self.emit_rcpt(to, code);
+        self.emit_rcpt(to, code).await;
         self.send_or_fault(fault, Out::Line(reply::RCPT_OK)).await
     }
 
@@ -441,8 +444,8 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
-    fn emit_rcpt(&self, rcpt: String, code: u16) {
-        self.emit(RemoteEventKind::Rcpt { rcpt, code });
+    async fn emit_rcpt(&mut self, rcpt: String, code: u16) {
+        self.emit(RemoteEventKind::Rcpt { rcpt, code }).await;
     }
 
     async fn data(&mut self) -> Result<(), End> {
@@ -451,12 +454,15 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             return self.send(Out::Line(reply::NEED_MAIL)).await;
         }
         if self.rcpts.is_empty() {
-            self.reject(Stage::Data, code_of(reply::NO_RCPTS), None);
+            self.reject(Stage::Data, code_of(reply::NO_RCPTS), None)
+                .await;
             return self.send(Out::Line(reply::NO_RCPTS)).await;
         }
-        let fault = self.fault_at(Stage::Data)?;
+        let fault = self.fault_at(Stage::Data).await?;
         match &fault {
-            Some(r) if !(300..400).contains(&r.code) => self.reject(Stage::Data, r.code, None),
+            Some(r) if !(300..400).contains(&r.code) => {
+                self.reject(Stage::Data, r.code, None).await
+            }
             _ => {
                 let expected = self.size_hint.min(self.shared.max_message_size);
                 self.body = Some(DataReceiver::new(self.shared.max_message_size, expected));
@@ -471,11 +477,12 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         self.refresh_faults();
         if rx.oversize() {
             let tracking = headers::scan(&rx.into_body()).tracking;
-            self.reject(Stage::Dot, code_of(reply::TOO_BIG), tracking);
+            self.reject(Stage::Dot, code_of(reply::TOO_BIG), tracking)
+                .await;
             return self.send(Out::Line(reply::TOO_BIG)).await;
         }
         let body = Bytes::from(rx.into_body());
-        let fault = match self.fault_at(Stage::Dot) {
+        let fault = match self.fault_at(Stage::Dot).await {
             // `disconnect` at the dot: the message is taken, then the connection drops
             // before the reply — the client cannot know, retries, and duplicates it.
             Err(End::Close) => {
@@ -488,7 +495,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
         if let Some(r) = &fault {
             if r.code >= 300 {
                 let tracking = headers::scan(&body).tracking;
-                self.reject(Stage::Dot, r.code, tracking);
+                self.reject(Stage::Dot, r.code, tracking).await;
                 return self.send_fault(r).await;
             }
         }
@@ -501,7 +508,8 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
                 code: answer.code,
                 rcpts,
                 tracking: headers::scan(&body).tracking,
-            });
+            })
+            .await;
         }
         match fault {
             Some(r) => self.send_fault(&r).await,
@@ -529,14 +537,15 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
     }
 
     /// Emits `Rejected` for the transaction and ends it.
-    fn reject(&mut self, stage: Stage, code: u16, tracking: Option<String>) {
+    async fn reject(&mut self, stage: Stage, code: u16, tracking: Option<String>) {
         let rcpts = std::mem::take(&mut self.rcpts);
         self.emit(RemoteEventKind::Rejected {
             stage,
             code,
             rcpts,
             tracking,
-        });
+        })
+        .await;
         self.reset_transaction();
     }
 }

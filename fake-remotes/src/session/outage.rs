@@ -33,7 +33,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
 
     /// The outage signal came: how this session ends, reported as the fault firing;
     /// `None` if the faults in force by now leave open sessions alone.
-    pub(super) fn outage_end(&mut self) -> Option<End> {
+    pub(super) async fn outage_end(&mut self) -> Option<End> {
         self.outage = None;
         let faults = self.faults.borrow_and_update().clone();
         self.plan.set_faults(faults);
@@ -46,7 +46,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
             ListenerState::Jammed => "unreachable",
             _ => "refuse",
         };
-        self.fired(fault, self.stage);
+        self.fired(fault, self.stage).await;
         Some(end)
     }
 }

@@ -26,7 +26,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
             // RFC 3207 §4: not in the middle of a transaction.
             return self.send(Out::Line(reply::IN_TRANSACTION)).await;
         }
-        if let Some(r) = self.fault_at(Stage::Starttls)? {
+        if let Some(r) = self.fault_at(Stage::Starttls).await? {
             return self.send_fault(&r).await;
         }
         self.send(Out::Line(reply::READY_TLS)).await?;
@@ -36,7 +36,7 @@ impl<T: super::Transport, K: MessageSink> Session<T, K> {
         self.pos = self.inbuf.len();
         let cert = match self.plan.handshake() {
             Some(Fired { fault, action }) => {
-                self.fired(fault, Stage::Starttls);
+                self.fired(fault, Stage::Starttls).await;
                 match action {
                     // Hold the connection; the ClientHello is read and dropped.
                     Handshake::Hang => return Err(End::Blackhole),

@@ -237,7 +237,7 @@ pub(super) fn spawn(
     remotes: Vec<Remote>,
     timeline: Vec<TimelineEntry>,
     t0: Instant,
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
     log_capacity: usize,
     shutdown: CancellationToken,
 ) -> (Control, tokio::task::JoinHandle<()>) {
@@ -286,7 +286,7 @@ impl ControlTask {
     async fn run(
         mut self,
         t0: Instant,
-        mut events: mpsc::UnboundedReceiver<RemoteEvent>,
+        mut events: mpsc::Receiver<RemoteEvent>,
         mut requests: mpsc::Receiver<Request>,
         shutdown: CancellationToken,
     ) {
@@ -307,7 +307,7 @@ impl ControlTask {
                 n = events.recv_many(&mut batch, BATCH) => {
                     if n == 0 {
                         // Every server is gone; keep answering the API until shutdown.
-                        events = mpsc::unbounded_channel().1;
+                        events = mpsc::channel(1).1;
                         continue;
                     }
                     for event in batch.drain(..) {
@@ -525,7 +525,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_api_overrides_the_timeline_until_its_next_change() {
         let (down, mut faults) = remote("down");
-        let (_events_tx, events_rx) = mpsc::unbounded_channel();
+        let (_events_tx, events_rx) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
         let shutdown = CancellationToken::new();
         let t0 = Instant::now();
         let timeline = vec![
@@ -571,7 +571,7 @@ mod tests {
     #[tokio::test]
     async fn counts_events_logs_them_and_reset_zeroes() {
         let (ok, _faults) = remote("ok");
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
         let shutdown = CancellationToken::new();
         let (control, _task) = spawn(
             vec![ok],
@@ -597,6 +597,7 @@ mod tests {
                     remote: "ok".into(),
                     kind,
                 })
+                .await
                 .unwrap();
         }
         tokio::time::timeout(Duration::from_secs(5), next.wait_for(|n| *n == 3))

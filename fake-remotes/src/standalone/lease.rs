@@ -102,7 +102,7 @@ mod tests {
         shutdown: CancellationToken,
         t0: Instant,
         /// Held so that the task keeps waiting for events (no server ever sends one).
-        _events: mpsc::UnboundedSender<crate::RemoteEvent>,
+        _events: mpsc::Sender<crate::RemoteEvent>,
     }
 
     fn served(timeline: Vec<TimelineEntry>) -> Served {
@@ -113,7 +113,7 @@ mod tests {
             listen: "127.0.0.1:25".parse().unwrap(),
             faults: tx,
         };
-        let (events, events_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::channel(64);
         let shutdown = CancellationToken::new();
         let t0 = Instant::now();
         let (control, _task) = spawn(vec![down], timeline, t0, events_rx, 100, shutdown.clone());

@@ -181,7 +181,7 @@ impl Standalone {
     /// Serves until `shutdown` is cancelled; the timeline starts now.
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let t0 = Instant::now();
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
         let mut servers = Vec::new();
         let mut known = Vec::new();
         for (i, (def, listener)) in self.remotes.into_iter().enumerate() {

@@ -18,7 +18,7 @@ async fn open_session(remote: &Remote) -> TcpStream {
 async fn switch_on(remote: &mut Remote, fault: Fault, kind: &str) {
     remote.faults.send_replace(vec![fault]);
     remote
-        .wait_for(|e| matches!(e, RemoteEventKind::FaultFired { fault, stage: Stage::Connect, .. } if fault == kind))
+        .wait_for(|e| matches!(e, RemoteEventKind::FaultFired { fault, stage: Stage::Banner, .. } if fault == kind))
         .await;
 }
 

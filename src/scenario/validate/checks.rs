@@ -15,6 +15,7 @@ pub(super) fn checks(
     load: &Load,
     faults: &IndexedFaults,
     probes: &[Probe],
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Check>, ScenarioError> {
     if raw.value.is_empty() {
         return Err(cx.err(
@@ -35,6 +36,7 @@ pub(super) fn checks(
                 remotes,
                 load,
                 faults,
+                warnings,
             )?,
             RawCheck::Drain(drain) => {
                 let p = format!("{p}.drain");
@@ -197,6 +199,7 @@ fn one_limit(
     Ok(found.map(|(_, p, d)| (p, d)))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn isolation(
     cx: &Cx,
     p: &str,
@@ -205,6 +208,7 @@ fn isolation(
     remotes: Option<&[RemoteSpec]>,
     load: &Load,
     faults: &IndexedFaults,
+    warnings: &mut Vec<String>,
 ) -> Result<Check, ScenarioError> {
     if raw.healthy.value.is_empty() {
         return Err(cx.err(
@@ -249,19 +253,7 @@ fn isolation(
             During::Faults
         }
         RawDuring::Window(w) => {
-            let from = cx.duration(&w.from, &format!("{p}.during.from"), MAX_SPAN)?;
-            let to = cx.duration(&w.to, &format!("{p}.during.to"), MAX_SPAN)?;
-            if from >= to {
-                return Err(cx.err(
-                    w.to.referenced,
-                    format!("{p}.during.to"),
-                    format!(
-                        "`from` ({}) must be before `to` ({})",
-                        humantime::format_duration(from),
-                        humantime::format_duration(to)
-                    ),
-                ));
-            }
+            let (from, to) = super::baseline::window(cx, &format!("{p}.during"), w)?;
             During::Window { from, to }
         }
     };
@@ -277,11 +269,24 @@ fn isolation(
         Some(m) => cx.percent(m, &format!("{p}.min_delivered"))?,
         None => 0.9,
     };
+    let baseline = super::baseline::baseline(
+        cx,
+        p,
+        at,
+        raw.baseline.as_ref(),
+        &during,
+        &healthy,
+        percentile,
+        load,
+        faults,
+        warnings,
+    )?;
     Ok(Check::Isolation {
         healthy,
         during,
         percentile,
         limit,
         min_delivered,
+        baseline,
     })
 }

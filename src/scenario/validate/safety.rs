@@ -86,7 +86,7 @@ pub(super) fn safety(cx: &Cx, raw: &RawScenario) -> Result<Safety, ScenarioError
             token,
             "remotes.token",
             "a token",
-            crate::remotes::TOKEN_ENV,
+            rules::REMOTES_TOKEN_ENV,
         );
     }
     Ok(safety)

@@ -134,7 +134,7 @@ async fn connection_limit_says_421_as_the_banner() {
         third.events()[1],
         RemoteEventKind::FaultFired {
             fault: "rate_limit".into(),
-            stage: Stage::Connect,
+            stage: Stage::Banner,
             rcpts: vec![],
         }
     );

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use proptest::prelude::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
 use super::*;
@@ -22,7 +22,7 @@ const IDLE: Duration = Duration::from_secs(40);
 
 struct Harness {
     client: DuplexStream,
-    events: UnboundedReceiver<RemoteEvent>,
+    events: Receiver<RemoteEvent>,
     faults: watch::Sender<Vec<Fault>>,
     shutdown: CancellationToken,
 }
@@ -60,7 +60,7 @@ fn start_with(
     server: impl Transport,
     faults: Vec<Fault>,
 ) -> Harness {
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
     let (faults_tx, faults_rx) = watch::channel(faults);
     let shutdown = CancellationToken::new();
     let sink = CountingSink {
@@ -142,6 +142,7 @@ const MESSAGE: &str =
     "DATA\r\nX-Mailquake-Id: run.1\r\nReceived: from a by n1.test; d\r\n\r\n..dot\r\n.\r\n";
 
 mod auth;
+mod backpressure;
 mod limits;
 mod random;
 mod starttls;
@@ -210,13 +211,13 @@ async fn protocol_table() {
         ),
         (
             "554 banner: only QUIT",
-            vec![reply_fault(Stage::Connect, 554)],
+            vec![reply_fault(Stage::Banner, 554)],
             "EHLO c\r\nMAIL FROM:<>\r\nQUIT\r\n".into(),
             vec![554, 503, 503, 221],
         ),
         (
             "421 banner closes",
-            vec![reply_fault(Stage::Connect, 421)],
+            vec![reply_fault(Stage::Banner, 421)],
             "EHLO c\r\n".into(),
             vec![421],
         ),
@@ -262,7 +263,7 @@ async fn protocol_table() {
         (
             "disconnect at connect: no banner",
             vec![Fault::Disconnect(Disconnect {
-                stage: Stage::Connect,
+                stage: Stage::Banner,
                 probability: 1.0,
             })],
             "QUIT\r\n".into(),

@@ -5,7 +5,7 @@ use super::*;
 
 fn any_fault() -> impl Strategy<Value = Vec<Fault>> {
     let stage = prop::sample::select(vec![
-        Stage::Connect,
+        Stage::Banner,
         Stage::Ehlo,
         Stage::Mail,
         Stage::Rcpt,

@@ -44,6 +44,14 @@ pub struct EmbeddedCluster {
 /// Messages a node sends per connection to one destination.
 const RELAY_BATCH: usize = 10;
 
+/// Accepted messages waiting for the node's queue manager to take them. It takes each
+/// with a map insert and no wait, so the hand-off is normally near empty; when full the
+/// node answers the final dot only once there is room (back-pressure on the client, as
+/// a real MTA whose queue manager lags). 1,024 messages of a few KiB is a few MB per
+/// node. The queue itself (what is waiting for a destination) is the cluster under
+/// test's state, not a harness buffer: it holds at most the messages not yet delivered.
+const HANDOFF_CAPACITY: usize = 1024;
+
 /// Binds and starts the nodes (`n1` … `nN`) on 127.0.0.1, relaying by `routes`
 /// (lower-case domain → address). Fails only if a port cannot be bound.
 pub async fn start(
@@ -58,7 +66,9 @@ pub async fn start(
         let name = format!("n{i}");
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let (queue_tx, queue_rx) = mpsc::channel(HANDOFF_CAPACITY);
+        // Unbounded, but bounded by construction: one message per `stuck` switch of the
+        // scenario's timeline (a handful), sent by the timeline, read as it comes.
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         // Nodes never misbehave at the SMTP level; the sender is dropped with the task.
         let (faults_tx, faults_rx) = watch::channel(Vec::new());
@@ -83,7 +93,7 @@ pub async fn start(
         };
         // Node-side events are not needed: the ledger is built from what the
         // generator and the remotes see, as it would be for a real cluster.
-        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let (events_tx, mut events_rx) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
         let stop = shutdown.clone();
         tokio::spawn(async move {
             let _keep = faults_tx;

@@ -1,7 +1,15 @@
+//! `mailquake run FILE`: the orchestrator. It loads the plan, starts the remotes (here or
+//! attached elsewhere), the target, the collector, the timeline of faults, the probes and
+//! the generator; at the end of the load it lets mail settle, stops measuring, heals
+//! everything it put in force, judges the checks and writes the reports. `mailquake
+//! report DIR` re-renders a saved run. What it shares with `mailquake flood` (run id,
+//! runtime, collector) is in [`wiring`].
 //!
 //! Exit codes (DESIGN §6): 0 every check passed · 1 a check failed · 2 invalid scenario
 //! or command line · 3 the run could not be carried out, the operator aborted it, or a
 //! report could not be written (the others are; one line names it).
+
+pub(crate) mod wiring;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -20,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
 use crate::checks::DataCompleteness;
-use crate::collector::{self, Ledger, Progress, Request};
+use crate::cluster::embedded::node::NodeControl;
+use crate::cluster::{self, embedded};
+use crate::collector::{Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
 use crate::out_dir::{self, Rescue};
@@ -30,8 +40,6 @@ use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, W
 use crate::scenario::{self, LoadModel, Plan, Target};
 use crate::signals::StopSignals;
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
-use crate::target::embedded::node::NodeControl;
-use crate::target::{self, embedded};
 use crate::{checks, timeline};
 
 /// How often the live progress is updated while a run goes.
@@ -66,20 +74,17 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
     // Held until this process exits (declared before the runtime, so dropped after it,
     // a panic included): the guardian's pipe closes only then.
     let protection =
-        match crate::guardian::protect(&plan, &out, &run_id(plan.seed), token.as_deref()) {
+        match crate::guardian::protect(&plan, &out, &wiring::run_id(plan.seed), token.as_deref()) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("mailquake: {e}");
                 return ExitCode::from(3);
             }
         };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match wiring::runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("mailquake: cannot start the runtime: {e}");
+            eprintln!("mailquake: {e}");
             return ExitCode::from(3);
         }
     };
@@ -279,12 +284,12 @@ struct RemoteSet {
     /// The timeline's fault switch per remote.
     faults: HashMap<String, watch::Sender<Vec<Fault>>>,
     /// What the remotes see, for the collector.
-    events: mpsc::UnboundedReceiver<RemoteEvent>,
+    events: mpsc::Receiver<RemoteEvent>,
 }
 
 /// Binds and starts the scenario's remotes in this process.
 fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet, String> {
-    let (remote_tx, remote_rx) = mpsc::unbounded_channel();
+    let (remote_tx, remote_rx) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
     let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
     let mut routes: HashMap<String, SocketAddr> = HashMap::new();
     for (i, spec) in plan.remotes.iter().enumerate() {
@@ -351,21 +356,16 @@ async fn run_stages(
     // Collector first, so nothing is missed.
     let run_id = journal
         .as_ref()
-        .map_or_else(|| run_id(plan.seed), |j| j.run_id().to_string());
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (req_tx, req_rx) = mpsc::channel(16);
-    let mut ledger = Ledger {
-        run_id: run_id.clone(),
-        domains: plan.load.mix.iter().map(|(d, _)| d.clone()).collect(),
-        // Which remote serves what: mail seen at any other remote is misrouted.
-        served: plan
-            .remotes
-            .iter()
-            .map(|r| (r.name.clone(), r.domains.clone()))
-            .collect(),
-        fault_windows: crate::collector::fault_windows(&plan),
-        ..Default::default()
-    };
+        .map_or_else(|| wiring::run_id(plan.seed), |j| j.run_id().to_string());
+    let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
+    let mut ledger = wiring::new_ledger(&run_id, &plan.load);
+    // Which remote serves what: mail seen at any other remote is misrouted.
+    ledger.served = plan
+        .remotes
+        .iter()
+        .map(|r| (r.name.clone(), r.domains.clone()))
+        .collect();
+    ledger.fault_windows = crate::collector::fault_windows(&plan);
     // The shape says how many records there will be: no doubling, no slack (a 10-million
     // soak stays at 40 bytes a message).
     ledger
@@ -381,7 +381,7 @@ async fn run_stages(
 
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
-    let probes = target::probes::prepare(&plan.probes).await?;
+    let probes = cluster::probes::prepare(&plan.probes).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
@@ -405,7 +405,7 @@ async fn run_stages(
             )
         }
         Target::Smtp(list) => {
-            let endpoints = target::resolve(list)?;
+            let endpoints = cluster::resolve(list)?;
             check_reachable(&endpoints).await?;
             (
                 endpoints,
@@ -432,7 +432,7 @@ async fn run_stages(
     let t0_us = now_us();
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
-    let collector = tokio::spawn(collector::run(ledger, events_rx, remote_rx, req_rx));
+    let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
     let heal = CancellationToken::new();
     let controls = timeline::Controls {
         remotes: remote_faults,
@@ -451,7 +451,7 @@ async fn run_stages(
         timeline_started,
     ));
     let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
-    tokio::spawn(target::probes::run(
+    tokio::spawn(cluster::probes::run(
         probes,
         events_tx.clone(),
         shutdown.clone(),
@@ -520,8 +520,8 @@ async fn run_stages(
         remote_events_lost = link.catch_up(Duration::from_secs(5)).await;
     }
     progress::finish();
-    let end_ms = t0.elapsed().as_millis().min(u32::MAX as u128 - 1) as u32;
-    let finished = finish_collector(&req_tx, end_ms).await;
+    let end_ms = wiring::end_ms(t0.elapsed());
+    let finished = wiring::finish_collector(&req_tx, end_ms).await;
     heal.cancel();
     let problems = timeline.await.unwrap_or_default();
     let _ = collector.await;
@@ -534,7 +534,7 @@ async fn run_stages(
         planned: (load_report.model == LoadModel::Open).then_some(load_report.planned),
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
-        probes: probe_coverage(&ledger, &probed, target::probes::PROBE_EVERY),
+        probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
     };
     let findings = checks::judge(&plan, &ledger, &data);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
@@ -613,24 +613,6 @@ pub fn report_main(dir: &Path) -> ExitCode {
         None,
     );
     ExitCode::from(if outcome.unwritten { 3 } else { 0 })
-}
-
-/// Asks the collector for the ledger, measured up to `end_ms`.
-async fn finish_collector(
-    req_tx: &mpsc::Sender<Request>,
-    end_ms: u32,
-) -> Result<(Ledger, Progress), String> {
-    let (reply_tx, reply_rx) = oneshot::channel();
-    req_tx
-        .send(Request::Finish {
-            end_ms,
-            reply: reply_tx,
-        })
-        .await
-        .map_err(|_| "the collector stopped early".to_string())?;
-    reply_rx
-        .await
-        .map_err(|_| "the collector stopped early".to_string())
 }
 
 async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progress> {
@@ -716,10 +698,4 @@ pub async fn check_reachable(endpoints: &[TargetEndpoint]) -> Result<(), String>
             .collect::<Vec<_>>()
             .join(", ")
     ))
-}
-
-/// A short id for this run's tracking ids, from the seed and the clock.
-fn run_id(seed: u64) -> String {
-    let x = now_us() ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!("{:06x}", (x ^ (x >> 24)) & 0xff_ffff)
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use fake_remotes::{Envelope, MessageSink, Reply};
+use fake_remotes::{Envelope, MessageSink, RemoteReply};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -41,11 +41,11 @@ pub enum NodeControl {
 pub struct NodeSink {
     pub node: Arc<str>,
     pub next_id: Arc<AtomicU64>,
-    pub queue: mpsc::UnboundedSender<Incoming>,
+    pub queue: mpsc::Sender<Incoming>,
 }
 
 impl MessageSink for NodeSink {
-    async fn deliver(&self, envelope: Envelope, body: Bytes) -> Reply {
+    async fn deliver(&self, envelope: Envelope, body: Bytes) -> RemoteReply {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let received = format!(
             "Received: from {} ([{}])\r\n\tby {} (mailquake-embedded) with ESMTP id {id:X};\r\n\t{}\r\n",
@@ -62,9 +62,9 @@ impl MessageSink for NodeSink {
             rcpts: envelope.rcpts,
             body: stamped.freeze(),
         };
-        match self.queue.send(incoming) {
-            Ok(()) => Reply::new(250, format!("2.0.0 Ok: queued as {id:X}")),
-            Err(_) => Reply::new(451, "4.3.0 queue unavailable, try again"),
+        match self.queue.send(incoming).await {
+            Ok(()) => RemoteReply::new(250, format!("2.0.0 Ok: queued as {id:X}")),
+            Err(_) => RemoteReply::new(451, "4.3.0 queue unavailable, try again"),
         }
     }
 }
@@ -87,7 +87,7 @@ struct Stored {
 pub async fn run_queue(
     config: RelayConfig,
     mut policy: Box<dyn QueuePolicy>,
-    mut incoming: mpsc::UnboundedReceiver<Incoming>,
+    mut incoming: mpsc::Receiver<Incoming>,
     mut control: mpsc::UnboundedReceiver<NodeControl>,
     shutdown: CancellationToken,
 ) {

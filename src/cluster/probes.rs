@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
+// The sample type is the collector's: probes report to it.
+pub use crate::collector::event::QueueDepth;
 use crate::collector::Event;
 use crate::scenario::Probe;
 
@@ -17,14 +19,6 @@ use crate::scenario::Probe;
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// A probe command slower than this counts as failed.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Queue contents at one moment: messages held, and per recipient domain the messages
-/// with at least one recipient there still to deliver.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct QueueDepth {
-    pub total: u32,
-    pub by_domain: Vec<(String, u32)>,
-}
 
 /// A probe ready to sample: the node's host name and how to ask it.
 #[derive(Clone, Debug)]
@@ -63,7 +57,7 @@ pub async fn prepare(probes: &[Probe]) -> Result<Vec<NodeProbe>, String> {
 /// Samples every probe each [`PROBE_EVERY`] until `stop`. The nodes of a round are
 /// sampled at once, so one slow node does not make the others' samples late (a sample
 /// more than a period late counts as missed: `checks::completeness`).
-pub async fn run(probes: Vec<NodeProbe>, events: UnboundedSender<Event>, stop: CancellationToken) {
+pub async fn run(probes: Vec<NodeProbe>, events: Sender<Event>, stop: CancellationToken) {
     if probes.is_empty() {
         return;
     }
@@ -80,11 +74,13 @@ pub async fn run(probes: Vec<NodeProbe>, events: UnboundedSender<Event>, stop: C
             round.spawn(async move {
                 let at_us = now_us();
                 let depth = sample(&p.probe).await.ok();
-                let _ = events.send(Event::QueueSample {
-                    node: p.node,
-                    at_us,
-                    depth,
-                });
+                let _ = events
+                    .send(Event::QueueSample {
+                        node: p.node,
+                        at_us,
+                        depth,
+                    })
+                    .await;
             });
         }
         // Dropping the round on `stop` aborts its samples (their commands are killed).
@@ -186,7 +182,7 @@ mod tests {
                 probe: probe.clone(),
             })
             .collect();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let stop = CancellationToken::new();
         let task = tokio::spawn(run(probes, tx, stop.clone()));
         let mut seen = Vec::new();

@@ -5,10 +5,28 @@ pub mod embedded;
 pub mod probes;
 pub mod routes;
 
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 
-use crate::generator::TargetEndpoint;
 use crate::scenario::Endpoint;
+
+/// One SMTP endpoint of the target.
+#[derive(Clone, Debug)]
+pub struct TargetEndpoint {
+    pub addr: SocketAddr,
+    /// As written (`HOST:PORT`): reports name it so, and TLS checks the certificate
+    /// against its host.
+    pub name: String,
+    pub weight: u32,
+}
+
+impl TargetEndpoint {
+    /// The host part of the name (for the TLS server name).
+    pub fn host(&self) -> &str {
+        self.name
+            .rsplit_once(':')
+            .map_or(self.name.as_str(), |(h, _)| h)
+    }
+}
 
 /// Resolves `host:port` endpoints of an external cluster.
 pub fn resolve(endpoints: &[Endpoint]) -> Result<Vec<TargetEndpoint>, String> {
