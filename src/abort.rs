@@ -1,5 +1,6 @@
 //! Why and when a run stopped early. One [`Abort`] per run is handed to every part that
-//! may stop it — the signal handler (`signals`), the timeline (a failed `exec`) — and to
+//! may stop it — the signal handler (`signals`), the timeline (a failed `exec`), the
+//! watches on the target and the remotes (`target/lost.rs`, `remotes/lost.rs`) — and to
 //! the stages that must stop with it (through [`Abort::token`]). The first reason given
 //! is kept (set once, read at the end: no lock), with the wall-clock time it was given,
 //! so the reports can say "interrupted by SIGTERM (at 12.3s)".
@@ -28,6 +29,17 @@ impl Abort {
     pub fn abort(&self, reason: impl Into<String>) {
         let _ = self.why.set((reason.into(), now_us()));
         self.token.cancel();
+    }
+
+    /// Stops the run because `what` (`the target at ADDR`) stopped answering at
+    /// `since_us` (µs since the Unix epoch; said relative to load start `t0_us`), and says
+    /// so on stderr with `how_long` (`silent for 5s`).
+    pub fn stopped_answering(&self, what: &str, since_us: u64, t0_us: u64, how_long: &str) {
+        let reason = format!("{what} stopped answering at {}", fmt_at(since_us, t0_us));
+        crate::report::progress::log_line(&format!(
+            "mailquake: {reason} ({how_long}) — stopping the load"
+        ));
+        self.abort(reason);
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -60,6 +72,12 @@ impl Abort {
             at_s: (at_us.saturating_sub(t0_us) / 1000) as f64 / 1000.0,
         })
     }
+}
+
+/// `at_us` (µs since the Unix epoch) as seconds since load start `t0_us`: `12.3s`
+/// (before load start: `0.0s`).
+pub fn fmt_at(at_us: u64, t0_us: u64) -> String {
+    format!("{:.1}s", at_us.saturating_sub(t0_us) as f64 / 1e6)
 }
 
 #[cfg(test)]

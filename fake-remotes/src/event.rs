@@ -70,6 +70,37 @@ pub enum RemoteEventKind {
         /// The lease's length, in milliseconds.
         lease_ms: u64,
     },
+    /// The faults in force on this remote changed (logged by a served remote's control
+    /// task, whoever changed them), so a run can record faults set by hand too.
+    FaultChanged {
+        /// The kinds of the faults now in force (empty: healed).
+        faults: Vec<String>,
+        source: FaultSource,
+    },
+}
+
+/// What changed a served remote's faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultSource {
+    /// The served scenario's own `faults` timeline.
+    Timeline,
+    /// `PUT`/`DELETE /remotes/NAME/fault` or `POST /reset` on the control API (a run
+    /// attached to it, a person, another tool).
+    Api,
+    /// A lease on faults set through the API ran out.
+    Lease,
+}
+
+impl FaultSource {
+    /// As the JSON writes it: `timeline`, `api`, `lease`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultSource::Timeline => "timeline",
+            FaultSource::Api => "api",
+            FaultSource::Lease => "lease",
+        }
+    }
 }
 
 /// Microseconds since the Unix epoch, now.

@@ -1,6 +1,7 @@
 //! `drain`: after a fault heals, what queued up for its domain is delivered in time.
 //!
-//! The faults judged are those on the remote serving `domain`; overlapping ones are
+//! The faults judged are those on the remote serving `domain`, planned or reported by
+//! the remotes (set by hand on their API: `recorded.rs`); overlapping ones are
 //! merged first (the destination only heals when the last of them ends) and a window
 //! that never ends before the run does is skipped — there is nothing to drain. For each
 //! healed window ending at `E` the population is the mail to `domain` accepted before
@@ -51,6 +52,8 @@ pub(super) fn judge(ledger: &Ledger, plan: &Plan, domain: &str, within: Duration
             |f| matches!(&f.subject, FaultSubject::Remote { remote: r, .. } if *r == remote.name),
         )
         .map(|f| (ms(f.at), f.end().map_or(INF, ms)))
+        // Faults the remotes reported, set by hand too (`collector::fault_log`).
+        .chain(super::recorded::remote_windows(ledger, &remote.name))
         .collect();
     let ends: Vec<u32> = merge_windows(raw)
         .into_iter()

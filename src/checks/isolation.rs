@@ -52,7 +52,7 @@ pub(super) fn judge(
     if windows.is_empty() {
         let why = match during {
             During::Faults => {
-                "the plan injects no remote fault, so there is no fault window to judge".to_string()
+                "no remote fault was in force: none in the plan, none reported by the remotes, so there is no fault window to judge".to_string()
             }
             During::Window { from, to } => {
                 format!("the window {}–{} is empty", fmt_dur(*from), fmt_dur(*to))
@@ -204,7 +204,9 @@ pub(super) fn windows(ledger: &Ledger, plan: &Plan, during: &During) -> Vec<(u32
             let raw = plan
                 .remote_fault_windows(run_end)
                 .into_iter()
-                .map(|(a, b)| (ms(a), ms(b)));
+                .map(|(a, b)| (ms(a), ms(b)))
+                // Faults the remotes reported, set by hand too (`collector::fault_log`).
+                .chain(super::recorded::fault_windows(ledger));
             merge_windows(raw.collect())
         }
         During::Window { from, to } => merge_windows(vec![(ms(*from), ms(*to))]),

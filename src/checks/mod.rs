@@ -11,6 +11,7 @@ mod acceptance;
 mod attribution;
 mod common;
 pub mod completeness;
+pub mod cut;
 mod drain;
 mod fired;
 mod isolation;
@@ -18,6 +19,7 @@ mod no_duplicates;
 mod no_loss;
 mod nodes;
 mod queue;
+pub mod recorded;
 mod routing;
 mod settle_end;
 mod steady_state;
@@ -27,6 +29,7 @@ mod verdict;
 
 pub use common::{fmt_count, fmt_ms, fmt_pct};
 pub use completeness::DataCompleteness;
+pub use cut::Cut;
 pub use steady_state::min_baseline_messages;
 pub use verdict::{Aborted, Verdict};
 
@@ -110,7 +113,11 @@ pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Findi
 /// Judges one check, then makes it inconclusive if its input is incomplete: the detail
 /// says why first, and what was measured stays in `observed`.
 pub fn judge_one(check: &Check, plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Finding {
-    let mut finding = judge_measured(check, plan, ledger);
+    // An aborted run is measured on the timeline as far as it went (`cut.rs`).
+    let mut finding = match &data.cut {
+        Some(cut) => judge_measured(check, &cut.clip(plan), ledger),
+        None => judge_measured(check, plan, ledger),
+    };
     mark_incomplete(&mut finding, data.reasons(check, plan, ledger.end_ms));
     finding
 }

@@ -2,6 +2,7 @@
 //! reference cluster started in-process.
 
 pub mod embedded;
+pub mod lost;
 pub mod probes;
 pub mod routes;
 

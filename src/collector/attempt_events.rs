@@ -75,6 +75,7 @@ impl Collector {
                 // A relay refusal also comes as its RCPT answer (550), logged above.
                 RemoteEventKind::Connected { .. }
                 | RemoteEventKind::LeaseExpired { .. }
+                | RemoteEventKind::FaultChanged { .. }
                 | RemoteEventKind::RelayDenied { .. } => return,
             };
         let remote = self.ledger.attempts.remote_index(&event.remote);

@@ -173,6 +173,8 @@ pub struct Ledger {
     /// Each message's delivery attempts and other events, bounded (`attempts.bin`;
     /// not in `ledger.bin`: the checks do not need it).
     pub attempts: super::attempts::AttemptLog,
+    /// Fault changes the remotes reported, in time order (`fault_log.rs`).
+    pub fault_changes: Vec<super::fault_log::FaultChange>,
 }
 
 /// One remote-fault window of the timeline and how often the fault acted in it.

@@ -5,6 +5,7 @@
 mod attempt_events;
 pub mod attempts;
 pub mod event;
+pub mod fault_log;
 mod fired;
 pub mod ledger;
 mod routing;
@@ -190,6 +191,15 @@ impl Collector {
             return;
         }
         let at = self.ms(event.at_us);
+        if let RemoteEventKind::FaultChanged { faults, source } = event.kind {
+            self.ledger.fault_changes.push(fault_log::FaultChange {
+                at_ms: at,
+                remote: event.remote,
+                faults,
+                source,
+            });
+            return;
+        }
         self.log_remote(&event, at);
         let remote = event.remote;
         // The name is kept for misrouting; cloned only the first time a remote is seen.
@@ -212,6 +222,8 @@ impl Collector {
             // A served remote healed itself because a run stopped renewing its lease:
             // about the remote, not this run's mail (it may well be another run's lease).
             RemoteEventKind::LeaseExpired { .. } => {}
+            // Recorded above.
+            RemoteEventKind::FaultChanged { .. } => {}
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {
@@ -293,7 +305,9 @@ pub fn is_canary_event(kind: &RemoteEventKind) -> bool {
         RemoteEventKind::Message { rcpts, .. }
         | RemoteEventKind::Rejected { rcpts, .. }
         | RemoteEventKind::FaultFired { rcpts, .. } => rcpts.as_slice(),
-        RemoteEventKind::Connected { .. } | RemoteEventKind::LeaseExpired { .. } => return false,
+        RemoteEventKind::Connected { .. }
+        | RemoteEventKind::LeaseExpired { .. }
+        | RemoteEventKind::FaultChanged { .. } => return false,
     };
     !rcpts.is_empty()
         && rcpts

@@ -21,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fake_remotes::event::now_us;
 use fake_remotes::{Fault, RemoteEvent};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -71,6 +72,9 @@ pub struct Link {
     /// Events skipped over: gaps in the sequence numbers (the remotes' ring overflowed or
     /// was reset before they were read).
     lost: watch::Receiver<u64>,
+    /// Since when (µs since the Unix epoch) the API has not answered the follower;
+    /// `None` while it answers (see `lost.rs`).
+    down_since: watch::Receiver<Option<u64>>,
 }
 
 /// The control API's token: the scenario's `token:`, else `MAILQUAKE_REMOTES_TOKEN`.
@@ -134,6 +138,7 @@ pub async fn attach(
     let after = snapshot.events.next.saturating_sub(1);
     let (cursor_tx, cursor) = watch::channel(after);
     let (lost_tx, lost) = watch::channel(0);
+    let (down_tx, down_since) = watch::channel(None);
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follow_events(
         client.clone(),
@@ -142,6 +147,7 @@ pub async fn attach(
         Progress {
             cursor: cursor_tx,
             lost: lost_tx,
+            down_since: down_tx,
         },
         stop_follower.clone(),
     ));
@@ -180,6 +186,7 @@ pub async fn attach(
             follower,
             cursor,
             lost,
+            down_since,
         },
     })
 }
@@ -213,6 +220,11 @@ impl Link {
     /// The control API the events come from (`http://HOST:PORT`).
     pub fn url(&self) -> &str {
         &self.client.url
+    }
+
+    /// Since when the control API has not answered (`None` while it answers).
+    pub fn down_since(&self) -> watch::Receiver<Option<u64>> {
+        self.down_since.clone()
     }
 
     /// Heals every remote the run faulted (`DELETE`), then stops following events.
@@ -341,6 +353,8 @@ struct Progress {
     cursor: watch::Sender<u64>,
     /// Events skipped over so far.
     lost: watch::Sender<u64>,
+    /// Since when the API has not answered; `None` while it answers.
+    down_since: watch::Sender<Option<u64>>,
 }
 
 /// Follows `GET /events` from `after`, feeding the collector; follows again from the
@@ -362,6 +376,7 @@ async fn follow_events(
         let failure = match followed {
             Err(e) => e.to_string(),
             Ok(mut stream) => {
+                progress.down_since.send_replace(None);
                 if std::mem::take(&mut broken) {
                     eprintln!("mailquake: following events from {} again", client.url);
                 }
@@ -394,6 +409,10 @@ async fn follow_events(
                 }
             }
         };
+        // Down from the moment it stopped answering, kept across the retries.
+        progress
+            .down_since
+            .send_if_modified(|since| since.is_none() && since.replace(now_us()).is_none());
         if !broken {
             broken = true;
             eprintln!("mailquake: events from {}: {failure}; retrying", client.url);
@@ -460,6 +479,7 @@ mod tests {
         // all 10 are lost.
         let (_stuck_cursor, cursor) = watch::channel(0);
         let (_no_gaps, lost) = watch::channel(0);
+        let (_up, down_since) = watch::channel(None);
         let stuck = Link {
             client: client.clone(),
             stop_appliers: CancellationToken::new(),
@@ -468,12 +488,14 @@ mod tests {
             follower: tokio::spawn(async {}),
             cursor,
             lost,
+            down_since,
         };
         assert_eq!(stuck.catch_up(Duration::from_millis(200)).await, 10);
 
         let (events_tx, mut events) = mpsc::channel(1024);
         let (cursor_tx, cursor) = watch::channel(0);
         let (lost_tx, lost) = watch::channel(0);
+        let (down_tx, down_since) = watch::channel(None);
         let stop_follower = CancellationToken::new();
         let follower = tokio::spawn(follow_events(
             client.clone(),
@@ -482,6 +504,7 @@ mod tests {
             Progress {
                 cursor: cursor_tx,
                 lost: lost_tx,
+                down_since: down_tx,
             },
             stop_follower.clone(),
         ));
@@ -493,6 +516,7 @@ mod tests {
             follower,
             cursor,
             lost,
+            down_since,
         };
         assert_eq!(link.catch_up(Duration::from_secs(10)).await, 8);
         assert_eq!(*link.cursor.borrow(), 10);

@@ -8,6 +8,7 @@
 
 pub mod attach;
 pub mod client;
+pub mod lost;
 pub mod serve;
 
 pub use attach::{attach, AttachError, Attachment, Link};

@@ -82,6 +82,9 @@ struct Header {
     /// Failed queue probe samples: (ms since t0, node index). Absent in older files.
     #[serde(default)]
     probe_failures: Vec<(u32, u8)>,
+    /// Fault changes the remotes reported (`collector::fault_log`). Absent in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fault_changes: Vec<crate::collector::fault_log::FaultChange>,
     records: u64,
     record_size: u32,
 }
@@ -136,6 +139,7 @@ pub fn write_ledger(
         fault_windows: ledger.fault_windows.clone(),
         totals,
         probe_failures: ledger.probe_failures.clone(),
+        fault_changes: ledger.fault_changes.clone(),
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
     };
@@ -262,6 +266,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         fault_windows: header.fault_windows,
         // Read apart, by `mailquake explain` only (attempts.bin).
         attempts: Default::default(),
+        fault_changes: header.fault_changes,
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.
@@ -352,6 +357,12 @@ mod tests {
             shortfall: 3,
             foreign: 1,
             probe_failures: vec![(1_000, 0)],
+            fault_changes: vec![crate::collector::fault_log::FaultChange {
+                at_ms: 1_200,
+                remote: "slow".into(),
+                faults: vec!["tarpit".into()],
+                source: fake_remotes::event::FaultSource::Api,
+            }],
             ..Default::default()
         };
         l.submit_rejections.insert(451, 2);
@@ -430,6 +441,7 @@ mod tests {
             (totals, "s.yaml", Some(why))
         );
         assert_eq!(back.probe_failures, l.probe_failures);
+        assert_eq!(back.fault_changes, l.fault_changes);
 
         // A truncated file is named and refused.
         let bytes = std::fs::read(&path).unwrap();

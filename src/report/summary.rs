@@ -196,9 +196,13 @@ pub struct FaultJson {
     /// `null`: until the end of the run.
     pub for_s: Option<f64>,
     /// How often a remote fault acted in its window (`FaultFired` events); `null` for
-    /// node faults and `exec` actions, and in runs saved before it was counted. `0`
-    /// makes the checks resting on the window inconclusive.
+    /// node faults and `exec` actions, faults beyond the plan, and in runs saved before
+    /// it was counted. `0` makes the checks resting on the window inconclusive.
     pub fired: Option<u64>,
+    /// `scenario` (the plan's timeline), or what the remotes reported changed it:
+    /// `api` (set by hand or by another tool), `timeline` (the served remotes' own),
+    /// `lease` (never begins a window).
+    pub source: String,
 }
 
 impl Summary {
@@ -256,8 +260,22 @@ impl Summary {
                             at_s: f.at.as_secs_f64(),
                             for_s: f.duration.map(|d| d.as_secs_f64()),
                             fired: if remote { fired.next() } else { None },
+                            source: "scenario".into(),
                         }
                     })
+                    .chain(
+                        crate::checks::recorded::beyond_plan(plan, ledger)
+                            .into_iter()
+                            .map(|(remote, from, to, kinds, source)| FaultJson {
+                                subject: format!("remote {remote}"),
+                                fault: kinds.join(" + "),
+                                at_s: f64::from(from) / 1000.0,
+                                // Still in force when measurement stopped: until the end.
+                                for_s: (to < ledger.end_ms).then(|| f64::from(to - from) / 1000.0),
+                                fired: None,
+                                source: source.as_str().into(),
+                            }),
+                    )
                     .collect()
             },
             submit_rejections: ledger.submit_rejections.clone(),

@@ -433,6 +433,18 @@ async fn run_stages(
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
+    // Remotes or a target that stop answering abort the run (`remotes/lost.rs`,
+    // `cluster/lost.rs`).
+    let stop_watching = CancellationToken::new();
+    let remotes_watch = link.map(|link| {
+        remotes::lost::watch(
+            link,
+            remotes::lost::GRACE,
+            t0_us,
+            abort.clone(),
+            stop_watching.clone(),
+        )
+    });
     let heal = CancellationToken::new();
     let controls = timeline::Controls {
         remotes: remote_faults,
@@ -471,6 +483,24 @@ async fn run_stages(
         shutdown.clone(),
     ));
 
+    let (generator_events, target_watch) = match &plan.target {
+        Target::Smtp(_) => {
+            let target = endpoints
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (tx, watch) = cluster::lost::tee(
+                events_tx,
+                target,
+                cluster::lost::GRACE,
+                t0_us,
+                abort.clone(),
+            );
+            (tx, Some(watch))
+        }
+        Target::Embedded(_) => (events_tx, None),
+    };
     let generator = generator::run_on_own_thread(
         plan.load.clone(),
         GeneratorConfig {
@@ -484,10 +514,19 @@ async fn run_stages(
             hlog_dir: Some(out_dir.clone()),
             cap: scenario::safety::closed_model_cap(&plan.load, &plan.target, &plan.safety),
         },
-        events_tx,
+        generator_events,
         abort.token().clone(),
     );
     let load_report = generator.await?;
+    // The generator's sender is gone: the watch ends (bounded, should one linger).
+    let target_lost = match target_watch {
+        Some(watch) => tokio::time::timeout(Duration::from_secs(5), watch)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten(),
+        None => None,
+    };
 
     // Settle: wait for the timeline to finish, then for mail in flight, within `settle`.
     let load_end = t0 + plan.load.duration();
@@ -522,6 +561,11 @@ async fn run_stages(
     progress::finish();
     let end_ms = wiring::end_ms(t0.elapsed());
     let finished = wiring::finish_collector(&req_tx, end_ms).await;
+    stop_watching.cancel();
+    let remotes_lost = match remotes_watch {
+        Some(watch) => watch.await.ok().flatten(),
+        None => None,
+    };
     heal.cancel();
     let problems = timeline.await.unwrap_or_default();
     let _ = collector.await;
@@ -535,6 +579,12 @@ async fn run_stages(
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
+        cut: checks::cut::at_abort(
+            abort.reason(t0_us).as_ref(),
+            remotes_lost.into_iter().chain(target_lost).min(),
+            t0_us,
+            end_ms,
+        ),
     };
     let findings = checks::judge(&plan, &ledger, &data);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);

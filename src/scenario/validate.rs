@@ -166,7 +166,7 @@ pub fn plan(
     let checks = checks::checks(
         &cx,
         &raw.checks,
-        remotes.as_deref(),
+        (remotes.as_deref(), external.is_some()),
         &load,
         &faults,
         &probes,

@@ -9,6 +9,7 @@ mod generator;
 mod generator_tls;
 mod heal;
 mod lease;
+mod lost;
 mod out_dir;
 mod postfix;
 mod preflight;

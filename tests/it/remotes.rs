@@ -263,3 +263,54 @@ fn sigterm_during_an_attached_run_heals_the_remotes_it_faulted() {
         "healed and recorded: {journal}"
     );
 }
+
+/// The remotes' counters mean the same wherever they are read: summary.json (fed from
+/// the remotes' event stream), `GET /remotes` and `/metrics` of the process serving them
+/// agree on every counter of every remote, `rejected` included (a 451 at the final dot
+/// on `down` for 3 s makes it non-zero).
+#[test]
+fn remote_counters_agree_in_summary_json_get_remotes_and_metrics() {
+    let served = serve(&scenario("served-remotes.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = attached(dir.path(), &format!("http://{}", served.api), |t| {
+        t.replace(
+            "fault: refuse }",
+            "fault: { reply: { stage: dot, code: 451 } } }",
+        )
+    });
+    let out = dir.path().join("out");
+    let o = mailquake_run(&file, &out).run(Duration::from_secs(40));
+    assert!(matches!(o.code, Some(0 | 1)), "{}\n{}", o.stdout, o.stderr);
+    let summary = Summary::read(&out);
+    let served_now = remotes(served.api);
+    let (status, metrics) = http(served.api, "GET", "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    let names = [
+        "connections",
+        "rcpts",
+        "messages",
+        "rejected",
+        "faults_fired",
+        "relay_denied",
+    ];
+    for r in served_now["remotes"].as_array().unwrap() {
+        let name = r["name"].as_str().unwrap();
+        for counter in names {
+            let api = r["counters"][counter].as_u64().unwrap();
+            let in_summary = summary["remotes"][name][counter].as_u64().unwrap_or(0);
+            let line = format!("fake_remotes_{counter}_total{{remote=\"{name}\"}} {api}");
+            assert_eq!(
+                in_summary, api,
+                "{name}.{counter}: summary.json vs GET /remotes"
+            );
+            assert!(
+                metrics.lines().any(|l| l == line),
+                "no `{line}` in:\n{metrics}"
+            );
+        }
+    }
+    assert!(
+        summary["remotes"]["down"]["rejected"].as_u64().unwrap() > 0,
+        "the 451 at dot was counted: {summary}"
+    );
+}

@@ -24,7 +24,7 @@ const INVALID: &[(&str, &str)] = &[
     ("greylist_bad_duration.yaml", "11:74: faults[0].fault.greylist.retry_after: invalid duration `soon`: expected a number and a unit, e.g. 500ms, 30s, 2m"),
     ("greylist_zero_retry.yaml", "11:47: faults[0].fault.greylist: greylist retry_after must be more than 0"),
     ("healthy_remote_faulted.yaml", "13:30: checks[0].isolation.healthy[0]: `down.test` is served by remote `down`, which faults[0] targets: a healthy domain's remote must have no fault"),
-    ("isolation_without_faults.yaml", "11:48: checks[0].isolation.during: `during: faults` needs at least one remote fault in `faults`"),
+    ("isolation_without_faults.yaml", "11:48: checks[0].isolation.during: `during: faults` needs at least one remote fault in `faults` (or remotes served elsewhere, whose faults set by hand count)"),
     ("malformed_tab_indent.yaml", "8:2: tabs disallowed within this context (block indentation)"),
     ("max_shortfall_over_100.yaml", "10:18: load.max_shortfall: percentage `150%` is above 100%"),
     ("missing_load.yaml", "2:1: missing required key `load`"),

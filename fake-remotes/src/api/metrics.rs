@@ -45,6 +45,11 @@ const COUNTERS: &[Counter] = &[
         c.faults_fired
     }),
     (
+        "relay_denied",
+        "RCPTs refused because their domain is not this remote's.",
+        |c| c.relay_denied,
+    ),
+    (
         "leases_expired",
         "Times the remote healed itself because a lease ran out.",
         |c| c.leases_expired,

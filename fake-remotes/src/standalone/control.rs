@@ -24,6 +24,7 @@ use super::lease::{Lease, LeaseView};
 use super::log::{EventLog, Page};
 use super::runs::RunCounts;
 use super::TimelineEntry;
+use crate::event::FaultSource;
 use crate::{Fault, RemoteEvent, RemoteEventKind};
 
 /// Events taken from the channel per turn of the loop.
@@ -208,13 +209,23 @@ impl RemoteState {
         }
     }
 
-    fn publish(&self) {
+    /// Puts the faults in force; a change is returned as the event that logs it.
+    fn publish(&self, source: FaultSource) -> Option<RemoteEvent> {
         let faults = self.in_force().0.to_vec();
-        self.remote.faults.send_if_modified(|current| {
+        let kinds = faults.iter().map(|f| f.kind().to_string()).collect();
+        let changed = self.remote.faults.send_if_modified(|current| {
             let changed = *current != faults;
             *current = faults;
             changed
         });
+        changed.then(|| RemoteEvent {
+            at_us: crate::event::now_us(),
+            remote: self.remote.name.clone(),
+            kind: RemoteEventKind::FaultChanged {
+                faults: kinds,
+                source,
+            },
+        })
     }
 
     fn view(&self) -> RemoteView {
@@ -340,6 +351,7 @@ impl ControlTask {
             RemoteEventKind::FaultFired { .. } => c.faults_fired += 1,
             RemoteEventKind::LeaseExpired { .. } => c.leases_expired += 1,
             RemoteEventKind::RelayDenied { .. } => c.relay_denied += 1,
+            RemoteEventKind::FaultChanged { .. } => {}
         }
     }
 
@@ -354,6 +366,7 @@ impl ControlTask {
                 lease,
                 reply,
             } => {
+                let mut changed = None;
                 let result = match self.remotes.iter_mut().find(|r| r.remote.name == remote) {
                     Some(state) => {
                         // Healthy has nothing to heal: no lease to keep.
@@ -361,21 +374,25 @@ impl ControlTask {
                             .filter(|_| !faults.is_empty())
                             .map(Lease::starting_now);
                         state.api = Some(faults);
-                        state.publish();
+                        changed = state.publish(FaultSource::Api);
                         Ok(state.view())
                     }
                     None => Err(self.unknown(&remote)),
                 };
+                self.log_changes(changed);
                 let _ = reply.send(result);
             }
             Request::Reset(reply) => {
+                let mut changed = Vec::new();
                 for state in &mut self.remotes {
                     state.api = Some(Vec::new());
                     state.lease = None;
                     state.counters = Counters::default();
-                    state.publish();
+                    changed.extend(state.publish(FaultSource::Api));
                 }
                 self.log.clear();
+                // The healing is the first thing the fresh log says.
+                self.log_changes(changed);
                 self.runs = RunCounts::default();
                 let _ = reply.send(self.log_view());
             }
@@ -435,12 +452,25 @@ impl ControlTask {
                 .filter(|(entry, on)| **on && entry.remote == remote)
                 .map(|(entry, _)| entry.fault.clone())
                 .collect();
+            let mut changed = None;
             if let Some(state) = self.remotes.iter_mut().find(|r| r.remote.name == remote) {
                 state.timeline = faults;
                 state.api = None;
                 state.lease = None;
-                state.publish();
+                changed = state.publish(FaultSource::Timeline);
             }
+            self.log_changes(changed);
+        }
+    }
+
+    /// Logs fault changes (counted nowhere: they are not traffic).
+    fn log_changes(&mut self, changes: impl IntoIterator<Item = RemoteEvent>) {
+        let before = self.log.next();
+        for event in changes {
+            self.log.push(event);
+        }
+        if self.log.next() != before {
+            self.next_tx.send_replace(self.log.next());
         }
     }
 
@@ -460,12 +490,13 @@ impl ControlTask {
             };
             state.lease = None;
             state.api = Some(Vec::new());
-            state.publish();
+            let changed = state.publish(FaultSource::Lease);
             expired.push(RemoteEvent {
                 at_us: crate::event::now_us(),
                 remote: state.remote.name.clone(),
                 kind,
             });
+            expired.extend(changed);
         }
         for event in expired {
             self.count(&event);
@@ -566,6 +597,67 @@ mod tests {
         shutdown.cancel();
         task.await.unwrap();
         assert_eq!(control.snapshot().await.unwrap_err(), Stopped);
+    }
+
+    /// Every change of the faults in force is logged with what made it: the timeline,
+    /// the API (a hand-set fault too), a lease running out; a setting that changes
+    /// nothing is not.
+    #[tokio::test(start_paused = true)]
+    async fn fault_changes_are_logged_with_their_source() {
+        let (down, mut faults) = remote("down");
+        let (_events_tx, events_rx) = mpsc::channel(16);
+        let shutdown = CancellationToken::new();
+        let t0 = Instant::now();
+        let timeline = vec![entry(1, Some(1), Fault::REFUSE)];
+        let (control, _task) = spawn(vec![down], timeline, t0, events_rx, 100, shutdown.clone());
+        faults.changed().await.unwrap(); // refuse, at 1 s
+        faults.changed().await.unwrap(); // healed, at 2 s
+        for _ in 0..2 {
+            control
+                .set_faults("down", vec![Fault::Blackhole], None)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        control
+            .set_faults("down", vec![], None)
+            .await
+            .unwrap()
+            .unwrap();
+        control
+            .set_faults("down", vec![Fault::REFUSE], Some(Duration::from_secs(3)))
+            .await
+            .unwrap()
+            .unwrap();
+        faults.borrow_and_update();
+        faults.changed().await.unwrap(); // the lease ran out
+        let changes: Vec<(Vec<String>, FaultSource)> = control
+            .events(0, 100)
+            .await
+            .unwrap()
+            .lines
+            .iter()
+            .filter_map(|line| {
+                let line: super::super::log::SequencedEvent = serde_json::from_slice(line).unwrap();
+                match line.event.kind {
+                    RemoteEventKind::FaultChanged { faults, source } => Some((faults, source)),
+                    _ => None,
+                }
+            })
+            .collect();
+        let kinds = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            changes,
+            vec![
+                (kinds(&["refuse"]), FaultSource::Timeline),
+                (kinds(&[]), FaultSource::Timeline),
+                (kinds(&["blackhole"]), FaultSource::Api),
+                (kinds(&[]), FaultSource::Api),
+                (kinds(&["refuse"]), FaultSource::Api),
+                (kinds(&[]), FaultSource::Lease),
+            ]
+        );
+        shutdown.cancel();
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! Which fault windows the time charts shade, and where their labels go: one lane (a thin
 //! band row along the top of the plot) per remote, so the labels of overlapping or
 //! adjacent faults never overlap. [`fault_windows`] is the one place the windows come
-//! from (today the plan's faults); a fault without an end is shaded to the run's end.
+//! from (the plan's faults, and the faults the remotes reported beyond the plan); a fault
+//! without an end is shaded to the run's end.
 
 use super::time_chart::Window;
+use crate::collector::fault_log::RecordedWindow;
 use crate::report::series::fault_label;
 use crate::report::JudgedRun;
 use crate::scenario::{FaultSubject, FaultWindow};
@@ -17,8 +19,28 @@ const GAP_PX: f64 = 4.0;
 /// The faults the time charts shade: remote faults (one lane per remote) and node faults
 /// (node and `exec` windows, drawn along the top edge). Ends are resolved: a fault
 /// without an end, or one past the run's end, ends at the run's end (`ledger.end_ms`).
+/// Faults the remotes reported beyond the plan (set by hand) are remote faults too, in
+/// their remote's lane, labelled with what set them (`refuse@down (api)`).
 pub fn fault_windows(run: &JudgedRun) -> (Vec<Window>, Vec<Window>) {
-    windows_of(&run.plan.faults, run.ledger.end_ms)
+    let end = run.ledger.end_ms;
+    let (mut remote, node) = windows_of(&run.plan.faults, end);
+    remote.extend(recorded_of(
+        crate::checks::recorded::beyond_plan(&run.plan, &run.ledger),
+        end,
+    ));
+    (remote, node)
+}
+
+/// Windows of faults the remotes reported (not the plan's), cut at `end`.
+fn recorded_of(recorded: Vec<RecordedWindow>, end: u32) -> impl Iterator<Item = Window> {
+    recorded
+        .into_iter()
+        .map(move |(remote, from, to, kinds, source)| Window {
+            from_ms: from.min(end),
+            to_ms: to.min(end),
+            label: format!("{}@{remote} ({})", kinds.join("+"), source.as_str()),
+            lane: remote,
+        })
 }
 
 /// [`fault_windows`] of these faults in a run that ended at `end` (ms since load start).
@@ -241,5 +263,44 @@ mod tests {
         );
         let lanes = layout(&remote, 7_500, 0.0, 750.0);
         assert_eq!(lanes[0].faults[0].to_x, 750.0);
+    }
+
+    #[test]
+    fn faults_set_by_hand_share_their_remotes_lane_and_say_who() {
+        use fake_remotes::event::FaultSource;
+        let recorded = vec![
+            (
+                "down".to_string(),
+                3_000,
+                9_000,
+                vec!["refuse".to_string()],
+                FaultSource::Api,
+            ),
+            (
+                "slow".to_string(),
+                500,
+                1_500,
+                vec!["tarpit".to_string(), "greylist".to_string()],
+                FaultSource::Timeline,
+            ),
+        ];
+        let mut windows = vec![w("down", 1_000, 2_000, "blackhole@down")];
+        windows.extend(recorded_of(recorded, 8_000));
+        let got: Vec<(&str, u32, u32, &str)> = windows
+            .iter()
+            .map(|w| (w.lane.as_str(), w.from_ms, w.to_ms, w.label.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("down", 1_000, 2_000, "blackhole@down"),
+                ("down", 3_000, 8_000, "refuse@down (api)"),
+                ("slow", 500, 1_500, "tarpit+greylist@slow (timeline)"),
+            ]
+        );
+        let lanes = layout(&windows, 8_000, 0.0, 800.0);
+        assert_eq!(lanes.len(), 2);
+        assert_eq!(lanes[0].faults.len(), 2);
+        assert_no_overlap(&lanes);
     }
 }

@@ -8,10 +8,12 @@ use super::load::IndexedFaults;
 use super::*;
 use crate::scenario::units;
 
+/// `(remotes, served elsewhere)`: remotes served elsewhere may be faulted by hand during
+/// the run, so `during: faults` needs no fault of the scenario's there.
 pub(super) fn checks(
     cx: &Cx,
     raw: &Spanned<Vec<Spanned<RawCheck>>>,
-    remotes: Option<&[RemoteSpec]>,
+    (remotes, elsewhere): (Option<&[RemoteSpec]>, bool),
     load: &Load,
     faults: &IndexedFaults,
     probes: &[Probe],
@@ -33,7 +35,7 @@ pub(super) fn checks(
                 &format!("{p}.isolation"),
                 entry.referenced,
                 iso,
-                remotes,
+                (remotes, elsewhere),
                 load,
                 faults,
                 warnings,
@@ -205,7 +207,7 @@ fn isolation(
     p: &str,
     at: Location,
     raw: &RawIsolation,
-    remotes: Option<&[RemoteSpec]>,
+    (remotes, elsewhere): (Option<&[RemoteSpec]>, bool),
     load: &Load,
     faults: &IndexedFaults,
     warnings: &mut Vec<String>,
@@ -240,14 +242,17 @@ fn isolation(
     }
     let during = match &raw.during.value {
         RawDuring::Faults => {
-            if !faults
-                .iter()
-                .any(|(_, f)| matches!(f.subject, FaultSubject::Remote { .. }))
+            // Remotes served elsewhere: the faults set on them by hand count too (and
+            // the check is inconclusive if none happened).
+            if !elsewhere
+                && !faults
+                    .iter()
+                    .any(|(_, f)| matches!(f.subject, FaultSubject::Remote { .. }))
             {
                 return Err(cx.err(
                     raw.during.referenced,
                     format!("{p}.during"),
-                    "`during: faults` needs at least one remote fault in `faults`",
+                    "`during: faults` needs at least one remote fault in `faults` (or remotes served elsewhere, whose faults set by hand count)",
                 ));
             }
             During::Faults
