@@ -244,15 +244,8 @@ pub async fn exec_in(command: &str, cwd: Option<&std::path::Path>) -> Result<(),
 
 /// (offset, window index, on/off), in time order; at equal times "off" goes first.
 pub fn transitions(windows: &[FaultWindow]) -> Vec<(Duration, usize, bool)> {
-    let mut t: Vec<(Duration, usize, bool)> = Vec::new();
-    for (i, w) in windows.iter().enumerate() {
-        t.push((w.at, i, true));
-        if let Some(end) = w.end() {
-            t.push((end, i, false));
-        }
-    }
-    t.sort_by_key(|(at, i, on)| (*at, *on, *i));
-    t
+    // Shared with standalone remotes' timeline: the same order wherever faults run.
+    fake_remotes::standalone::start::transitions(windows.iter().map(|w| (w.at, w.end())))
 }
 
 /// Pushes the combined faults in force on `subject`'s remote or node.

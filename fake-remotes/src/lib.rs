@@ -22,7 +22,8 @@
 //! a set of remotes runs its fault timeline from start-up and answers a control API
 //! ([`api`]) to watch counters, follow events and switch faults live.
 //! Scenario files are read under limits ([`scenario_input`]: a regular file of at most
-//! 1 MiB, bounded YAML), by the binary here and by mailquake alike.
+//! 1 MiB, bounded YAML), by the binary here and by mailquake alike; their `remotes:` and
+//! `faults:` sections are read and checked by one implementation ([`scenario`]).
 //!
 //! This crate never depends on `mailquake`.
 
@@ -36,6 +37,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod headers;
 pub mod limits;
+pub mod scenario;
 pub mod scenario_input;
 pub mod server;
 mod session;

@@ -9,41 +9,39 @@
 //! or command line · 3 the run could not be carried out, the operator aborted it, or a
 //! report could not be written (the others are; one line names it).
 
+mod live;
+mod local_remotes;
 pub(crate) mod wiring;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use fake_remotes::event::now_us;
-use fake_remotes::standalone::remote_seed;
-use fake_remotes::{serve, CountingSink, Fault, RemoteEvent, ServerConfig};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use live::{ask_progress, show_progress};
+use local_remotes::{start_remotes, RemoteSet};
 
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
 use crate::checks::DataCompleteness;
 use crate::cluster::embedded::node::NodeControl;
 use crate::cluster::{self, embedded};
-use crate::collector::{Progress, Request};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
 use crate::out_dir::{self, Rescue};
 use crate::remotes::{self, AttachError, Attachment, Link};
-use crate::report::progress::{self, LiveProgress, Snapshot};
+use crate::report::progress;
 use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
 use crate::scenario::{self, LoadModel, Plan, Target};
 use crate::signals::StopSignals;
 use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
 use crate::{checks, timeline};
-
-/// How often the live progress is updated while a run goes.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// `mailquake run FILE [--out DIR] [--skip-preflight]`.
 pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
@@ -275,68 +273,6 @@ pub async fn run_with_abort(
     .await;
     link.heal().await;
     Ok(result?)
-}
-
-/// The fake remotes as the stages see them, wherever they run.
-struct RemoteSet {
-    /// Lower-case domain → the address of the remote serving it.
-    routes: HashMap<String, SocketAddr>,
-    /// The timeline's fault switch per remote.
-    faults: HashMap<String, watch::Sender<Vec<Fault>>>,
-    /// What the remotes see, for the collector.
-    events: mpsc::Receiver<RemoteEvent>,
-}
-
-/// Binds and starts the scenario's remotes in this process.
-fn start_remotes(plan: &Plan, shutdown: &CancellationToken) -> Result<RemoteSet, String> {
-    let (remote_tx, remote_rx) = mpsc::channel(fake_remotes::event::CHANNEL_CAPACITY);
-    let mut remote_faults: HashMap<String, watch::Sender<Vec<Fault>>> = HashMap::new();
-    let mut routes: HashMap<String, SocketAddr> = HashMap::new();
-    for (i, spec) in plan.remotes.iter().enumerate() {
-        // Bound the way a remote re-binds after a `refuse`, so the address stays usable.
-        let listener = fake_remotes::bind(spec.listen).map_err(|e| {
-            format!(
-                "remote `{}`: cannot listen on {}: {e}",
-                spec.name, spec.listen
-            )
-        })?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let (faults_tx, faults_rx) = watch::channel(Vec::new());
-        let config = ServerConfig {
-            name: spec.name.clone(),
-            hostname: format!("{}.remote.test", spec.name),
-            faults: faults_rx,
-            seed: remote_seed(plan.seed, i),
-            max_message_size: 64 << 20,
-            idle_timeout: Duration::from_secs(300),
-            // Offered like a real MX; the relay client does not use it.
-            starttls: true,
-            auth: None,
-            // An MX for its own domains only: mail sent to the wrong remote is refused
-            // as a real MX refuses it, and the collector counts it misrouted.
-            serves: Some(spec.domains.clone()),
-        };
-        let sink = CountingSink {
-            name: spec.name.clone(),
-            events: remote_tx.clone(),
-        };
-        tokio::spawn(serve(
-            listener,
-            config,
-            sink,
-            remote_tx.clone(),
-            shutdown.clone(),
-        ));
-        remote_faults.insert(spec.name.clone(), faults_tx);
-        for d in &spec.domains {
-            routes.insert(d.to_ascii_lowercase(), addr);
-        }
-    }
-    Ok(RemoteSet {
-        routes,
-        faults: remote_faults,
-        events: remote_rx,
-    })
 }
 
 /// Everything after the remotes are up: target, timeline, load, settle, verdict.
@@ -663,55 +599,6 @@ pub fn report_main(dir: &Path) -> ExitCode {
         None,
     );
     ExitCode::from(if outcome.unwritten { 3 } else { 0 })
-}
-
-async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progress> {
-    let (tx, rx) = oneshot::channel();
-    req_tx.send(Request::Progress(tx)).await.ok()?;
-    rx.await.ok()
-}
-
-/// Live progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
-async fn show_progress(
-    req_tx: mpsc::Sender<Request>,
-    t0: Instant,
-    plan: Plan,
-    stop: CancellationToken,
-) {
-    let total = plan.load.duration().max(plan.timeline_end());
-    let mut live = LiveProgress::start(total);
-    let mut tick = tokio::time::interval_at(t0 + PROGRESS_EVERY, PROGRESS_EVERY);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        let Some(p) = ask_progress(&req_tx).await else {
-            return;
-        };
-        let elapsed = t0.elapsed();
-        let (phase, ends_by) = if elapsed < plan.load.duration() {
-            ("load", total)
-        } else if elapsed < total {
-            ("faults", total)
-        } else {
-            ("settle", total + plan.settle)
-        };
-        let active: Vec<String> = plan
-            .faults
-            .iter()
-            .filter(|f| f.at <= elapsed && f.end().is_none_or(|e| e > elapsed))
-            .map(|f| f.subject.short())
-            .collect();
-        live.update(&Snapshot {
-            phase,
-            elapsed,
-            total: ends_by,
-            totals: p,
-            faults: &active,
-            queue_depth: (!plan.probes.is_empty()).then_some(p.queued),
-        });
-    }
 }
 
 /// The generator's SMTP client settings: EHLO name, timeouts, STARTTLS, AUTH.

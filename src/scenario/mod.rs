@@ -1,4 +1,4 @@
-//! Scenario files: YAML → raw serde mirror (`raw.rs`) → validated [`Plan`] (`validate.rs`).
+//! Scenario files: YAML → raw serde mirror (`raw/`) → validated [`Plan`] (`validate.rs`).
 //! Errors carry `file:line:col`, the key path and what was expected, on one line.
 //!
 //! Only the first problem is reported: the user fixes it and runs `validate` again. Both
@@ -13,7 +13,6 @@ mod raw;
 pub mod safety;
 pub mod units;
 mod validate;
-mod yaml;
 
 pub use plan::*;
 
@@ -68,7 +67,7 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 /// Reads and validates again a scenario whose remotes are served elsewhere, now that
 /// the remotes found there are known (attach time; see `validate/external.rs`).
 pub fn load_attached(path: &Path, served: &[RemoteSpec]) -> Result<Plan, ScenarioError> {
-    let raw = yaml::deserialize(&read(path)?, path)?;
+    let raw = deserialize(&read(path)?, path)?;
     validate::plan(raw, path, Some(served))
 }
 
@@ -84,9 +83,21 @@ pub fn read(path: &Path) -> Result<String, ScenarioError> {
     })
 }
 
+/// YAML text → the raw mirror (`fake_remotes::scenario::yaml`, which words errors for
+/// the `fake-remotes` reader alike).
+fn deserialize(text: &str, file: &Path) -> Result<raw::RawScenario, ScenarioError> {
+    fake_remotes::scenario::yaml::deserialize(text).map_err(|e| ScenarioError {
+        file: file.to_owned(),
+        line: e.line,
+        col: e.col,
+        path: e.path,
+        message: e.message,
+    })
+}
+
 /// Validates scenario text; `file` is only used in messages and as [`Plan::source`].
 pub fn parse(text: &str, file: &Path) -> Result<Plan, ScenarioError> {
-    let raw = yaml::deserialize(text, file)?;
+    let raw = deserialize(text, file)?;
     validate::plan(raw, file, None)
 }
 
@@ -151,6 +162,8 @@ fn plural(n: usize, what: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_faults;
 #[cfg(test)]
 mod tests_load;
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! YAML by `validate.rs`; nothing here can be inconsistent (every fault names a known
 //! remote or node, every checked domain is served, the mix sums to 100%).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,10 +9,10 @@ use fake_remotes::Fault;
 
 use crate::smtp::{Credentials, TlsMode};
 
-/// The domain of VERP senders: bounces (DSNs) come back here.
-pub const BOUNCE_DOMAIN: &str = "bounces.test";
-/// Name of the implicit remote that collects bounces when the scenario declares none.
-pub const BOUNCE_REMOTE: &str = "bounces";
+/// The domain of VERP senders (bounces come back here), and the name of the implicit
+/// remote that collects them when the scenario declares none: the `fake-remotes`
+/// binary adds the same remote.
+pub use fake_remotes::scenario::{BOUNCE_DOMAIN, BOUNCE_REMOTE};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -168,14 +167,10 @@ impl std::fmt::Debug for ExternalRemotes {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct RemoteSpec {
-    pub name: String,
-    pub domains: Vec<String>,
-    /// Where to listen; port 0 picks a free port. For remotes served elsewhere: where
-    /// they listen, as reached from here.
-    pub listen: SocketAddr,
-}
+/// A remote: its name, domains and where it listens (port 0 picks a free port; for
+/// remotes served elsewhere, where they listen as reached from here). The type the
+/// `fake-remotes` reader builds too.
+pub use fake_remotes::standalone::RemoteDef as RemoteSpec;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {

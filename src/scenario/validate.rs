@@ -13,6 +13,7 @@ use super::plan::*;
 use super::raw::*;
 use super::units;
 use super::ScenarioError;
+use fake_remotes::scenario::validate as remote_rules;
 
 mod baseline;
 mod caps;
@@ -24,9 +25,8 @@ mod safety;
 mod settle;
 mod target;
 
-/// Longest step, fault offset or fault window: a week. Long enough for any soak, and
-/// it keeps offset arithmetic far from overflow; typos like `30d` for `30s` are caught.
-const MAX_SPAN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest step, fault offset or fault window: a week (shared with `fake-remotes`).
+use fake_remotes::scenario::MAX_SPAN;
 /// Longest settle, client timeout or backoff.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// Most messages one scenario may plan (the ledger is sized for a 10-million soak).
@@ -38,6 +38,11 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// An error of the rules shared with `fake-remotes`, pointing into this file.
+    fn spec(&self, e: fake_remotes::scenario::SpecError) -> ScenarioError {
+        self.err(e.at, e.path, e.message)
+    }
+
     fn err(
         &self,
         at: Location,
@@ -155,7 +160,7 @@ pub fn plan(
     let external = external::external(&cx, &raw.remotes)?;
     // `None`: served elsewhere and not known yet.
     let remotes = match &external {
-        None => Some(target::remotes(&cx, &raw.remotes)?),
+        None => Some(remote_rules::remotes(&raw.remotes).map_err(|e| cx.spec(e))?),
         Some(_) => served.map(<[RemoteSpec]>::to_vec),
     };
     let mut safety = safety::safety(&cx, &raw)?;
@@ -185,7 +190,9 @@ pub fn plan(
     };
     let mut remotes = remotes.unwrap_or_default();
     match &external {
-        None => target::add_bounce_remote(&cx, &raw.remotes, &mut remotes)?,
+        None => {
+            remote_rules::add_bounce_remote(&raw.remotes, &mut remotes).map_err(|e| cx.spec(e))?
+        }
         Some(_) if served.is_some() => external::bounces_served(&cx, &raw.remotes, &remotes)?,
         Some(_) => {}
     }

@@ -13,6 +13,7 @@ mod lost;
 mod out_dir;
 mod postfix;
 mod preflight;
+mod readers;
 mod remotes;
 mod reports;
 mod routing;

@@ -15,17 +15,18 @@ pub mod file;
 pub mod lease;
 pub mod log;
 pub mod runs;
+pub mod start;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{serve, CountingSink, Fault, ServerConfig};
+use crate::Fault;
 pub use control::{Control, Counters, RemoteView, SetBy, Snapshot};
 pub use lease::LeaseView;
 pub use log::SequencedEvent;
@@ -122,13 +123,7 @@ pub fn bind(config: Config) -> Result<Standalone, StartError> {
     check_api_safety(config.api, config.token.as_deref())?;
     let mut remotes = Vec::new();
     for def in &config.remotes {
-        // Bound the way a remote re-binds after a `refuse`, so the address stays usable.
-        let listener = crate::bind(def.listen).map_err(|e| {
-            StartError::Bind(format!(
-                "remote `{}`: cannot listen on {}: {e}",
-                def.name, def.listen
-            ))
-        })?;
+        let listener = start::bind_remote(def).map_err(StartError::Bind)?;
         let listen = listener.local_addr().unwrap_or(def.listen);
         remotes.push((
             RemoteDef {
@@ -185,30 +180,9 @@ impl Standalone {
         let mut servers = Vec::new();
         let mut known = Vec::new();
         for (i, (def, listener)) in self.remotes.into_iter().enumerate() {
-            let (faults_tx, faults_rx) = watch::channel(Vec::new());
-            let config = ServerConfig {
-                name: def.name.clone(),
-                hostname: format!("{}.remote.test", def.name),
-                faults: faults_rx,
-                seed: remote_seed(self.config.seed, i),
-                max_message_size: 64 << 20,
-                idle_timeout: Duration::from_secs(300),
-                starttls: true,
-                auth: None,
-                // An MX for its own domains only, like a real one.
-                serves: Some(def.domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
-            };
-            let sink = CountingSink {
-                name: def.name.clone(),
-                events: events_tx.clone(),
-            };
-            servers.push(tokio::spawn(serve(
-                listener,
-                config,
-                sink,
-                events_tx.clone(),
-                shutdown.clone(),
-            )));
+            let (faults_tx, server) =
+                start::spawn_remote(&def, listener, self.config.seed, i, &events_tx, &shutdown);
+            servers.push(server);
             known.push(control::Remote {
                 name: def.name,
                 domains: def.domains,

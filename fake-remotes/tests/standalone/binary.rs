@@ -57,13 +57,14 @@ async fn serves_a_scenario_file_and_its_api() {
         .expect("start fake-remotes");
     let stdout = child.stdout.take().unwrap();
     let _guard = Killed(child);
-    // The start-up lines: one per remote, the test CA, then the API. Read on a thread: a
+    // The start-up lines: one per remote (with `bounces`, added as mailquake adds it),
+    // the test CA, then the API. Read on a thread: a
     // blocking pipe.
     let lines = std::thread::spawn(move || {
         BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .take(4)
+            .take(5)
             .collect::<Vec<_>>()
     });
     let lines = tokio::task::spawn_blocking(move || lines.join().unwrap());
@@ -85,6 +86,7 @@ async fn serves_a_scenario_file_and_its_api() {
     };
     let ok = addr_after("fake-remotes: remote ok listening on ");
     let down = addr_after("fake-remotes: remote down listening on ");
+    addr_after("fake-remotes: remote bounces listening on ");
     let api = addr_after("fake-remotes: control API on http://");
     let ca_line = lines
         .iter()
@@ -192,8 +194,8 @@ fn hostile_files_exit_2_with_one_line_quickly() {
         (fifo, format!("is a FIFO (named pipe): {regular}")),
         (big, "the file is 104857600 bytes: a scenario file is at most 1 MiB (1048576 bytes)".into()),
         (write("nul.yaml", "remotes:\n  ok\0: {}\n".into()), "2:5: a NUL byte: this is binary data, a scenario is YAML text".into()),
-        (write("deep.yaml", format!("load: {}", "[".repeat(100_000))), "1:39: nested deeper than 32 levels of maps and lists: a scenario needs a handful".into()),
-        (write("bomb.yaml", bomb), "6:9: more than 100000 YAML values (aliases expanded): a scenario has far fewer; an alias bomb?".into()),
+        (write("deep.yaml", format!("load: {}", "[".repeat(100_000))), "1:39: load: nested deeper than 32 levels of maps and lists: a scenario needs a handful".into()),
+        (write("bomb.yaml", bomb), "6:9: x5[0][2][0][5][4]: more than 100000 YAML values (aliases expanded): a scenario has far fewer; an alias bomb?".into()),
         (write("many.yaml", many), "1002:3: remotes: 10000 remotes: at most 1000 are allowed".into()),
     ];
     for (path, want) in cases {

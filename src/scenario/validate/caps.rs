@@ -7,9 +7,9 @@ use serde_saphyr::Location;
 
 use super::{Cx, RawCheck, RawScenario, RawTarget, ScenarioError};
 
-/// Remotes (each binds a port), their domains together, faults: shared with the
-/// `fake-remotes` reader.
-pub use fake_remotes::scenario_input::{MAX_DOMAINS, MAX_FAULTS, MAX_REMOTES};
+/// The domains of all remotes together (the caps of `remotes` and `faults` are checked
+/// by the rules shared with `fake-remotes`).
+pub use fake_remotes::scenario_input::MAX_DOMAINS;
 /// Entries of `load.steps` and `load.mix`, each on its own.
 pub const MAX_STEPS: usize = 1_000;
 pub const MAX_MIX: usize = 1_000;
@@ -29,35 +29,7 @@ pub(super) fn check(cx: &Cx, raw: &RawScenario) -> Result<(), ScenarioError> {
             format!("{count} {what}: at most {max} are allowed"),
         )
     };
-    let named = &raw.remotes.value.named.0;
-    if let Some((name, _)) = named.get(MAX_REMOTES) {
-        return Err(over(
-            "remotes",
-            named.len(),
-            MAX_REMOTES,
-            name.referenced,
-            "remotes".into(),
-        ));
-    }
-    let total: usize = named.iter().map(|(_, r)| r.domains.value.len()).sum();
-    if total > MAX_DOMAINS {
-        // The domain that crosses the cap, in file order.
-        let mut seen = 0;
-        for (name, remote) in named {
-            let here = remote.domains.value.len();
-            if seen + here > MAX_DOMAINS {
-                let at = remote.domains.value[MAX_DOMAINS - seen].referenced;
-                return Err(over(
-                    "domains in all remotes",
-                    total,
-                    MAX_DOMAINS,
-                    at,
-                    format!("remotes.{}.domains", name.value),
-                ));
-            }
-            seen += here;
-        }
-    }
+    fake_remotes::scenario::validate::remote_caps(&raw.remotes.value).map_err(|e| cx.spec(e))?;
     let steps = &raw.load.steps.value;
     if let Some(step) = steps.get(MAX_STEPS) {
         let path = "load.steps".into();
@@ -84,15 +56,7 @@ pub(super) fn check(cx: &Cx, raw: &RawScenario) -> Result<(), ScenarioError> {
             "load.mix".into(),
         ));
     }
-    if let Some(fault) = raw.faults.get(MAX_FAULTS) {
-        return Err(over(
-            "faults",
-            raw.faults.len(),
-            MAX_FAULTS,
-            fault.referenced,
-            "faults".into(),
-        ));
-    }
+    fake_remotes::scenario::validate::fault_cap(&raw.faults).map_err(|e| cx.spec(e))?;
     if let Some(section) = &raw.target {
         if let RawTarget::Smtp(endpoints) = &section.target {
             if let Some(e) = endpoints.value.get(MAX_ENDPOINTS) {

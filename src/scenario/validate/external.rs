@@ -24,18 +24,7 @@ pub(super) fn external(
 ) -> Result<Option<ExternalRemotes>, ScenarioError> {
     let r = &raw.value;
     let Some((_, url)) = &r.external else {
-        for (name, key) in [
-            ("token", r.token.as_ref().map(|(k, _)| k)),
-            ("lease", r.lease.as_ref().map(|(k, _)| k)),
-        ] {
-            if let Some(key) = key {
-                return Err(cx.err(
-                    key.referenced,
-                    format!("remotes.{name}"),
-                    format!("`{name}` goes with `external: URL` (remotes served elsewhere); `{name}` cannot name a remote"),
-                ));
-            }
-        }
+        fake_remotes::scenario::validate::no_stray_external_keys(r).map_err(|e| cx.spec(e))?;
         return Ok(None);
     };
     if let Some((name, _)) = r.named.0.first() {

@@ -8,6 +8,7 @@ use serde_saphyr::Spanned;
 use super::*;
 use crate::scenario::units::{self, format_percent};
 use crate::smtp::{Credentials, TlsMode};
+use fake_remotes::scenario::validate::Subject;
 
 /// Largest `load.tls.ca` file (a full public CA bundle is about 200 KiB).
 const MAX_CA_BYTES: u64 = 1 << 20;
@@ -387,17 +388,22 @@ pub(super) fn faults(
     for (i, entry) in raw.iter().enumerate() {
         let p = format!("faults[{i}]");
         let f = &entry.value;
-        let subject = if let Some(exec) = &f.exec {
-            exec_subject(cx, &p, f, exec)?
-        } else {
-            let Some(fault) = &f.fault else {
-                return Err(cx.err(
-                    entry.referenced,
-                    p,
-                    "missing `fault` (or `exec`): say what happens",
-                ));
-            };
-            fault_subject(cx, &p, f, fault, entry, remotes, target)?
+        let subject = match remote_rules::subject(&p, entry).map_err(|e| cx.spec(e))? {
+            Subject::Exec(exec) => exec_subject(cx, &p, exec)?,
+            Subject::Remote(remote, kind) => {
+                let fault = remote_rules::remote_fault(&p, remote, kind, remotes)
+                    .map_err(|e| cx.spec(e))?;
+                // The target decides whether it can ever fire (not the remote's rules).
+                if let Some(why) = super::reach::why_never_fires(&fault, target) {
+                    let path = format!("{p}.fault.{}", fault.kind());
+                    return Err(cx.err(kind.referenced, path, why));
+                }
+                FaultSubject::Remote {
+                    remote: remote.value.clone(),
+                    fault,
+                }
+            }
+            Subject::Node(node, kind) => node_subject(cx, &p, node, kind, target)?,
         };
         let at = cx.duration(&f.at, &format!("{p}.at"), MAX_SPAN)?;
 
@@ -428,135 +434,56 @@ pub(super) fn faults(
     Ok(out)
 }
 
-/// The subject of a `fault:` entry: a remote or a node of the embedded target.
-fn fault_subject(
+/// A node fault (`node: nK, fault: stuck`): a node of the embedded target.
+fn node_subject(
     cx: &Cx,
     p: &str,
-    f: &RawFault,
+    node: &Spanned<String>,
     kind: &Spanned<RawFaultKind>,
-    entry: &Spanned<RawFault>,
-    remotes: Option<&[RemoteSpec]>,
     target: &Target,
 ) -> Result<FaultSubject, ScenarioError> {
-    let p = p.to_string();
-    Ok(match (&f.remote, &f.node) {
-        (Some(remote), None) => {
-            let unknown = remotes.filter(|r| !r.iter().any(|r| r.name == remote.value));
-            if let Some(remotes) = unknown {
-                let mut names: Vec<&str> = remotes.iter().map(|r| r.name.as_str()).collect();
-                names.sort_unstable();
-                return Err(cx.err(
-                    remote.referenced,
-                    format!("{p}.remote"),
-                    format!(
-                        "no remote named `{}` (remotes: {})",
-                        remote.value,
-                        names.join(", ")
-                    ),
-                ));
-            }
-            let fault = match &kind.value {
-                RawFaultKind::Remote(fault) => {
-                    // Ranges serde cannot check (probability, reply code); the fault's
-                    // inner values have no spans, so point at the fault itself.
-                    fault.validate().map_err(|m| {
-                        let path = format!("{p}.fault.{}", fault.kind());
-                        cx.err(kind.referenced, path, m)
-                    })?;
-                    if let Some(why) = super::reach::why_never_fires(fault, target) {
-                        let path = format!("{p}.fault.{}", fault.kind());
-                        return Err(cx.err(kind.referenced, path, why));
-                    }
-                    fault.clone()
-                }
-                RawFaultKind::Stuck => {
-                    return Err(cx.err(
-                        kind.referenced,
-                        format!("{p}.fault"),
-                        format!("`stuck` is a node fault; a remote takes {}", remote_kinds()),
-                    ))
-                }
-            };
-            FaultSubject::Remote {
-                remote: remote.value.clone(),
-                fault,
-            }
-        }
-        (None, Some(node)) => {
-            let Target::Embedded(spec) = target else {
-                return Err(cx.err(
-                    node.referenced,
-                    format!("{p}.node"),
-                    "node faults need the embedded target",
-                ));
-            };
-            let known = node
-                .value
-                .strip_prefix('n')
-                .filter(|n| !n.starts_with('0'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .is_some_and(|n| (1..=spec.nodes).contains(&n));
-            if !known {
-                return Err(cx.err(
-                    node.referenced,
-                    format!("{p}.node"),
-                    format!(
-                        "no node named `{}` (nodes: n1..n{})",
-                        node.value, spec.nodes
-                    ),
-                ));
-            }
-            if let RawFaultKind::Remote(other) = &kind.value {
-                return Err(cx.err(
-                    kind.referenced,
-                    format!("{p}.fault"),
-                    format!(
-                        "`{}` is a remote fault; a node takes only `stuck`",
-                        other.kind()
-                    ),
-                ));
-            }
-            FaultSubject::Node {
-                node: node.value.clone(),
-                fault: NodeFault::Stuck,
-            }
-        }
-        (Some(_), Some(node)) => {
-            return Err(cx.err(
-                node.referenced,
-                format!("{p}.node"),
-                "give one of `remote` or `node`, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(cx.err(
-                entry.referenced,
-                p,
-                "missing `remote` or `node`: the fault needs a subject",
-            ))
-        }
+    let Target::Embedded(spec) = target else {
+        return Err(cx.err(
+            node.referenced,
+            format!("{p}.node"),
+            "node faults need the embedded target",
+        ));
+    };
+    let known = node
+        .value
+        .strip_prefix('n')
+        .filter(|n| !n.starts_with('0'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_some_and(|n| (1..=spec.nodes).contains(&n));
+    if !known {
+        return Err(cx.err(
+            node.referenced,
+            format!("{p}.node"),
+            format!(
+                "no node named `{}` (nodes: n1..n{})",
+                node.value, spec.nodes
+            ),
+        ));
+    }
+    if let RawFaultKind::Remote(other) = &kind.value {
+        return Err(cx.err(
+            kind.referenced,
+            format!("{p}.fault"),
+            format!(
+                "`{}` is a remote fault; a node takes only `stuck`",
+                other.kind()
+            ),
+        ));
+    }
+    Ok(FaultSubject::Node {
+        node: node.value.clone(),
+        fault: NodeFault::Stuck,
     })
 }
 
-/// The subject of an `exec:` entry: commands, so no remote, node or fault beside it.
-fn exec_subject(
-    cx: &Cx,
-    p: &str,
-    f: &RawFault,
-    exec: &Spanned<RawExec>,
-) -> Result<FaultSubject, ScenarioError> {
-    let extra = [
-        ("remote", f.remote.as_ref().map(|s| s.referenced)),
-        ("node", f.node.as_ref().map(|s| s.referenced)),
-        ("fault", f.fault.as_ref().map(|s| s.referenced)),
-    ];
-    if let Some((key, Some(at))) = extra.into_iter().find(|(_, at)| at.is_some()) {
-        return Err(cx.err(
-            at,
-            format!("{p}.{key}"),
-            "an `exec` entry runs commands: it takes no `remote`, `node` or `fault`",
-        ));
-    }
+/// The subject of an `exec:` entry (no remote, node or fault beside it: checked by
+/// `remote_rules::subject`): its commands.
+fn exec_subject(cx: &Cx, p: &str, exec: &Spanned<RawExec>) -> Result<FaultSubject, ScenarioError> {
     let e = &exec.value;
     let command = |c: &Spanned<String>, key: &str| -> Result<String, ScenarioError> {
         if c.value.trim().is_empty() {
@@ -575,13 +502,4 @@ fn exec_subject(
         None => run.chars().take(40).collect(),
     };
     Ok(FaultSubject::Exec { name, run, undo })
-}
-
-/// `refuse, unreachable, … or tls`: every remote fault kind, for messages.
-fn remote_kinds() -> String {
-    let kinds = fake_remotes::Fault::KINDS;
-    match kinds.split_last() {
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        None => String::new(),
-    }
 }

@@ -1,6 +1,7 @@
-//! `target:` and `remotes:` (including the implicit bounce collector).
+//! `target:`. (`remotes:`, with the implicit bounce collector, follows the rules shared
+//! with `fake-remotes`: `fake_remotes::scenario::validate`.)
 
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Location;
 
 use super::*;
 
@@ -128,143 +129,7 @@ pub(super) fn is_endpoint(text: &str) -> bool {
 }
 
 /// Letters, digits and `-` in dot-separated labels of 1..=63; an IPv4 address passes too.
-pub(super) fn is_domain(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 253
-        && text.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-pub(super) fn remotes(
-    cx: &Cx,
-    raw: &Spanned<RawRemotes>,
-) -> Result<Vec<RemoteSpec>, ScenarioError> {
-    if raw.value.named.0.is_empty() {
-        return Err(cx.err(
-            raw.referenced,
-            "remotes",
-            "needs at least one remote, e.g. ok: { domains: [ok.test] }",
-        ));
-    }
-    let mut remotes: Vec<RemoteSpec> = Vec::new();
-    for (name, spec) in &raw.value.named.0 {
-        let n = &name.value;
-        let p = format!("remotes.{n}");
-        if n.is_empty()
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(cx.err(
-                name.referenced,
-                "remotes",
-                format!("invalid remote name `{n}`: use letters, digits, `_` or `-`"),
-            ));
-        }
-        if spec.domains.value.is_empty() {
-            return Err(cx.err(
-                spec.domains.referenced,
-                format!("{p}.domains"),
-                "needs at least one domain",
-            ));
-        }
-        let mut domains = Vec::new();
-        for (i, d) in spec.domains.value.iter().enumerate() {
-            let path = format!("{p}.domains[{i}]");
-            let domain = d.value.to_ascii_lowercase();
-            if !is_domain(&domain) {
-                return Err(cx.err(
-                    d.referenced,
-                    path,
-                    format!(
-                        "invalid domain `{}`: expected a name such as ok.test",
-                        d.value
-                    ),
-                ));
-            }
-            let owner = remotes
-                .iter()
-                .find(|r| r.domains.contains(&domain))
-                .map(|r| r.name.as_str());
-            if let Some(owner) = owner {
-                return Err(cx.err(
-                    d.referenced,
-                    path,
-                    format!("domain `{domain}` is served by both `{owner}` and `{n}`: a domain belongs to one remote"),
-                ));
-            }
-            if domains.contains(&domain) {
-                return Err(cx.err(
-                    d.referenced,
-                    path,
-                    format!("domain `{domain}` is listed twice"),
-                ));
-            }
-            domains.push(domain);
-        }
-        let listen = match &spec.listen {
-            // Each remote on its own loopback address, as destinations are apart on the
-            // internet (scenarios/README.md, "Where remotes listen").
-            None => fake_remotes::default_listen(remotes.len(), 0),
-            Some(text) => text.value.0.parse().map_err(|_| {
-                cx.err(
-                    text.referenced,
-                    format!("{p}.listen"),
-                    format!(
-                        "invalid listen address `{}`: expected IP:PORT, e.g. 127.0.0.1:2525 (port 0 picks a free port)",
-                        text.value.0
-                    ),
-                )
-            })?,
-        };
-        remotes.push(RemoteSpec {
-            name: n.clone(),
-            domains,
-            listen,
-        });
-    }
-    Ok(remotes)
-}
-
-/// DSNs come back to [`BOUNCE_DOMAIN`]; if no declared remote serves it, one is added.
-pub(super) fn add_bounce_remote(
-    cx: &Cx,
-    raw: &Spanned<RawRemotes>,
-    remotes: &mut Vec<RemoteSpec>,
-) -> Result<(), ScenarioError> {
-    if remotes
-        .iter()
-        .any(|r| r.domains.iter().any(|d| d == BOUNCE_DOMAIN))
-    {
-        return Ok(());
-    }
-    if let Some((name, _)) = raw
-        .value
-        .named
-        .0
-        .iter()
-        .find(|(n, _)| n.value == BOUNCE_REMOTE)
-    {
-        return Err(cx.err(
-            name.referenced,
-            format!("remotes.{BOUNCE_REMOTE}"),
-            format!(
-                "the remote named `{BOUNCE_REMOTE}` must serve `{BOUNCE_DOMAIN}` (bounces are collected there); add it to its domains or rename the remote"
-            ),
-        ));
-    }
-    remotes.push(RemoteSpec {
-        name: BOUNCE_REMOTE.to_owned(),
-        domains: vec![BOUNCE_DOMAIN.to_owned()],
-        listen: fake_remotes::default_listen(remotes.len(), 0),
-    });
-    Ok(())
-}
+pub(super) use fake_remotes::scenario::validate::is_domain;
 
 /// `target.probes`: queue probes of an external cluster's nodes.
 pub(super) fn probes(

@@ -1,17 +1,28 @@
-//! YAML text → [`RawScenario`], and the deserializer's errors → [`ScenarioError`]: the
-//! location comes from serde-saphyr, the key path from `serde_path_to_error`, the message
-//! is reworded for people (keys, not fields) and kept on one line.
+//! Scenario text → its serde mirror (mailquake's whole file, or the `fake-remotes`
+//! binary's part of it), and the deserializer's errors → a [`YamlError`] both readers
+//! print alike: the location comes from serde-saphyr, the key path from
+//! `serde_path_to_error`, the message is reworded for people (keys, not fields) and kept
+//! on one line.
 
-use std::path::Path;
-
-use fake_remotes::scenario_input;
+use serde::de::DeserializeOwned;
 use serde_saphyr::MessageFormatter;
 
-use super::raw::{failed_entry_key, RawScenario};
-use super::ScenarioError;
+use super::de::failed_entry_key;
+use crate::scenario_input;
+
+/// Why scenario text does not fit its mirror.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    /// 1-based; 0 when unknown.
+    pub line: u64,
+    pub col: u64,
+    /// The key path, e.g. `load.steps[0].rate`; empty for the document itself.
+    pub path: String,
+    pub message: String,
+}
 
 /// Runs the YAML deserializer, keeping the key path of the first error.
-pub fn deserialize(text: &str, file: &Path) -> Result<RawScenario, ScenarioError> {
+pub fn deserialize<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     // One-line errors, and limits on nesting, size and alias expansion.
     let options = scenario_input::yaml_options();
     let mut path = String::new();
@@ -24,14 +35,14 @@ pub fn deserialize(text: &str, file: &Path) -> Result<RawScenario, ScenarioError
         })
     });
     failed_entry_key();
-    result.map_err(|e| yaml_error(&e, &path, text, file))
+    result.map_err(|e| yaml_error(&e, &path, text))
 }
 
 /// `serde_path_to_error`'s path in the words of the file: `load.steps[0].rate`.
 ///
 /// Every `Spanned<T>` adds a `value` segment (it is read as a map `{value, referenced,
 /// defined}`), and the parser adds `?` segments where it has no key; both are dropped.
-/// The key of an [`Entries`](super::raw::Entries) map (`remotes`, `load.mix`) is one of
+/// The key of an [`Entries`](super::de::Entries) map (`remotes`, `load.mix`) is one of
 /// those `?`s: it is filled in from `entry_key`. Such a key may itself be `value`.
 fn key_path(path: &serde_path_to_error::Path, entry_key: Option<String>) -> String {
     use serde_path_to_error::Segment;
@@ -66,7 +77,7 @@ fn key_path(path: &serde_path_to_error::Path, entry_key: Option<String>) -> Stri
     out
 }
 
-fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str, file: &Path) -> ScenarioError {
+fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str) -> YamlError {
     let mut inner = err;
     while let serde_saphyr::Error::WithSnippet { error, .. }
     | serde_saphyr::Error::AliasError { error, .. } = inner
@@ -93,8 +104,7 @@ fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str, file: &Path) ->
     } else {
         people_words(&raw, path)
     };
-    ScenarioError {
-        file: file.to_owned(),
+    YamlError {
         line,
         col,
         path: path.to_owned(),
