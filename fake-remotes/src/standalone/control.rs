@@ -302,6 +302,9 @@ impl ControlTask {
         shutdown: CancellationToken,
     ) {
         let mut batch = Vec::with_capacity(BATCH);
+        // Once every server is gone the channel stays closed: its branch is switched off
+        // (a closed channel is always ready, and polling it would spin).
+        let mut servers_up = true;
         loop {
             let next_change = self.transitions.front().map(|(at, _, _)| t0 + *at);
             let next_expiry = self
@@ -315,10 +318,10 @@ impl ControlTask {
                 Some(request) = requests.recv() => self.answer(request),
                 _ = sleep_until(next_change), if next_change.is_some() => self.advance_timeline(t0),
                 _ = sleep_until(next_expiry), if next_expiry.is_some() => self.expire_leases(),
-                n = events.recv_many(&mut batch, BATCH) => {
+                n = events.recv_many(&mut batch, BATCH), if servers_up => {
                     if n == 0 {
                         // Every server is gone; keep answering the API until shutdown.
-                        events = mpsc::channel(1).1;
+                        servers_up = false;
                         continue;
                     }
                     for event in batch.drain(..) {

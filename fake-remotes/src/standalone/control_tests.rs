@@ -183,3 +183,41 @@ async fn counts_events_logs_them_and_reset_zeroes() {
     assert_eq!(snap.remotes[0].counters, Counters::default());
     shutdown.cancel();
 }
+
+/// Once every server is gone (the events channel closed) the task idles until shutdown
+/// and still answers the API. Under paused time the clock only moves when every task
+/// waits, so a task that spun on the closed channel would hold the hour-long sleep
+/// below forever: the real-time watchdog turns that into a failure.
+#[test]
+fn the_task_idles_once_every_server_is_gone() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (down, _faults) = remote("down");
+            let (events_tx, events_rx) = mpsc::channel(crate::event::CHANNEL_CAPACITY);
+            let shutdown = CancellationToken::new();
+            let (control, task) = spawn(
+                vec![down],
+                vec![],
+                Instant::now(),
+                events_rx,
+                10,
+                shutdown.clone(),
+            );
+            drop(events_tx);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            assert!(control.snapshot().await.is_ok(), "still answers the API");
+            shutdown.cancel();
+            task.await.unwrap();
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the control task spins once its events channel is closed");
+}
