@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -81,9 +82,25 @@ pub struct SlotStats {
     pub replies: [BTreeMap<u16, u64>; PHASES],
 }
 
+/// One phase's latency over one histogram-log interval, every node together: what the
+/// report draws over time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntervalSummary {
+    /// Interval `i` covers `[i × interval, (i + 1) × interval)` since load start.
+    pub interval: u32,
+    pub phase: Phase,
+    pub count: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
 /// Everything the stats task measured, for reports.
 #[derive(Clone, Debug, Default)]
 pub struct PhaseStats {
+    /// The histogram-log interval, and each phase's latency per interval, in order.
+    pub interval: Duration,
+    pub intervals: Vec<IntervalSummary>,
     /// Keyed by (endpoint index, node name).
     pub slots: BTreeMap<(u16, Arc<str>), SlotStats>,
     /// `*.hlog` files written, and the first error writing them, if any.

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::hlog::HlogFiles;
 // The measurement types are neutral (the report renders them); named here too.
-pub use crate::measure::{PhaseHistograms, PhaseStats, SlotStats, NO_BANNER};
+pub use crate::measure::{IntervalSummary, PhaseHistograms, PhaseStats, SlotStats, NO_BANNER};
 use crate::smtp::observe::no_reply;
 use crate::smtp::{FailureKind, Observer, Phase};
 
@@ -217,7 +217,10 @@ pub async fn aggregate(
     interval: Duration,
     mut hlog: Option<HlogFiles>,
 ) -> PhaseStats {
-    let mut stats = PhaseStats::default();
+    let mut stats = PhaseStats {
+        interval,
+        ..PhaseStats::default()
+    };
     let mut open: BTreeMap<u32, IntervalHistograms> = BTreeMap::new();
     // Intervals below this are written.
     let mut written_below = 0u32;
@@ -257,6 +260,18 @@ pub async fn aggregate(
 }
 
 fn write(hlog: &mut Option<HlogFiles>, stats: &mut PhaseStats, i: u32, hists: &IntervalHistograms) {
+    for phase in Phase::ALL {
+        if let Some(h) = hists.all.get(phase) {
+            stats.intervals.push(IntervalSummary {
+                interval: i,
+                phase,
+                count: h.len(),
+                p50_us: h.value_at_quantile(0.50),
+                p99_us: h.value_at_quantile(0.99),
+                max_us: h.max(),
+            });
+        }
+    }
     if let Some(files) = hlog.as_mut() {
         if let Err(e) = files.write_interval(i, hists) {
             stats.hlog_error.get_or_insert(e);
@@ -353,5 +368,27 @@ mod tests {
         assert_eq!(nodes[1].1.phases.get(Phase::Rcpt).unwrap().len(), 3000);
         let eps = stats.by_endpoint();
         assert_eq!(eps.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [0, 1]);
+        // Per interval, by when each reply came: Mail and Rcpt in the first second, the
+        // slow Dot (30 s later) and Quit in interval 30.
+        let per_interval: Vec<(u32, Phase, u64)> = stats
+            .intervals
+            .iter()
+            .map(|s| (s.interval, s.phase, s.count))
+            .collect();
+        assert_eq!(
+            per_interval,
+            [
+                (0, Phase::Mail, 3000),
+                (0, Phase::Rcpt, 3000),
+                (30, Phase::Dot, 1),
+                (30, Phase::Quit, 1)
+            ]
+        );
+        let rcpt = &stats.intervals[1];
+        assert!((100..=199).contains(&rcpt.p50_us), "{rcpt:?}");
+        assert!(
+            rcpt.p50_us <= rcpt.p99_us && rcpt.p99_us <= rcpt.max_us,
+            "{rcpt:?}"
+        );
     }
 }

@@ -48,22 +48,27 @@ pub struct Samples {
 
 impl Samples {
     /// What a finished run has: the queue probes' readings (from the ledger) and each
-    /// phase's latency over the whole load (from the generator's histograms).
-    pub fn from_run(ledger: &crate::collector::Ledger, load: &super::load::LoadJson) -> Samples {
-        let us = |ms: f64| (ms * 1000.0).round() as u64;
+    /// phase's latency per histogram-log interval (from the generator's stats task).
+    pub fn from_run(
+        ledger: &crate::collector::Ledger,
+        stats: &crate::measure::PhaseStats,
+    ) -> Samples {
+        let width = stats.interval.as_millis().min(u128::from(u32::MAX)) as u32;
         Samples {
-            phases: load
-                .phases
-                .0
+            phases: stats
+                .intervals
                 .iter()
-                .map(|(phase, p)| PhaseLatency {
-                    phase: phase.as_str().to_string(),
-                    from_ms: 0,
-                    to_ms: ledger.end_ms,
-                    count: p.count,
-                    p50_us: us(p.p50_ms),
-                    p99_us: us(p.p99_ms),
-                    max_us: us(p.max_ms),
+                .map(|s| {
+                    let from_ms = s.interval.saturating_mul(width);
+                    PhaseLatency {
+                        phase: s.phase.as_str().to_string(),
+                        from_ms,
+                        to_ms: from_ms.saturating_add(width),
+                        count: s.count,
+                        p50_us: s.p50_us,
+                        p99_us: s.p99_us,
+                        max_us: s.max_us,
+                    }
                 })
                 .collect(),
             queue_depths: ledger

@@ -11,6 +11,8 @@ use crate::collector::ledger::{flag, NEVER};
 use crate::collector::Ledger;
 use crate::scenario::FaultWindow;
 
+use super::samples::PhaseLatency;
+
 /// Bucket widths the charts pick from, in seconds: round numbers people read easily.
 const WIDTHS_S: [u32; 14] = [
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
@@ -218,6 +220,29 @@ pub fn fault_label(f: &FaultWindow) -> String {
     f.subject.short()
 }
 
+/// Each SMTP phase's p99 submit latency per bucket (ms), phases in order of first
+/// appearance, `quit` left out (it comes after the message was accepted). A row of
+/// `phases.csv` counts in every bucket its interval overlaps; where several rows fall in
+/// one bucket the bucket shows the highest p99 (the slowest interval, never an average).
+pub fn phase_p99(rows: &[PhaseLatency], buckets: Buckets) -> Vec<(String, Vec<Option<f64>>)> {
+    let mut by_phase: Vec<(String, Vec<Option<f64>>)> = Vec::new();
+    for p in rows.iter().filter(|p| p.phase != "quit" && p.count > 0) {
+        let i = match by_phase.iter().position(|(name, _)| *name == p.phase) {
+            Some(i) => i,
+            None => {
+                by_phase.push((p.phase.clone(), vec![None; buckets.count]));
+                by_phase.len() - 1
+            }
+        };
+        let ms = p.p99_us as f64 / 1000.0;
+        let last = buckets.index(p.to_ms.max(p.from_ms + 1) - 1);
+        for slot in &mut by_phase[i].1[buckets.index(p.from_ms)..=last] {
+            *slot = Some(slot.map_or(ms, |v: f64| v.max(ms)));
+        }
+    }
+    by_phase
+}
+
 /// Labels of the faults in force at any time in `[from_ms, to_ms)`, in timeline order.
 pub fn faults_in_force(faults: &[FaultWindow], from_ms: u32, to_ms: u32) -> Vec<String> {
     faults
@@ -234,6 +259,38 @@ pub fn faults_in_force(faults: &[FaultWindow], from_ms: u32, to_ms: u32) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phase_p99_is_drawn_per_interval() {
+        let row = |phase: &str, from_ms: u32, to_ms: u32, count: u64, p99_us: u64| PhaseLatency {
+            phase: phase.into(),
+            from_ms,
+            to_ms,
+            count,
+            p50_us: p99_us / 2,
+            p99_us,
+            max_us: p99_us * 2,
+        };
+        // Buckets of 2 s over 0..=5999 ms: three buckets; intervals of 1 s.
+        let buckets = Buckets::new(2_000, 5_999);
+        let rows = [
+            row("rcpt", 0, 1_000, 10, 1_000),
+            row("rcpt", 1_000, 2_000, 10, 4_000),
+            row("connect", 0, 1_000, 10, 500),
+            row("rcpt", 4_000, 5_000, 10, 2_000),
+            row("quit", 0, 1_000, 10, 9_000),
+            row("dot", 2_000, 3_000, 0, 7_000),
+            // An interval wider than a bucket shows in every bucket it covers.
+            row("data", 1_000, 6_000, 10, 3_000),
+        ];
+        let got = phase_p99(&rows, buckets);
+        let want: Vec<(String, Vec<Option<f64>>)> = vec![
+            ("rcpt".into(), vec![Some(4.0), None, Some(2.0)]),
+            ("connect".into(), vec![Some(0.5), None, None]),
+            ("data".into(), vec![Some(3.0), Some(3.0), Some(3.0)]),
+        ];
+        assert_eq!(got, want);
+    }
     use crate::collector::MessageRecord;
 
     fn rec(accepted: u32, delivered: u32) -> MessageRecord {

@@ -525,7 +525,7 @@ async fn run_stages(
     let findings = checks::judge(&plan, &ledger, &data);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
-        samples: Samples::from_run(&ledger, &load_json),
+        samples: Samples::from_run(&ledger, &load_report.stats),
         load: LoadSection::new(load_json, submit_replies, problems, data).with_preflight(preflight),
         plan,
         scenario_text,

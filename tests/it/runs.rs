@@ -74,6 +74,20 @@ fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
     assert!(!iso["evidence"].as_array().unwrap().is_empty());
     let stdout = &o.stdout;
     assert!(stdout.contains("✗ isolation"), "{stdout}");
+    // Per-phase latency is kept per interval (1 s by default), so the report can draw it
+    // over time: the 8 s of load give RCPT rows in several intervals.
+    let phases = std::fs::read_to_string(out.path().join("phases.csv")).unwrap();
+    let rcpt: Vec<Vec<u64>> = phases
+        .lines()
+        .filter(|l| l.starts_with("rcpt,"))
+        .map(|l| l.split(',').skip(1).map(|f| f.parse().unwrap()).collect())
+        .collect();
+    assert!(rcpt.len() >= 5, "{phases}");
+    assert!(
+        rcpt.iter().all(|r| r[1] - r[0] == 1000 && r[2] > 0),
+        "{phases}"
+    );
+    assert!(rcpt.windows(2).all(|w| w[0][0] < w[1][0]), "{phases}");
     assert_rerenders_identically(out.path());
 }
 

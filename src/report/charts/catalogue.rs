@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 
 use super::axes::{fmt_latency, fmt_latency_tick, fmt_quantity, Scale};
 use super::bar_chart::{BarChart, BarSeries};
+use super::fault_lanes::fault_windows;
 use super::questions;
 use super::svg::Dash;
 use super::time_chart::{Series, TimeChart, Window};
 use super::{color, Chart, Plot, Section};
 use crate::report::series::{
-    attempts, delivery_latency, domain_counts, fault_label, submit_latency, Buckets, LatencyStats,
+    attempts, delivery_latency, domain_counts, phase_p99, submit_latency, Buckets, LatencyStats,
     ATTEMPT_CLASSES,
 };
 use crate::report::JudgedRun;
-use crate::scenario::FaultSubject;
 
 /// At most this many buckets across a time chart (about 3 px each).
 const MAX_BUCKETS: usize = 240;
@@ -30,21 +30,12 @@ const MAX: &str = "#8e959c";
 struct Frame<'a> {
     run: &'a JudgedRun,
     buckets: Buckets,
-    windows: Vec<(u32, Option<u32>, String)>,
-    node_windows: Vec<(u32, Option<u32>, String)>,
+    windows: Vec<Window>,
+    node_windows: Vec<Window>,
 }
 
 impl Frame<'_> {
     fn chart(&self, id: &str, label: &str, scale: Scale, tick: fn(f64) -> String) -> TimeChart {
-        let w = |v: &Vec<(u32, Option<u32>, String)>| {
-            v.iter()
-                .map(|(from_ms, to_ms, label)| Window {
-                    from_ms: *from_ms,
-                    to_ms: *to_ms,
-                    label: label.clone(),
-                })
-                .collect()
-        };
         TimeChart {
             id: id.to_string(),
             plot: Plot::standard(),
@@ -56,8 +47,8 @@ impl Frame<'_> {
             unit: "",
             y_title: String::new(),
             series: Vec::new(),
-            windows: w(&self.windows),
-            node_windows: w(&self.node_windows),
+            windows: self.windows.clone(),
+            node_windows: self.node_windows.clone(),
             limit: None,
             alarms: Vec::new(),
         }
@@ -76,27 +67,7 @@ impl Frame<'_> {
 
 /// Every section of the report's charts, for this run.
 pub fn sections(run: &JudgedRun) -> Vec<Section> {
-    let ms = |d: std::time::Duration| d.as_millis().min(u128::from(u32::MAX)) as u32;
-    let (mut windows, mut node_windows) = (Vec::new(), Vec::new());
-    for f in &run.plan.faults {
-        let w = (ms(f.at), f.end().map(ms), fault_label(f));
-        match f.subject {
-            FaultSubject::Remote { .. } => windows.push(w),
-            FaultSubject::Node { .. } | FaultSubject::Exec { .. } => node_windows.push(w),
-        }
-    }
-    // Faults the remotes reported beyond the plan (set by hand): shaded too, saying who.
-    for (remote, from, to, kinds, source) in
-        crate::checks::recorded::beyond_plan(&run.plan, &run.ledger)
-    {
-        let by = source.as_str();
-        let open = to >= run.ledger.end_ms;
-        windows.push((
-            from,
-            (!open).then_some(to),
-            format!("{}@{remote} ({by})", kinds.join("+")),
-        ));
-    }
+    let (windows, node_windows) = fault_windows(run);
     let frame = Frame {
         run,
         buckets: Buckets::adaptive(run.ledger.end_ms, MAX_BUCKETS),
@@ -334,19 +305,7 @@ fn submit(f: &Frame) -> Section {
 }
 
 fn phases(f: &Frame) -> Section {
-    let mut by_phase: Vec<(String, Vec<Option<f64>>)> = Vec::new();
-    for p in &f.run.samples.phases {
-        let i = match by_phase.iter().position(|(name, _)| *name == p.phase) {
-            Some(i) => i,
-            None => {
-                by_phase.push((p.phase.clone(), vec![None; f.buckets.count]));
-                by_phase.len() - 1
-            }
-        };
-        let slot = &mut by_phase[i].1[f.buckets.index(p.from_ms)];
-        let ms = p.p99_us as f64 / 1000.0;
-        *slot = Some(slot.map_or(ms, |v: f64| v.max(ms)));
-    }
+    let by_phase = phase_p99(&f.run.samples.phases, f.buckets);
     let (lo, hi) = by_phase
         .iter()
         .flat_map(|(_, v)| v.iter().flatten())
@@ -372,7 +331,7 @@ fn phases(f: &Frame) -> Section {
     single(
         "phases",
         questions::PHASES.into(),
-        "p99 of each SMTP phase of submission (connect, banner, EHLO, MAIL, RCPT, DATA, final dot), per interval, on a log scale.".into(),
+        format!("p99 of each SMTP phase of submission (connect, banner, EHLO, MAIL, RCPT, DATA, final dot) over time, on a log scale: the slowest interval of each {}s bucket. p50 and max per interval are in phases.csv.", f.buckets.width_s()),
         chart.render(),
     )
 }

@@ -6,6 +6,7 @@
 pub mod axes;
 pub mod bar_chart;
 mod catalogue;
+pub mod fault_lanes;
 mod questions;
 pub mod svg;
 pub mod time_chart;

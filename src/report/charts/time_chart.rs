@@ -4,6 +4,7 @@
 //! line up and read the same way.
 
 use super::axes::{fmt_offset, time_ticks, Scale};
+use super::fault_lanes::layout;
 use super::svg::{Dash, Svg};
 use super::{LegendEntry, Plot, FAULT_FILL, FAULT_INK, NODE_FAULT_INK};
 use crate::report::series::Buckets;
@@ -17,13 +18,22 @@ pub struct Series {
     pub values: Vec<Option<f64>>,
 }
 
-/// A shaded stretch of time (a remote fault).
+/// A shaded stretch of time (a fault), ends resolved (see [`super::fault_lanes`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Window {
     pub from_ms: u32,
-    /// `None`: until the end of the chart.
-    pub to_ms: Option<u32>,
+    /// Where it heals, or the run's end if it does not before.
+    pub to_ms: u32,
     pub label: String,
+    /// Its lane: the remote (or node) it acts on.
+    pub lane: String,
 }
+
+/// Height of one remote's fault lane: its band and its label.
+const LANE_PX: f64 = 18.0;
+/// The fault lanes start this far under the plot's top edge, under the row of
+/// "never arrived" markers.
+const LANES_TOP: f64 = 10.0;
 
 pub struct TimeChart {
     pub id: String,
@@ -58,11 +68,19 @@ impl TimeChart {
         let x = |ms: f64| p.left + p.inner_width() * (ms / end).clamp(0.0, 1.0);
         let y = |v: f64| p.y(&self.scale, v);
 
-        for w in &self.windows {
-            let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
-            svg.rect_titled(a, p.top, b - a, p.inner_height(), FAULT_FILL, &w.label);
-            svg.text((a + 4.0, p.top + 22.0), "start", "fault-label", &w.label);
+        // Remote faults: shaded full height, and one lane per remote along the top (a thin
+        // band and the label), so overlapping faults' labels never collide.
+        let lanes = layout(&self.windows, self.end_ms, p.left, p.width - p.right);
+        for (k, lane) in lanes.iter().enumerate() {
+            let row = p.top + LANES_TOP + LANE_PX * k as f64;
+            for f in &lane.faults {
+                let w = f.to_x - f.from_x;
+                svg.rect_titled(f.from_x, p.top, w, p.inner_height(), FAULT_FILL, &f.label);
+                // 1 px short, so back-to-back faults of one remote read as two.
+                svg.rect_titled(f.from_x, row, (w - 1.0).max(2.0), 3.0, FAULT_INK, &f.label);
+            }
         }
+        let below_lanes = p.top + LANES_TOP + LANE_PX * lanes.len() as f64;
         p.y_axis(&mut svg, &self.scale, self.tick, &self.y_title);
         for t in time_ticks(self.end_ms) {
             let xx = x(f64::from(t));
@@ -82,9 +100,11 @@ impl TimeChart {
         }
         p.x_axis(&mut svg, "time since load start");
 
-        // Node faults: a band along the top edge and a dashed line where they begin.
+        // Node faults: a band along the top edge, a dashed line where they begin, and the
+        // label in a lane per node under the remotes' lanes.
+        let node_lanes = layout(&self.node_windows, self.end_ms, p.left, p.width - p.right);
         for w in &self.node_windows {
-            let (a, b) = (x(f64::from(w.from_ms)), x(w.to_ms.map_or(end, f64::from)));
+            let (a, b) = (x(f64::from(w.from_ms)), x(f64::from(w.to_ms)));
             svg.rect_titled(
                 a,
                 p.top - 6.0,
@@ -100,13 +120,16 @@ impl TimeChart {
                 1.2,
                 Dash::Dashed,
             );
-            svg.text(
-                (a + 4.0, p.top + 37.0),
-                "start",
-                "node-fault-label",
-                &w.label,
-            );
         }
+        for (k, lane) in node_lanes.iter().enumerate() {
+            let row = below_lanes + LANE_PX * k as f64;
+            for f in &lane.faults {
+                if let Some(lx) = f.label_x {
+                    svg.text((lx, row + 14.0), "start", "node-fault-label", &f.label);
+                }
+            }
+        }
+        let below_all = below_lanes + LANE_PX * node_lanes.len() as f64;
 
         let half = f64::from(self.buckets.width_ms) / 2.0;
         let center = |i: usize| x(f64::from(self.buckets.start_ms(i)) + half);
@@ -122,6 +145,15 @@ impl TimeChart {
             }
             flush(&mut svg, &mut run, s);
         }
+        // Fault labels over the lines (the page gives them a white halo).
+        for (k, lane) in lanes.iter().enumerate() {
+            let row = p.top + LANES_TOP + LANE_PX * k as f64;
+            for f in &lane.faults {
+                if let Some(lx) = f.label_x {
+                    svg.text((lx, row + 14.0), "start", "fault-label", &f.label);
+                }
+            }
+        }
         if let Some((v, label)) = &self.limit {
             let yy = y(*v);
             svg.line(
@@ -131,7 +163,14 @@ impl TimeChart {
                 1.5,
                 Dash::Dashed,
             );
-            svg.text((p.left + 4.0, yy - 5.0), "start", "limit-label", label);
+            // Above its line, unless that is among the fault lanes' labels: then below both.
+            let above = yy - 5.0;
+            let label_y = if !lanes.is_empty() && above - 12.0 < below_lanes {
+                (yy + 14.0).max(below_lanes + 14.0)
+            } else {
+                above
+            };
+            svg.text((p.left + 4.0, label_y), "start", "limit-label", label);
         }
         // Values above a linear scale are drawn on the frame: say how high they went.
         if let Scale::Linear { max } = self.scale {
@@ -146,7 +185,7 @@ impl TimeChart {
                 if let Some((i, v)) = peak {
                     let text = format!("{} peaks at {}{}", s.name, (self.tick)(v), self.unit);
                     svg.text(
-                        (center(i) + 6.0, p.top + 12.0 + row),
+                        (center(i) + 6.0, below_all + 12.0 + row),
                         "start",
                         "clip-label",
                         &text,
