@@ -66,6 +66,19 @@ pub struct LoadSection {
     /// The routing preflight (absent in runs saved before it existed).
     #[serde(default)]
     pub preflight: Option<crate::preflight::PreflightReport>,
+    /// The remotes an attached run found served elsewhere (the saved scenario names
+    /// only their API): `report` judges again against them. Empty otherwise, and in
+    /// runs saved before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub served_remotes: Vec<ServedRemote>,
+}
+
+/// One remote served elsewhere, as an attached run saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServedRemote {
+    pub name: String,
+    pub domains: Vec<String>,
+    pub listen: std::net::SocketAddr,
 }
 
 impl LoadSection {
@@ -82,12 +95,33 @@ impl LoadSection {
             problems,
             data,
             preflight: None,
+            served_remotes: Vec::new(),
         }
     }
 
     pub fn with_preflight(self, preflight: crate::preflight::PreflightReport) -> Self {
         LoadSection {
             preflight: Some(preflight),
+            ..self
+        }
+    }
+
+    /// Keeps the remotes of `plan` when they are served elsewhere (see `served_remotes`).
+    pub fn with_served_remotes(self, plan: &crate::scenario::Plan) -> Self {
+        if plan.external_remotes.is_none() {
+            return self;
+        }
+        let served_remotes = plan
+            .remotes
+            .iter()
+            .map(|r| ServedRemote {
+                name: r.name.clone(),
+                domains: r.domains.clone(),
+                listen: r.listen,
+            })
+            .collect();
+        LoadSection {
+            served_remotes,
             ..self
         }
     }

@@ -299,11 +299,6 @@ pub fn load(dir: &Path) -> Result<SavedRun, SavedError> {
     let (ledger, totals, scenario_path, abort) = read_ledger(&dir.join(LEDGER_FILE))?;
     // Parse under the saved file's name so an error points at it, then restore the path
     // the run was given: `summary.json` reports that one.
-    let mut plan = scenario::parse(&scenario_text, &scenario_file).map_err(|e| SavedError {
-        file: scenario_file.clone(),
-        message: format!("no longer valid: {e}"),
-    })?;
-    plan.source = PathBuf::from(scenario_path);
     let samples = Samples::read(dir).map_err(|(file, message)| SavedError { file, message })?;
     // The queue check judges the probe samples: put them back into the ledger.
     let mut ledger = ledger;
@@ -331,6 +326,28 @@ pub fn load(dir: &Path) -> Result<SavedRun, SavedError> {
             })
         }
     };
+    // An attached run's scenario names only the remotes' API: checked against the
+    // remotes the run found there, as the run was, so `drain` and the fault windows
+    // find them again.
+    let served: Vec<scenario::RemoteSpec> = load
+        .served_remotes
+        .iter()
+        .map(|r| scenario::RemoteSpec {
+            name: r.name.clone(),
+            domains: r.domains.clone(),
+            listen: r.listen,
+        })
+        .collect();
+    let parsed = if served.is_empty() {
+        scenario::parse(&scenario_text, &scenario_file)
+    } else {
+        scenario::parse_attached(&scenario_text, &scenario_file, &served)
+    };
+    let mut plan = parsed.map_err(|e| SavedError {
+        file: scenario_file.clone(),
+        message: format!("no longer valid: {e}"),
+    })?;
+    plan.source = PathBuf::from(scenario_path);
     Ok(SavedRun {
         plan,
         scenario_text,

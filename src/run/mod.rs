@@ -526,7 +526,9 @@ async fn run_stages(
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_report.stats),
-        load: LoadSection::new(load_json, submit_replies, problems, data).with_preflight(preflight),
+        load: LoadSection::new(load_json, submit_replies, problems, data)
+            .with_preflight(preflight)
+            .with_served_remotes(&plan),
         plan,
         scenario_text,
         ledger,

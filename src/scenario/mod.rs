@@ -101,6 +101,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Plan, ScenarioError> {
     validate::plan(raw, file, None)
 }
 
+/// [`parse`] for a scenario attached to remotes served elsewhere, checked against
+/// `served` as the run checked it (`mailquake report` of an attached run).
+pub fn parse_attached(
+    text: &str,
+    file: &Path,
+    served: &[RemoteSpec],
+) -> Result<Plan, ScenarioError> {
+    let raw = deserialize(text, file)?;
+    validate::plan(raw, file, Some(served))
+}
+
 /// One line for people: what the plan will do.
 /// `3 remotes (ok, down, bounces), embedded cluster of 3 nodes (per-destination), 36000 messages over 3m, 1 fault, 4 checks (isolation, drain, no_loss, no_duplicates)`
 pub fn describe(plan: &Plan) -> String {

@@ -106,8 +106,6 @@ fn remotes_killed_mid_attached_run_abort_it_naming_the_url_and_the_time() {
     // The data saved with the run carries the cut: judged again, the same.
     let run_json = std::fs::read_to_string(out.join("run.json")).unwrap();
     assert!(run_json.contains("\"cut\""), "{run_json}");
-    // (Only the cut is compared: an attached run's saved scenario names no remotes, so
-    // `report` cannot judge `drain` again — known, outside this test.)
     let again = mailquake_os(&["report".as_ref(), out.as_os_str()]).run(WAIT);
     assert_eq!(again.code, Some(0), "{again:?}");
     let rejudged = self::summary(&out);

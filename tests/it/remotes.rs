@@ -80,6 +80,22 @@ fn a_run_attached_to_mailquake_remotes_applies_its_faults_through_the_api_and_he
         ok["counters"]["messages"],
         summary["remotes"]["ok"]["messages"]
     );
+
+    // Judged again from the folder (the saved scenario names only the API; run.json
+    // keeps the remotes found there): the same verdict, check by check — `drain` finds
+    // the remote serving down.test again.
+    let again = mailquake_os(&["report".as_ref(), out.as_os_str()]).run(WAIT);
+    assert_eq!(again.code, Some(0), "{again:?}");
+    let rejudged = Summary::read(&out);
+    assert_eq!(rejudged.verdict, "pass", "{rejudged}");
+    for check in ["isolation", "drain", "no_loss", "no_duplicates", "nodes"] {
+        let (was, is) = (summary.check(check), rejudged.check(check));
+        assert_eq!(
+            (&is["status"], &is["observed"]),
+            (&was["status"], &was["observed"]),
+            "{check}"
+        );
+    }
 }
 
 #[test]
