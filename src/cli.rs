@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// misbehave on a timeline, then prove message by message that queues isolated the
 /// failure and drained in time.
 ///
-/// Exit codes: 0 every check passed · 1 a check failed · 2 the scenario or the command
-/// line is invalid · 3 the run could not be carried out or was aborted.
+/// Exit codes: 0 every check passed · 1 a check failed or was inconclusive (its data
+/// incomplete, its fault never fired) · 2 the scenario or the command line is invalid ·
+/// 3 the run could not be carried out or was aborted.
 ///
 /// Ctrl-C, SIGTERM and SIGHUP stop a run alike: the load stops, every `exec` undo runs,
 /// every fault is healed, the reports are written with verdict ABORTED (never a pass),
@@ -28,8 +29,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and judge the target: writes the reports (summary.json, junit.xml,
     /// report.html, timeseries.csv, per-phase *.hlog) into DIR, exits 0 (pass), 1 (a check
-    /// failed), 2 (invalid scenario) or 3 (could not run, or aborted: Ctrl-C, SIGTERM,
-    /// SIGHUP or a failed exec — verdict ABORTED, reports still written).
+    /// failed or was inconclusive), 2 (invalid scenario) or 3 (could not run — e.g. the
+    /// routing preflight failed, no load sent — or aborted: Ctrl-C, SIGTERM, SIGHUP, a
+    /// failed exec, the target or the remotes stopped answering — verdict ABORTED,
+    /// reports still written).
     Run {
         /// The scenario file (YAML, see scenarios/README.md).
         file: PathBuf,

@@ -11,10 +11,11 @@
 
 mod live;
 mod local_remotes;
+mod outputs;
+mod target;
 pub(crate) mod wiring;
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 use live::{ask_progress, show_progress};
 use local_remotes::{start_remotes, RemoteSet};
+use outputs::finish;
+pub use outputs::report_main;
+pub use target::{check_reachable, client_options};
 
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
@@ -34,13 +38,13 @@ use crate::cluster::embedded::node::NodeControl;
 use crate::cluster::{self, embedded};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
-use crate::out_dir::{self, Rescue};
+use crate::out_dir;
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress;
-use crate::report::{saved, terminal, JudgedRun, LoadSection, Samples, Summary, Written};
+use crate::report::{JudgedRun, LoadSection, Samples, Summary};
 use crate::scenario::{self, LoadModel, Plan, Target};
 use crate::signals::StopSignals;
-use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
+use crate::smtp::Timeouts;
 use crate::{checks, timeline};
 
 /// `mailquake run FILE [--out DIR] [--skip-preflight]`.
@@ -540,101 +544,4 @@ async fn run_stages(
     // The folder failed (removed, read-only, full): what was measured goes elsewhere.
     let rescued = (!written.failed.is_empty()).then(|| out_dir::rescue(&judged));
     Ok(finish(written, out_dir, rescued))
-}
-
-/// Prints the terminal summary and says (one line) what could not be written, and where
-/// it went instead if it was rescued.
-fn finish(written: Written, out_dir: PathBuf, rescued: Option<Rescue>) -> Outcome {
-    print!(
-        "{}",
-        terminal::render(
-            &written.summary,
-            &out_dir.display().to_string(),
-            &written.files,
-            &written.failed,
-            std::io::stdout().is_terminal(),
-        )
-    );
-    if let Some(line) = written.failure_line(&out_dir) {
-        match rescued {
-            Some(rescue) => eprintln!("mailquake: {line}; {}", rescue.describe()),
-            None => eprintln!("mailquake: {line}"),
-        }
-    }
-    Outcome {
-        unwritten: !written.failed.is_empty(),
-        summary: written.summary,
-        out_dir,
-    }
-}
-
-/// `mailquake report DIR`: judges a finished run again from the data saved in its
-/// folder and rewrites every report. Exit 0 · 2 unreadable folder or data · 3 a report
-/// could not be written, or a stop signal came first (it says which were not written).
-pub fn report_main(dir: &Path) -> ExitCode {
-    let (written_tx, written_rx) = std::sync::mpsc::channel::<String>();
-    crate::signals::exit_on_signal_naming_unwritten(dir, written_rx);
-    let saved = match saved::load(dir) {
-        Ok(saved) => saved,
-        Err(e) => {
-            eprintln!("mailquake: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let findings = checks::judge(&saved.plan, &saved.ledger, &saved.load.data);
-    let judged = JudgedRun {
-        plan: saved.plan,
-        scenario_text: saved.scenario_text,
-        ledger: saved.ledger,
-        totals: saved.totals,
-        findings,
-        abort: saved.abort,
-        samples: saved.samples,
-        load: saved.load,
-    };
-    // The saved data stays in `dir`: a report that fails there loses nothing.
-    let outcome = finish(
-        crate::report::write_reports_observed(dir, &judged, &|file| {
-            let _ = written_tx.send(file.to_string());
-        }),
-        dir.to_path_buf(),
-        None,
-    );
-    ExitCode::from(if outcome.unwritten { 3 } else { 0 })
-}
-
-/// The generator's SMTP client settings: EHLO name, timeouts, STARTTLS, AUTH.
-pub fn client_options(
-    tls: &scenario::TlsSpec,
-    auth: Option<Credentials>,
-    timeouts: Timeouts,
-) -> Result<ClientOptions, String> {
-    Ok(ClientOptions {
-        helo: generator::HELO_NAME.to_owned(),
-        timeouts,
-        tls: TlsClient::new(tls.mode, tls.verify, tls.ca.as_deref())?,
-        auth,
-    })
-}
-
-/// An external target must answer at least one TCP connection before the flood starts.
-pub async fn check_reachable(endpoints: &[TargetEndpoint]) -> Result<(), String> {
-    for e in endpoints {
-        if let Ok(Ok(_)) = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::net::TcpStream::connect(e.addr),
-        )
-        .await
-        {
-            return Ok(());
-        }
-    }
-    Err(format!(
-        "target unreachable: no endpoint accepted a connection ({})",
-        endpoints
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
 }

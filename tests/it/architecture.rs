@@ -313,3 +313,22 @@ fn the_checker_finds_forbidden_imports_in_any_form() {
     );
     assert!(paths_into("use fake_mailquake::x; // mailquake::y", "mailquake").is_empty());
 }
+
+/// Files stay small enough to read in one sitting: none under `src/` or
+/// `fake-remotes/src/` above 600 lines (split by concept; test tables go beside in a
+/// `*_tests.rs` file).
+#[test]
+fn no_source_file_is_longer_than_600_lines() {
+    const MAX_LINES: usize = 600;
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("fake-remotes/src"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(f).unwrap().lines().count();
+            (lines > MAX_LINES).then(|| format!("{} ({lines} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
+}
