@@ -59,9 +59,8 @@ pub(super) fn rest_on_fired(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
-    use super::super::testkit::{fault, plan, LedgerBuilder};
+    use super::super::testkit::{fault, isolation_of_ok_during_faults, plan, LedgerBuilder};
     use super::*;
     use crate::checks::judge;
     use crate::collector::ledger::FiredWindow;
@@ -71,14 +70,7 @@ mod tests {
     /// the figures decide again; a ledger without counts is judged as before.
     #[test]
     fn a_check_resting_on_a_fault_that_never_fired_is_inconclusive() {
-        let isolation = Check::Isolation {
-            healthy: vec!["ok.test".into()],
-            during: During::Faults,
-            percentile: 99.0,
-            limit: Duration::from_secs(5),
-            min_delivered: 0.9,
-            baseline: None,
-        };
+        let isolation = isolation_of_ok_during_faults();
         let p = plan(vec![fault("tls", 3, Some(15))], vec![isolation]);
         let ledger = |fired: Option<u64>| {
             LedgerBuilder::new()

@@ -62,23 +62,16 @@ mod tests {
 
     use fake_remotes::event::FaultSource;
 
-    use crate::checks::testkit::{plan, LedgerBuilder};
+    use crate::checks::testkit::{isolation_of_ok_during_faults, plan, LedgerBuilder};
     use crate::checks::{judge, DataCompleteness, Status};
     use crate::collector::fault_log::FaultChange;
-    use crate::scenario::{Check, During};
+    use crate::scenario::Check;
 
     /// A tarpit put on `down` by hand for 15 s, no fault in the plan: `during: faults`
     /// judges that window; with no fault at all it is inconclusive.
     #[test]
     fn a_hand_set_fault_is_a_window_for_isolation() {
-        let isolation = Check::Isolation {
-            healthy: vec!["ok.test".into()],
-            during: During::Faults,
-            percentile: 99.0,
-            limit: Duration::from_secs(5),
-            min_delivered: 0.9,
-            baseline: None,
-        };
+        let isolation = isolation_of_ok_during_faults();
         let p = plan(vec![], vec![isolation]);
         let change = |at_ms, faults: &[&str]| FaultChange {
             at_ms,

@@ -129,18 +129,23 @@ pub fn bounced(at: u32) -> impl FnOnce(&mut MessageRecord) {
     }
 }
 
+/// `isolation` of ok.test during the faults: p99 ≤ 5 s, 90% delivered.
+pub fn isolation_of_ok_during_faults() -> Check {
+    Check::Isolation {
+        healthy: vec!["ok.test".into()],
+        during: During::Faults,
+        percentile: 99.0,
+        limit: Duration::from_secs(5),
+        min_delivered: 0.9,
+        baseline: None,
+    }
+}
+
 /// One check of each kind but `queue`, as the plan of [`plan`] allows them;
 /// `latency_limit` is acceptance's optional limit.
 pub fn one_of_each(latency_limit: Option<Duration>) -> Vec<Check> {
     vec![
-        Check::Isolation {
-            healthy: vec!["ok.test".into()],
-            during: During::Faults,
-            percentile: 99.0,
-            limit: Duration::from_secs(5),
-            min_delivered: 0.9,
-            baseline: None,
-        },
+        isolation_of_ok_during_faults(),
         Check::Drain {
             domain: "down.test".into(),
             within: Duration::from_secs(90),

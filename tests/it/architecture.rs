@@ -158,6 +158,24 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every Rust file under `dir`: (path relative to the repository, source text, path).
+fn sources(dir: &Path) -> Vec<(String, String, PathBuf)> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    files
+        .into_iter()
+        .map(|file| {
+            let source = std::fs::read_to_string(&file).expect("readable source");
+            let rel = file
+                .strip_prefix(root())
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            (rel, source, file)
+        })
+        .collect()
+}
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -190,22 +208,15 @@ fn stages_import_one_way() {
         );
     }
 
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = sources(&src);
     assert!(
         files.len() > 50,
         "found only {} files under src/",
         files.len()
     );
     let mut found = Vec::new();
-    for file in &files {
-        let source = std::fs::read_to_string(file).expect("readable source");
-        let rel = file
-            .strip_prefix(root())
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        found.extend(violations(&rel, &source, &module_of(file)));
+    for (rel, source, file) in &files {
+        found.extend(violations(rel, source, &module_of(file)));
     }
     assert!(found.is_empty(), "forbidden imports:\n{}", found.join("\n"));
 }
@@ -213,18 +224,11 @@ fn stages_import_one_way() {
 #[test]
 fn fake_remotes_never_import_mailquake() {
     let crate_dir = root().join("fake-remotes");
-    let mut files = Vec::new();
-    rust_files(&crate_dir.join("src"), &mut files);
+    let files = sources(&crate_dir.join("src"));
     assert!(files.len() > 20, "found only {} files", files.len());
     let mut found = Vec::new();
-    for file in &files {
-        let source = std::fs::read_to_string(file).expect("readable source");
-        let rel = file
-            .strip_prefix(root())
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        for (line, to) in paths_into(&source, "mailquake") {
+    for (rel, source, _) in &files {
+        for (line, to) in paths_into(source, "mailquake") {
             found.push(format!("{rel}:{line}: fake-remotes → mailquake::{to}"));
         }
     }
@@ -320,14 +324,13 @@ fn the_checker_finds_forbidden_imports_in_any_form() {
 #[test]
 fn no_source_file_is_longer_than_600_lines() {
     const MAX_LINES: usize = 600;
-    let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
-    rust_files(&root().join("fake-remotes/src"), &mut files);
+    let mut files = sources(&root().join("src"));
+    files.extend(sources(&root().join("fake-remotes/src")));
     let long: Vec<String> = files
         .iter()
-        .filter_map(|f| {
-            let lines = std::fs::read_to_string(f).unwrap().lines().count();
-            (lines > MAX_LINES).then(|| format!("{} ({lines} lines)", f.display()))
+        .filter_map(|(rel, source, _)| {
+            let lines = source.lines().count();
+            (lines > MAX_LINES).then(|| format!("{rel} ({lines} lines)"))
         })
         .collect();
     assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
