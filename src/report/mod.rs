@@ -66,6 +66,24 @@ pub struct LoadSection {
     /// The routing preflight (absent in runs saved before it existed).
     #[serde(default)]
     pub preflight: Option<crate::preflight::PreflightReport>,
+    /// A merged run: its shards (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardJson>,
+}
+
+/// `summary.json` → `shards[]`: one shard of a merged run and what it sent.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardJson {
+    pub index: u64,
+    pub count: u64,
+    /// Its output folder, as given to the merge.
+    pub dir: String,
+    /// `complete` or `incomplete` (its manifest's word).
+    pub status: String,
+    pub submitted: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub bounced: u64,
 }
 
 impl LoadSection {
@@ -82,6 +100,7 @@ impl LoadSection {
             problems,
             data,
             preflight: None,
+            shards: Vec::new(),
         }
     }
 
@@ -172,6 +191,37 @@ impl Tally<'_> {
 /// Writes the saved data and every report into `dir` (after a run).
 pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
     let mut tally = Tally::default();
+    saved_into(dir, run, &mut tally);
+    let summary = reports_into(dir, run, &mut tally);
+    Written {
+        summary,
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+/// Writes the saved data alone into `dir` (a shard's folder: its verdict is the merge's).
+/// The summary is computed, not written.
+pub fn write_saved(dir: &Path, run: &JudgedRun) -> Written {
+    let mut tally = Tally::default();
+    saved_into(dir, run, &mut tally);
+    Written {
+        summary: Summary::new(
+            &run.plan,
+            &run.ledger,
+            run.totals,
+            &run.findings,
+            &run.load,
+            run.abort.as_ref(),
+        ),
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+/// The data a re-render (or a merge) starts from: scenario, ledger, attempts, samples,
+/// `run.json`.
+fn saved_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) {
     tally.record(
         saved::SCENARIO_FILE,
         write(dir, saved::SCENARIO_FILE, Ok(run.scenario_text.clone())),
@@ -201,12 +251,6 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
         .map(|j| j + "\n")
         .map_err(|e| e.to_string());
     tally.record(saved::RUN_FILE, write(dir, saved::RUN_FILE, load));
-    let summary = reports_into(dir, run, &mut tally);
-    Written {
-        summary,
-        files: tally.files,
-        failed: tally.failed,
-    }
 }
 
 /// Writes every report into `dir` from a judged run (re-rendering a saved run).

@@ -1,0 +1,44 @@
+//! `mailquake report DIR`: a finished run judged again from the data saved in its
+//! folder, every report rewritten.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::finish;
+use crate::checks;
+use crate::report::{saved, JudgedRun};
+
+/// `mailquake report DIR`: judges a finished run again from the data saved in its
+/// folder and rewrites every report. Exit 0 · 2 unreadable folder or data · 3 a report
+/// could not be written, or a stop signal came first (it says which were not written).
+pub fn report_main(dir: &Path) -> ExitCode {
+    let (written_tx, written_rx) = std::sync::mpsc::channel::<String>();
+    crate::signals::exit_on_signal_naming_unwritten(dir, written_rx);
+    let saved = match saved::load(dir) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("mailquake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let findings = checks::judge(&saved.plan, &saved.ledger, &saved.load.data);
+    let judged = JudgedRun {
+        plan: saved.plan,
+        scenario_text: saved.scenario_text,
+        ledger: saved.ledger,
+        totals: saved.totals,
+        findings,
+        abort: saved.abort,
+        samples: saved.samples,
+        load: saved.load,
+    };
+    // The saved data stays in `dir`: a report that fails there loses nothing.
+    let outcome = finish(
+        crate::report::write_reports_observed(dir, &judged, &|file| {
+            let _ = written_tx.send(file.to_string());
+        }),
+        dir.to_path_buf(),
+        None,
+    );
+    ExitCode::from(if outcome.unwritten { 3 } else { 0 })
+}
