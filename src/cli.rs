@@ -47,6 +47,42 @@ pub enum Command {
         /// run stops with exit 3 and one line per domain. The reports say it was skipped.
         #[arg(long)]
         skip_preflight: bool,
+        /// Run shard I of N of the load (`--shard /N`, or MAILQUAKE_SHARDS=N without this
+        /// flag: I from JOB_COMPLETION_INDEX). Every shard sends every N-th message of the
+        /// schedule; shard 0 alone applies the faults (through the remotes' control API).
+        /// Needs `remotes: { external: URL }` and `target: { smtp: [...] }`. A shard writes
+        /// its data and shard.json, no verdict: exit 0 its data is complete · 3 aborted
+        /// or incomplete · 2 bad input · 4 started more than --late-tolerance after T0
+        /// (nothing sent). Judge the shards together with `mailquake merge`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// The run's start for every shard, RFC 3339 (e.g. 2030-01-02T03:04:05Z); a shard
+        /// waits for it.
+        #[arg(long, value_name = "RFC3339", env = "MAILQUAKE_T0")]
+        t0: Option<String>,
+        /// The run id every shard shares (starts every tracking id).
+        #[arg(long, value_name = "ID", env = "MAILQUAKE_RUN_ID")]
+        run_id: Option<String>,
+        /// A shard starting later than this after T0 exits 4 without sending.
+        #[arg(long, value_name = "DURATION", default_value = "5s")]
+        late_tolerance: String,
+    },
+    /// Judge the shards of one run together: `mailquake merge DIR... --out DIR`.
+    ///
+    /// Checks that the folders are shards 0..N-1 of one run (each once, same N, T0, run
+    /// id and scenario), unions their ledgers, sums their per-phase latency histograms
+    /// interval by interval (exact percentiles, never averaged), judges every check on
+    /// the union and writes summary.json (with `shards`), junit.xml, report.html,
+    /// timeseries.csv and the terminal summary like one run. Exit codes as `run`: 0 every
+    /// check passed · 1 a check failed · 2 the shards do not make one run (one line says
+    /// why) · 3 a shard was aborted or a report could not be written.
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged run's reports go.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Render every report again from the data a run saved in its folder (scenario.yaml,
     /// ledger.bin): summary.json, junit.xml, report.html, timeseries.csv and the terminal

@@ -337,6 +337,7 @@ pub async fn flood(
             client,
             hlog_dir: out.clone(),
             cap,
+            part: Default::default(),
         },
         events_tx,
         stop,

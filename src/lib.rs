@@ -9,7 +9,8 @@
 //! remotes served that way. The [`journal`] records what a run puts in force outside its
 //! process, so that the [`guardian`] or `mailquake` [`heal`] can undo it when the run
 //! dies without doing so. `mailquake` [`explain`] prints one message's life from a run's
-//! folder. Leaves shared by the stages: [`tracking`] (how tracking ids are spelt and
+//! folder. A run split over processes: each is a [`shard`] of it; `mailquake`
+//! [`merge`] unions their folders and judges once. Leaves shared by the stages: [`tracking`] (how tracking ids are spelt and
 //! parsed) and [`measure`] (per-phase load measurements); stages import one way
 //! (`tests/it/architecture.rs` holds the rules).
 
@@ -25,12 +26,14 @@ pub mod guardian;
 pub mod heal;
 pub mod journal;
 pub mod measure;
+pub mod merge;
 pub mod out_dir;
 pub mod preflight;
 pub mod remotes;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod signals;
 pub mod smtp;
 pub mod timeline;

@@ -54,7 +54,26 @@ fn main() -> ExitCode {
             file,
             out,
             skip_preflight,
-        } => mailquake::run::main(&file, out.as_deref(), skip_preflight),
+            shard,
+            t0,
+            run_id,
+            late_tolerance,
+        } => {
+            let args = mailquake::shard::ShardArgs {
+                shard,
+                t0,
+                run_id,
+                tolerance: Some(late_tolerance),
+            };
+            match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
+                Ok(shard) => mailquake::run::main(&file, out.as_deref(), skip_preflight, shard),
+                Err(e) => {
+                    eprintln!("mailquake: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Merge { dirs, out } => mailquake::merge::main(&dirs, &out),
         Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
         Command::Flood {
             target,

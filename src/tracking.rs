@@ -34,6 +34,41 @@ pub fn parse_verp(addr: &str) -> Option<u64> {
     local.strip_prefix("mq.")?.parse().ok()
 }
 
+/// Which messages a process sends and keeps: shard `index` of `count` owns the sequence
+/// numbers `seq % count == index` (a run that is not sharded is shard 0 of 1 and owns
+/// them all). Its k-th message is `k * count + index`, so ids are unique across shards
+/// and their ledgers union without renumbering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Default for Part {
+    fn default() -> Self {
+        Part::WHOLE
+    }
+}
+
+impl Part {
+    /// Not sharded: every message.
+    pub const WHOLE: Part = Part { index: 0, count: 1 };
+
+    /// Whether message `seq` is this part's.
+    pub fn owns(self, seq: u64) -> bool {
+        seq % self.count.max(1) == self.index
+    }
+
+    /// The sequence number of this part's `k`-th message.
+    pub fn seq(self, k: u64) -> u64 {
+        k * self.count.max(1) + self.index
+    }
+
+    pub fn is_whole(self) -> bool {
+        self.count <= 1
+    }
+}
+
 /// Parses a tracking id `<run>.<seq>` into (run, seq).
 pub fn parse_tracking(id: &str) -> Option<(&str, u64)> {
     let (run, seq) = id.trim().rsplit_once('.')?;
@@ -65,5 +100,18 @@ mod tests {
         assert!(is_canary(&canary) && is_canary("MQ-Canary.x.b@bounces.test"));
         assert!(!is_canary("mq.7.0@ok.test") && parse_rcpt(&canary).is_none());
         assert_eq!(parse_verp(&canary), None);
+    }
+
+    #[test]
+    fn parts_own_disjoint_sequence_numbers() {
+        let parts: Vec<Part> = (0..3).map(|index| Part { index, count: 3 }).collect();
+        for k in 0..10 {
+            for (i, p) in parts.iter().enumerate() {
+                let seq = p.seq(k);
+                assert_eq!(parts.iter().filter(|q| q.owns(seq)).count(), 1);
+                assert!(parts[i].owns(seq));
+            }
+        }
+        assert!(Part::WHOLE.owns(17) && Part::WHOLE.seq(17) == 17);
     }
 }

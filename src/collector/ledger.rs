@@ -175,6 +175,8 @@ pub struct Ledger {
     pub attempts: super::attempts::AttemptLog,
     /// Fault changes the remotes reported, in time order (`fault_log.rs`).
     pub fault_changes: Vec<super::fault_log::FaultChange>,
+    /// Whose messages these are: every one, or one shard's (`mailquake run --shard`).
+    pub part: crate::tracking::Part,
 }
 
 /// One remote-fault window of the timeline and how often the fault acted in it.

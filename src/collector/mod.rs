@@ -1,6 +1,10 @@
 //! The collector: one task that owns all measured state (the [`Ledger`]). Every other
 //! stage reports [`Event`]s to it on channels; nothing else touches the ledger. Others
 //! ask for a [`Progress`] snapshot or, at the end, for the ledger itself.
+//!
+//! A shard's collector (`ledger.part`, shard I of N) sees every message the remotes
+//! see; it keeps its own shard's (`seq % N == I`) and leaves the others' to their
+//! shards, without counting them as foreign.
 
 mod attempt_events;
 pub mod attempts;
@@ -77,6 +81,10 @@ impl Collector {
 
     /// Applies `change` to record `seq` (if it exists) and keeps the totals in step.
     fn update(&mut self, seq: u64, change: impl FnOnce(&mut MessageRecord, &mut Progress)) {
+        // Another shard's message (`tracking::Part`): that shard keeps it; not foreign.
+        if !self.ledger.part.owns(seq) {
+            return;
+        }
         let Some(rec) = self.ledger.records.get_mut(seq as usize) else {
             self.ledger.foreign += 1;
             return;

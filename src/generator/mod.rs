@@ -10,6 +10,12 @@
 //! endpoints round robin (by weight), and record each phase's latency and reply into
 //! their own [`histograms::Recorder`]; the stats task merges them (per phase, per node,
 //! per endpoint, per interval for the `*.hlog` files).
+//!
+//! A shard (`config.part`, shard I of N) walks the same schedule as a single process and
+//! sends every N-th message of it (slots `s % N == I`), drawing the mix and size of
+//! every slot so its messages are the ones a single run would send at those times; its
+//! k-th message is number `k * N + I`. In the closed model it numbers its messages the
+//! same way (the run gives it its share of the sessions).
 
 pub mod histograms;
 pub mod hlog;
@@ -29,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::collector::Event;
 use crate::scenario::{Load, LoadModel};
 use crate::smtp::ClientOptions;
+use crate::tracking::Part;
 // The endpoint type is the target's; named here too for the generator's callers.
 pub use crate::cluster::TargetEndpoint;
 // The measurements are neutral (the report renders them); named here too.
@@ -56,6 +63,8 @@ pub struct GeneratorConfig {
     /// Closed model against a target that is not loopback: paced and stopped at the
     /// safety caps (its rate is not planned, so validation cannot hold it to them).
     pub cap: Option<crate::scenario::safety::Cap>,
+    /// Which messages this process sends: all of them, or a shard's (`--shard I/N`).
+    pub part: Part,
 }
 
 struct Job {
@@ -175,11 +184,22 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
     let shares: Vec<f64> = load.mix.iter().map(|(_, s)| *s).collect();
     let mut mix = mix::Mix::new(&shares, config.seed);
     let mut sizes = message::Sizes::new(&load.message.size, config.seed);
-    let mut seq = 0u64;
+    let part = config.part;
+    let mut k = 0u64;
     let mut shortfall = 0u64;
     let mut unreported = 0u64;
-    let planned = shape::Schedule::total(&load.steps);
-    for offset in shape::Schedule::new(&load.steps) {
+    let total = shape::Schedule::total(&load.steps);
+    // A shard plans its own slots: ⌈(total − I) / N⌉.
+    let planned = total.saturating_sub(part.index).div_ceil(part.count.max(1));
+    for (slot, offset) in shape::Schedule::new(&load.steps).enumerate() {
+        if !part.owns(slot as u64) {
+            // Another shard's message: drawn all the same, so every shard's mix and
+            // sizes follow the single run's.
+            mix.pick();
+            sizes.pick();
+            continue;
+        }
+        let seq = part.seq(k);
         let due = config.t0 + offset;
         if due > Instant::now() {
             if unreported > 0 {
@@ -215,7 +235,7 @@ async fn schedule(shared: &session::Shared, tx: &async_channel::Sender<Job>) -> 
         if tx.try_send(Job { seq, domain, size }).is_err() {
             break;
         }
-        seq += 1;
+        k += 1;
     }
     if unreported > 0 {
         let _ = events.send(Event::Shortfall { count: unreported }).await;

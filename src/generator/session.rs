@@ -247,11 +247,16 @@ pub(super) async fn closed_model(id: usize, end: Instant, shared: &Shared) {
     let mut s = Session::new(id, shared);
     let (config, load) = (&shared.config, &shared.load);
     let shares: Vec<f64> = load.mix.iter().map(|(_, s)| *s).collect();
-    let session_seed = config.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let session_seed = config.seed
+        ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ config.part.index.wrapping_mul(0xD1B5_4A32_D192_ED03);
     let mut mix = mix::Mix::new(&shares, session_seed);
     let mut sizes = Sizes::new(&load.message.size, session_seed);
     while !shared.stop.is_cancelled() && Instant::now() < end {
-        let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+        // A shard's k-th message is `k * count + index` (`tracking::Part`).
+        let seq = config
+            .part
+            .seq(shared.next_seq.fetch_add(1, Ordering::Relaxed));
         if seq
             >= config
                 .cap

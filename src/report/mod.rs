@@ -71,6 +71,9 @@ pub struct LoadSection {
     /// runs saved before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub served_remotes: Vec<ServedRemote>,
+    /// A merged run: its shards (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardJson>,
 }
 
 /// One remote served elsewhere, as an attached run saw it.
@@ -79,6 +82,21 @@ pub struct ServedRemote {
     pub name: String,
     pub domains: Vec<String>,
     pub listen: std::net::SocketAddr,
+}
+
+/// `summary.json` → `shards[]`: one shard of a merged run and what it sent.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardJson {
+    pub index: u64,
+    pub count: u64,
+    /// Its output folder, as given to the merge.
+    pub dir: String,
+    /// `complete` or `incomplete` (its manifest's word).
+    pub status: String,
+    pub submitted: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub bounced: u64,
 }
 
 impl LoadSection {
@@ -96,6 +114,7 @@ impl LoadSection {
             data,
             preflight: None,
             served_remotes: Vec::new(),
+            shards: Vec::new(),
         }
     }
 
@@ -206,6 +225,37 @@ impl Tally<'_> {
 /// Writes the saved data and every report into `dir` (after a run).
 pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
     let mut tally = Tally::default();
+    saved_into(dir, run, &mut tally);
+    let summary = reports_into(dir, run, &mut tally);
+    Written {
+        summary,
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+/// Writes the saved data alone into `dir` (a shard's folder: its verdict is the merge's).
+/// The summary is computed, not written.
+pub fn write_saved(dir: &Path, run: &JudgedRun) -> Written {
+    let mut tally = Tally::default();
+    saved_into(dir, run, &mut tally);
+    Written {
+        summary: Summary::new(
+            &run.plan,
+            &run.ledger,
+            run.totals,
+            &run.findings,
+            &run.load,
+            run.abort.as_ref(),
+        ),
+        files: tally.files,
+        failed: tally.failed,
+    }
+}
+
+/// The data a re-render (or a merge) starts from: scenario, ledger, attempts, samples,
+/// `run.json`.
+fn saved_into(dir: &Path, run: &JudgedRun, tally: &mut Tally) {
     tally.record(
         saved::SCENARIO_FILE,
         write(dir, saved::SCENARIO_FILE, Ok(run.scenario_text.clone())),
@@ -235,12 +285,6 @@ pub fn write_run(dir: &Path, run: &JudgedRun) -> Written {
         .map(|j| j + "\n")
         .map_err(|e| e.to_string());
     tally.record(saved::RUN_FILE, write(dir, saved::RUN_FILE, load));
-    let summary = reports_into(dir, run, &mut tally);
-    Written {
-        summary,
-        files: tally.files,
-        failed: tally.failed,
-    }
 }
 
 /// Writes every report into `dir` from a judged run (re-rendering a saved run).

@@ -267,6 +267,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         // Read apart, by `mailquake explain` only (attempts.bin).
         attempts: Default::default(),
         fault_changes: header.fault_changes,
+        part: Default::default(),
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
     // only way then), at the end of measurement.

@@ -60,6 +60,10 @@ pub struct Summary {
     /// absent for runs saved before it existed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<crate::preflight::PreflightReport>,
+    /// A merged run (`mailquake merge`): the shards it was judged from; absent for a
+    /// run of one process.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<super::ShardJson>,
 }
 
 /// `summary.json` → `data`: what the measured data lacks (the checks that needed it are
@@ -298,6 +302,7 @@ impl Summary {
             problems: load.problems.clone(),
             data: DataJson::new(&load.data, plan.load.max_shortfall),
             preflight: load.preflight.clone(),
+            shards: load.shards.clone(),
         }
     }
 

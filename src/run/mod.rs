@@ -7,13 +7,18 @@
 //!
 //! Exit codes (DESIGN §6): 0 every check passed · 1 a check failed · 2 invalid scenario
 //! or command line · 3 the run could not be carried out, the operator aborted it, or a
-//! report could not be written (the others are; one line names it).
+//! report could not be written (the others are; one line names it). A shard (`--shard
+//! I/N`, see [`shard`] and `crate::shard`) exits 0 (its data is complete), 3 (aborted or
+//! incomplete) or 4 (started late).
 
 mod live;
 mod local_remotes;
+mod outcome;
 mod outputs;
-mod target;
+mod shard;
 pub(crate) mod wiring;
+
+pub use wiring::{check_reachable, client_options};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,9 +32,9 @@ use tokio_util::sync::CancellationToken;
 
 use live::{ask_progress, show_progress};
 use local_remotes::{start_remotes, RemoteSet};
-use outputs::finish;
+pub use outcome::{Outcome, RunError};
+pub(crate) use outputs::finish;
 pub use outputs::report_main;
-pub use target::{check_reachable, client_options};
 
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
@@ -41,14 +46,20 @@ use crate::journal::{Action, Journal};
 use crate::out_dir;
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress;
-use crate::report::{JudgedRun, LoadSection, Samples, Summary};
+use crate::report::{JudgedRun, LoadSection, Samples};
 use crate::scenario::{self, LoadModel, Plan, Target};
+use crate::shard::ShardSpec;
 use crate::signals::StopSignals;
 use crate::smtp::Timeouts;
 use crate::{checks, timeline};
 
-/// `mailquake run FILE [--out DIR] [--skip-preflight]`.
-pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
+/// `mailquake run FILE [--out DIR] [--skip-preflight] [--shard I/N --t0 T0 --run-id ID]`.
+pub fn main(
+    file: &Path,
+    out: Option<&Path>,
+    skip_preflight: bool,
+    shard: Option<ShardSpec>,
+) -> ExitCode {
     let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
     {
         Ok(loaded) => loaded,
@@ -57,6 +68,17 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(spec) = &shard {
+        if let Some(late) = spec.late_at(crate::shard::now_us()) {
+            eprintln!("{}", spec.late_line(late));
+            shard::write_late(out, spec, &text);
+            return ExitCode::from(crate::shard::LATE_EXIT);
+        }
+        if let Err(e) = shard::check_plan(&plan) {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    }
     for warning in &plan.safety.warnings {
         eprintln!("{warning}");
     }
@@ -75,14 +97,16 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
         .and_then(remotes::attach::token);
     // Held until this process exits (declared before the runtime, so dropped after it,
     // a panic included): the guardian's pipe closes only then.
-    let protection =
-        match crate::guardian::protect(&plan, &out, &wiring::run_id(plan.seed), token.as_deref()) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("mailquake: {e}");
-                return ExitCode::from(3);
-            }
-        };
+    let run_id = shard
+        .as_ref()
+        .map_or_else(|| wiring::run_id(plan.seed), |s| s.run_id.clone());
+    let protection = match crate::guardian::protect(&plan, &out, &run_id, token.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mailquake: {e}");
+            return ExitCode::from(3);
+        }
+    };
     let runtime = match wiring::runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
         Err(e) => {
@@ -90,8 +114,22 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let code = match runtime.block_on(run(plan, text, out, protection.journal.clone())) {
+    let journal = protection.journal.clone();
+    let code = match runtime.block_on(run(
+        plan,
+        text.clone(),
+        out.clone(),
+        journal,
+        shard.as_ref(),
+    )) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(RunError::Late(line)) => {
+            eprintln!("{line}");
+            if let Some(spec) = &shard {
+                shard::write_late(Some(&out), spec, &text);
+            }
+            ExitCode::from(crate::shard::LATE_EXIT)
+        }
         Err(RunError::Invalid(e)) => {
             eprintln!("{e}");
             ExitCode::from(2)
@@ -105,48 +143,6 @@ pub fn main(file: &Path, out: Option<&Path>, skip_preflight: bool) -> ExitCode {
     drop(runtime);
     drop(protection);
     code
-}
-
-/// Why a run gave no verdict; each message is one line.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RunError {
-    /// The scenario does not fit the remotes it attached to (exit 2).
-    Invalid(String),
-    /// The harness could not do its job (exit 3).
-    Failed(String),
-}
-
-impl From<String> for RunError {
-    fn from(message: String) -> Self {
-        RunError::Failed(message)
-    }
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Invalid(m) | RunError::Failed(m) => f.write_str(m),
-        }
-    }
-}
-
-/// What a finished run decided.
-#[derive(Debug)]
-pub struct Outcome {
-    pub summary: Summary,
-    pub out_dir: PathBuf,
-    /// Some file of the output folder could not be written.
-    pub unwritten: bool,
-}
-
-impl Outcome {
-    pub fn exit_code(&self) -> u8 {
-        if self.unwritten {
-            3
-        } else {
-            self.summary.verdict.exit_code()
-        }
-    }
 }
 
 /// `reports/<name>-<UTC time>/`.
@@ -165,6 +161,7 @@ pub async fn run(
     scenario_text: String,
     out_dir: PathBuf,
     journal: Option<Journal>,
+    shard: Option<&ShardSpec>,
 ) -> Result<Outcome, RunError> {
     let abort = Abort::new();
     let in_force = watch::Sender::new(Vec::new());
@@ -186,8 +183,8 @@ pub async fn run(
         scenario_text,
         out_dir,
         journal.clone(),
-        abort,
-        in_force,
+        (abort, in_force),
+        shard,
     )
     .await;
     if let Some(journal) = journal {
@@ -216,8 +213,8 @@ pub async fn run_with_abort(
     scenario_text: String,
     out_dir: PathBuf,
     journal: Option<Journal>,
-    abort: Abort,
-    in_force: watch::Sender<Vec<String>>,
+    (abort, in_force): (Abort, watch::Sender<Vec<String>>),
+    shard: Option<&ShardSpec>,
 ) -> Result<Outcome, RunError> {
     // Before anything is started: a folder that cannot take the reports stops the run.
     crate::out_dir::prepare(&out_dir)?;
@@ -229,17 +226,17 @@ pub async fn run_with_abort(
 
     let Some(external) = plan.external_remotes.clone() else {
         let remotes = start_remotes(&plan, &shutdown)?;
-        return Ok(run_stages(
+        return run_stages(
             plan,
             scenario_text,
             out_dir,
             (abort, in_force),
             shutdown.clone(),
             remotes,
-            None,
+            (None, shard),
             journal,
         )
-        .await?);
+        .await;
     };
     // Remotes served elsewhere: attach, run, and heal them whatever happened — they
     // outlive this run.
@@ -271,17 +268,18 @@ pub async fn run_with_abort(
         (abort, in_force),
         shutdown.clone(),
         remotes,
-        Some(&link),
+        (Some(&link), shard),
         journal,
     )
     .await;
     link.heal().await;
-    Ok(result?)
+    result
 }
 
 /// Everything after the remotes are up: target, timeline, load, settle, verdict.
-/// `link`: the control API of remotes served elsewhere, if so; `journal`: where `exec`
-/// actions are recorded. `(abort, in_force)` as [`run_with_abort`] takes them.
+/// `link`: the control API of remotes served elsewhere, if so; `shard`: which shard of
+/// the run this process is, if it is one; `journal`: where `exec` actions are recorded.
+/// `(abort, in_force)` as [`run_with_abort`] takes them.
 #[allow(clippy::too_many_arguments)] // the stages' inputs, each used once
 async fn run_stages(
     plan: Plan,
@@ -290,15 +288,21 @@ async fn run_stages(
     (abort, in_force): (Abort, watch::Sender<Vec<String>>),
     shutdown: CancellationToken,
     remotes: RemoteSet,
-    link: Option<&Link>,
+    (link, shard): (Option<&Link>, Option<&ShardSpec>),
     journal: Option<Journal>,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     // Collector first, so nothing is missed.
-    let run_id = journal
-        .as_ref()
-        .map_or_else(|| wiring::run_id(plan.seed), |j| j.run_id().to_string());
+    let run_id = match (shard, &journal) {
+        (Some(s), _) => s.run_id.clone(),
+        (None, Some(j)) => j.run_id().to_string(),
+        (None, None) => wiring::run_id(plan.seed),
+    };
+    let part = shard.map(|s| s.part).unwrap_or_default();
+    // Faults and probes once per run: shard 0's (`crate::shard`).
+    let first = part.index == 0;
     let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
     let mut ledger = wiring::new_ledger(&run_id, &plan.load);
+    ledger.part = part;
     // Which remote serves what: mail seen at any other remote is misrouted.
     ledger.served = plan
         .remotes
@@ -321,7 +325,7 @@ async fn run_stages(
 
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
-    let probes = cluster::probes::prepare(&plan.probes).await?;
+    let probes = cluster::probes::prepare(if first { &plan.probes[..] } else { &[] }).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
@@ -367,9 +371,11 @@ async fn run_stages(
     )
     .await?;
 
-    // Go: t0.
-    let t0 = Instant::now();
-    let t0_us = now_us();
+    // Go: t0 (a shard's is the run's T0, waited for).
+    let (t0, t0_us) = match shard {
+        Some(spec) => shard::wait_for_t0(spec, &abort).await?,
+        None => (Instant::now(), now_us()),
+    };
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
@@ -395,7 +401,11 @@ async fn run_stages(
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
-        plan.faults.clone(),
+        if first {
+            plan.faults.clone()
+        } else {
+            Vec::new()
+        },
         t0,
         controls,
         heal.clone(),
@@ -441,8 +451,10 @@ async fn run_stages(
         }
         Target::Embedded(_) => (events_tx, None),
     };
+    let mut load = plan.load.clone();
+    load.sessions = shard::sessions(load.sessions, shard);
     let generator = generator::run_on_own_thread(
-        plan.load.clone(),
+        load,
         GeneratorConfig {
             run_id,
             endpoints,
@@ -453,6 +465,7 @@ async fn run_stages(
             client,
             hlog_dir: Some(out_dir.clone()),
             cap: scenario::safety::closed_model_cap(&plan.load, &plan.target, &plan.safety),
+            part,
         },
         generator_events,
         abort.token().clone(),
@@ -540,6 +553,18 @@ async fn run_stages(
         findings,
         abort: abort.reason(t0_us),
     };
+    if let Some(spec) = shard {
+        let (written, complete) = shard::write(&out_dir, spec, &judged, &judged.scenario_text);
+        if let Some(line) = written.failure_line(&out_dir) {
+            eprintln!("mailquake: {line}");
+        }
+        return Ok(Outcome {
+            unwritten: !written.failed.is_empty(),
+            summary: written.summary,
+            out_dir,
+            shard_complete: Some(complete),
+        });
+    }
     let written = crate::report::write_run(&out_dir, &judged);
     // The folder failed (removed, read-only, full): what was measured goes elsewhere.
     let rescued = (!written.failed.is_empty()).then(|| out_dir::rescue(&judged));

@@ -13,7 +13,7 @@ use crate::report::{saved, terminal, JudgedRun, Written};
 
 /// Prints the terminal summary and says (one line) what could not be written, and where
 /// it went instead if it was rescued.
-pub(super) fn finish(written: Written, out_dir: PathBuf, rescued: Option<Rescue>) -> Outcome {
+pub(crate) fn finish(written: Written, out_dir: PathBuf, rescued: Option<Rescue>) -> Outcome {
     print!(
         "{}",
         terminal::render(
@@ -34,6 +34,7 @@ pub(super) fn finish(written: Written, out_dir: PathBuf, rescued: Option<Rescue>
         unwritten: !written.failed.is_empty(),
         summary: written.summary,
         out_dir,
+        shard_complete: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The wiring `mailquake run` and `mailquake flood` share: the run id, the tokio runtime,
-//! and the collector — its ledger, started at t0 and finished at the end of the load.
+//! the collector — its ledger, started at t0 and finished at the end of the load — and
+//! the generator's SMTP client and its target's reachability.
 
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::collector::{self, Event, Ledger, Progress, Request};
-use crate::scenario::Load;
+use crate::generator::{self, TargetEndpoint};
+use crate::scenario::{self, Load};
+use crate::smtp::{ClientOptions, Credentials, Timeouts, TlsClient};
 
 /// A short id for this run's tracking ids, from the seed and the clock.
 pub(crate) fn run_id(seed: u64) -> String {
@@ -70,4 +73,40 @@ pub(crate) async fn finish_collector(
     reply_rx
         .await
         .map_err(|_| "the collector stopped early".to_string())
+}
+
+/// The generator's SMTP client settings: EHLO name, timeouts, STARTTLS, AUTH.
+pub fn client_options(
+    tls: &scenario::TlsSpec,
+    auth: Option<Credentials>,
+    timeouts: Timeouts,
+) -> Result<ClientOptions, String> {
+    Ok(ClientOptions {
+        helo: generator::HELO_NAME.to_owned(),
+        timeouts,
+        tls: TlsClient::new(tls.mode, tls.verify, tls.ca.as_deref())?,
+        auth,
+    })
+}
+
+/// An external target must answer at least one TCP connection before the flood starts.
+pub async fn check_reachable(endpoints: &[TargetEndpoint]) -> Result<(), String> {
+    for e in endpoints {
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(e.addr),
+        )
+        .await
+        {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "target unreachable: no endpoint accepted a connection ({})",
+        endpoints
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }

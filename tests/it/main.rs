@@ -19,6 +19,7 @@ mod reports;
 mod routing;
 mod runs;
 mod safety;
+mod shards;
 mod signals;
 mod steady_state;
 mod support;

@@ -126,6 +126,7 @@ pub async fn generate(
         client,
         hlog_dir: hlog_dir.map(Path::to_path_buf),
         cap: None,
+        part: Default::default(),
     };
     let limit = load.duration() + Duration::from_secs(30);
     let report = timeout(
