@@ -37,34 +37,40 @@ pub struct Controls {
     pub journal: Option<Journal>,
 }
 
-/// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
-/// `exec` command that fails aborts the run (it cannot go on as planned). Returns
-/// the problems met (failed commands), one line each.
+/// Puts the faults at offset 0 in force, then fixes t0 — the load's start, sent through
+/// `started` — and runs the rest of the timeline from it until `heal` is cancelled, then
+/// heals everything. An `exec` command that fails aborts the run (it cannot go on as
+/// planned). Returns the problems met (failed commands), one line each.
 ///
-/// `started` fires once the faults at offset 0 are in force, so the caller can start the
-/// load after them (otherwise a busy machine lets the first messages slip past a fault
-/// meant to be there from the start).
+/// t0 comes after the offset-0 faults so the load starts with them in force (otherwise a
+/// busy machine lets the first messages slip past a fault meant to be there from the
+/// start) and on its own schedule: an offset-0 `exec` that takes seconds (a Postfix
+/// reload) must not leave the load seconds behind, to catch up in a burst.
 pub async fn run(
     windows: Vec<FaultWindow>,
-    t0: Instant,
     controls: Controls,
     heal: CancellationToken,
     abort: Abort,
-    started: oneshot::Sender<()>,
+    started: oneshot::Sender<Instant>,
 ) -> Vec<String> {
     let mut active = vec![false; windows.len()];
     // The journal id of each `exec` whose undo is owed.
     let mut journaled: Vec<Option<u64>> = vec![None; windows.len()];
     let mut problems = Vec::new();
     let mut started = Some(started);
+    let mut t0: Option<Instant> = None;
     for (at, index, on) in transitions(&windows) {
-        if !at.is_zero() {
+        if !at.is_zero() && t0.is_none() {
+            let now = Instant::now();
+            t0 = Some(now);
             if let Some(started) = started.take() {
-                let _ = started.send(());
+                let _ = started.send(now);
             }
         }
+        // Offset 0 (before t0): at once.
+        let due = t0.map_or_else(Instant::now, |t0| t0 + at);
         tokio::select! {
-            _ = tokio::time::sleep_until(t0 + at) => {}
+            _ = tokio::time::sleep_until(due) => {}
             _ = heal.cancelled() => break,
         }
         active[index] = on;
@@ -72,7 +78,7 @@ pub async fn run(
         // Through the live progress, so the line lands above a drawn bar.
         crate::report::progress::log_line(&format!(
             "[fault {:>5.1}s] {} {} on {}",
-            t0.elapsed().as_secs_f64(),
+            t0.map_or(0.0, |t0| t0.elapsed().as_secs_f64()),
             if on { "on: " } else { "off:" },
             subject.kind(),
             subject.target()
@@ -116,7 +122,7 @@ pub async fn run(
         publish(&windows, &active, &controls);
     }
     if let Some(started) = started.take() {
-        let _ = started.send(());
+        let _ = started.send(Instant::now());
     }
     heal.cancelled().await;
     for tx in controls.remotes.values() {
@@ -331,20 +337,19 @@ mod tests {
             ..Default::default()
         };
         let heal = CancellationToken::new();
-        let t0 = Instant::now();
+        let spawned = Instant::now();
         let windows = vec![window(1, Some(2)), window(2, None)];
         let (started_tx, started) = oneshot::channel();
         let task = tokio::spawn(run(
             windows,
-            t0,
             controls,
             heal.clone(),
             Abort::new(),
             started_tx,
         ));
-        started.await.unwrap();
+        let t0 = started.await.unwrap();
         assert_eq!(
-            t0.elapsed().as_secs(),
+            (t0 - spawned).as_secs(),
             0,
             "nothing at offset 0: started at once"
         );
@@ -392,7 +397,6 @@ mod tests {
         let abort = Abort::new();
         let task = tokio::spawn(run(
             windows,
-            Instant::now(),
             Controls::default(),
             heal.clone(),
             abort.clone(),
@@ -424,7 +428,6 @@ mod tests {
         )];
         let task = tokio::spawn(run(
             windows,
-            Instant::now(),
             Controls::default(),
             heal.clone(),
             abort.clone(),
@@ -485,7 +488,6 @@ mod in_force_tests {
         let (started_tx, started) = oneshot::channel();
         let task = tokio::spawn(run(
             windows,
-            Instant::now(),
             controls,
             heal.clone(),
             Abort::new(),
@@ -540,7 +542,6 @@ mod journal_tests {
         let (started_tx, started) = oneshot::channel();
         let task = tokio::spawn(run(
             vec![window],
-            Instant::now(),
             controls,
             heal.clone(),
             Abort::new(),
@@ -579,7 +580,6 @@ mod start_tests {
         };
         let task = tokio::spawn(run(
             vec![refuse(0), refuse(5)],
-            Instant::now(),
             controls,
             heal.clone(),
             Abort::new(),
@@ -594,5 +594,59 @@ mod start_tests {
         heal.cancel();
         task.await.unwrap();
         assert!(rx.borrow().is_empty(), "healed");
+    }
+
+    /// A slow `exec` at offset 0 (a Postfix reload takes ~2 s) comes before t0: the
+    /// load's schedule and the later faults count from when it is done, so the load does
+    /// not start seconds behind.
+    #[tokio::test]
+    async fn t0_is_after_a_slow_exec_at_offset_zero() {
+        let (tx, mut rx) = watch::channel(Vec::new());
+        let controls = Controls {
+            remotes: HashMap::from([("down".to_string(), tx)]),
+            ..Default::default()
+        };
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let windows = vec![
+            FaultWindow {
+                subject: FaultSubject::Exec {
+                    name: "slow".into(),
+                    run: "sleep 0.5".into(),
+                    undo: None,
+                },
+                at: Duration::ZERO,
+                duration: None,
+            },
+            FaultWindow {
+                subject: FaultSubject::Remote {
+                    remote: "down".into(),
+                    fault: Fault::REFUSE,
+                },
+                at: Duration::from_millis(300),
+                duration: None,
+            },
+        ];
+        let spawned = Instant::now();
+        let task = tokio::spawn(run(
+            windows,
+            controls,
+            heal.clone(),
+            Abort::new(),
+            started_tx,
+        ));
+        let t0 = started.await.unwrap();
+        assert!(
+            t0 - spawned >= Duration::from_millis(500),
+            "t0 after the exec: {:?}",
+            t0 - spawned
+        );
+        rx.changed().await.unwrap();
+        assert!(
+            t0.elapsed() >= Duration::from_millis(300),
+            "the 300 ms fault counts from t0"
+        );
+        heal.cancel();
+        assert!(task.await.unwrap().is_empty());
     }
 }

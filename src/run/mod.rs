@@ -363,9 +363,29 @@ async fn run_stages(
     )
     .await?;
 
+    // The faults at offset 0 go in force first (the timeline runs them), then t0: the
+    // load starts with them in force and on schedule, however long they took (a Postfix
+    // reload in an `exec` takes seconds).
+    let heal = CancellationToken::new();
+    let controls = timeline::Controls {
+        remotes: remote_faults,
+        nodes: node_controls,
+        in_force,
+        remotes_elsewhere: link.is_some(),
+        journal,
+    };
+    let (timeline_started, started) = tokio::sync::oneshot::channel();
+    let timeline = tokio::spawn(timeline::run(
+        plan.faults.clone(),
+        controls,
+        heal.clone(),
+        abort.clone(),
+        timeline_started,
+    ));
+
     // Go: t0.
-    let t0 = Instant::now();
-    let t0_us = now_us();
+    let t0 = started.await.unwrap_or_else(|_| Instant::now());
+    let t0_us = now_us().saturating_sub(t0.elapsed().as_micros() as u64);
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
@@ -381,31 +401,12 @@ async fn run_stages(
             stop_watching.clone(),
         )
     });
-    let heal = CancellationToken::new();
-    let controls = timeline::Controls {
-        remotes: remote_faults,
-        nodes: node_controls,
-        in_force,
-        remotes_elsewhere: link.is_some(),
-        journal,
-    };
-    let (timeline_started, started) = tokio::sync::oneshot::channel();
-    let timeline = tokio::spawn(timeline::run(
-        plan.faults.clone(),
-        t0,
-        controls,
-        heal.clone(),
-        abort.clone(),
-        timeline_started,
-    ));
     let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
     tokio::spawn(cluster::probes::run(
         probes,
         events_tx.clone(),
         shutdown.clone(),
     ));
-    // Faults at offset 0 are in force before the first message.
-    let _ = started.await;
     eprintln!(
         "mailquake: {} — {}; output {}",
         plan.name,
