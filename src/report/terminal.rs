@@ -125,6 +125,12 @@ pub fn render(
         let _ = writeln!(t, "  {}   {line}", paint.dim("latency"));
     }
     if let Some(line) = super::terminal_health::faults_line(s) {
+        // A window that fired 0 times judged nothing: the line stands out.
+        let line = if s.faults.iter().any(|f| f.fired == Some(0)) {
+            paint.yellow(&line)
+        } else {
+            line
+        };
         let _ = writeln!(t, "  {}    {line}", paint.dim("faults"));
     }
     if let Some(pf) = s.preflight.as_ref() {
@@ -137,28 +143,6 @@ pub fn render(
         if !line.is_empty() {
             let _ = writeln!(t, "  {} {line}", paint.dim("preflight"));
         }
-    }
-    // How often each remote fault acted: a window that fired 0 times judged nothing.
-    let fired: Vec<String> = s
-        .faults
-        .iter()
-        .filter_map(|f| {
-            let n = f.fired?;
-            let end = f
-                .for_s
-                .map_or("end".to_string(), |d| format!("{:.0}s", f.at_s + d));
-            let text = format!(
-                "{} {} {:.0}s–{end} fired {}",
-                f.subject,
-                f.fault,
-                f.at_s,
-                fmt_count(n)
-            );
-            Some(if n == 0 { paint.yellow(&text) } else { text })
-        })
-        .collect();
-    if !fired.is_empty() {
-        let _ = writeln!(t, "  {}    {}", paint.dim("faults"), fired.join(" · "));
     }
     // The generator's per-phase table, after the message totals it explains.
     if !s.load_table.is_empty() {

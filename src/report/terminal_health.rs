@@ -32,7 +32,7 @@ pub fn latency_line(domains: &[DomainJson]) -> Option<String> {
 
 /// `remote down refuse 1s–3s · node n2 stuck 0s–end · fired: down 234`, or `None`
 /// without faults. Fired counts are per remote (a remote counts every time any fault
-/// acted on a session).
+/// acted on a session); a remote-fault window that fired 0 times says `(never fired)`.
 pub fn faults_line(s: &Summary) -> Option<String> {
     if s.faults.is_empty() {
         return None;
@@ -49,7 +49,14 @@ pub fn faults_line(s: &Summary) -> Option<String> {
         .iter()
         .map(|f: &FaultJson| {
             let to = f.for_s.map_or("end".to_string(), |d| secs(f.at_s + d));
-            format!("{} {} {}–{to}", f.subject, f.fault, secs(f.at_s))
+            // A remote-fault window that never fired judged nothing: said here, where the
+            // window is.
+            let never = if f.fired == Some(0) {
+                " (never fired)"
+            } else {
+                ""
+            };
+            format!("{} {} {}–{to}{never}", f.subject, f.fault, secs(f.at_s))
         })
         .collect();
     let fired: Vec<String> = s
