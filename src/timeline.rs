@@ -37,34 +37,49 @@ pub struct Controls {
     pub journal: Option<Journal>,
 }
 
-/// Runs the timeline from `t0` until `heal` is cancelled, then heals everything. An
-/// `exec` command that fails aborts the run (it cannot go on as planned). Returns
-/// the problems met (failed commands), one line each.
+/// Puts the faults at offset 0 in force, then fixes t0 — the load's start, sent through
+/// `started` — and runs the rest of the timeline from it until `heal` is cancelled, then
+/// heals everything. An `exec` command that fails aborts the run (it cannot go on as
+/// planned). Returns the problems met (failed commands), one line each.
 ///
-/// `started` fires once the faults at offset 0 are in force, so the caller can start the
-/// load after them (otherwise a busy machine lets the first messages slip past a fault
-/// meant to be there from the start).
+/// t0 comes after the offset-0 faults so the load starts with them in force (otherwise a
+/// busy machine lets the first messages slip past a fault meant to be there from the
+/// start) and on its own schedule: an offset-0 `exec` that takes seconds (a Postfix
+/// reload) must not leave the load seconds behind, to catch up in a burst.
+///
+/// `anchor`: a t0 fixed beforehand (a shard's: the run's T0, shared by every shard);
+/// the offset-0 faults then go in force at once and the rest runs from it.
 pub async fn run(
     windows: Vec<FaultWindow>,
-    t0: Instant,
+    anchor: Option<Instant>,
     controls: Controls,
     heal: CancellationToken,
     abort: Abort,
-    started: oneshot::Sender<()>,
+    started: oneshot::Sender<Instant>,
 ) -> Vec<String> {
     let mut active = vec![false; windows.len()];
     // The journal id of each `exec` whose undo is owed.
     let mut journaled: Vec<Option<u64>> = vec![None; windows.len()];
     let mut problems = Vec::new();
     let mut started = Some(started);
+    let mut t0: Option<Instant> = anchor;
+    if let Some(anchor) = anchor {
+        if let Some(started) = started.take() {
+            let _ = started.send(anchor);
+        }
+    }
     for (at, index, on) in transitions(&windows) {
-        if !at.is_zero() {
+        if !at.is_zero() && t0.is_none() {
+            let now = Instant::now();
+            t0 = Some(now);
             if let Some(started) = started.take() {
-                let _ = started.send(());
+                let _ = started.send(now);
             }
         }
+        // Offset 0 (before t0): at once.
+        let due = t0.map_or_else(Instant::now, |t0| t0 + at);
         tokio::select! {
-            _ = tokio::time::sleep_until(t0 + at) => {}
+            _ = tokio::time::sleep_until(due) => {}
             _ = heal.cancelled() => break,
         }
         active[index] = on;
@@ -72,7 +87,7 @@ pub async fn run(
         // Through the live progress, so the line lands above a drawn bar.
         crate::report::progress::log_line(&format!(
             "[fault {:>5.1}s] {} {} on {}",
-            t0.elapsed().as_secs_f64(),
+            t0.map_or(0.0, |t0| t0.elapsed().as_secs_f64()),
             if on { "on: " } else { "off:" },
             subject.kind(),
             subject.target()
@@ -116,7 +131,7 @@ pub async fn run(
         publish(&windows, &active, &controls);
     }
     if let Some(started) = started.take() {
-        let _ = started.send(());
+        let _ = started.send(Instant::now());
     }
     heal.cancelled().await;
     for tx in controls.remotes.values() {
@@ -280,319 +295,5 @@ fn apply(windows: &[FaultWindow], active: &[bool], subject: &FaultSubject, contr
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn window(at: u64, dur: Option<u64>) -> FaultWindow {
-        FaultWindow {
-            subject: FaultSubject::Remote {
-                remote: "down".into(),
-                fault: Fault::REFUSE,
-            },
-            at: Duration::from_secs(at),
-            duration: dur.map(Duration::from_secs),
-        }
-    }
-
-    fn exec_window(at: u64, dur: Option<u64>, run: &str, undo: &str) -> FaultWindow {
-        FaultWindow {
-            subject: FaultSubject::Exec {
-                name: "t".into(),
-                run: run.into(),
-                undo: Some(undo.into()),
-            },
-            at: Duration::from_secs(at),
-            duration: dur.map(Duration::from_secs),
-        }
-    }
-
-    #[test]
-    fn orders_transitions_and_heals_before_reapplying() {
-        let t = transitions(&[window(10, Some(5)), window(15, Some(5)), window(0, None)]);
-        let got: Vec<(u64, usize, bool)> =
-            t.iter().map(|(d, i, on)| (d.as_secs(), *i, *on)).collect();
-        assert_eq!(
-            got,
-            [
-                (0, 2, true),
-                (10, 0, true),
-                (15, 0, false),
-                (15, 1, true),
-                (20, 1, false)
-            ]
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn switches_remote_faults_live_and_heals_at_the_end() {
-        let (tx, mut rx) = watch::channel(Vec::new());
-        let controls = Controls {
-            remotes: HashMap::from([("down".to_string(), tx)]),
-            ..Default::default()
-        };
-        let heal = CancellationToken::new();
-        let t0 = Instant::now();
-        let windows = vec![window(1, Some(2)), window(2, None)];
-        let (started_tx, started) = oneshot::channel();
-        let task = tokio::spawn(run(
-            windows,
-            t0,
-            controls,
-            heal.clone(),
-            Abort::new(),
-            started_tx,
-        ));
-        started.await.unwrap();
-        assert_eq!(
-            t0.elapsed().as_secs(),
-            0,
-            "nothing at offset 0: started at once"
-        );
-        rx.changed().await.unwrap();
-        assert_eq!(t0.elapsed().as_secs(), 1);
-        assert_eq!(rx.borrow_and_update().len(), 1);
-        rx.changed().await.unwrap();
-        assert_eq!(
-            (t0.elapsed().as_secs(), rx.borrow_and_update().len()),
-            (2, 2),
-            "overlap: both in force"
-        );
-        rx.changed().await.unwrap();
-        assert_eq!(
-            (t0.elapsed().as_secs(), rx.borrow_and_update().len()),
-            (3, 1)
-        );
-        heal.cancel();
-        assert!(task.await.unwrap().is_empty());
-        assert!(rx.borrow().is_empty(), "healed");
-    }
-
-    /// `exec` runs its command at the start, its undo at the window's end — or at heal
-    /// time when the window is still open; a failing run aborts the run.
-    #[tokio::test]
-    async fn exec_runs_and_undoes_even_when_healed_early() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("log");
-        let l = log.display();
-        let windows = vec![
-            exec_window(
-                0,
-                Some(1),
-                &format!("echo run1 >> {l}"),
-                &format!("echo undo1 >> {l}"),
-            ),
-            exec_window(
-                0,
-                None,
-                &format!("echo run2 >> {l}"),
-                &format!("echo undo2 >> {l}"),
-            ),
-        ];
-        let heal = CancellationToken::new();
-        let abort = Abort::new();
-        let task = tokio::spawn(run(
-            windows,
-            Instant::now(),
-            Controls::default(),
-            heal.clone(),
-            abort.clone(),
-            oneshot::channel().0,
-        ));
-        // Wait (bounded) for both runs and the first undo to have happened.
-        for _ in 0..500 {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.lines().count() >= 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        heal.cancel();
-        assert!(task.await.unwrap().is_empty());
-        let text = std::fs::read_to_string(&log).unwrap();
-        let mut lines: Vec<&str> = text.lines().collect();
-        lines.sort_unstable();
-        assert_eq!(lines, ["run1", "run2", "undo1", "undo2"]);
-        assert!(!abort.is_cancelled());
-
-        let heal = CancellationToken::new();
-        let abort = Abort::new();
-        let windows = vec![exec_window(
-            0,
-            None,
-            "echo oops >&2; exit 3",
-            &format!("echo undo3 >> {l}"),
-        )];
-        let task = tokio::spawn(run(
-            windows,
-            Instant::now(),
-            Controls::default(),
-            heal.clone(),
-            abort.clone(),
-            oneshot::channel().0,
-        ));
-        tokio::time::timeout(Duration::from_secs(10), abort.cancelled())
-            .await
-            .unwrap();
-        heal.cancel();
-        let problems = task.await.unwrap();
-        assert_eq!(problems.len(), 1);
-        assert!(
-            problems[0].contains("exit status: 3") && problems[0].contains("oops"),
-            "{problems:?}"
-        );
-        assert!(
-            std::fs::read_to_string(&log).unwrap().contains("undo3"),
-            "undone even though it failed"
-        );
-    }
-}
-
-#[cfg(test)]
-mod in_force_tests {
-    use super::*;
-
-    /// What would outlive the process is published while in force and cleared as it is
-    /// undone: exec actions with an undo, faults on remotes served elsewhere.
-    #[tokio::test]
-    async fn publishes_what_is_in_force_until_undone() {
-        let (faults, _faults_rx) = watch::channel(Vec::new());
-        let controls = Controls {
-            remotes: HashMap::from([("down".to_string(), faults)]),
-            remotes_elsewhere: true,
-            ..Default::default()
-        };
-        let mut in_force = controls.in_force.subscribe();
-        let windows = vec![
-            FaultWindow {
-                subject: FaultSubject::Exec {
-                    name: "hold".into(),
-                    run: "true".into(),
-                    undo: Some("true".into()),
-                },
-                at: Duration::ZERO,
-                duration: None,
-            },
-            FaultWindow {
-                subject: FaultSubject::Remote {
-                    remote: "down".into(),
-                    fault: Fault::REFUSE,
-                },
-                at: Duration::ZERO,
-                duration: None,
-            },
-        ];
-        let heal = CancellationToken::new();
-        let (started_tx, started) = oneshot::channel();
-        let task = tokio::spawn(run(
-            windows,
-            Instant::now(),
-            controls,
-            heal.clone(),
-            Abort::new(),
-            started_tx,
-        ));
-        started.await.unwrap();
-        let now = in_force.borrow_and_update().clone();
-        assert_eq!(
-            now,
-            [
-                "exec `hold` (undo `true`)",
-                "refuse on remote down (served elsewhere)"
-            ]
-        );
-        heal.cancel();
-        assert!(task.await.unwrap().is_empty());
-        assert!(in_force.borrow().is_empty(), "everything undone");
-    }
-}
-
-#[cfg(test)]
-mod journal_tests {
-    use super::*;
-    use crate::journal;
-
-    /// An `exec` with an undo is in the journal before its `run` starts, and marked
-    /// undone once its undo ran.
-    #[tokio::test]
-    async fn exec_is_journaled_before_it_runs_and_undone_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::create(dir.path(), "r", None, "/".into()).unwrap();
-        let file = dir.path().join(journal::FILE);
-        let seen = dir.path().join("seen");
-        let window = FaultWindow {
-            subject: FaultSubject::Exec {
-                name: "t".into(),
-                run: format!(
-                    "grep -q '\"applied\"' {} && touch {}",
-                    file.display(),
-                    seen.display()
-                ),
-                undo: Some("true".into()),
-            },
-            at: Duration::ZERO,
-            duration: None,
-        };
-        let controls = Controls {
-            journal: Some(journal.clone()),
-            ..Default::default()
-        };
-        let heal = CancellationToken::new();
-        let (started_tx, started) = oneshot::channel();
-        let task = tokio::spawn(run(
-            vec![window],
-            Instant::now(),
-            controls,
-            heal.clone(),
-            Abort::new(),
-            started_tx,
-        ));
-        started.await.unwrap();
-        assert!(seen.exists(), "the action was journaled when `run` ran");
-        assert_eq!(journal::read(dir.path()).unwrap().in_force.len(), 1);
-        heal.cancel();
-        assert!(task.await.unwrap().is_empty());
-        assert!(journal.finish().await.unwrap().is_empty(), "undone");
-        assert!(journal::read(dir.path()).unwrap().finished);
-    }
-}
-
-#[cfg(test)]
-mod start_tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn faults_at_offset_zero_are_in_force_when_started_fires() {
-        let (tx, rx) = watch::channel(Vec::new());
-        let controls = Controls {
-            remotes: HashMap::from([("down".to_string(), tx)]),
-            ..Default::default()
-        };
-        let heal = CancellationToken::new();
-        let (started_tx, started) = oneshot::channel();
-        let refuse = |at| FaultWindow {
-            subject: FaultSubject::Remote {
-                remote: "down".into(),
-                fault: Fault::REFUSE,
-            },
-            at: Duration::from_secs(at),
-            duration: None,
-        };
-        let task = tokio::spawn(run(
-            vec![refuse(0), refuse(5)],
-            Instant::now(),
-            controls,
-            heal.clone(),
-            Abort::new(),
-            started_tx,
-        ));
-        started.await.unwrap();
-        assert_eq!(
-            rx.borrow().len(),
-            1,
-            "the offset-0 fault, not yet the later one"
-        );
-        heal.cancel();
-        task.await.unwrap();
-        assert!(rx.borrow().is_empty(), "healed");
-    }
-}
+#[path = "timeline_tests.rs"]
+mod tests;

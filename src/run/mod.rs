@@ -371,10 +371,45 @@ async fn run_stages(
     )
     .await?;
 
-    // Go: t0 (a shard's is the run's T0, waited for).
-    let (t0, t0_us) = match shard {
-        Some(spec) => shard::wait_for_t0(spec, &abort).await?,
-        None => (Instant::now(), now_us()),
+    // A shard waits for the run's T0 and its timeline runs from it; a single run's
+    // faults at offset 0 go in force first (the timeline runs them), then t0: the load
+    // starts with them in force and on schedule, however long they took (a Postfix
+    // reload in an `exec` takes seconds).
+    let anchor = match shard {
+        Some(spec) => Some(shard::wait_for_t0(spec, &abort).await?),
+        None => None,
+    };
+    let heal = CancellationToken::new();
+    let controls = timeline::Controls {
+        remotes: remote_faults,
+        nodes: node_controls,
+        in_force,
+        remotes_elsewhere: link.is_some(),
+        journal,
+    };
+    let (timeline_started, started) = tokio::sync::oneshot::channel();
+    let timeline = tokio::spawn(timeline::run(
+        // Faults once per run: shard 0 alone applies them.
+        if first {
+            plan.faults.clone()
+        } else {
+            Vec::new()
+        },
+        anchor.map(|(t0, _)| t0),
+        controls,
+        heal.clone(),
+        abort.clone(),
+        timeline_started,
+    ));
+
+    // Go: t0.
+    let started = started.await;
+    let (t0, t0_us) = match anchor {
+        Some(anchor) => anchor,
+        None => {
+            let t0 = started.unwrap_or_else(|_| Instant::now());
+            (t0, now_us().saturating_sub(t0.elapsed().as_micros() as u64))
+        }
     };
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
@@ -391,35 +426,12 @@ async fn run_stages(
             stop_watching.clone(),
         )
     });
-    let heal = CancellationToken::new();
-    let controls = timeline::Controls {
-        remotes: remote_faults,
-        nodes: node_controls,
-        in_force,
-        remotes_elsewhere: link.is_some(),
-        journal,
-    };
-    let (timeline_started, started) = tokio::sync::oneshot::channel();
-    let timeline = tokio::spawn(timeline::run(
-        if first {
-            plan.faults.clone()
-        } else {
-            Vec::new()
-        },
-        t0,
-        controls,
-        heal.clone(),
-        abort.clone(),
-        timeline_started,
-    ));
     let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
     tokio::spawn(cluster::probes::run(
         probes,
         events_tx.clone(),
         shutdown.clone(),
     ));
-    // Faults at offset 0 are in force before the first message.
-    let _ = started.await;
     eprintln!(
         "mailquake: {} — {}; output {}",
         plan.name,

@@ -47,11 +47,23 @@ port_free() {
   [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]
 }
 
-# Processes still running out of DIR (zombies do not count: PID 1 may reap them late).
+# Processes still running out of DIR (zombies do not count: PID 1 may reap them late):
+# HAProxy names DIR on its command line; Postfix daemons (`master -w`, qmgr, smtpd, ...)
+# do not, but run Postfix's daemon programs in their node's queue directory, DIR/nK/spool.
 leftovers() {
-  local pids
+  local pids p daemons
   pids=$(pgrep -f -- "$DIR/" 2>/dev/null || true)
-  for p in $pids; do
+  daemons=$(postconf -h daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)
+  for p in /proc/[0-9]*; do
+    case "$(readlink "$p/cwd" 2>/dev/null)" in
+      "$DIR"/n*/spool) ;;
+      *) continue ;;
+    esac
+    case "$(readlink "$p/exe" 2>/dev/null)" in
+      "$daemons"/*) pids="$pids ${p#/proc/}" ;;
+    esac
+  done
+  for p in $(printf '%s\n' $pids | sort -un); do
     local state
     state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || echo Z)
     [ "$state" != "Z" ] && echo "$p"
