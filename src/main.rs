@@ -56,6 +56,19 @@ fn main() -> ExitCode {
             skip_preflight,
         } => mailquake::run::main(&file, out.as_deref(), skip_preflight),
         Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
+        Command::Cluster {
+            file,
+            listen,
+            api,
+            token,
+            remotes,
+        } => mailquake::cluster::serve::main(&mailquake::cluster::serve::ClusterArgs {
+            file,
+            listen,
+            api,
+            token,
+            remotes,
+        }),
         Command::Flood {
             target,
             rate,
