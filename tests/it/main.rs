@@ -9,6 +9,7 @@ mod flood;
 mod generator;
 mod generator_tls;
 mod heal;
+mod kubernetes;
 mod lease;
 mod lost;
 mod out_dir;
