@@ -171,6 +171,37 @@ pub enum Command {
         )]
         token: Option<String>,
     },
+    /// Serve the scenario's embedded reference cluster (`target: { embedded: … }`) in a
+    /// process of its own, until Ctrl-C, SIGTERM or SIGHUP (then exit 0): its nodes take
+    /// SMTP on loopback and relay to the remotes served by `mailquake remotes` (routes
+    /// from their control API); a control API switches node faults
+    /// (`GET /nodes`, `PUT`/`DELETE /nodes/NAME/fault` with body `"stuck"`). Prints where
+    /// everything listens; exits 2 (invalid scenario or arguments) or 3 (the remotes'
+    /// API does not answer within 10 s, an address cannot be bound).
+    Cluster {
+        /// The scenario file; its `target.embedded` is served.
+        file: PathBuf,
+        /// The first node's SMTP address (loopback); node ni listens on its port plus
+        /// i-1. Port 0: each node on a free port.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Where the control API listens; anything but loopback needs --token.
+        #[arg(long, value_name = "ADDR", default_value = crate::cluster::serve::DEFAULT_API)]
+        api: SocketAddr,
+        /// Every API request must carry `Authorization: Bearer TOKEN`.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "MAILQUAKE_CLUSTER_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// The remotes' control API, http://HOST:PORT (default: the scenario's
+        /// `remotes.external`, else http://127.0.0.1:8025); its token from
+        /// MAILQUAKE_REMOTES_TOKEN.
+        #[arg(long, value_name = "URL")]
+        remotes: Option<String>,
+    },
     /// Flood one SMTP server with the generator alone and print per-phase latency.
     ///
     /// For test servers only: it sends real mail as fast as asked to whatever HOST:PORT

@@ -75,6 +75,19 @@ fn main() -> ExitCode {
         }
         Command::Merge { dirs, out } => mailquake::merge::main(&dirs, &out),
         Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
+        Command::Cluster {
+            file,
+            listen,
+            api,
+            token,
+            remotes,
+        } => mailquake::cluster::serve::main(&mailquake::cluster::serve::ClusterArgs {
+            file,
+            listen,
+            api,
+            token,
+            remotes,
+        }),
         Command::Flood {
             target,
             rate,

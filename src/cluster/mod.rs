@@ -1,10 +1,13 @@
 //! The cluster under test: an external cluster's SMTP endpoints, or the embedded
-//! reference cluster started in-process.
+//! reference cluster started in-process — or served in a process of its own by
+//! `mailquake cluster` (`serve.rs`, with its node control API in `api.rs`).
 
+pub mod api;
 pub mod embedded;
 pub mod lost;
 pub mod probes;
 pub mod routes;
+pub mod serve;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -238,6 +238,24 @@ impl Link {
     }
 }
 
+/// Where each domain served at `client`'s API is reached (lower-case domain → address,
+/// a remote on `0.0.0.0`/`::` at the API's host), as a run attached there routes its
+/// embedded target: `mailquake cluster` relays so.
+pub async fn served_routes(client: &ApiClient) -> Result<HashMap<String, SocketAddr>, ApiError> {
+    let snapshot = client.remotes().await?;
+    let api_host = api_host(client.authority()).await;
+    Ok(snapshot
+        .remotes
+        .iter()
+        .flat_map(|r| {
+            let addr = reachable(r.listen, api_host);
+            r.domains
+                .iter()
+                .map(move |d| (d.to_ascii_lowercase(), addr))
+        })
+        .collect())
+}
+
 /// The IP of the API's host, for remotes that listen on every address.
 async fn api_host(authority: &str) -> Option<IpAddr> {
     tokio::net::lookup_host(authority)

@@ -328,9 +328,15 @@ async fn run_stages(
     let probes = cluster::probes::prepare(if first { &plan.probes[..] } else { &[] }).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
-            let cluster = embedded::start(spec, routes.clone(), plan.seed, shutdown.clone())
-                .await
-                .map_err(|e| format!("embedded cluster: cannot listen: {e}"))?;
+            let cluster = embedded::start(
+                spec,
+                embedded::LOOPBACK,
+                routes.clone(),
+                plan.seed,
+                shutdown.clone(),
+            )
+            .await
+            .map_err(|e| format!("embedded cluster: cannot listen: {e}"))?;
             let endpoints = cluster
                 .nodes
                 .iter()

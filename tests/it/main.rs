@@ -3,11 +3,13 @@
 
 mod architecture;
 mod bad_input;
+mod cluster;
 mod explain;
 mod flood;
 mod generator;
 mod generator_tls;
 mod heal;
+mod kubernetes;
 mod lease;
 mod lost;
 mod out_dir;

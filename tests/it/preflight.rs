@@ -79,7 +79,13 @@ impl StandIn {
             ..EmbeddedSpec::default()
         };
         let cluster = runtime
-            .block_on(embedded::start(&spec, routes, 1, stop.clone()))
+            .block_on(embedded::start(
+                &spec,
+                embedded::LOOPBACK,
+                routes,
+                1,
+                stop.clone(),
+            ))
             .unwrap();
         let (_, events) = mpsc::channel(65_536);
         StandIn {

@@ -57,6 +57,35 @@ pub async fn serve(
     connections::serve(listener, app, limits, shutdown).await
 }
 
+/// Serves another small control API's `routes` (state already applied) under the same
+/// limits and the same token rule as this one: `mailquake cluster` serves its nodes' API
+/// so.
+pub async fn serve_routes(
+    listener: TcpListener,
+    routes: Router,
+    token: Option<String>,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = guarded(
+        routes,
+        token.map(|t| std::sync::Arc::from(t.as_str())),
+        limits,
+    );
+    connections::serve(listener, app, limits, shutdown).await
+}
+
+/// `routes` behind the request timeout, the body limit and the token.
+fn guarded(routes: Router, token: Option<std::sync::Arc<str>>, limits: Limits) -> Router {
+    routes
+        .layer(middleware::from_fn_with_state(
+            limits.request_timeout,
+            answer_in_time,
+        ))
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(middleware::from_fn_with_state(token, authorize))
+}
+
 /// The API's routes, for a caller that serves them itself (`limits`: the body cap and
 /// the request timeout; the connection limits are the server's business).
 pub fn router(
@@ -70,7 +99,8 @@ pub fn router(
         token: token.map(|t| std::sync::Arc::from(t.as_str())),
         shutdown,
     };
-    Router::new()
+    let token = api.token.clone();
+    let routes = Router::new()
         .route("/remotes", get(remotes))
         .route("/remotes/{name}/fault", put(set_fault).delete(clear_fault))
         .route("/reset", post(reset))
@@ -83,13 +113,8 @@ pub fn router(
                 "no such endpoint: see GET /remotes, /events, /metrics, /tls/ca.pem",
             )
         })
-        .layer(middleware::from_fn_with_state(
-            limits.request_timeout,
-            answer_in_time,
-        ))
-        .layer(DefaultBodyLimit::max(limits.max_body))
-        .layer(middleware::from_fn_with_state(api.clone(), authorize))
-        .with_state(api)
+        .with_state(api);
+    guarded(routes, token, limits)
 }
 
 /// `408` when a request is not answered within the limit: a body sent slowly, or a
@@ -118,8 +143,12 @@ async fn ca_pem() -> Response {
 }
 
 /// With a token, every request must carry `Authorization: Bearer TOKEN`.
-async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
-    let Some(token) = &api.token else {
+async fn authorize(
+    State(token): State<Option<std::sync::Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = &token else {
         return next.run(request).await;
     };
     let given = request

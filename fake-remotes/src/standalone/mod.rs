@@ -148,8 +148,9 @@ pub fn bind(config: Config) -> Result<Standalone, StartError> {
     })
 }
 
-/// A non-loopback API needs a token (DESIGN §7); an empty token is no token.
-fn check_api_safety(api: SocketAddr, token: Option<&str>) -> Result<(), StartError> {
+/// A non-loopback API needs a token (DESIGN §7); an empty token is no token. (The rule
+/// of every control API: `mailquake cluster`'s too.)
+pub fn check_api_safety(api: SocketAddr, token: Option<&str>) -> Result<(), StartError> {
     if token.is_some_and(|t| t.trim().is_empty()) {
         return Err(StartError::Invalid(
             "the control API token is empty: give a non-empty --token".into(),

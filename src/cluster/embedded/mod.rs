@@ -41,6 +41,10 @@ pub struct EmbeddedCluster {
     pub nodes: Vec<NodeHandle>,
 }
 
+/// Where a run's nodes listen: loopback, each on a free port.
+pub const LOOPBACK: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
 /// Messages a node sends per connection to one destination.
 const RELAY_BATCH: usize = 10;
 
@@ -52,10 +56,12 @@ const RELAY_BATCH: usize = 10;
 /// test's state, not a harness buffer: it holds at most the messages not yet delivered.
 const HANDOFF_CAPACITY: usize = 1024;
 
-/// Binds and starts the nodes (`n1` … `nN`) on 127.0.0.1, relaying by `routes`
-/// (lower-case domain → address). Fails only if a port cannot be bound.
+/// Binds and starts the nodes (`n1` … `nN`) on `listen`'s IP — node `ni` on its port
+/// plus i−1, or each on a free port when it is 0 — relaying by `routes` (lower-case
+/// domain → address). Fails only if a port cannot be bound.
 pub async fn start(
     spec: &EmbeddedSpec,
+    listen: SocketAddr,
     routes: HashMap<String, SocketAddr>,
     seed: u64,
     shutdown: CancellationToken,
@@ -64,11 +70,16 @@ pub async fn start(
     let mut nodes = Vec::with_capacity(spec.nodes);
     for i in 1..=spec.nodes {
         let name = format!("n{i}");
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = match listen.port() {
+            0 => 0,
+            first => first.saturating_add(i as u16 - 1),
+        };
+        let listener = TcpListener::bind(SocketAddr::new(listen.ip(), port)).await?;
         let addr = listener.local_addr()?;
         let (queue_tx, queue_rx) = mpsc::channel(HANDOFF_CAPACITY);
         // Unbounded, but bounded by construction: one message per `stuck` switch of the
-        // scenario's timeline (a handful), sent by the timeline, read as it comes.
+        // scenario's timeline (a handful) or of `mailquake cluster`'s API (sent only when
+        // the state changes), read as it comes.
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         // Nodes never misbehave at the SMTP level; the sender is dropped with the task.
         let (faults_tx, faults_rx) = watch::channel(Vec::new());
