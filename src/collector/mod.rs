@@ -64,7 +64,19 @@ pub struct Collector {
     pub progress: Progress,
     /// Node index → (first, latest) queue depth sampled.
     queue_depths: std::collections::BTreeMap<u8, (u32, u32)>,
+    /// Changes to messages of this run that came before their `Submitted`: the remotes'
+    /// events travel apart from the generator's (over HTTP, or behind the lost-target
+    /// watch), so a fast delivery can overtake its own submission. Applied when it comes;
+    /// what is left at the end is foreign.
+    early: Vec<(u64, EarlyChange)>,
 }
+
+/// A change to a record, kept until the record exists.
+type EarlyChange = Box<dyn FnOnce(&mut MessageRecord, &mut Progress) + Send>;
+
+/// At most this many early changes are kept (a reordering spans a few messages in
+/// flight; beyond it they are counted foreign at once).
+const MAX_EARLY: usize = 100_000;
 
 impl Collector {
     pub fn new(ledger: Ledger) -> Self {
@@ -72,6 +84,7 @@ impl Collector {
             ledger,
             progress: Progress::default(),
             queue_depths: Default::default(),
+            early: Vec::new(),
         }
     }
 
@@ -79,19 +92,46 @@ impl Collector {
         (at_us.saturating_sub(self.ledger.t0_us) / 1000).min(NEVER as u64 - 1) as u32
     }
 
-    /// Applies `change` to record `seq` (if it exists) and keeps the totals in step.
-    fn update(&mut self, seq: u64, change: impl FnOnce(&mut MessageRecord, &mut Progress)) {
+    /// Applies `change` to record `seq` and keeps the totals in step; a change for a
+    /// message not yet submitted waits in `early`.
+    fn update(
+        &mut self,
+        seq: u64,
+        change: impl FnOnce(&mut MessageRecord, &mut Progress) + Send + 'static,
+    ) {
         // Another shard's message (`tracking::Part`): that shard keeps it; not foreign.
+        if !self.ledger.part.owns(seq) || self.is_submitted(seq) {
+            self.update_now(seq, change);
+        } else if self.early.len() < MAX_EARLY {
+            // Before its submission (see `early`), or not this run's after all.
+            self.early.push((seq, Box::new(change)));
+        } else {
+            self.ledger.foreign += 1;
+        }
+    }
+
+    fn is_submitted(&self, seq: u64) -> bool {
+        self.ledger
+            .records
+            .get(seq as usize)
+            .is_some_and(|r| r.is(flag::SUBMITTED))
+    }
+
+    /// Applies `change` to record `seq` if it was submitted (another shard's is left
+    /// alone); `false` (nothing done) otherwise.
+    fn update_now(
+        &mut self,
+        seq: u64,
+        change: impl FnOnce(&mut MessageRecord, &mut Progress),
+    ) -> bool {
         if !self.ledger.part.owns(seq) {
-            return;
+            return true;
         }
         let Some(rec) = self.ledger.records.get_mut(seq as usize) else {
-            self.ledger.foreign += 1;
-            return;
+            return false;
         };
         if !rec.is(flag::SUBMITTED) {
-            self.ledger.foreign += 1;
-            return;
+            return false;
         }
         let was = rec.outstanding();
         change(rec, &mut self.progress);
@@ -100,6 +140,7 @@ impl Collector {
             (true, false) => self.progress.outstanding -= 1,
             _ => {}
         }
+        true
     }
 
     pub fn apply(&mut self, event: Event) {
@@ -123,11 +164,20 @@ impl Collector {
                     ..MessageRecord::default()
                 };
                 self.progress.submitted += 1;
+                if self.early.iter().any(|(s, _)| *s == seq) {
+                    let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early)
+                        .into_iter()
+                        .partition(|(s, _)| *s == seq);
+                    self.early = later;
+                    for (_, change) in now {
+                        self.update(seq, change);
+                    }
+                }
             }
             Event::Accepted { seq, at_us, node } => {
                 let at = self.ms(at_us);
                 let node = self.ledger.node_index(&node);
-                self.update(seq, |r, p| {
+                self.update(seq, move |r, p| {
                     if !r.accepted() {
                         r.flags |= flag::ACCEPTED;
                         r.accepted_ms = at;
@@ -149,7 +199,7 @@ impl Collector {
                     .submit_rejections
                     .entry(code.unwrap_or(0))
                     .or_default() += 1;
-                self.update(seq, |r, p| {
+                self.update(seq, move |r, p| {
                     r.flags |= if code.is_some() {
                         flag::REJECTED
                     } else {
@@ -235,7 +285,7 @@ impl Collector {
             RemoteEventKind::Rcpt { rcpt, .. } => {
                 counters.rcpts += 1;
                 if let Some((seq, _)) = parse_rcpt(&rcpt) {
-                    self.update(seq, |r, _| r.attempts = r.attempts.saturating_add(1));
+                    self.update(seq, move |r, _| r.attempts = r.attempts.saturating_add(1));
                 }
                 if self.is_misrouted(&remote, &rcpt) {
                     self.mark_misrouted(&remote, &rcpt);
@@ -273,8 +323,14 @@ impl Collector {
         }
     }
 
+    /// The end: changes whose message was never submitted were not this run's mail.
+    pub fn close_early(&mut self) {
+        self.ledger.foreign += self.early.len() as u64;
+        self.early.clear();
+    }
+
     fn mark_delivered(&mut self, seq: u64, n: u8, at: u32, node: Option<u8>) {
-        self.update(seq, |r, p| {
+        self.update(seq, move |r, p| {
             let bit = 1u64 << n.min(63);
             if r.delivered_mask & bit != 0 {
                 r.duplicates = r.duplicates.saturating_add(1);
@@ -293,7 +349,7 @@ impl Collector {
     }
 
     fn mark_bounced(&mut self, seq: u64, at: u32) {
-        self.update(seq, |r, p| {
+        self.update(seq, move |r, p| {
             if !r.bounced() {
                 r.flags |= flag::BOUNCED;
                 r.bounced_ms = at;
@@ -356,10 +412,14 @@ pub async fn run(
                     while let Ok(e) = events.try_recv() { c.apply(e); }
                     while let Ok(e) = remote_events.try_recv() { c.apply_remote(e); }
                     c.ledger.end_ms = end_ms;
+                    c.close_early();
                     let _ = reply.send((c.ledger, c.progress));
                     return None;
                 }
-                None => return Some(c.ledger),
+                None => {
+                    c.close_early();
+                    return Some(c.ledger);
+                }
             },
         }
     }
@@ -440,6 +500,32 @@ mod tests {
         assert!(c.ledger.records[0].delivered());
     }
 
+    /// A delivery the remotes report before the generator's `Submitted` reached the
+    /// collector (their events travel apart) is applied when it comes: delivered, not
+    /// foreign, nothing outstanding.
+    #[test]
+    fn a_delivery_seen_before_its_submission_counts_when_it_comes() {
+        let mut c = collector();
+        c.apply(arrived(&["mq.3.0@ok.test"], None, "n1", 1_020_000));
+        assert_eq!(c.ledger.foreign, 0);
+        c.apply(submitted(3, 1));
+        c.apply(Event::Accepted {
+            seq: 3,
+            at_us: 1_010_000,
+            node: Arc::from("n1"),
+        });
+        c.close_early();
+        assert_eq!(
+            (
+                c.ledger.foreign,
+                c.progress.delivered,
+                c.progress.outstanding
+            ),
+            (0, 1, 0)
+        );
+        assert!(c.ledger.records[3].delivered());
+    }
+
     #[test]
     fn bounces_foreign_mail_and_rejections() {
         let mut c = collector();
@@ -463,6 +549,9 @@ mod tests {
             1_500_000,
         ));
         c.apply(arrived(&["mq.99.0@ok.test"], None, "n1", 1_500_000));
+        // The never-submitted one may yet be submitted: foreign once the run ends.
+        assert_eq!(c.ledger.foreign, 1);
+        c.close_early();
         assert_eq!(c.ledger.foreign, 2);
         assert!(!c.ledger.records[0].delivered());
         c.apply(submitted(2, 1));

@@ -42,13 +42,16 @@ impl Collector {
             return;
         };
         let mut first = false;
-        self.update(seq, |r, p| {
+        let applied = self.update_now(seq, |r, p| {
             if !r.misrouted() {
                 r.flags |= super::ledger::flag::MISROUTED;
                 p.misrouted += 1;
                 first = true;
             }
         });
+        if !applied {
+            self.ledger.foreign += 1;
+        }
         if first {
             *self
                 .ledger
