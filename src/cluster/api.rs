@@ -15,12 +15,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
+use fake_remotes::api::{error, json};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
@@ -123,21 +124,6 @@ fn parse_fault(body: &[u8]) -> Result<(), String> {
         )),
         Err(_) => Err(r#"send the node fault as JSON: "stuck""#.into()),
     }
-}
-
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let mut body = serde_json::to_vec(value).unwrap_or_default();
-    body.push(b'\n');
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(body),
-    )
-        .into_response()
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    json(status, &serde_json::json!({ "error": message }))
 }
 
 #[cfg(test)]

@@ -253,7 +253,8 @@ pub fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, String> {
     Ok(faults)
 }
 
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+/// A JSON response, one line (shared with `mailquake cluster`'s API, so both answer alike).
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     let mut body = serde_json::to_vec(value).unwrap_or_default();
     body.push(b'\n');
     (
@@ -264,7 +265,8 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// `{"error": "…"}` with `status`.
+pub fn error(status: StatusCode, message: &str) -> Response {
     json(status, &serde_json::json!({ "error": message }))
 }
 
