@@ -29,7 +29,8 @@ impl Collector {
         !domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
-    /// Records that `rcpt` reached `remote`, which does not serve its domain.
+    /// Records that `rcpt` reached `remote`, which does not serve its domain (once its
+    /// message is submitted: a report that overtakes the submission waits for it).
     pub(super) fn mark_misrouted(&mut self, remote: &str, rcpt: &str) {
         let domain = domain_of(rcpt).to_ascii_lowercase();
         let seq = if domain == BOUNCE_DOMAIN {
@@ -41,17 +42,27 @@ impl Collector {
             self.ledger.foreign += 1;
             return;
         };
+        if self.ledger.part.owns(seq) && !self.is_submitted(seq) {
+            if self.early_misrouted.len() < super::MAX_EARLY {
+                self.early_misrouted.push((seq, remote.to_string(), domain));
+            } else {
+                self.ledger.foreign += 1;
+            }
+            return;
+        }
+        self.misroute_now(seq, remote, domain);
+    }
+
+    /// Marks message `seq` misrouted at `remote` (counted once, at the first).
+    pub(super) fn misroute_now(&mut self, seq: u64, remote: &str, domain: String) {
         let mut first = false;
-        let applied = self.update_now(seq, |r, p| {
+        self.update_now(seq, |r, p| {
             if !r.misrouted() {
                 r.flags |= super::ledger::flag::MISROUTED;
                 p.misrouted += 1;
                 first = true;
             }
         });
-        if !applied {
-            self.ledger.foreign += 1;
-        }
         if first {
             *self
                 .ledger
@@ -175,5 +186,31 @@ mod tests {
         c.apply(at("ok", message("mq.1.0@down.test", "r1.1")));
         assert!(c.ledger.records[1].delivered());
         assert_eq!(c.progress.misrouted, 0);
+    }
+
+    /// A refusal as not its own that the remote reports before the message's
+    /// submission reached the collector is counted when the submission comes, once.
+    #[test]
+    fn a_misrouting_seen_before_its_submission_counts_when_it_comes() {
+        let mut c = collector();
+        c.apply(at(
+            "ok",
+            RemoteEventKind::Rcpt {
+                rcpt: "mq.3.0@down.test".into(),
+                code: 550,
+            },
+        ));
+        assert_eq!(c.progress.misrouted, 0);
+        c.apply(Event::Submitted {
+            seq: 3,
+            domain: 1,
+            rcpts: 1,
+            intended_us: 1_000_000,
+        });
+        c.close_early();
+        let r = &c.ledger.records[3];
+        assert!(r.misrouted() && r.attempts == 1, "{r:?}");
+        assert_eq!(c.ledger.misrouted["ok"]["down.test"], 1);
+        assert_eq!(c.ledger.foreign, 0);
     }
 }
