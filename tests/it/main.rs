@@ -22,6 +22,7 @@ mod routing;
 mod runs;
 mod safety;
 mod shards;
+mod shards_verdicts;
 mod signals;
 mod steady_state;
 mod support;
