@@ -227,14 +227,27 @@ async fn closed_model_keeps_sessions_busy_and_reconnects_after_421() {
     let all = report.stats.overall();
     assert_eq!(report.planned, 0);
     assert!(arrived > 50, "back to back for 1s: {arrived}");
-    assert_eq!(accepted(&events), arrived, "every accepted message arrived");
-    assert_eq!(all.accepted as usize, arrived);
     let rejected = all.replies[Phase::Mail.index()]
         .get(&421)
         .copied()
         .unwrap_or(0);
     assert!(rejected > 0, "some MAILs got 421");
-    assert_eq!(all.submitted, all.accepted + rejected, "{all:?}");
+    // Every accepted message arrived. The reverse may miss a few: a 421 to a pipelined
+    // MAIL closes the connection with the client's RCPT and DATA unread, the kernel then
+    // resets it, and the 250 for the message before it — already taken — can be lost
+    // with the reset (the client cannot know; it retries, as an MTA would). At most one
+    // such message per 421.
+    let accepted_events = accepted(&events);
+    assert_eq!(all.accepted as usize, accepted_events);
+    assert!(
+        accepted_events <= arrived && arrived - accepted_events <= rejected as usize,
+        "accepted {accepted_events}, arrived {arrived}, 421s {rejected}"
+    );
+    let unanswered = (arrived - accepted_events) as u64;
+    assert!(
+        all.submitted >= all.accepted + rejected + unanswered,
+        "{all:?}"
+    );
     // Each 421 closed the connection; the session opened a new one and went on.
     let opened = all.replies[Phase::Banner.index()]
         .get(&220)
