@@ -12,8 +12,7 @@
 //! length H, H bytes of JSON header ([`AttemptsHeader`]), then N records of 16 bytes:
 //! `seq u32, at_ms u32, code u16, label u16, kind u8, remote u8, rcpt u8, node u8`.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +26,12 @@ pub const PER_MESSAGE: u8 = 32;
 pub const TOTAL: usize = 1_000_000;
 const MAGIC: &[u8; 8] = b"MQATTEMP";
 const FORMAT_VERSION: u32 = 1;
+const FRAMING: super::framed::Framing = super::framed::Framing {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    what: "attempt log",
+    max_header: 64 << 20,
+};
 const RECORD_SIZE: usize = 16;
 /// "None" for the `rcpt`, `remote` and `label` fields.
 pub const NONE_U8: u8 = u8::MAX;
@@ -176,57 +181,29 @@ impl AttemptLog {
             records: self.entries.len() as u64,
             record_size: RECORD_SIZE as u32,
         };
-        let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-        out.write_all(MAGIC)?;
-        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        out.write_all(&(json.len() as u32).to_le_bytes())?;
-        out.write_all(&json)?;
-        for a in &self.entries {
-            let mut b = [0u8; RECORD_SIZE];
-            b[0..4].copy_from_slice(&a.seq.to_le_bytes());
-            b[4..8].copy_from_slice(&a.at_ms.to_le_bytes());
-            b[8..10].copy_from_slice(&a.code.to_le_bytes());
-            b[10..12].copy_from_slice(&a.label.to_le_bytes());
-            b[12] = a.kind as u8;
-            b[13] = a.remote;
-            b[14] = a.rcpt;
-            b[15] = a.node;
-            out.write_all(&b)?;
-        }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        FRAMING.write(
+            path,
+            &header,
+            self.entries.iter().map(|a| {
+                let mut b = [0u8; RECORD_SIZE];
+                b[0..4].copy_from_slice(&a.seq.to_le_bytes());
+                b[4..8].copy_from_slice(&a.at_ms.to_le_bytes());
+                b[8..10].copy_from_slice(&a.code.to_le_bytes());
+                b[10..12].copy_from_slice(&a.label.to_le_bytes());
+                b[12] = a.kind as u8;
+                b[13] = a.remote;
+                b[14] = a.rcpt;
+                b[15] = a.node;
+                b
+            }),
+        )
     }
 
     /// Reads `attempts.bin`: the header (run id, caps, what was dropped) and the log.
     /// `Err` is a one-line reason.
     pub fn read(path: &Path) -> Result<(AttemptsHeader, AttemptLog), String> {
-        let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut input = BufReader::new(file);
-        let truncated = |e: io::Error| format!("truncated or unreadable: {e}");
-        let mut magic = [0u8; 8];
-        input.read_exact(&mut magic).map_err(truncated)?;
-        if &magic != MAGIC {
-            return Err("not a mailquake attempt log (bad magic bytes)".into());
-        }
-        let mut word = [0u8; 4];
-        input.read_exact(&mut word).map_err(truncated)?;
-        let version = u32::from_le_bytes(word);
-        if version != FORMAT_VERSION {
-            return Err(format!(
-                "attempt log format {version}, this mailquake reads format {FORMAT_VERSION}"
-            ));
-        }
-        input.read_exact(&mut word).map_err(truncated)?;
-        let header_len = u32::from_le_bytes(word);
-        if header_len > 64 << 20 {
-            return Err(format!("header of {header_len} bytes: corrupt"));
-        }
-        let mut json = vec![0u8; header_len as usize];
-        input.read_exact(&mut json).map_err(truncated)?;
-        let header: AttemptsHeader =
-            serde_json::from_slice(&json).map_err(|e| format!("bad header: {e}"))?;
-        let expected = 16 + u64::from(header_len) + header.records * RECORD_SIZE as u64;
+        let (header, mut input, size, frame): (AttemptsHeader, _, _, _) = FRAMING.read(path)?;
+        let expected = frame + header.records * RECORD_SIZE as u64;
         if header.record_size as usize != RECORD_SIZE || size != expected {
             return Err(format!(
                 "{size} bytes, but the header announces {} records of {} bytes",
@@ -242,7 +219,7 @@ impl AttemptLog {
         };
         let mut b = [0u8; RECORD_SIZE];
         for _ in 0..header.records {
-            input.read_exact(&mut b).map_err(truncated)?;
+            input.read_exact(&mut b).map_err(super::framed::truncated)?;
             let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
             let half = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
             let kind = Kind::from_u8(b[12]).ok_or(format!("unknown entry kind {}", b[12]))?;

@@ -11,6 +11,7 @@ pub mod attempts;
 pub mod event;
 pub mod fault_log;
 mod fired;
+pub mod framed;
 pub mod ledger;
 mod routing;
 

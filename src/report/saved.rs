@@ -27,8 +27,7 @@
 //! message soak at 340 MB and makes reading it back a straight loop.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -49,7 +48,12 @@ const FORMAT_VERSION: u32 = 1;
 /// Bytes of one record on disk (the in-memory record is padded to 40).
 pub const RECORD_SIZE: usize = 34;
 /// A header larger than this is not ours (guards the allocation against a corrupt file).
-const MAX_HEADER: u32 = 64 << 20;
+const FRAMING: crate::collector::framed::Framing = crate::collector::framed::Framing {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    what: "ledger",
+    max_header: 64 << 20,
+};
 
 /// The ledger's header: everything but the records.
 #[derive(Debug, Serialize, Deserialize)]
@@ -143,16 +147,7 @@ pub fn write_ledger(
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
     };
-    let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    out.write_all(MAGIC)?;
-    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
-    out.write_all(&(json.len() as u32).to_le_bytes())?;
-    out.write_all(&json)?;
-    for r in &ledger.records {
-        out.write_all(&encode(r))?;
-    }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    FRAMING.write(path, &header, ledger.records.iter().map(encode))
 }
 
 fn encode(r: &MessageRecord) -> [u8; RECORD_SIZE] {
@@ -200,39 +195,15 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         file: path.to_path_buf(),
         message,
     };
-    let file = File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut input = BufReader::with_capacity(1 << 20, file);
-    let truncated = |e: io::Error| fail(format!("truncated or unreadable: {e}"));
-    let mut magic = [0u8; 8];
-    input.read_exact(&mut magic).map_err(truncated)?;
-    if &magic != MAGIC {
-        return Err(fail("not a mailquake ledger (bad magic bytes)".into()));
-    }
-    let mut word = [0u8; 4];
-    input.read_exact(&mut word).map_err(truncated)?;
-    let version = u32::from_le_bytes(word);
-    if version != FORMAT_VERSION {
-        return Err(fail(format!(
-            "ledger format {version}, this mailquake reads format {FORMAT_VERSION}"
-        )));
-    }
-    input.read_exact(&mut word).map_err(truncated)?;
-    let header_len = u32::from_le_bytes(word);
-    if header_len > MAX_HEADER {
-        return Err(fail(format!("header of {header_len} bytes: corrupt")));
-    }
-    let mut json = vec![0u8; header_len as usize];
-    input.read_exact(&mut json).map_err(truncated)?;
-    let header: Header =
-        serde_json::from_slice(&json).map_err(|e| fail(format!("bad header: {e}")))?;
+    let (header, mut input, size, frame): (Header, _, _, _) = FRAMING.read(path).map_err(fail)?;
+    let truncated = |e: io::Error| fail(crate::collector::framed::truncated(e));
     if header.record_size as usize != RECORD_SIZE {
         return Err(fail(format!(
             "records of {} bytes, expected {RECORD_SIZE}",
             header.record_size
         )));
     }
-    let expected = 16 + u64::from(header_len) + header.records * RECORD_SIZE as u64;
+    let expected = frame + header.records * RECORD_SIZE as u64;
     if size != expected {
         return Err(fail(format!(
             "{size} bytes, but the header announces {} records ({expected} bytes)",
