@@ -141,6 +141,9 @@ haproxy_up() {
   {
     echo "global"
     echo "  maxconn 4000"
+    # The runtime API, for operator actions on the balancer (scenarios/postfix/lb-remediation.yaml):
+    # echo 'set server smtp/n2 state maint' | socat - UNIX-CONNECT:$DIR/haproxy.sock
+    echo "  stats socket $DIR/haproxy.sock mode 600 level admin"
     echo "defaults"
     echo "  mode tcp"
     echo "  timeout connect 5s"

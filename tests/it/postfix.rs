@@ -248,3 +248,83 @@ fn postfix_cluster_without_the_transport_map_stops_at_the_preflight_and_sends_on
     assert!(summary["totals"]["submitted"].as_u64().unwrap() > 0);
     assert!(code == Some(0) || code == Some(1), "{stdout}\n{stderr}");
 }
+
+/// HAProxy's view of server `smtp/NAME`, from the runtime API's `show stat` (`UP`, `MAINT`, …).
+fn haproxy_status(name: &str) -> String {
+    let mut child = Command::new("socat")
+        .args(["-t5", "-", &format!("UNIX-CONNECT:{DIR}/haproxy.sock")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("socat (apt-get install socat)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"show stat\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stat = String::from_utf8_lossy(&out.stdout);
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with(&format!("smtp,{name},")))
+        .unwrap_or_else(|| panic!("no smtp/{name} in show stat: {stat}"));
+    // Field 18 (index 17) of the CSV is `status`.
+    line.split(',').nth(17).unwrap_or_default().to_string()
+}
+
+#[test]
+#[ignore = "needs postfix + haproxy + socat as root: run by .ci/run (-- --ignored postfix)"]
+fn postfix_draining_the_stuck_node_from_haproxy_delivers_new_mail_and_fails_without_it() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let _cluster = Cluster::up("good");
+    let dir = tempfile::tempdir().unwrap();
+
+    // n2 stuck at 0s, drained from HAProxy at 3s: mail accepted from 4s on is delivered.
+    let (code, s, stdout) = run("lb-remediation.yaml", &dir.path().join("drained"));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(s.failed_checks(), Vec::<String>::new(), "{s}");
+    let mut nodes: Vec<&str> = s["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["node"].as_str().unwrap())
+        .collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, ["n1.cluster.test", "n3.cluster.test"], "{s}");
+    println!(
+        "with the drain: isolation {}; queue {}",
+        s.check("isolation")["observed"],
+        s.check("queue")["observed"]
+    );
+    // The drain's undo ran at the end of the run: n2 is back in rotation.
+    assert!(
+        !haproxy_status("n2").contains("MAINT"),
+        "undo left n2 drained"
+    );
+
+    // The same run without the drain: a third of the new mail is stranded on n2.
+    let file = dir.path().join("no-drain.yaml");
+    let text = std::fs::read_to_string(scenario("lb-remediation.yaml")).unwrap();
+    let (head, rest) = text.split_once("  # remediation").unwrap();
+    let (_, tail) = rest.split_once("  # end of remediation\n").unwrap();
+    std::fs::write(&file, format!("{head}{tail}")).unwrap();
+    let out = dir.path().join("stuck");
+    let (code, stdout, stderr) = run_file(&file, &out);
+    let s = Summary::read(&out);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_eq!(s.failed_checks(), ["isolation"], "{s}");
+    let detail = s.check("isolation")["detail"].as_str().unwrap();
+    println!(
+        "without the drain: isolation {}; {detail}",
+        s.check("isolation")["observed"]
+    );
+    let blamed = detail
+        .split_once("late by accepting node: ")
+        .map(|(_, b)| b);
+    assert!(
+        blamed.is_some_and(|b| b.contains("n2.cluster.test")) && detail.contains("never delivered"),
+        "{detail}"
+    );
+}
