@@ -136,6 +136,11 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Parse and check a scenario without running it: exits 0 (valid) or 2 (invalid).
+    ///
+    /// A valid file gets its wall-clock plan: the load's length, each fault's window, when
+    /// settle ends at the latest, and the longest the run can take (load and settle plus
+    /// the run's bounded waits: an external target's reachability check and routing
+    /// preflight, remotes served elsewhere answering and healing).
     Validate {
         /// The scenario file.
         file: PathBuf,

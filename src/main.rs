@@ -27,6 +27,9 @@ fn main() -> ExitCode {
                     eprintln!("{warning}");
                 }
                 println!("{}: ok ({})", file.display(), scenario::describe(&plan));
+                for line in mailquake::run::waits::WallClock::of(&plan).lines() {
+                    println!("{line}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

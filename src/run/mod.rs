@@ -16,6 +16,7 @@ mod local_remotes;
 mod outcome;
 mod outputs;
 mod shard;
+pub mod waits;
 pub(crate) mod wiring;
 
 pub use wiring::{check_reachable, client_options};
@@ -491,7 +492,7 @@ async fn run_stages(
     let load_report = generator.await?;
     // The generator's sender is gone: the watch ends (bounded, should one linger).
     let target_lost = match target_watch {
-        Some(watch) => tokio::time::timeout(Duration::from_secs(5), watch)
+        Some(watch) => tokio::time::timeout(waits::TARGET_WATCH_END, watch)
             .await
             .ok()
             .and_then(Result::ok)
@@ -527,7 +528,7 @@ async fn run_stages(
     let mut remote_events_lost = 0;
     if let Some(link) = link {
         // Remote events come over HTTP: let those already logged there arrive.
-        remote_events_lost = link.catch_up(Duration::from_secs(5)).await;
+        remote_events_lost = link.catch_up(waits::CATCH_UP).await;
     }
     progress::finish();
     let end_ms = wiring::end_ms(t0.elapsed());
