@@ -159,14 +159,18 @@ pub enum Command {
     /// where the file says, its remote faults run on their timeline from start-up, and a
     /// control API (HTTP, loopback by default) shows counters, streams events and
     /// switches faults live. A run attaches with `remotes: { external: URL }`. Prints
-    /// where everything listens; exits 2 (invalid scenario, or a non-loopback API
-    /// without a token) or 3 (an address cannot be bound).
+    /// where everything listens, and where the STARTTLS test CA is: ca.pem in a folder
+    /// of its own in the temp folder ($TMPDIR/fake-remotes-PID/), removed at exit.
+    /// Exits 2 (invalid scenario, or a non-loopback API without a token) or 3 (an
+    /// address cannot be bound).
     Remotes {
-        /// The scenario file; its `remotes` and remote `faults` are served.
+        /// The scenario file; its `remotes` and remote `faults` are served. A file with
+        /// only `remotes` (and `faults`, `seed`) will do; one with `load` is checked whole.
         file: PathBuf,
-        /// Where the control API listens; anything but loopback needs --token.
+        /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8025: the
+        /// name's first address); anything but loopback needs --token.
         #[arg(long, value_name = "ADDR", default_value = fake_remotes::standalone::DEFAULT_API)]
-        api: SocketAddr,
+        api: String,
         /// Every API request must carry `Authorization: Bearer TOKEN`.
         #[arg(
             long,

@@ -77,7 +77,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Merge { dirs, out } => mailquake::merge::main(&dirs, &out),
-        Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
+        Command::Remotes { file, api, token } => {
+            mailquake::remotes::serve::main(&file, &api, token)
+        }
         Command::Cluster {
             file,
             listen,
