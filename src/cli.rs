@@ -41,6 +41,12 @@ pub enum Command {
         /// ./mailquake-rescued-<name>-<run id>/ (or the temp folder) and a line says where.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Write into an --out DIR that holds an earlier run (its summary.json, run.json,
+        /// ledger.bin, shard.json or actions.journal); without it, such a DIR is refused
+        /// (exit 2, one line). A run that cannot start still writes its reports there,
+        /// with verdict ABORTED and the error as the reason.
+        #[arg(long)]
+        force: bool,
         /// Do not send the routing preflight's canaries. By default, before any load on
         /// an external target (`target: { smtp: [...] }`), one canary per mix domain must
         /// cross the cluster to its fake remote within `preflight.timeout` (30 s), or the

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Run {
             file,
             out,
+            force,
             skip_preflight,
             shard,
             t0,
@@ -68,6 +69,13 @@ fn main() -> ExitCode {
                 run_id,
                 tolerance: Some(late_tolerance),
             };
+            if let Some(Err(e)) = out
+                .as_deref()
+                .map(|dir| mailquake::out_dir::check_not_earlier_run(dir, force))
+            {
+                eprintln!("mailquake: {e}");
+                return ExitCode::from(2);
+            }
             match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
                 Ok(shard) => mailquake::run::main(&file, out.as_deref(), skip_preflight, shard),
                 Err(e) => {

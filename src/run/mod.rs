@@ -13,6 +13,7 @@
 
 mod live;
 mod local_remotes;
+mod not_started;
 mod outcome;
 mod outputs;
 mod shard;
@@ -116,6 +117,8 @@ pub fn main(
         }
     };
     let journal = protection.journal.clone();
+    // Kept for the reports of a run that cannot start (`not_started`).
+    let plan_copy = plan.clone();
     let code = match runtime.block_on(run(
         plan,
         text.clone(),
@@ -133,10 +136,16 @@ pub fn main(
         }
         Err(RunError::Invalid(e)) => {
             eprintln!("{e}");
+            if shard.is_none() {
+                not_started::write(&out, &plan_copy, &text, &run_id, &e);
+            }
             ExitCode::from(2)
         }
         Err(RunError::Failed(e)) => {
             eprintln!("mailquake: {e}");
+            if shard.is_none() {
+                not_started::write(&out, &plan_copy, &text, &run_id, &e);
+            }
             ExitCode::from(3)
         }
     };
