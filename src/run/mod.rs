@@ -361,7 +361,7 @@ async fn run_stages(
             }
             (
                 endpoints,
-                Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)),
+                Timeouts::uniform(waits::SMTP_CONNECT, waits::SMTP_REPLY),
             )
         }
         Target::Smtp(list) => {
@@ -369,7 +369,7 @@ async fn run_stages(
             check_reachable(&endpoints).await?;
             (
                 endpoints,
-                Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)),
+                Timeouts::uniform(waits::SMTP_CONNECT, waits::SMTP_REPLY),
             )
         }
     };

@@ -13,6 +13,9 @@ pub const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TARGET_WATCH_END: Duration = Duration::from_secs(5);
 /// After settle, for events already logged by remotes served elsewhere to arrive.
 pub const CATCH_UP: Duration = Duration::from_secs(5);
+/// The generator's (and the canaries') SMTP timeouts: connect, and each reply.
+pub const SMTP_CONNECT: Duration = Duration::from_secs(5);
+pub const SMTP_REPLY: Duration = Duration::from_secs(30);
 /// One request to the remotes' control API (connect included).
 pub use crate::remotes::client::REQUEST_TIMEOUT as API_REQUEST;
 /// One `exec` command (`run` or `undo`).
@@ -81,15 +84,24 @@ impl WallClock {
                     what: "routing preflight (unless --skip-preflight)".into(),
                     at_most: plan.preflight.timeout,
                 });
-                uncounted.push(
-                    "each routing preflight canary's SMTP replies, up to 30s each".to_string(),
-                );
+                uncounted.push(format!(
+                    "sending the routing preflight's canaries: each connect up to {}, each SMTP reply up to {}",
+                    fmt_dur(SMTP_CONNECT),
+                    fmt_dur(SMTP_REPLY)
+                ));
             }
             after.push(Wait {
                 what: "the target's watch".into(),
                 at_most: TARGET_WATCH_END,
             });
         }
+        // The generator ends when its sessions have their last messages' replies; past
+        // the settle's end, that lengthens the run.
+        uncounted.push(format!(
+            "the load's last messages, if still in flight when settle ends: each connect up to {}, each SMTP reply up to {}",
+            fmt_dur(SMTP_CONNECT),
+            fmt_dur(SMTP_REPLY)
+        ));
         let execs = plan
             .faults
             .iter()

@@ -86,6 +86,7 @@ fn the_lines_name_every_fault_window_and_the_longest_run() {
             "  fault remote down blackhole: 40s → the end of the run",
             "  settle: up to 30s, ends by 1m 30s after load start",
             "  longest run: 1m 30s (load and settle 1m 30s)",
+            "  plus the load's last messages, if still in flight when settle ends: each connect up to 5s, each SMTP reply up to 30s",
             "  plus 1 exec action(s): each command (run, undo) up to 1m, those at 0s before the load",
         ]
     );

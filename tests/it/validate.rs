@@ -185,7 +185,9 @@ fn binary_exits_0_for_a_valid_scenario() {
              wall clock: load 1m (0s → 1m)\n  \
              fault remote down refuse: 10s → 30s\n  \
              settle: up to 1m, ends by 2m after load start\n  \
-             longest run: 2m (load and settle 2m)\n",
+             longest run: 2m (load and settle 2m)\n  \
+             plus the load's last messages, if still in flight when settle ends: each \
+             connect up to 5s, each SMTP reply up to 30s\n",
             path.display()
         )
     );
