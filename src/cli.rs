@@ -41,6 +41,12 @@ pub enum Command {
         /// ./mailquake-rescued-<name>-<run id>/ (or the temp folder) and a line says where.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Write into an --out DIR that holds an earlier run (its summary.json, run.json,
+        /// ledger.bin, shard.json or actions.journal); without it, such a DIR is refused
+        /// (exit 2, one line). A run that cannot start still writes its reports there,
+        /// with verdict ABORTED and the error as the reason.
+        #[arg(long)]
+        force: bool,
         /// Do not send the routing preflight's canaries. By default, before any load on
         /// an external target (`target: { smtp: [...] }`), one canary per mix domain must
         /// cross the cluster to its fake remote within `preflight.timeout` (30 s), or the
@@ -136,6 +142,11 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Parse and check a scenario without running it: exits 0 (valid) or 2 (invalid).
+    ///
+    /// A valid file gets its wall-clock plan: the load's length, each fault's window, when
+    /// settle ends at the latest, and the longest the run can take (load and settle plus
+    /// the run's bounded waits: an external target's reachability check and routing
+    /// preflight, remotes served elsewhere answering and healing).
     Validate {
         /// The scenario file.
         file: PathBuf,
@@ -154,14 +165,18 @@ pub enum Command {
     /// where the file says, its remote faults run on their timeline from start-up, and a
     /// control API (HTTP, loopback by default) shows counters, streams events and
     /// switches faults live. A run attaches with `remotes: { external: URL }`. Prints
-    /// where everything listens; exits 2 (invalid scenario, or a non-loopback API
-    /// without a token) or 3 (an address cannot be bound).
+    /// where everything listens, and where the STARTTLS test CA is: ca.pem in a folder
+    /// of its own in the temp folder ($TMPDIR/fake-remotes-PID/), removed at exit.
+    /// Exits 2 (invalid scenario, or a non-loopback API without a token) or 3 (an
+    /// address cannot be bound).
     Remotes {
-        /// The scenario file; its `remotes` and remote `faults` are served.
+        /// The scenario file; its `remotes` and remote `faults` are served. A file with
+        /// only `remotes` (and `faults`, `seed`) will do; one with `load` is checked whole.
         file: PathBuf,
-        /// Where the control API listens; anything but loopback needs --token.
+        /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8025: the
+        /// name's first address); anything but loopback needs --token.
         #[arg(long, value_name = "ADDR", default_value = fake_remotes::standalone::DEFAULT_API)]
-        api: SocketAddr,
+        api: String,
         /// Every API request must carry `Authorization: Bearer TOKEN`.
         #[arg(
             long,

@@ -27,6 +27,9 @@ fn main() -> ExitCode {
                     eprintln!("{warning}");
                 }
                 println!("{}: ok ({})", file.display(), scenario::describe(&plan));
+                for line in mailquake::run::waits::WallClock::of(&plan).lines() {
+                    println!("{line}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Run {
             file,
             out,
+            force,
             skip_preflight,
             shard,
             t0,
@@ -65,6 +69,13 @@ fn main() -> ExitCode {
                 run_id,
                 tolerance: Some(late_tolerance),
             };
+            if let Some(Err(e)) = out
+                .as_deref()
+                .map(|dir| mailquake::out_dir::check_not_earlier_run(dir, force))
+            {
+                eprintln!("mailquake: {e}");
+                return ExitCode::from(2);
+            }
             match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
                 Ok(shard) => mailquake::run::main(&file, out.as_deref(), skip_preflight, shard),
                 Err(e) => {
@@ -74,7 +85,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Merge { dirs, out } => mailquake::merge::main(&dirs, &out),
-        Command::Remotes { file, api, token } => mailquake::remotes::serve::main(&file, api, token),
+        Command::Remotes { file, api, token } => {
+            mailquake::remotes::serve::main(&file, &api, token)
+        }
         Command::Cluster {
             file,
             listen,

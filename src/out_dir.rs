@@ -1,11 +1,36 @@
-//! A run's output folder: checked before any load (created, and a file written and
-//! removed in it), so a folder that cannot be used stops the run at once (exit 3); and,
+//! A run's output folder: checked before any load — one holding an earlier run is
+//! refused unless forced (exit 2), one that cannot be created or written stops the run
+//! at once (exit 3) — and,
 //! when it cannot be written at the end (removed or made read-only during the run), a
 //! rescue folder that takes everything measured instead, so nothing is silently lost.
 
 use std::path::{Path, PathBuf};
 
 use crate::report::{self, JudgedRun};
+
+/// Files only a run writes: a folder holding one holds an earlier run's data.
+pub const EARLIER_RUN: [&str; 5] = [
+    "summary.json",
+    "run.json",
+    "ledger.bin",
+    "shard.json",
+    "actions.journal",
+];
+
+/// `Err` (one line) when `dir` holds an earlier run and `force` is not given: a run
+/// never writes over another's data unasked (`mailquake run --out DIR --force`).
+pub fn check_not_earlier_run(dir: &Path, force: bool) -> Result<(), String> {
+    if force {
+        return Ok(());
+    }
+    match EARLIER_RUN.iter().find(|f| dir.join(f).exists()) {
+        None => Ok(()),
+        Some(file) => Err(format!(
+            "{} holds an earlier run ({file}): give another --out, or --force to write over it",
+            dir.display()
+        )),
+    }
+}
 
 /// Creates `dir` and proves a file can be written in it; `Err` is one line.
 pub fn prepare(dir: &Path) -> Result<(), String> {
@@ -73,6 +98,37 @@ fn rescue_into(run: &JudgedRun, candidates: &[PathBuf]) -> Rescue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_earlier_run_is_refused_unless_forced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert_eq!(check_not_earlier_run(dir, false), Ok(()), "empty");
+        assert_eq!(
+            check_not_earlier_run(&dir.join("new"), false),
+            Ok(()),
+            "absent"
+        );
+        std::fs::write(dir.join("w.hlog"), "").unwrap();
+        std::fs::write(dir.join("scenario.yaml"), "").unwrap();
+        assert_eq!(
+            check_not_earlier_run(dir, false),
+            Ok(()),
+            "not proof of a run"
+        );
+        for file in EARLIER_RUN {
+            std::fs::write(dir.join(file), "").unwrap();
+            assert_eq!(
+                check_not_earlier_run(dir, false),
+                Err(format!(
+                    "{} holds an earlier run ({file}): give another --out, or --force to write over it",
+                    dir.display()
+                ))
+            );
+            assert_eq!(check_not_earlier_run(dir, true), Ok(()));
+            std::fs::remove_file(dir.join(file)).unwrap();
+        }
+    }
 
     #[test]
     fn a_folder_under_a_file_is_refused_on_one_line() {

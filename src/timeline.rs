@@ -19,7 +19,7 @@ use crate::journal::{Action, Journal};
 use crate::scenario::{FaultSubject, FaultWindow, NodeFault};
 
 /// Longest an `exec` command may take before it counts as failed.
-const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the timeline's switches go.
 #[derive(Default)]

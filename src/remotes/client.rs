@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 /// How long connecting to the API may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request (not a stream) may take, answer included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a request failed, in one line.
 #[derive(Clone, Debug, PartialEq, Eq)]

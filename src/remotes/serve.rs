@@ -1,10 +1,12 @@
 //! `mailquake remotes FILE [--api ADDR] [--token T]`: serves a scenario's fake remotes
 //! standalone — its `remotes` (with the implicit `bounces` collector) and the remote
 //! entries of its `faults` timeline, running from start-up — with the control API, until
-//! Ctrl-C, SIGTERM or SIGHUP (exit 0). The scenario is validated by the normal loader
-//! first (exit 2 if invalid); its load, checks and node faults are not used here.
+//! Ctrl-C, SIGTERM or SIGHUP (exit 0). A whole scenario (one with `load`) is validated
+//! by the normal loader first (exit 2 if invalid); its load, checks and node faults are
+//! not used here. A file without `load` holds only what is served: its `seed`, `remotes`
+//! and `faults` are read by fake-remotes' reader, the one the `fake-remotes` binary uses.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -39,21 +41,60 @@ pub fn config(plan: &Plan) -> Config {
     Config::new(remotes, timeline, plan.seed)
 }
 
-pub fn main(file: &Path, api: SocketAddr, token: Option<String>) -> ExitCode {
-    let plan = match scenario::load(file) {
-        Ok(plan) => plan,
+pub fn main(file: &Path, api: &str, token: Option<String>) -> ExitCode {
+    let api = match resolve_api(api) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("mailquake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match scenario::read(file) {
+        Ok(text) => text,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    let config = if is_whole_scenario(&text) {
+        match whole(file, &text) {
+            Ok(config) => config,
+            Err(code) => return code,
+        }
+    } else {
+        // Only remotes (and their faults): read as the `fake-remotes` binary reads them.
+        match fake_remotes::standalone::file::parse(&text, file) {
+            Ok(served) => Config::new(served.remotes, served.timeline, served.seed),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    standalone::main(
+        Config {
+            api,
+            token,
+            ..config
+        },
+        "mailquake",
+    )
+}
+
+/// A file with `load` is a whole scenario: checked as `run` checks it, then its remotes
+/// served. `Err` is the exit code, its line printed.
+fn whole(file: &Path, text: &str) -> Result<Config, ExitCode> {
+    let plan = scenario::parse(text, file).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })?;
     if let Some(external) = &plan.external_remotes {
         eprintln!(
             "{}: remotes.external: this scenario attaches to remotes served at {}: there is nothing to serve here",
             file.display(),
             external.url
         );
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     }
     let nodes = plan
         .faults
@@ -63,10 +104,92 @@ pub fn main(file: &Path, api: SocketAddr, token: Option<String>) -> ExitCode {
     if nodes > 0 {
         eprintln!("mailquake: {nodes} node fault(s) and exec action(s) left out: only remotes are served here");
     }
-    let config = Config {
-        api,
-        token,
-        ..config(&plan)
-    };
-    standalone::main(config, "mailquake")
+    Ok(config(&plan))
+}
+
+/// Whether the file has a `load` (else it holds only what is served here). A file that
+/// is not YAML counts as whole: the scenario loader says what is wrong with it.
+fn is_whole_scenario(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        #[serde(default)]
+        load: Option<serde::de::IgnoredAny>,
+    }
+    fake_remotes::scenario::yaml::deserialize::<Top>(text).map_or(true, |t| t.load.is_some())
+}
+
+/// `--api`: `IP:PORT` or `HOST:PORT` (a name is resolved; the first address is bound,
+/// and the token rule applies to it: a name that resolves to an address that is not
+/// loopback needs `--token`). `Err` is one line.
+pub fn resolve_api(api: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = api.parse() {
+        return Ok(addr);
+    }
+    let invalid =
+        |why: String| format!("--api {api}: {why}, e.g. 127.0.0.1:8025 or localhost:8025");
+    if api
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(invalid("expected HOST:PORT".into()));
+    }
+    api.to_socket_addrs()
+        .map_err(|e| invalid(format!("cannot resolve it ({e})")))?
+        .next()
+        .ok_or_else(|| invalid("the name has no address".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_addresses_and_names() {
+        let table: [(&str, Result<&str, &str>); 6] = [
+            ("127.0.0.1:8025", Ok("127.0.0.1:8025")),
+            ("[::1]:0", Ok("[::1]:0")),
+            ("localhost:8025", Ok("loopback")),
+            (
+                "localhost",
+                Err("--api localhost: expected HOST:PORT, e.g. 127.0.0.1:8025 or localhost:8025"),
+            ),
+            (
+                ":8025",
+                Err("--api :8025: expected HOST:PORT, e.g. 127.0.0.1:8025 or localhost:8025"),
+            ),
+            (
+                "nowhere.invalid:8025",
+                Err("--api nowhere.invalid:8025: cannot resolve it ("),
+            ),
+        ];
+        for (api, want) in table {
+            match (resolve_api(api), want) {
+                (Ok(addr), Ok("loopback")) => {
+                    assert!(
+                        addr.ip().is_loopback() && addr.port() == 8025,
+                        "{api}: {addr}"
+                    )
+                }
+                (Ok(addr), Ok(want)) => assert_eq!(addr.to_string(), want, "{api}"),
+                (Err(e), Err(want)) => assert!(e.starts_with(want), "{api}: {e}"),
+                (got, want) => panic!("{api}: {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_with_load_is_a_whole_scenario() {
+        let table = [
+            ("remotes: { ok: { domains: [ok.test] } }", false),
+            (
+                "seed: 3\nremotes: { ok: { domains: [ok.test] } }\nfaults: []",
+                false,
+            ),
+            ("remotes: {}\nload: { steps: [] }", true),
+            ("load: [", true),
+        ];
+        for (text, whole) in table {
+            assert_eq!(is_whole_scenario(text), whole, "{text}");
+        }
+    }
 }

@@ -13,9 +13,11 @@
 
 mod live;
 mod local_remotes;
+mod not_started;
 mod outcome;
 mod outputs;
 mod shard;
+pub mod waits;
 pub(crate) mod wiring;
 
 pub use wiring::{check_reachable, client_options};
@@ -115,6 +117,8 @@ pub fn main(
         }
     };
     let journal = protection.journal.clone();
+    // Kept for the reports of a run that cannot start (`not_started`).
+    let plan_copy = plan.clone();
     let code = match runtime.block_on(run(
         plan,
         text.clone(),
@@ -132,10 +136,16 @@ pub fn main(
         }
         Err(RunError::Invalid(e)) => {
             eprintln!("{e}");
+            if shard.is_none() {
+                not_started::write(&out, &plan_copy, &text, &run_id, &e);
+            }
             ExitCode::from(2)
         }
         Err(RunError::Failed(e)) => {
             eprintln!("mailquake: {e}");
+            if shard.is_none() {
+                not_started::write(&out, &plan_copy, &text, &run_id, &e);
+            }
             ExitCode::from(3)
         }
     };
@@ -351,7 +361,7 @@ async fn run_stages(
             }
             (
                 endpoints,
-                Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)),
+                Timeouts::uniform(waits::SMTP_CONNECT, waits::SMTP_REPLY),
             )
         }
         Target::Smtp(list) => {
@@ -359,7 +369,7 @@ async fn run_stages(
             check_reachable(&endpoints).await?;
             (
                 endpoints,
-                Timeouts::uniform(Duration::from_secs(5), Duration::from_secs(30)),
+                Timeouts::uniform(waits::SMTP_CONNECT, waits::SMTP_REPLY),
             )
         }
     };
@@ -491,7 +501,7 @@ async fn run_stages(
     let load_report = generator.await?;
     // The generator's sender is gone: the watch ends (bounded, should one linger).
     let target_lost = match target_watch {
-        Some(watch) => tokio::time::timeout(Duration::from_secs(5), watch)
+        Some(watch) => tokio::time::timeout(waits::TARGET_WATCH_END, watch)
             .await
             .ok()
             .and_then(Result::ok)
@@ -527,7 +537,7 @@ async fn run_stages(
     let mut remote_events_lost = 0;
     if let Some(link) = link {
         // Remote events come over HTTP: let those already logged there arrive.
-        remote_events_lost = link.catch_up(Duration::from_secs(5)).await;
+        remote_events_lost = link.catch_up(waits::CATCH_UP).await;
     }
     progress::finish();
     let end_ms = wiring::end_ms(t0.elapsed());

@@ -93,7 +93,7 @@ pub fn client_options(
 pub async fn check_reachable(endpoints: &[TargetEndpoint]) -> Result<(), String> {
     for e in endpoints {
         if let Ok(Ok(_)) = tokio::time::timeout(
-            Duration::from_secs(5),
+            super::waits::REACH_TIMEOUT,
             tokio::net::TcpStream::connect(e.addr),
         )
         .await

@@ -147,3 +147,69 @@ fn a_folder_removed_with_nowhere_to_rescue_says_the_data_is_lost() {
     assert!(line.ends_with(": what was measured is lost"), "{line}");
     assert!(line.contains("no rescue folder could be written"), "{line}");
 }
+
+/// A run that cannot start (its remote's port is taken) leaves its folder saying so:
+/// the reports of an aborted run, the error as the reason, nothing submitted, and
+/// `mailquake report` renders them again. Run again into that folder, it is refused on
+/// one line (exit 2) and nothing is touched; with `--force` it is not refused.
+#[test]
+fn a_run_that_cannot_start_says_so_in_its_folder_which_is_not_overwritten_unasked() {
+    let s = setup();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let scenario = s.cwd.join("taken.yaml");
+    std::fs::write(
+        &scenario,
+        SHORT.replace(
+            "ok: { domains: [ok.test] }",
+            &format!("ok: {{ domains: [ok.test], listen: 127.0.0.1:{port} }}"),
+        ),
+    )
+    .unwrap();
+    let out = s.cwd.join("out");
+    let (code, _, stderr) = start(&scenario, &out, &s.cwd, &s.cwd).exit(LIMIT).parts();
+    assert_eq!(code, Some(3), "{stderr}");
+    let error = stderr.trim_end().lines().last().unwrap().to_string();
+    assert!(error.starts_with("mailquake: "), "{stderr}");
+    let summary = Summary::read(&out);
+    assert_eq!(summary.verdict, "aborted", "{summary}");
+    assert_eq!(
+        summary["abort"]["reason"],
+        format!(
+            "the run could not be carried out: {}",
+            error.strip_prefix("mailquake: ").unwrap()
+        ),
+        "{summary}"
+    );
+    assert_eq!(summary["totals"]["submitted"], 0, "{summary}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("could not be carried out"), "{junit}");
+    let again = mailquake_os(&["report".as_ref(), out.as_os_str()]).run(LIMIT);
+    assert_eq!(again.code, Some(0), "{}", again.stderr.as_str());
+    assert_eq!(Summary::read(&out).verdict, "aborted");
+
+    // The folder holds that run now: not written over without --force.
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+    let (code, _, stderr) = start(&s.scenario, &out, &s.cwd, &s.cwd).exit(LIMIT).parts();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "mailquake: {} holds an earlier run (summary.json): give another --out, or --force to write over it",
+            out.display()
+        )
+    );
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+    let (code, _, stderr) = mailquake_run(&scenario, &out)
+        .arg("--force")
+        .current_dir(&s.cwd)
+        .run(LIMIT)
+        .parts();
+    assert_eq!(
+        code,
+        Some(3),
+        "forced, it ran (and could not start again): {stderr}"
+    );
+    assert!(!stderr.contains("earlier run"), "{stderr}");
+    drop(taken);
+}

@@ -230,7 +230,17 @@ fn a_target_that_relays_nothing_stops_at_the_preflight_with_exit_3_and_gets_only
         stderr.contains("the routing preflight failed; no load was sent"),
         "{stderr}"
     );
-    assert!(!out.join("summary.json").exists(), "no load, no verdict");
+    // No load, no verdict on the target: the folder says the run could not be carried
+    // out, and why.
+    let summary = Summary::read(&out);
+    assert_eq!(summary.verdict, "aborted", "{summary}");
+    assert!(
+        summary["abort"]["reason"].as_str().unwrap().starts_with(
+            "the run could not be carried out: the routing preflight failed; no load was sent:"
+        ),
+        "{summary}"
+    );
+    assert_eq!(summary["totals"]["submitted"], 0, "{summary}");
 
     // Only the three canaries reached the target: not one message of the load.
     let taken = target.taken();

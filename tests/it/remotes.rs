@@ -330,3 +330,95 @@ fn remote_counters_agree_in_summary_json_get_remotes_and_metrics() {
         "the 451 at dot was counted: {summary}"
     );
 }
+
+/// A file with only `remotes` (no `load`, no `checks`), served with `--api
+/// localhost:0`: the name is resolved to loopback, the remotes are served, and the test
+/// CA's file — in a folder of the process's own under TMPDIR — is gone after each stop
+/// signal, whichever it is.
+#[test]
+fn mailquake_remotes_serves_a_remotes_only_file_on_a_host_name_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("remotes-only.yaml");
+    std::fs::write(
+        &file,
+        "remotes:\n  ok: { domains: [ok.test] }\n  down: { domains: [down.test] }\nfaults:\n  - { remote: down, at: 0s, fault: refuse }\n",
+    )
+    .unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for signal in ["INT", "TERM", "HUP"] {
+        let mut proc = mailquake_os(&[
+            "remotes".as_ref(),
+            file.as_os_str(),
+            "--api".as_ref(),
+            "localhost:0".as_ref(),
+        ])
+        .env("TMPDIR", Some(tmp.to_str().unwrap()))
+        .start();
+        let prefix = "mailquake: STARTTLS test CA in ";
+        let line = proc.wait_stdout(prefix);
+        let ca = line[line.find(prefix).unwrap() + prefix.len()..]
+            .split(" (removed at exit")
+            .next()
+            .unwrap()
+            .to_string();
+        let ca = Path::new(&ca);
+        assert!(ca.starts_with(&tmp), "{line}");
+        let pem = std::fs::read_to_string(ca).unwrap();
+        let prefix = "mailquake: control API on http://";
+        let line = proc.wait_stdout(prefix);
+        let api: std::net::SocketAddr = line[line.find(prefix).unwrap() + prefix.len()..]
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(api.ip().is_loopback(), "{line}");
+        // The file holds the CA the API serves (one per process).
+        assert_eq!(http(api, "GET", "/tls/ca.pem"), (200, pem));
+        let served = remotes(api);
+        let names: Vec<&str> = served["remotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["ok", "down", "bounces"], "{served}");
+        let down = &served["remotes"][1];
+        assert_eq!(down["faults"], serde_json::json!(["refuse"]), "{down}");
+
+        proc.signal(signal);
+        let (code, _, stderr) = proc.exit(WAIT).parts();
+        assert_eq!(code, Some(0), "SIG{signal}: {stderr}");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "SIG{signal} left {left:?}");
+    }
+}
+
+/// The token rule holds for names: one that resolves to an address that is not loopback
+/// (`0` is 0.0.0.0, resolved without DNS) needs `--token`; one that cannot be an
+/// address is refused on one line. Both exit 2.
+#[test]
+fn an_api_name_for_a_non_loopback_address_needs_the_token() {
+    let served = scenario("served-remotes.yaml");
+    for (api, want) in [
+        ("0:0", "not loopback-only"),
+        (
+            "localhost",
+            "mailquake: --api localhost: expected HOST:PORT",
+        ),
+    ] {
+        let o = mailquake_os(&[
+            "remotes".as_ref(),
+            served.as_os_str(),
+            "--api".as_ref(),
+            api.as_ref(),
+        ])
+        .env("MAILQUAKE_REMOTES_TOKEN", None)
+        .run(WAIT);
+        let err = o.stderr.as_str();
+        assert_eq!(o.code, Some(2), "{api}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{api}: {err}");
+    }
+}

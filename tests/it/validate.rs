@@ -181,9 +181,43 @@ fn binary_exits_0_for_a_valid_scenario() {
         format!(
             "{}: ok (3 remotes (ok, down, bounces), embedded cluster of 3 nodes \
              (per-destination), 6000 messages over 1m, 1 fault, 3 checks (isolation, drain, \
-             no_loss))\n",
+             no_loss))\n\
+             wall clock: load 1m (0s → 1m)\n  \
+             fault remote down refuse: 10s → 30s\n  \
+             settle: up to 1m, ends by 2m after load start\n  \
+             longest run: 2m (load and settle 2m)\n  \
+             plus the load's last messages, if still in flight when settle ends: each \
+             connect up to 5s, each SMTP reply up to 30s\n",
             path.display()
         )
+    );
+}
+
+/// An external target: the longest run adds the reachability check (5 s an endpoint,
+/// in turn), the routing preflight's wait and the target watch's end to load and settle.
+#[test]
+fn validate_states_the_waits_of_an_external_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("external.yaml");
+    let text = VALID.replace(
+        "load:",
+        "target: { smtp: [127.0.0.1:2525, 127.0.0.1:2526] }\npreflight: { timeout: 20s }\nsettle: 15s\nload:",
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = mailquake_os(&["validate".as_ref(), path.as_os_str()]).run(LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
+    let longest = out
+        .stdout
+        .as_str()
+        .lines()
+        .find(|l| l.starts_with("  longest run: "))
+        .unwrap_or_else(|| panic!("{}", out.stdout.as_str()))
+        .to_string();
+    assert_eq!(
+        longest,
+        "  longest run: 1m 50s (before the load: target reachability (2 × 5s) 10s, \
+         routing preflight (unless --skip-preflight) 20s; load and settle 1m 15s; \
+         after: the target's watch 5s)"
     );
 }
 

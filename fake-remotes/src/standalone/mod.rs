@@ -10,6 +10,7 @@
 //! Safety (DESIGN §7): the API binds loopback unless told otherwise, and then refuses
 //! to start without a token.
 
+pub mod ca_file;
 pub mod control;
 pub mod file;
 pub mod lease;
@@ -258,18 +259,21 @@ pub fn main(config: Config, program: &str) -> ExitCode {
                 def.domains.join(", ")
             );
         }
-        // Clients in other processes verify STARTTLS against this CA.
-        let ca = std::env::temp_dir().join(format!("fake-remotes-ca-{}.pem", std::process::id()));
-        match crate::tls::write_ca_pem(&ca) {
-            Ok(()) => println!(
-                "{program}: STARTTLS test CA in {} (also GET /tls/ca.pem)",
-                ca.display()
-            ),
-            Err(e) => eprintln!(
-                "{program}: cannot write the test CA to {}: {e}",
-                ca.display()
-            ),
-        }
+        // Clients in other processes verify STARTTLS against this CA; the file goes
+        // when this block ends (a stop signal ends the server, so it ends too).
+        let _ca = match ca_file::CaFile::write_in(&std::env::temp_dir()) {
+            Ok(ca) => {
+                println!(
+                    "{program}: STARTTLS test CA in {} (removed at exit; also GET /tls/ca.pem)",
+                    ca.path().display()
+                );
+                Some(ca)
+            }
+            Err(e) => {
+                eprintln!("{program}: {e}");
+                None
+            }
+        };
         println!(
             "{program}: control API on http://{}/remotes ({})",
             bound.api_addr(),
