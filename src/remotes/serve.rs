@@ -39,8 +39,8 @@ pub fn config(plan: &Plan) -> Config {
     Config::new(remotes, timeline, plan.seed)
 }
 
-pub fn main(file: &Path, api: SocketAddr, token: Option<String>) -> ExitCode {
-    let plan = match scenario::load(file) {
+pub fn main(file: &Path, sets: &[String], api: SocketAddr, token: Option<String>) -> ExitCode {
+    let plan = match scenario::load_with(file, sets) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("{e}");

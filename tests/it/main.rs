@@ -13,6 +13,7 @@ mod kubernetes;
 mod lease;
 mod lost;
 mod out_dir;
+mod params;
 mod postfix;
 mod preflight;
 mod readers;

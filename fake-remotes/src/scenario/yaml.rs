@@ -116,7 +116,7 @@ fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str) -> YamlError {
                 // Where the parser was (kept for an unclosed `[`/`{`, whose start it
                 // names better) or else the key of the line it stopped at.
                 let at_line = syntax::key_path_at(text, line);
-                if !(hint.contains("`[ … ]`") && !path.is_empty()) && !at_line.is_empty() {
+                if (!hint.contains("`[ … ]`") || path.is_empty()) && !at_line.is_empty() {
                     path = at_line;
                 }
                 format!("{one_line}; {hint}")
