@@ -13,7 +13,6 @@ mod kubernetes;
 mod lease;
 mod lost;
 mod out_dir;
-mod params;
 mod postfix;
 mod preflight;
 mod readers;
