@@ -36,6 +36,8 @@ pub enum Command {
     Run {
         /// The scenario file (YAML, see scenarios/README.md).
         file: PathBuf,
+        #[command(flatten)]
+        params: Params,
         /// Output folder (default: reports/<name>-<UTC time>/). It must be writable before
         /// the run starts (else exit 3); if it fails at the end, the files go to
         /// ./mailquake-rescued-<name>-<run id>/ (or the temp folder) and a line says where.
@@ -150,6 +152,8 @@ pub enum Command {
     Validate {
         /// The scenario file.
         file: PathBuf,
+        #[command(flatten)]
+        params: Params,
     },
     /// Print the transport map that sends the scenario's test domains to its fake remotes
     /// (for a real MTA under test, e.g. targets/postfix). Remotes need fixed `listen:` ports.
@@ -173,6 +177,8 @@ pub enum Command {
         /// The scenario file; its `remotes` and remote `faults` are served. A file with
         /// only `remotes` (and `faults`, `seed`) will do; one with `load` is checked whole.
         file: PathBuf,
+        #[command(flatten)]
+        params: Params,
         /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8025: the
         /// name's first address); anything but loopback needs --token.
         #[arg(long, value_name = "ADDR", default_value = fake_remotes::standalone::DEFAULT_API)]
@@ -305,4 +311,20 @@ pub enum TlsArg {
     None,
     Opportunistic,
     Required,
+}
+
+/// Parameters of a scenario from the command line (`run`, `validate`, `remotes`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Params {
+    /// Set a value of the scenario without editing the file, e.g. `--set
+    /// load.steps[0].rate=400/s`, `--set checks[0].isolation.p99=2s`, `--set
+    /// safety.max_rate=5000/s` (repeatable). KEY is a key path as errors print it (a key
+    /// holding dots may be quoted: `load.mix."ok.test"=80%`); VALUE is YAML on one line
+    /// (`30s`, `[a.test, b.test]`, `{ rate: 5/s, for: 10s }`), put in place of the key's
+    /// value, or added to its map when the file has no such key. Applied before
+    /// validation, so every rule still holds; the run saves the resolved scenario.yaml.
+    /// Values in the file may also be written `${NAME}` or `${NAME:-default}` (from the
+    /// environment; `$${` is a literal `${`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 }

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate { file } => match scenario::load(&file) {
+        Command::Validate { file, params } => match scenario::load_with(&file, &params.sets) {
             Ok(plan) => {
                 for warning in &plan.safety.warnings {
                     eprintln!("{warning}");
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         },
         Command::Run {
             file,
+            params,
             out,
             force,
             skip_preflight,
@@ -77,7 +78,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
-                Ok(shard) => mailquake::run::main(&file, out.as_deref(), skip_preflight, shard),
+                Ok(shard) => {
+                    mailquake::run::main(&file, out.as_deref(), skip_preflight, shard, &params.sets)
+                }
                 Err(e) => {
                     eprintln!("mailquake: {e}");
                     ExitCode::from(2)
@@ -85,9 +88,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Merge { dirs, out } => mailquake::merge::main(&dirs, &out),
-        Command::Remotes { file, api, token } => {
-            mailquake::remotes::serve::main(&file, &api, token)
-        }
+        Command::Remotes {
+            file,
+            params,
+            api,
+            token,
+        } => mailquake::remotes::serve::main(&file, &params.sets, &api, token),
         Command::Cluster {
             file,
             listen,

@@ -186,6 +186,7 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         description: String::new(),
         seed: 7,
         source: PathBuf::from("test.yaml"),
+        sets: Vec::new(),
         target: Target::Embedded(EmbeddedSpec::default()),
         remotes: vec![
             remote("ok", &["ok.test", "fine.test"]),

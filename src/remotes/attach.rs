@@ -116,13 +116,14 @@ pub async fn attach(
             listen: reachable(r.listen, api_host),
         })
         .collect();
-    let attached = scenario::load_attached(&plan.source, &served).map_err(|mut e| {
-        e.message = format!(
-            "{} — checked against the remotes served at {}",
-            e.message, external.url
-        );
-        AttachError::Invalid(e.to_string())
-    })?;
+    let attached =
+        scenario::load_attached(&plan.source, &plan.sets, &served).map_err(|mut e| {
+            e.message = format!(
+                "{} — checked against the remotes served at {}",
+                e.message, external.url
+            );
+            AttachError::Invalid(e.to_string())
+        })?;
     // What the command line decided stays decided (`--skip-preflight`).
     let plan = Plan {
         preflight: plan.preflight,

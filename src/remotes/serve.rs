@@ -41,7 +41,7 @@ pub fn config(plan: &Plan) -> Config {
     Config::new(remotes, timeline, plan.seed)
 }
 
-pub fn main(file: &Path, api: &str, token: Option<String>) -> ExitCode {
+pub fn main(file: &Path, sets: &[String], api: &str, token: Option<String>) -> ExitCode {
     let api = match resolve_api(api) {
         Ok(api) => api,
         Err(e) => {
@@ -49,21 +49,22 @@ pub fn main(file: &Path, api: &str, token: Option<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let text = match scenario::read(file) {
-        Ok(text) => text,
+    // `--set` and `${NAME}` resolved first, whichever reader reads the file.
+    let source = match scenario::Source::read(file, sets) {
+        Ok(source) => source,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    let config = if is_whole_scenario(&text) {
-        match whole(file, &text) {
+    let config = if is_whole_scenario(source.text()) {
+        match whole(file, &source) {
             Ok(config) => config,
             Err(code) => return code,
         }
     } else {
         // Only remotes (and their faults): read as the `fake-remotes` binary reads them.
-        match fake_remotes::standalone::file::parse(&text, file) {
+        match fake_remotes::standalone::file::parse(source.text(), file) {
             Ok(served) => Config::new(served.remotes, served.timeline, served.seed),
             Err(e) => {
                 eprintln!("{e}");
@@ -83,8 +84,8 @@ pub fn main(file: &Path, api: &str, token: Option<String>) -> ExitCode {
 
 /// A file with `load` is a whole scenario: checked as `run` checks it, then its remotes
 /// served. `Err` is the exit code, its line printed.
-fn whole(file: &Path, text: &str) -> Result<Config, ExitCode> {
-    let plan = scenario::parse(text, file).map_err(|e| {
+fn whole(file: &Path, source: &scenario::Source) -> Result<Config, ExitCode> {
+    let plan = source.plan().map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)
     })?;

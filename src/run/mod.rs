@@ -55,15 +55,18 @@ use crate::signals::StopSignals;
 use crate::smtp::Timeouts;
 use crate::{checks, timeline};
 
-/// `mailquake run FILE [--out DIR] [--skip-preflight] [--shard I/N --t0 T0 --run-id ID]`.
+/// `mailquake run FILE [--set KEY=VALUE]... [--out DIR] [--skip-preflight] [--shard I/N
+/// --t0 T0 --run-id ID]`.
 pub fn main(
     file: &Path,
     out: Option<&Path>,
     skip_preflight: bool,
     shard: Option<ShardSpec>,
+    sets: &[String],
 ) -> ExitCode {
-    let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
-    {
+    // The resolved text (`--set`, `${NAME}`) is the one saved with the reports.
+    let source = scenario::Source::read(file, sets);
+    let (plan, text) = match source.and_then(|s| Ok((s.plan()?, s.text().to_owned()))) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");

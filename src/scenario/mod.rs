@@ -59,16 +59,106 @@ fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
 
 impl std::error::Error for ScenarioError {}
 
-/// Reads and validates a scenario file.
+/// Reads and validates a scenario file (with `${NAME}` from the environment).
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
-    parse(&read(path)?, path)
+    Source::read(path, &[])?.plan()
+}
+
+/// [`load`] with `--set KEY=VALUE` arguments applied first.
+pub fn load_with(path: &Path, sets: &[String]) -> Result<Plan, ScenarioError> {
+    Source::read(path, sets)?.plan()
 }
 
 /// Reads and validates again a scenario whose remotes are served elsewhere, now that
-/// the remotes found there are known (attach time; see `validate/external.rs`).
-pub fn load_attached(path: &Path, served: &[RemoteSpec]) -> Result<Plan, ScenarioError> {
-    let raw = deserialize(&read(path)?, path)?;
-    validate::plan(raw, path, Some(served))
+/// the remotes found there are known (attach time; see `validate/external.rs`), with
+/// the `--set` arguments it was first read with.
+pub fn load_attached(
+    path: &Path,
+    sets: &[String],
+    served: &[RemoteSpec],
+) -> Result<Plan, ScenarioError> {
+    Source::read(path, sets)?.plan_with(Some(served))
+}
+
+/// A scenario file's text with its parameters resolved (`--set`, then `${NAME}` from the
+/// environment: `fake_remotes::scenario::resolve`), and the way back from a place in it
+/// to the file's line and column, or to the `--set` argument that put it there.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub file: PathBuf,
+    sets: Vec<String>,
+    resolved: fake_remotes::scenario::resolve::Resolved,
+}
+
+impl Source {
+    /// Reads `path` and resolves its parameters; an error names the file's line and
+    /// column (an unset variable) or the `--set` argument.
+    pub fn read(path: &Path, sets: &[String]) -> Result<Source, ScenarioError> {
+        let text = read(path)?;
+        let env = |name: &str| std::env::var(name).ok();
+        let resolved = fake_remotes::scenario::resolve::resolve(&text, sets, &env)
+            .map_err(|e| origin_error(path, sets, e.origin, e.path, e.message))?;
+        Ok(Source {
+            file: path.to_owned(),
+            sets: sets.to_vec(),
+            resolved,
+        })
+    }
+
+    /// The resolved text: what the plan is read from and a run saves.
+    pub fn text(&self) -> &str {
+        &self.resolved.text
+    }
+
+    /// Validates the resolved text; errors point into the file (or at a `--set`).
+    pub fn plan(&self) -> Result<Plan, ScenarioError> {
+        self.plan_with(None)
+    }
+
+    fn plan_with(&self, served: Option<&[RemoteSpec]>) -> Result<Plan, ScenarioError> {
+        let result = deserialize(self.text(), &self.file)
+            .and_then(|raw| validate::plan(raw, &self.file, served));
+        match result {
+            Ok(plan) => Ok(Plan {
+                sets: self.sets.clone(),
+                ..plan
+            }),
+            Err(e) if e.line == 0 => Err(e),
+            Err(e) => {
+                let origin = self.resolved.origin(e.line, e.col);
+                Err(origin_error(
+                    &self.file, &self.sets, origin, e.path, e.message,
+                ))
+            }
+        }
+    }
+}
+
+/// An error at `origin`: the file's line and column, or `--set ARG` in place of them.
+fn origin_error(
+    file: &Path,
+    sets: &[String],
+    origin: fake_remotes::scenario::resolve::Origin,
+    path: String,
+    message: String,
+) -> ScenarioError {
+    use fake_remotes::scenario::resolve::Origin;
+    match origin {
+        Origin::File { line, col } => ScenarioError {
+            file: file.to_owned(),
+            line,
+            col,
+            path,
+            message,
+        },
+        Origin::Set(i) => ScenarioError {
+            file: PathBuf::from(format!("--set {}", sets.get(i).map_or("", String::as_str))),
+            line: 0,
+            col: 0,
+            path,
+            message,
+        },
+    }
 }
 
 /// Reads a scenario file's text (a run keeps it, to save it beside its reports). Only a

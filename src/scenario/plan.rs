@@ -22,6 +22,9 @@ pub struct Plan {
     pub seed: u64,
     /// The file it came from (for messages).
     pub source: PathBuf,
+    /// The `--set KEY=VALUE` arguments it was read with (the file is read again with
+    /// them, and with the environment, when a run attaches to remotes served elsewhere).
+    pub sets: Vec<String>,
     pub target: Target,
     /// Fake remotes; always includes one serving [`BOUNCE_DOMAIN`] — except for remotes
     /// served elsewhere before the run attaches to them (then it is empty).

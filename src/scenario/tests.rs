@@ -82,6 +82,7 @@ fn good_scenario_maps_to_the_plan() {
         description: "A destination refuses connections mid-flood.".into(),
         seed: 7,
         source: "t.yaml".into(),
+        sets: Vec::new(),
         target: Target::Embedded(EmbeddedSpec {
             nodes: 3,
             queue: QueueDesign::Shared,

@@ -33,17 +33,22 @@ fn decimal(text: &str) -> Option<f64> {
     text.parse().ok()
 }
 
-/// `200/s`, `12000/m`, `1.5/h` → messages per second, in (0, [`MAX_RATE_PER_SEC`]].
+/// `200/s`, `12000/m`, `1.5/h`, `400/sec`, `10/minute` → messages per second, in
+/// (0, [`MAX_RATE_PER_SEC`]]. The unit is any word a duration takes (`s`, `sec`,
+/// `second`, `min`, `minute`, `h`, `hour`, …): it is read as a duration of one of it, so
+/// rates and durations share one unit table (humantime's).
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let invalid =
         || format!("invalid rate `{text}`: expected a number per unit, e.g. 200/s, 12000/m");
     let (number, unit) = text.split_once('/').ok_or_else(invalid)?;
-    let per_sec = match unit.trim() {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(invalid()),
-    };
+    let unit = unit.trim();
+    // A word only: `200/5s` is not a rate of this format.
+    if unit.is_empty() || !unit.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(invalid());
+    }
+    let per_sec = fake_remotes::units::parse_duration(&format!("1{unit}"))
+        .map_err(|_| invalid())?
+        .as_secs_f64();
     let rate = decimal(number.trim()).ok_or_else(invalid)? / per_sec;
     if rate <= 0.0 {
         return Err(format!("rate `{text}` must be more than 0"));
@@ -144,6 +149,29 @@ mod tests {
             ("0.5/s", Ok(0.5)),
             (" 10 / s ", Ok(10.0)),
             ("50000/s", Ok(50_000.0)),
+            // The words durations take.
+            ("400/sec", Ok(400.0)),
+            ("400/second", Ok(400.0)),
+            ("400/seconds", Ok(400.0)),
+            ("12000/min", Ok(200.0)),
+            ("12000/minute", Ok(200.0)),
+            ("7200/hour", Ok(2.0)),
+            ("7200/hr", Ok(2.0)),
+            ("86400/day", Ok(1.0)),
+            ("1/ms", Ok(1000.0)),
+            (
+                "200/5s",
+                Err("invalid rate `200/5s`: expected a number per unit, e.g. 200/s, 12000/m"),
+            ),
+            (
+                "200/",
+                Err("invalid rate `200/`: expected a number per unit, e.g. 200/s, 12000/m"),
+            ),
+            (
+                "200/parsec",
+                Err("invalid rate `200/parsec`: expected a number per unit, e.g. 200/s, 12000/m"),
+            ),
+            ("1/ns", Err("rate `1/ns` is above the cap of 50000/s")),
             (
                 "fast",
                 Err("invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m"),
@@ -152,10 +180,7 @@ mod tests {
                 "200",
                 Err("invalid rate `200`: expected a number per unit, e.g. 200/s, 12000/m"),
             ),
-            (
-                "200/d",
-                Err("invalid rate `200/d`: expected a number per unit, e.g. 200/s, 12000/m"),
-            ),
+            ("200/d", Ok(200.0 / 86400.0)),
             (
                 "-5/s",
                 Err("invalid rate `-5/s`: expected a number per unit, e.g. 200/s, 12000/m"),

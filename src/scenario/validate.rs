@@ -204,6 +204,7 @@ pub fn plan(
         description: raw.description.clone().unwrap_or_default(),
         seed,
         source: file.to_owned(),
+        sets: Vec::new(),
         target,
         remotes,
         external_remotes: external,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::binary::mailquake_os;
+use crate::support::binary::{mailquake, mailquake_os};
 
 const INVALID_DIR: &str = "tests/scenarios/invalid";
 
@@ -16,7 +16,8 @@ const INVALID: &[(&str, &str)] = &[
     ("bad_percentile_key.yaml", "13:56: checks[0].isolation.p98: unknown key `p98`, expected one of healthy, during, p50, p90, p95, p99, p99.9, min_delivered, baseline"),
     ("closed_model_with_rate.yaml", "8:20: load.steps[0].rate: `model: closed` sends back to back, so a step takes no rate: write { for: 30s }"),
     ("check_unserved_domain.yaml", "13:30: checks[0].isolation.healthy[0]: no remote serves `nope.test`"),
-    ("drain_without_ending_fault.yaml", "14:24: checks[1].drain.domain: `down.test` is served by remote `down`, but none of its faults has a `for` (an end): there is nothing to drain"),
+    ("drain_without_ending_fault.yaml", "14:24: checks[1].drain.domain: `down.test` is served by remote `down`, but none of its faults has a `for` (an end): there is nothing to drain (no mixed domain has a fault with a `for`)"),
+    ("drain_unfaulted_domain.yaml", "14:24: checks[1].drain.domain: `ok.test` is served by remote `ok`, but no fault targets it: there is nothing to drain (domains with a fault that ends: down.test)"),
     ("duplicate_key.yaml", "4:1: duplicate key `name`: each key may appear once"),
     ("duration_unknown_unit.yaml", "8:32: load.steps[0].for: invalid duration `10 parsecs`: expected a number and a unit, e.g. 500ms, 30s, 2m"),
     ("empty_checks.yaml", "11:9: checks: needs at least one check, e.g. - no_loss"),
@@ -25,7 +26,10 @@ const INVALID: &[(&str, &str)] = &[
     ("greylist_zero_retry.yaml", "11:47: faults[0].fault.greylist: greylist retry_after must be more than 0"),
     ("healthy_remote_faulted.yaml", "13:30: checks[0].isolation.healthy[0]: `down.test` is served by remote `down`, which faults[0] targets: a healthy domain's remote must have no fault"),
     ("isolation_without_faults.yaml", "11:48: checks[0].isolation.during: `during: faults` needs at least one remote fault in `faults` (or remotes served elsewhere, whose faults set by hand count)"),
-    ("malformed_tab_indent.yaml", "8:2: tabs disallowed within this context (block indentation)"),
+    ("malformed_tab_indent.yaml", "8:2: load.steps: tabs disallowed within this context (block indentation); indent with spaces, not tabs"),
+    ("malformed_over_indented_key.yaml", "9:11: load.steps[0].for: mapping values are not allowed in this context; check the indentation of this line against its siblings (keys of one map line up; a value holding `: ` must be quoted)"),
+    ("malformed_misaligned_key.yaml", "9:4: load.sessions: while parsing a block mapping, did not find expected key; check the indentation of this line against its siblings (keys of one map line up; a value holding `: ` must be quoted)"),
+    ("malformed_unclosed_list.yaml", "8:6: load.steps: illegal placement of ':' indicator; check the `[ … ]` and `{ … }` around here: each must be closed, with commas between items"),
     ("max_shortfall_over_100.yaml", "10:18: load.max_shortfall: percentage `150%` is above 100%"),
     ("missing_load.yaml", "2:1: missing required key `load`"),
     ("mix_over_100.yaml", "9:8: load.mix: shares sum to 110%, must be 100%"),
@@ -247,4 +251,146 @@ fn shipped_scenarios_and_readme_examples_are_valid() {
         }
     }
     assert!(checked >= 1, "the README has at least one complete example");
+}
+
+// Parameters without editing the file: `--set KEY=VALUE` and `${NAME}` /
+// `${NAME:-default}` from the environment. Every rule still runs on the resolved values,
+// errors point at the file's line and column (or name the `--set`), and a run saves the
+// resolved scenario.yaml.
+
+#[test]
+fn validate_takes_sets_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("params.yaml");
+    // The valid scenario with two of its values left to the environment.
+    let text = VALID
+        .replace("rate: 100/s", "rate: ${RATE:-100/s}")
+        .replace("within: 30s", "within: \"${DRAIN}\"");
+    std::fs::write(&file, text).unwrap();
+    let path = file.display().to_string();
+    let ok = |messages: &str| {
+        format!(
+            "{path}: ok (3 remotes (ok, down, bounces), embedded cluster of 3 nodes \
+             (per-destination), {messages}, 1 fault, 3 checks (isolation, drain, no_loss))\n"
+        )
+    };
+    // (RATE, DRAIN, --set arguments, exit code, the one line printed)
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Vec<&'a str>, i32, String);
+    let table: Vec<Case> = vec![
+        (None, Some("30s"), vec![], 0, ok("6000 messages over 1m")),
+        (Some("400/sec"), Some("30s"), vec![], 0, ok("24000 messages over 1m")),
+        (
+            None,
+            Some("30s"),
+            vec!["load.steps[0].rate=400/s", "load.steps[0].for=2m"],
+            0,
+            ok("48000 messages over 2m"),
+        ),
+        // A key the file does not have is added to its map.
+        (
+            None,
+            Some("30s"),
+            vec!["load.model=closed", "load.steps=[{for: 1m}]"],
+            0,
+            ok("50 closed-model sessions back to back over 1m"),
+        ),
+        (
+            None,
+            None,
+            vec![],
+            2,
+            format!("{path}:13:43: checks[1].drain.within: environment variable `DRAIN` is not set (`${{DRAIN}}`; give a default with `${{DRAIN:-VALUE}}`)\n"),
+        ),
+        // Errors of resolved values point at the file.
+        (
+            Some("fast"),
+            Some("30s"),
+            vec![],
+            2,
+            format!("{path}:7:20: load.steps[0].rate: invalid rate `fast`: expected a number per unit, e.g. 200/s, 12000/m\n"),
+        ),
+        (
+            None,
+            Some("3"),
+            vec![],
+            2,
+            format!("{path}:13:43: checks[1].drain.within: invalid duration `3`: expected a number and a unit, e.g. 500ms, 30s, 2m\n"),
+        ),
+        // … or at the --set that put them there; every rule still runs.
+        (
+            None,
+            Some("30s"),
+            vec!["checks[0].isolation.p99=2"],
+            2,
+            "--set checks[0].isolation.p99=2: checks[0].isolation.p99: invalid duration `2`: expected a number and a unit, e.g. 500ms, 30s, 2m\n".into(),
+        ),
+        (
+            None,
+            Some("30s"),
+            vec!["faults[0].at=70s"],
+            2,
+            "--set faults[0].at=70s: faults[0].at: starts at 1m 10s, but the load ends at 1m\n".into(),
+        ),
+        (
+            None,
+            Some("30s"),
+            vec!["load.steps[2].rate=1/s"],
+            2,
+            "--set load.steps[2].rate=1/s: load.steps[2].rate: `load.steps` has no item [2] (it has 1)\n".into(),
+        ),
+        // Errors after an added key still point at the right line of the file.
+        (
+            None,
+            Some("3"),
+            vec!["load.sessions=3", "safety.max_rate=10/s"],
+            2,
+            format!("{path}:13:43: checks[1].drain.within: invalid duration `3`: expected a number and a unit, e.g. 500ms, 30s, 2m\n"),
+        ),
+    ];
+    for (rate, drain, sets, code, want) in table {
+        let mut cmd = mailquake(&["validate", &path]).envs(&[("RATE", rate), ("DRAIN", drain)]);
+        for set in &sets {
+            cmd = cmd.arg("--set").arg(set);
+        }
+        let (got_code, stdout, stderr) = cmd.run(LIMIT).parts();
+        let line = if code == 0 { stdout } else { stderr };
+        assert_eq!(got_code, Some(code), "{sets:?}: {line}");
+        assert_eq!(line, want, "{rate:?} {drain:?} {sets:?}");
+    }
+}
+
+/// A short run: its saved scenario.yaml holds what the run ran with (`--set` and
+/// `${NAME}` resolved), and `mailquake report` reads it back.
+#[test]
+fn a_run_saves_the_resolved_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("params-run.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nname: params-run\nremotes: { ok: { domains: [ok.test] } }\n\
+         load: { steps: [ { rate: ${RATE}, for: 1s } ], mix: { ok.test: 100% } }\n\
+         checks: [ no_loss ]\nsettle: ${SETTLE:-10s}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = mailquake(&["run", &file.display().to_string()])
+        .arg("--out")
+        .arg(&out.display().to_string())
+        .arg("--set")
+        .arg("load.steps[0].for=2s")
+        .envs(&[("RATE", Some("10/sec")), ("SETTLE", None)])
+        .run(Duration::from_secs(90))
+        .parts();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let saved = std::fs::read_to_string(out.join("scenario.yaml")).unwrap();
+    assert_eq!(
+        saved,
+        "version: 1\nname: params-run\nremotes: { ok: { domains: [ok.test] } }\n\
+         load: { steps: [ { rate: 10/sec, for: 2s } ], mix: { ok.test: 100% } }\n\
+         checks: [ no_loss ]\nsettle: 10s\n"
+    );
+    let (code, _, stderr) = mailquake(&["report", &out.display().to_string()])
+        .run(LIMIT)
+        .parts();
+    assert_eq!(code, Some(0), "{stderr}");
 }

@@ -7,6 +7,8 @@
 
 pub mod de;
 pub mod raw;
+pub mod resolve;
+pub mod syntax;
 pub mod validate;
 pub mod yaml;
 

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_saphyr::MessageFormatter;
 
 use super::de::failed_entry_key;
+use super::syntax;
 use crate::scenario_input;
 
 /// Why scenario text does not fit its mirror.
@@ -77,6 +78,12 @@ fn key_path(path: &serde_path_to_error::Path, entry_key: Option<String>) -> Stri
     out
 }
 
+/// An error of the YAML parser itself (the text is not YAML), not of its fit to the mirror.
+fn is_syntax_error(err: &serde_saphyr::Error) -> bool {
+    matches!(err, serde_saphyr::Error::ExternalMessage { source, .. }
+        if matches!(**source, serde_saphyr::ExternalMessageSource::Parser(_)))
+}
+
 fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str) -> YamlError {
     let mut inner = err;
     while let serde_saphyr::Error::WithSnippet { error, .. }
@@ -96,18 +103,33 @@ fn yaml_error(err: &serde_saphyr::Error, path: &str, text: &str) -> YamlError {
             col = 1;
         }
     }
+    let mut path = path.to_owned();
     let message = if blank {
         "the file is empty: a scenario needs at least version, name, remotes, load and checks"
             .to_owned()
     } else if let Some(limit) = scenario_input::limit_message(err) {
         limit
+    } else if is_syntax_error(inner) {
+        let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        match syntax::hint(&one_line) {
+            Some(hint) => {
+                // Where the parser was (kept for an unclosed `[`/`{`, whose start it
+                // names better) or else the key of the line it stopped at.
+                let at_line = syntax::key_path_at(text, line);
+                if (!hint.contains("`[ … ]`") || path.is_empty()) && !at_line.is_empty() {
+                    path = at_line;
+                }
+                format!("{one_line}; {hint}")
+            }
+            None => one_line,
+        }
     } else {
-        people_words(&raw, path)
+        people_words(&raw, &path)
     };
     YamlError {
         line,
         col,
-        path: path.to_owned(),
+        path,
         message,
     }
 }

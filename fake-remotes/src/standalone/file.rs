@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::{RemoteDef, TimelineEntry};
+use crate::scenario::resolve::{self, Origin};
 use crate::scenario::validate::{self, SpecError, Subject};
 use crate::scenario::{yaml, RawFault, RawRemotes, MAX_SPAN};
 use crate::scenario_input;
@@ -58,7 +59,8 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// Reads a scenario file's remotes and fault timeline.
+/// Reads a scenario file's remotes and fault timeline, with `${NAME}` from the
+/// environment resolved as mailquake's reader resolves them (`scenario::resolve`).
 pub fn load(path: &Path) -> Result<Served, FileError> {
     let text = scenario_input::read_text(path).map_err(|e| FileError {
         file: path.to_owned(),
@@ -67,7 +69,25 @@ pub fn load(path: &Path) -> Result<Served, FileError> {
         key: String::new(),
         message: e.message,
     })?;
-    parse(&text, path)
+    let at = |origin: Origin| match origin {
+        Origin::File { line, col } => (line, col),
+        Origin::Set(_) => (0, 0),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let resolved = resolve::resolve(&text, &[], &env).map_err(|e| FileError {
+        file: path.to_owned(),
+        line: at(e.origin.clone()).0,
+        col: at(e.origin).1,
+        key: e.path,
+        message: e.message,
+    })?;
+    parse(&resolved.text, path).map_err(|e| match e.line {
+        0 => e,
+        line => {
+            let (line, col) = at(resolved.origin(line, e.col));
+            FileError { line, col, ..e }
+        }
+    })
 }
 
 /// Parses scenario text; `file` is only used in messages.

@@ -63,7 +63,10 @@ pub(super) fn checks(
                         return Err(cx.err(
                             drain.domain.referenced,
                             format!("{p}.domain"),
-                            format!("`{domain}` is served by remote `{remote}`, but {why}: there is nothing to drain"),
+                            format!(
+                                "`{domain}` is served by remote `{remote}`, but {why}: there is nothing to drain{}",
+                                drainable_hint(remotes, load, faults)
+                            ),
                         ));
                     }
                 }
@@ -142,6 +145,31 @@ pub(super) fn checks(
         out.push(check);
     }
     Ok(out)
+}
+
+/// The domains a `drain` could have meant: mixed domains whose remote has a fault that
+/// ends (a typo or a wrong remote is the usual mistake), as ` (… : a.test, b.test)`.
+fn drainable_hint(remotes: &[RemoteSpec], load: &Load, faults: &IndexedFaults) -> String {
+    let drainable: Vec<&str> = load
+        .mix
+        .iter()
+        .map(|(d, _)| d.as_str())
+        .filter(|d| {
+            serving(remotes, d).is_some_and(|r| {
+                faults
+                    .iter()
+                    .any(|(_, f)| targets(f, &r.name) && f.duration.is_some())
+            })
+        })
+        .collect();
+    if drainable.is_empty() {
+        " (no mixed domain has a fault with a `for`)".to_owned()
+    } else {
+        format!(
+            " (domains with a fault that ends: {})",
+            drainable.join(", ")
+        )
+    }
 }
 
 fn targets(fault: &FaultWindow, remote: &str) -> bool {
