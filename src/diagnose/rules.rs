@@ -232,7 +232,7 @@ fn embedded_setting(key: &str, value: &str) -> Setting {
         name: format!("target.embedded.{key}"),
         value: value.to_string(),
         doc_name: format!("target.embedded.{key}"),
-        doc: "scenarios/README.md#target".into(),
+        doc: "scenarios/README.md#targetembedded".into(),
     }
 }
 
