@@ -97,6 +97,16 @@ fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
             && f["settings"][0]["value"] == "shared"),
         "{s}"
     );
+    let page = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(
+        page.contains("Why, from the nodes") && page.contains("n1 (shared, 4 workers)"),
+        "the page shows the findings and the workers"
+    );
+    assert!(
+        o.stdout.contains("why: shared queue: 4 of 4 workers"),
+        "{}",
+        o.stdout
+    );
     let stdout = &o.stdout;
     assert!(stdout.contains("✗ isolation"), "{stdout}");
     // Per-phase latency is kept per interval (1 s by default), so the report can draw it
