@@ -134,7 +134,13 @@ fn long_setup(n: &PostfixNode, d: &DomainDelays) -> Option<Explanation> {
         secs(d.c.max),
         secs(d.c.p50)
     )];
-    if let Some((reason, count)) = d.reasons.iter().max_by_key(|(_, n)| **n) {
+    // The reason that shows the wait: the greeting's, else the most frequent.
+    let shown = d
+        .reasons
+        .iter()
+        .filter(|(r, _)| !greeting || r.contains("greeting") || r.contains("HELO"))
+        .max_by_key(|(_, n)| **n);
+    if let Some((reason, count)) = shown {
         evidence.push(format!("{count} deferred: {reason}"));
     }
     Some(Explanation {

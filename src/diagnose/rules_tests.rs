@@ -83,6 +83,10 @@ fn the_mis_tuned_cluster_is_explained_by_its_pool_timeouts_and_dead_detection() 
                 assert_eq!(setting(f, "smtp_connect_timeout").value, "60s");
                 assert!(f.text.contains("smtp_helo_timeout 300s"), "{}", f.text);
                 assert!(f.text.contains("took up to 7"), "{}", f.text);
+                assert!(
+                    f.evidence[1].ends_with("while receiving the initial server greeting"),
+                    "{f:?}"
+                );
             }
             _ => {
                 let cohort = setting(f, "smtp_destination_concurrency_failed_cohort_limit");
