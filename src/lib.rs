@@ -9,7 +9,7 @@
 //! remotes served that way. The [`journal`] records what a run puts in force outside its
 //! process, so that the [`guardian`] or `mailquake` [`heal`] can undo it when the run
 //! dies without doing so. `mailquake` [`explain`] prints one message's life from a run's
-//! folder. A run split over processes: each is a [`shard`] of it; `mailquake`
+//! folder; [`diagnose`] explains a failure from the nodes' evidence. A run split over processes: each is a [`shard`] of it; `mailquake`
 //! [`merge`] unions their folders and judges once. Leaves shared by the stages: [`tracking`] (how tracking ids are spelt and
 //! parsed) and [`measure`] (per-phase load measurements); stages import one way
 //! (`tests/it/architecture.rs` holds the rules).
@@ -19,6 +19,7 @@ pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod collector;
+pub mod diagnose;
 pub mod explain;
 pub mod flood;
 pub mod generator;

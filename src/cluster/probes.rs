@@ -105,7 +105,7 @@ pub async fn sample(probe: &Probe) -> Result<QueueDepth, String> {
     }
 }
 
-async fn command(program: &str, args: &[&str]) -> Result<String, String> {
+pub(crate) async fn command(program: &str, args: &[&str]) -> Result<String, String> {
     let run = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())

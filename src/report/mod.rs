@@ -74,6 +74,10 @@ pub struct LoadSection {
     /// A merged run: its shards (absent otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardJson>,
+    /// What the nodes showed at the end of the run, for the explanation of a failure
+    /// (`crate::diagnose`); absent without probes or embedded nodes, and in older runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::diagnose::Evidence>,
 }
 
 /// One remote served elsewhere, as an attached run saw it.
@@ -115,7 +119,13 @@ impl LoadSection {
             preflight: None,
             served_remotes: Vec::new(),
             shards: Vec::new(),
+            evidence: None,
         }
+    }
+
+    /// Keeps the nodes' evidence (`crate::diagnose`), if any was collected.
+    pub fn with_evidence(self, evidence: Option<crate::diagnose::Evidence>) -> Self {
+        LoadSection { evidence, ..self }
     }
 
     pub fn with_preflight(self, preflight: crate::preflight::PreflightReport) -> Self {

@@ -64,6 +64,10 @@ pub struct Summary {
     /// run of one process.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<super::ShardJson>,
+    /// Why, from the nodes (`crate::diagnose`): the findings of the rules and the
+    /// evidence they read; absent when no evidence was collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<crate::diagnose::Diagnosis>,
 }
 
 /// `summary.json` → `data`: what the measured data lacks (the checks that needed it are
@@ -162,6 +166,11 @@ pub struct CheckJson {
     pub evidence: Vec<String>,
     /// Judged on the data of a run that ended early.
     pub partial: bool,
+    /// A failed `isolation` or `drain`: the diagnosis's findings that explain it, one
+    /// line per rule and destination (`diagnosis.findings` has each node's, with its
+    /// settings and evidence).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explanations: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -219,6 +228,18 @@ impl Summary {
         abort: Option<&Aborted>,
     ) -> Self {
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ledger.t0_us);
+        let diagnosis = load.evidence.as_ref().map(|e| crate::diagnose::Diagnosis {
+            findings: crate::diagnose::explain(e),
+            evidence: e.clone(),
+        });
+        let explains = |f: &Finding| -> Vec<String> {
+            match &diagnosis {
+                Some(d) if !f.passed() && matches!(f.name.as_str(), "isolation" | "drain") => {
+                    crate::diagnose::condensed(&d.findings)
+                }
+                _ => Vec::new(),
+            }
+        };
         Summary {
             schema_version: SCHEMA_VERSION,
             name: plan.name.clone(),
@@ -244,6 +265,7 @@ impl Summary {
                     detail: f.detail.clone(),
                     evidence: f.evidence.clone(),
                     partial: abort.is_some(),
+                    explanations: explains(f),
                 })
                 .collect(),
             totals: progress,
@@ -303,6 +325,7 @@ impl Summary {
             data: DataJson::new(&load.data, plan.load.max_shortfall),
             preflight: load.preflight.clone(),
             shards: load.shards.clone(),
+            diagnosis,
         }
     }
 

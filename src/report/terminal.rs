@@ -1,8 +1,8 @@
 //! The terminal summary at the end of a run, in the style k6 users know: the totals,
-//! then one aligned line per check (✓/✗, name, observed, limit), the detail and evidence
-//! under each check that did not pass, and the verdict (`ABORTED — why (at 12.3s)` for a
-//! run that ended early, whose checks are marked as judged on partial data). Colour only
-//! on a terminal.
+//! then one aligned line per check (✓/✗, name, observed, limit), the detail, evidence
+//! and `why:` lines (the diagnosis's findings) under each check that did not pass, and
+//! the verdict (`ABORTED — why (at 12.3s)` for a run that ended early, whose checks are
+//! marked as judged on partial data). Colour only on a terminal.
 
 use std::fmt::Write;
 
@@ -180,6 +180,12 @@ pub fn render(
             }
             if !c.evidence.is_empty() {
                 let _ = writeln!(t, "{DETAIL_INDENT}e.g. {}", c.evidence.join(", "));
+            }
+            // Why, from the nodes (`crate::diagnose`).
+            for why in &c.explanations {
+                for line in wrap(&format!("why: {why}"), WRAP - DETAIL_INDENT.len()) {
+                    let _ = writeln!(t, "{DETAIL_INDENT}{line}");
+                }
             }
         } else if let Some(at) = c.detail.find(crate::checks::STEADY_STATE_NOT_JUDGED) {
             let note = c.detail[at..].trim_end_matches(')');

@@ -339,6 +339,7 @@ async fn run_stages(
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
     let probes = cluster::probes::prepare(if first { &plan.probes[..] } else { &[] }).await?;
+    let mut workers = Vec::new();
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(
@@ -360,6 +361,7 @@ async fn run_stages(
                 })
                 .collect();
             for n in cluster.nodes {
+                workers.push((n.name.clone(), n.occupancy));
                 node_controls.insert(n.name, n.control);
             }
             (
@@ -445,6 +447,10 @@ async fn run_stages(
             stop_watching.clone(),
         )
     });
+    // Where the probed nodes' logs stand after the preflight, for the evidence at the end.
+    let evidence = crate::diagnose::Collection::start(&probes)
+        .await
+        .with_workers(workers);
     let probed: Vec<String> = probes.iter().map(|p| p.node.to_string()).collect();
     tokio::spawn(cluster::probes::run(
         probes,
@@ -555,6 +561,8 @@ async fn run_stages(
     let _ = collector.await;
     shutdown.cancel();
     let (ledger, totals) = finished?;
+    // The remotes are down: connections they held are closed and logged by the nodes.
+    let evidence = evidence.finish(&plan, &ledger).await;
 
     let data = DataCompleteness {
         remote_events_lost,
@@ -576,7 +584,8 @@ async fn run_stages(
         samples: Samples::from_run(&ledger, &load_report.stats),
         load: LoadSection::new(load_json, submit_replies, problems, data)
             .with_preflight(preflight)
-            .with_served_remotes(&plan),
+            .with_served_remotes(&plan)
+            .with_evidence(evidence),
         plan,
         scenario_text,
         ledger,

@@ -19,6 +19,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     // The cluster under test does not know who floods it.
     ("cluster", &["generator", "checks", "report", "run"]),
+    // The diagnosis reads the nodes and the ledger; its rules judge no check.
+    ("diagnose", &["generator", "checks", "report", "run"]),
     // The neutral measurements sit between the generator and the report.
     ("measure", &["generator", "report", "cluster", "collector"]),
     // The validated plan comes first: nothing downstream of it.

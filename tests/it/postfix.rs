@@ -127,6 +127,24 @@ fn postfix_well_tuned_isolates_refused_and_black_holed_destinations_bounces_5xx_
             3,
             "three probes sampled: {s}"
         );
+        // The nodes' evidence was read, and no rule blames the well-tuned settings.
+        let diagnosis = &s["diagnosis"];
+        assert_eq!(diagnosis["findings"], serde_json::json!([]), "{name}: {s}");
+        let nodes = diagnosis["evidence"]["postfix"].as_array().unwrap();
+        assert_eq!(nodes.len(), 3, "{name}: {s}");
+        for n in nodes {
+            assert_eq!(n["settings"]["smtp_helo_timeout"], "10s", "{n}");
+            assert!(n["problems"].is_null(), "{n}");
+            let down = n["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["domain"] == "down.test");
+            assert!(
+                down.is_some_and(|d| d["deferred"].as_u64() > Some(0)),
+                "{name}: {n}"
+            );
+        }
     }
 
     let (code, s, stdout) = run("permanent-5xx.yaml", &dir.path().join("5xx"));
@@ -178,6 +196,49 @@ fn postfix_mis_tuned_fails_isolation_under_a_black_hole() {
         detail.contains("healthy messages accepted during the faults were late"),
         "{iso}"
     );
+    // Why, from the nodes: the pool, the HELO timeout and dead-destination detection,
+    // each with its value, on every node.
+    let findings = s["diagnosis"]["findings"].as_array().unwrap();
+    for (rule, setting, value) in [
+        ("pool_taken", "master.cf smtp/unix process_limit", "6"),
+        ("long_setup", "smtp_helo_timeout", "300s"),
+        (
+            "dead_detection_off",
+            "smtp_destination_concurrency_failed_cohort_limit",
+            "1000",
+        ),
+    ] {
+        let on: Vec<&str> = findings
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .inspect(|f| {
+                let named = f["settings"].as_array().unwrap().iter().any(|x| {
+                    x["name"] == setting
+                        && x["value"] == value
+                        && x["doc"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("https://www.postfix.org/postconf.5.html#")
+                });
+                assert!(named, "{rule} names {setting} = {value}: {f}");
+                assert_eq!(f["destination"], "down.test", "{f}");
+            })
+            .map(|f| f["node"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            on,
+            ["n1.cluster.test", "n2.cluster.test", "n3.cluster.test"],
+            "{rule}: {s}"
+        );
+    }
+    let why = iso["explanations"].as_array().unwrap();
+    assert!(
+        why.iter()
+            .any(|x| x.as_str().unwrap().contains("smtp process limit 6")),
+        "{iso}"
+    );
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(page.contains("Why, from the nodes") && page.contains("smtp_helo_timeout = 300s"));
 }
 
 #[test]

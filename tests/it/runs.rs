@@ -47,6 +47,15 @@ fn quickstart_passes() {
         stdout.contains("✓ isolation") && stdout.contains("verdict: PASS"),
         "{stdout}"
     );
+    // The nodes' workers were read; nothing blames the per-destination design.
+    let diagnosis = &s["diagnosis"];
+    assert_eq!(diagnosis["findings"], serde_json::json!([]), "{s}");
+    let nodes = diagnosis["evidence"]["embedded"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{s}");
+    assert!(
+        nodes.iter().all(|n| n["design"] == "per-destination"),
+        "{s}"
+    );
     assert_rerenders_identically(out.path());
 }
 
@@ -72,6 +81,32 @@ fn naive_shared_queue_fails_isolation_and_says_by_how_much() {
         "{iso}"
     );
     assert!(!iso["evidence"].as_array().unwrap().is_empty());
+    // Why: the nodes reported every worker of the shared pool busy with down.test.
+    let why = iso["explanations"].as_array().unwrap();
+    assert!(
+        why.iter().any(|x| {
+            let x = x.as_str().unwrap();
+            x.starts_with("shared queue: 4 of 4 workers on n") && x.contains("busy with down.test")
+        }),
+        "{iso}"
+    );
+    let findings = s["diagnosis"]["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().all(|f| f["rule"] == "shared_pool_taken"
+            && f["destination"] == "down.test"
+            && f["settings"][0]["value"] == "shared"),
+        "{s}"
+    );
+    let page = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(
+        page.contains("Why, from the nodes") && page.contains("n1 (shared, 4 workers)"),
+        "the page shows the findings and the workers"
+    );
+    assert!(
+        o.stdout.contains("why: shared queue: 4 of 4 workers"),
+        "{}",
+        o.stdout
+    );
     let stdout = &o.stdout;
     assert!(stdout.contains("✗ isolation"), "{stdout}");
     // Per-phase latency is kept per interval (1 s by default), so the report can draw it

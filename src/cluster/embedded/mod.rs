@@ -34,6 +34,8 @@ pub struct NodeHandle {
     pub name: String,
     pub addr: SocketAddr,
     pub control: mpsc::UnboundedSender<NodeControl>,
+    /// Its workers' busiest moments per destination ([`node::Occupancy`]).
+    pub occupancy: watch::Receiver<node::Occupancy>,
 }
 
 /// A running embedded cluster.
@@ -122,17 +124,27 @@ pub async fn start(
             timeouts: Timeouts::uniform(spec.connect_timeout, spec.reply_timeout),
         };
         let policy = policy_for(spec);
+        let (occupancy_tx, occupancy) = watch::channel(node::Occupancy {
+            design: match spec.queue {
+                QueueDesign::PerDestination => "per-destination".into(),
+                QueueDesign::Shared => "shared".into(),
+            },
+            workers: spec.concurrency as u32,
+            peak_busy: Default::default(),
+        });
         tokio::spawn(node::run_queue(
             relay,
             policy,
             queue_rx,
             control_rx,
+            occupancy_tx,
             shutdown.clone(),
         ));
         nodes.push(NodeHandle {
             name,
             addr,
             control: control_tx,
+            occupancy,
         });
     }
     Ok(EmbeddedCluster { nodes })

@@ -29,6 +29,19 @@ pub struct Incoming {
     pub body: Bytes,
 }
 
+/// A node's delivery workers: how many, and per destination the most that were busy
+/// with it at once. The queue manager publishes it on a watch channel whenever a peak
+/// grows (a measurement the run reads at its end, for `crate::diagnose`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Occupancy {
+    /// `shared` or `per-destination`.
+    pub design: String,
+    /// The node's pool (`concurrency`): all destinations share it under `shared`, each
+    /// destination has it under `per-destination`.
+    pub workers: u32,
+    pub peak_busy: std::collections::BTreeMap<String, u32>,
+}
+
 /// Operator actions on a node (the fault timeline's node faults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeControl {
@@ -89,8 +102,11 @@ pub async fn run_queue(
     mut policy: Box<dyn QueuePolicy>,
     mut incoming: mpsc::Receiver<Incoming>,
     mut control: mpsc::UnboundedReceiver<NodeControl>,
+    occupancy: tokio::sync::watch::Sender<Occupancy>,
     shutdown: CancellationToken,
 ) {
+    // Attempts in flight per destination (the workers busy with it).
+    let mut busy: HashMap<String, u32> = HashMap::new();
     let mut store: HashMap<EntryId, Stored> = HashMap::new();
     let mut next_entry: EntryId = 0;
     let mut in_flight: JoinSet<RelayOutcome> = JoinSet::new();
@@ -115,6 +131,7 @@ pub async fn run_queue(
             }
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 let Ok(outcome) = done else { continue };
+                if let Some(n) = busy.get_mut(&outcome.attempt.dest) { *n = n.saturating_sub(1); }
                 for (id, rcpts) in outcome.retry_rcpts {
                     if let Some(s) = store.get_mut(&id) { s.rcpts = rcpts; }
                 }
@@ -153,6 +170,15 @@ pub async fn run_queue(
                     })
                 })
                 .collect();
+            let now_busy = busy.entry(dispatch.dest.clone()).or_default();
+            *now_busy += 1;
+            let now_busy = *now_busy;
+            occupancy.send_if_modified(|o| {
+                let peak = o.peak_busy.entry(dispatch.dest.clone()).or_default();
+                let grew = now_busy > *peak;
+                *peak = (*peak).max(now_busy);
+                grew
+            });
             let (node, timeouts) = (config.node.clone(), config.timeouts);
             in_flight
                 .spawn(async move { relay(dispatch.dest, addr, &node, timeouts, batch).await });

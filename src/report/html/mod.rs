@@ -7,6 +7,8 @@
 //! name, description and reply text from the scenario or the cluster is escaped; the
 //! charts arrive as SVG that `charts::svg` escaped when drawing them.
 
+mod diagnosis;
+
 use minijinja::value::Serde;
 use minijinja::{Environment, Value};
 use serde::Serialize;
@@ -30,6 +32,8 @@ struct Check<'a> {
     limit: &'a str,
     detail: &'a str,
     evidence: &'a [String],
+    /// The diagnosis's findings that explain it (failed isolation or drain).
+    explanations: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -117,6 +121,8 @@ struct Page<'a> {
     foreign: u64,
     /// `252 for down.test reached `ok`` lines, empty when nothing was misrouted.
     misrouted: Vec<String>,
+    /// The diagnosis: findings and the nodes' evidence (`crate::diagnose`).
+    diagnosis: Option<diagnosis::DiagnosisHtml>,
     files: &'a [&'a str],
     version: &'static str,
 }
@@ -247,6 +253,10 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
                 )
             })
             .collect(),
+        diagnosis: summary
+            .diagnosis
+            .as_ref()
+            .map(diagnosis::DiagnosisHtml::new),
         files,
         version: env!("CARGO_PKG_VERSION"),
     };
@@ -271,6 +281,7 @@ fn check(c: &CheckJson) -> Check<'_> {
         limit: &c.limit,
         detail: &c.detail,
         evidence: &c.evidence,
+        explanations: &c.explanations,
     }
 }
 
