@@ -326,6 +326,9 @@ async fn run_stages(
     // The target.
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
     let probes = cluster::probes::prepare(if first { &plan.probes[..] } else { &[] }).await?;
+    let alert_sources = cluster::alerts::sources(&plan);
+    let alert_sources =
+        cluster::alerts::prepare(if first { alert_sources } else { vec![] }).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(
@@ -438,6 +441,8 @@ async fn run_stages(
         events_tx.clone(),
         shutdown.clone(),
     ));
+    let alerts = cluster::alerts::run(alert_sources, events_tx.clone(), shutdown.clone());
+    tokio::spawn(alerts);
     eprintln!(
         "mailquake: {} — {}; output {}",
         plan.name,
@@ -503,15 +508,24 @@ async fn run_stages(
     let load_end = t0 + plan.load.duration();
     let timeline_end = t0 + plan.timeline_end();
     let settle_deadline = load_end.max(timeline_end) + plan.settle;
+    let alerts_due = t0 + cluster::alerts::due(&plan);
     tokio::select! {
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
     }
     while !abort.is_cancelled() && Instant::now() < settle_deadline {
         match ask_progress(&req_tx).await {
-            // Done when nothing is outstanding and the probed queues (if any) are back
-            // where they started: a node may still be removing delivered mail.
-            Some(p) if p.outstanding == 0 && p.queued <= p.queued_at_start => break,
+            // Done when nothing is outstanding, the probed queues (if any) are back
+            // where they started (a node may still be removing delivered mail) and the
+            // watched alerts, once due to have fired, are resolved.
+            Some(p)
+                if p.outstanding == 0
+                    && p.queued <= p.queued_at_start
+                    && p.alerts_firing == 0
+                    && Instant::now() >= alerts_due =>
+            {
+                break
+            }
             None => break,
             _ => {}
         }
