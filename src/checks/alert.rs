@@ -234,9 +234,14 @@ pub(super) fn judge(ledger: &Ledger, a: &AlertCheck) -> Finding {
         a.prometheus,
         fmt_count(failed)
     );
+    let spans = firing_spans(&readings);
+    let firing = match spans.is_empty() {
+        true => String::new(),
+        false => format!("; firing: {}", spans.join(", ")),
+    };
     let detail = match detail.trim() {
-        "" => format!("{shown}: {}; {polled}", oks.join(", ")),
-        d => format!("{d} ({polled})"),
+        "" => format!("{shown}: {}; {polled}{firing}", oks.join(", ")),
+        d => format!("{d} ({polled}{firing})"),
     };
     Finding {
         name: NAME.into(),
@@ -248,7 +253,8 @@ pub(super) fn judge(ledger: &Ledger, a: &AlertCheck) -> Finding {
         },
         limit,
         detail,
-        evidence: firing_spans(&readings),
+        // Evidence is tracking ids (`mailquake explain`): an alert has none.
+        evidence: Vec::new(),
     }
 }
 
@@ -285,7 +291,7 @@ fn gaps(readings: &[Reading], quiet: u32) -> Vec<(u32, u32)> {
 }
 
 /// Each matching label set's firing spans (first to last reading seen firing), for
-/// the evidence: `{node="n2"} firing 31.2s–48.0s`.
+/// the detail: `Backlog{node="n2"} 31.2s–48.0s`.
 fn firing_spans(readings: &[Reading]) -> Vec<String> {
     let mut spans: Vec<(String, u32, u32)> = Vec::new();
     let mut open: Vec<(String, u32, u32)> = Vec::new();
@@ -308,16 +314,17 @@ fn firing_spans(readings: &[Reading]) -> Vec<String> {
     spans
         .into_iter()
         .take(MAX_EVIDENCE)
-        .map(|(l, a, b)| format!("{l} firing {}–{}", fmt_ms(a), fmt_ms(b)))
+        .map(|(l, a, b)| format!("{l} {}–{}", fmt_ms(a), fmt_ms(b)))
         .collect()
 }
 
-/// `{node="n2",severity="page"}` (without `alertname`).
+/// `Backlog{node="n2",severity="page"}` (without `alertname`, and the scrape's `job` and
+/// `instance`, which say where it was measured rather than what).
 fn labels(i: &ActiveAlert) -> String {
     let pairs: Vec<String> = i
         .labels
         .iter()
-        .filter(|(k, _)| *k != "alertname")
+        .filter(|(k, _)| !["alertname", "job", "instance"].contains(&k.as_str()))
         .map(|(k, v)| format!("{k}=\"{v}\""))
         .collect();
     format!("{}{{{}}}", i.name, pairs.join(","))

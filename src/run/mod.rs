@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use live::{ask_progress, show_progress};
+use live::show_progress;
 use local_remotes::{start_remotes, RemoteSet};
 pub use outcome::{Outcome, RunError};
 pub(crate) use outputs::finish;
@@ -513,27 +513,7 @@ async fn run_stages(
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
     }
-    while !abort.is_cancelled() && Instant::now() < settle_deadline {
-        match ask_progress(&req_tx).await {
-            // Done when nothing is outstanding, the probed queues (if any) are back
-            // where they started (a node may still be removing delivered mail) and the
-            // watched alerts, once due to have fired, are resolved.
-            Some(p)
-                if p.outstanding == 0
-                    && p.queued <= p.queued_at_start
-                    && p.alerts_firing == 0
-                    && Instant::now() >= alerts_due =>
-            {
-                break
-            }
-            None => break,
-            _ => {}
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = abort.cancelled() => {}
-        }
-    }
+    live::settle(&req_tx, &abort, settle_deadline, alerts_due).await;
 
     // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
     // must not count), then judge. The faults are healed even if the collector failed.

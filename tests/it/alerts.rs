@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::binary::{mailquake_run, WAIT};
+use crate::support::binary::{mailquake_run, Finished, WAIT};
 use crate::support::reports::assert_rerenders_identically;
 use crate::support::summary::Summary;
 
@@ -124,6 +124,21 @@ settle: 20s
     file
 }
 
+/// Runs the scenario against a fake Prometheus firing in `firing` on `node`: the run,
+/// its output folder (in the kept temporary folder) and how many polls it answered.
+fn run_against(
+    firing: &'static [(f64, f64)],
+    node: &'static str,
+) -> (Finished, PathBuf, tempfile::TempDir, usize) {
+    let prom = FakePrometheus::start(firing, node);
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), &format!("http://{}", prom.addr));
+    let out = dir.path().join("out");
+    let run = mailquake_run(&file, &out).run(WAIT);
+    let polls = prom.polls.load(Ordering::SeqCst);
+    (run, out, dir, polls)
+}
+
 fn alert_detail(s: &Summary) -> String {
     s.check("alert")["detail"].as_str().unwrap().to_string()
 }
@@ -131,11 +146,7 @@ fn alert_detail(s: &Summary) -> String {
 #[test]
 fn an_alert_that_fires_and_resolves_in_time_passes_and_rejudges_the_same() {
     // The fault is at 3–7 s of the run; the start-up poll comes a little before t0.
-    let prom = FakePrometheus::start(&[(4.5, 8.5)], "n2");
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), &format!("http://{}", prom.addr));
-    let out = dir.path().join("out");
-    let run = mailquake_run(&file, &out).run(WAIT);
+    let (run, out, _dir, polls) = run_against(&[(4.5, 8.5)], "n2");
     let s = Summary::read(&out);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(s.verdict, "pass", "{s}");
@@ -146,10 +157,7 @@ fn an_alert_that_fires_and_resolves_in_time_passes_and_rejudges_the_same() {
             && detail.contains(", 0 failed"),
         "{detail}"
     );
-    assert!(
-        prom.polls.load(Ordering::SeqCst) >= 10,
-        "polled every second"
-    );
+    assert!(polls >= 10, "polled every second: {polls}");
     assert!(run.stdout.contains("alert"), "{}", run.stdout);
     // The polls were saved: the re-judged reports are the same.
     assert_rerenders_identically(&out);
@@ -158,11 +166,7 @@ fn an_alert_that_fires_and_resolves_in_time_passes_and_rejudges_the_same() {
 #[test]
 fn an_alert_firing_before_the_fault_is_a_false_alarm() {
     // Firing early (before 3 s), never during the fault.
-    let prom = FakePrometheus::start(&[(0.0, 2.0)], "n2");
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), &format!("http://{}", prom.addr));
-    let out = dir.path().join("out");
-    let run = mailquake_run(&file, &out).run(WAIT);
+    let (run, out, _dir, _) = run_against(&[(0.0, 2.0)], "n2");
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
     let s = Summary::read(&out);
     assert_eq!(s.verdict, "fail", "{s}");
@@ -178,11 +182,7 @@ fn an_alert_firing_before_the_fault_is_a_false_alarm() {
 
 #[test]
 fn an_alert_on_another_node_does_not_count() {
-    let prom = FakePrometheus::start(&[(4.5, 8.5)], "n1");
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), &format!("http://{}", prom.addr));
-    let out = dir.path().join("out");
-    let run = mailquake_run(&file, &out).run(WAIT);
+    let (run, out, _dir, _) = run_against(&[(4.5, 8.5)], "n1");
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
     let detail = alert_detail(&Summary::read(&out));
     assert!(
