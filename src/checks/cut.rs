@@ -3,8 +3,8 @@
 //! that moment (nothing they saw after it reached the ledger). A check that reads past
 //! that point judges time in which nothing was measured: it is inconclusive, and says
 //! so. The windows each check reads are those it judges: `isolation` its fault windows
-//! (or explicit window), `drain` the faults on its domain's remote plus `within`, every
-//! other check the whole run.
+//! (or explicit window), `drain` the faults on its domain's remote plus `within`, `alert`
+//! up to its deadlines, every other check the whole run.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +79,13 @@ pub fn reads_to(check: &Check, plan: &Plan, end_ms: u32) -> Option<u32> {
                 .filter_map(|f| f.end())
                 .map(|end| ms(end).saturating_add(ms(*within)))
                 .max()
+        }
+        // Its deadlines: the fault's start + `fires_within`, its end + `resolves_within`.
+        Check::Alert(a) => {
+            let (_, start, end) = a.during;
+            let fires_by = ms(start + a.fires_within);
+            let resolves_by = end.zip(a.resolves_within).map(|(e, w)| ms(e + w));
+            Some(resolves_by.map_or(fires_by, |r| r.max(fires_by)))
         }
         _ => Some(end_ms),
     }

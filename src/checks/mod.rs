@@ -2,12 +2,14 @@
 //!
 //! A check with no data to judge is [`Status::Inconclusive`], which fails the gate
 //! (fail closed) and says why; so is one whose data is incomplete ([`completeness`]:
-//! remote events lost, the planned load not applied, probe samples missed). The run's
+//! remote events lost, the planned load not applied, probe samples missed; an `alert`
+//! check judges the gaps in its own polls). The run's
 //! [`Verdict`] is decided here too (`verdict.rs`).
 
 use serde::Serialize;
 
 mod acceptance;
+mod alert;
 mod attribution;
 mod common;
 pub mod completeness;
@@ -163,6 +165,7 @@ fn judge_measured(check: &Check, plan: &Plan, ledger: &Ledger) -> Finding {
             max,
             baseline_within,
         } => queue::judge(ledger, plan, *max, *baseline_within),
+        Check::Alert(a) => alert::judge(ledger, a),
     }
 }
 

@@ -2,6 +2,7 @@
 //! reference cluster started in-process — or served in a process of its own by
 //! `mailquake cluster` (`serve.rs`, with its node control API in `api.rs`).
 
+pub mod alerts;
 pub mod api;
 pub mod embedded;
 pub mod lost;

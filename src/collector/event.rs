@@ -49,4 +49,10 @@ pub enum Event {
         at_us: u64,
         depth: Option<QueueDepth>,
     },
+    /// A poll of the Prometheus an `alert` check reads (`Err`: why it failed).
+    AlertPoll {
+        prometheus: Arc<str>,
+        at_us: u64,
+        seen: Result<super::alerts::AlertsSeen, String>,
+    },
 }

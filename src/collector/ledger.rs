@@ -161,6 +161,8 @@ pub struct Ledger {
     /// Probe samples that failed (the command errored or timed out): (ms since t0,
     /// index into [`Ledger::nodes`]), in time order.
     pub probe_failures: Vec<(u32, u8)>,
+    /// Polls of the Prometheus servers `alert` checks read, in time order.
+    pub alert_polls: Vec<super::alerts::AlertPoll>,
     /// Remote name → the lower-case domains it serves (from the plan; not saved). Empty:
     /// routing is not checked.
     pub served: std::collections::BTreeMap<String, Vec<String>>,

@@ -6,6 +6,7 @@
 //! see; it keeps its own shard's (`seq % N == I`) and leaves the others' to their
 //! shards, without counting them as foreign.
 
+pub mod alerts;
 mod attempt_events;
 pub mod attempts;
 pub mod event;
@@ -47,6 +48,15 @@ pub struct Progress {
     pub queued: u64,
     /// What they held at their first samples (their baseline).
     pub queued_at_start: u64,
+    /// Watched alerts firing at the latest polls of each Prometheus an `alert` check
+    /// reads (a failed poll counts as one: unknown); settle waits for 0. Left out of
+    /// `summary.json` when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub alerts_firing: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Requests to the collector task.
@@ -65,6 +75,8 @@ pub struct Collector {
     pub progress: Progress,
     /// Node index → (first, latest) queue depth sampled.
     queue_depths: std::collections::BTreeMap<u8, (u32, u32)>,
+    /// Prometheus → watched alerts firing at its latest poll.
+    alerts_firing: std::collections::BTreeMap<std::sync::Arc<str>, u64>,
     /// Changes to messages of this run that came before their `Submitted`: the remotes'
     /// events travel apart from the generator's (over HTTP, or behind the lost-target
     /// watch), so a fast delivery can overtake its own submission. Applied when it comes;
@@ -87,6 +99,7 @@ impl Collector {
             ledger,
             progress: Progress::default(),
             queue_depths: Default::default(),
+            alerts_firing: Default::default(),
             early: Vec::new(),
             early_misrouted: Vec::new(),
         }
@@ -251,6 +264,25 @@ impl Collector {
                     node,
                     total: depth.total,
                     by_domain,
+                });
+            }
+            Event::AlertPoll {
+                prometheus,
+                at_us,
+                seen,
+            } => {
+                let firing = seen.as_ref().map_or(1, alerts::AlertsSeen::firing);
+                self.alerts_firing.insert(prometheus.clone(), firing);
+                self.progress.alerts_firing = self.alerts_firing.values().sum();
+                let (seen, error) = match seen {
+                    Ok(seen) => (Some(seen), None),
+                    Err(e) => (None, Some(e)),
+                };
+                self.ledger.alert_polls.push(alerts::AlertPoll {
+                    at_ms: self.ms(at_us),
+                    prometheus: prometheus.to_string(),
+                    seen,
+                    error,
                 });
             }
         }

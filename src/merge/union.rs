@@ -144,6 +144,8 @@ pub fn union(shards: &[ShardData]) -> Union {
                 .iter()
                 .map(|(at, n)| (*at, node(*n)))
                 .collect();
+            // Shard 0 alone polls the `alert` checks' Prometheus, as it probes.
+            ledger.alert_polls = l.alert_polls.clone();
         }
         let t = &shard.totals;
         totals.submitted += t.submitted;

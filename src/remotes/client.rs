@@ -1,4 +1,5 @@
-//! A small client for the fake remotes' control API (see `fake_remotes::api`): HTTP/1.1
+//! A small client for the fake remotes' control API (see `fake_remotes::api`), also used
+//! to read Prometheus's API (`cluster/alerts.rs`): HTTP/1.1
 //! over hyper's client connection, one TCP connection per request (requests are rare:
 //! a handful per fault switch), plus the one long-lived `GET /events?follow=1` stream.
 
@@ -131,6 +132,12 @@ impl ApiClient {
         })
         .await
         .map_err(|_| ApiError::Unreachable("no answer within 10s".into()))?
+    }
+
+    /// `GET path`, its whole body, in a bounded time (another service's API, e.g.
+    /// Prometheus's `/api/v1/rules`, read with the same client).
+    pub async fn get(&self, path: &str) -> Result<Bytes, ApiError> {
+        self.call(Method::GET, path, None).await
     }
 
     /// `GET /remotes`.

@@ -20,6 +20,7 @@
 //!
 //! Additions that kept format 1 readable both ways: the header's `misrouted` (remote →
 //! domain → messages), `fault_windows` (each remote-fault window and how often it fired)
+//! the polls of `alert` checks' Prometheus (`alert_polls`),
 //! and the counters' `relay_denied` default to empty/0 when absent,
 //! and the `MISROUTED` flag (bit 5) is 0 in records written before it existed.
 //!
@@ -89,6 +90,9 @@ struct Header {
     /// Fault changes the remotes reported (`collector::fault_log`). Absent in older files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     fault_changes: Vec<crate::collector::fault_log::FaultChange>,
+    /// Polls of the Prometheus servers `alert` checks read. Absent in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    alert_polls: Vec<crate::collector::alerts::AlertPoll>,
     records: u64,
     record_size: u32,
 }
@@ -144,6 +148,7 @@ pub fn write_ledger(
         totals,
         probe_failures: ledger.probe_failures.clone(),
         fault_changes: ledger.fault_changes.clone(),
+        alert_polls: ledger.alert_polls.clone(),
         records: ledger.records.len() as u64,
         record_size: RECORD_SIZE as u32,
     };
@@ -238,6 +243,7 @@ fn read_ledger(path: &Path) -> Result<(Ledger, Progress, String, Option<Aborted>
         // Read apart, by `mailquake explain` only (attempts.bin).
         attempts: Default::default(),
         fault_changes: header.fault_changes,
+        alert_polls: header.alert_polls,
         part: Default::default(),
     };
     // Folders from before the reason was saved: aborted by the operator (Ctrl-C was the
@@ -346,6 +352,19 @@ mod tests {
             shortfall: 3,
             foreign: 1,
             probe_failures: vec![(1_000, 0)],
+            alert_polls: vec![crate::collector::alerts::AlertPoll {
+                at_ms: 1_500,
+                prometheus: "http://127.0.0.1:9090".into(),
+                seen: Some(crate::collector::alerts::AlertsSeen {
+                    rules: vec!["Backlog".into()],
+                    active: vec![crate::collector::alerts::ActiveAlert {
+                        name: "Backlog".into(),
+                        labels: [("node".to_string(), "n2".to_string())].into(),
+                        firing: true,
+                    }],
+                }),
+                error: None,
+            }],
             fault_changes: vec![crate::collector::fault_log::FaultChange {
                 at_ms: 1_200,
                 remote: "slow".into(),
@@ -431,6 +450,7 @@ mod tests {
         );
         assert_eq!(back.probe_failures, l.probe_failures);
         assert_eq!(back.fault_changes, l.fault_changes);
+        assert_eq!(back.alert_polls, l.alert_polls);
 
         // A truncated file is named and refused.
         let bytes = std::fs::read(&path).unwrap();

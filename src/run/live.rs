@@ -1,5 +1,6 @@
-//! Live progress while a run goes: the collector asked for its running totals once a
-//! second, shown on stderr with the phase and the faults in force.
+//! Live progress while a run goes (the collector asked for its running totals once a
+//! second, shown on stderr with the phase and the faults in force), and the settle
+//! wait, which asks the same totals.
 
 use std::time::Duration;
 
@@ -18,6 +19,36 @@ pub(super) async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progr
     let (tx, rx) = oneshot::channel();
     req_tx.send(Request::Progress(tx)).await.ok()?;
     rx.await.ok()
+}
+
+/// Waits (until `deadline`, or an abort) for mail in flight: done when nothing is
+/// outstanding, the probed queues (if any) are back where they started (a node may
+/// still be removing delivered mail) and the watched alerts, once `alerts_due` (when
+/// they should have fired) has passed, no longer fire.
+pub(super) async fn settle(
+    req_tx: &mpsc::Sender<Request>,
+    abort: &crate::abort::Abort,
+    deadline: Instant,
+    alerts_due: Instant,
+) {
+    while !abort.is_cancelled() && Instant::now() < deadline {
+        match ask_progress(req_tx).await {
+            Some(p)
+                if p.outstanding == 0
+                    && p.queued <= p.queued_at_start
+                    && p.alerts_firing == 0
+                    && Instant::now() >= alerts_due =>
+            {
+                break
+            }
+            None => break,
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = abort.cancelled() => {}
+        }
+    }
 }
 
 /// Live progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.

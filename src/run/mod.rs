@@ -25,14 +25,13 @@ pub use wiring::{check_reachable, client_options};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use fake_remotes::event::now_us;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use live::{ask_progress, show_progress};
+use live::show_progress;
 use local_remotes::{start_remotes, RemoteSet};
 pub use outcome::{Outcome, RunError};
 pub(crate) use outputs::finish;
@@ -340,6 +339,9 @@ async fn run_stages(
     let mut node_controls: HashMap<String, mpsc::UnboundedSender<NodeControl>> = HashMap::new();
     let probes = cluster::probes::prepare(if first { &plan.probes[..] } else { &[] }).await?;
     let mut workers = Vec::new();
+    let alert_sources = cluster::alerts::sources(&plan);
+    let alert_sources =
+        cluster::alerts::prepare(if first { alert_sources } else { vec![] }).await?;
     let (endpoints, timeouts) = match &plan.target {
         Target::Embedded(spec) => {
             let cluster = embedded::start(
@@ -457,6 +459,8 @@ async fn run_stages(
         events_tx.clone(),
         shutdown.clone(),
     ));
+    let alerts = cluster::alerts::run(alert_sources, events_tx.clone(), shutdown.clone());
+    tokio::spawn(alerts);
     eprintln!(
         "mailquake: {} — {}; output {}",
         plan.name,
@@ -522,23 +526,12 @@ async fn run_stages(
     let load_end = t0 + plan.load.duration();
     let timeline_end = t0 + plan.timeline_end();
     let settle_deadline = load_end.max(timeline_end) + plan.settle;
+    let alerts_due = t0 + cluster::alerts::due(&plan);
     tokio::select! {
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
     }
-    while !abort.is_cancelled() && Instant::now() < settle_deadline {
-        match ask_progress(&req_tx).await {
-            // Done when nothing is outstanding and the probed queues (if any) are back
-            // where they started: a node may still be removing delivered mail.
-            Some(p) if p.outstanding == 0 && p.queued <= p.queued_at_start => break,
-            None => break,
-            _ => {}
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = abort.cancelled() => {}
-        }
-    }
+    live::settle(&req_tx, &abort, settle_deadline, alerts_due).await;
 
     // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
     // must not count), then judge. The faults are healed even if the collector failed.

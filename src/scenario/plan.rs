@@ -402,6 +402,45 @@ pub enum Check {
         max: Option<u32>,
         baseline_within: Option<Duration>,
     },
+    /// The cluster's own monitoring noticed the fault: a Prometheus alert fired within
+    /// `fires_within` of its fault's start, not before, and resolved within
+    /// `resolves_within` of its end (`checks/alert.rs`).
+    Alert(Box<AlertCheck>),
+}
+
+/// How often an `alert` check's Prometheus is polled; a reading more than two periods
+/// after the one before leaves a gap (the alert's state there is unknown).
+pub const ALERT_POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// An `alert` check: which alert, where, and the fault window it relates to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertCheck {
+    /// Prometheus's HTTP API, `http://HOST:PORT`.
+    pub prometheus: String,
+    /// The alerting rule's name (`alertname`).
+    pub name: String,
+    /// Labels an alert instance must carry (all of them, exact values) to count.
+    pub labels: Vec<(String, String)>,
+    /// The fault window: how reports name it (`node n2`, `exec `drain n2``), its start
+    /// and its end (`None`: until the end of the run) from load start.
+    pub during: (String, Duration, Option<Duration>),
+    pub fires_within: Duration,
+    pub resolves_within: Option<Duration>,
+}
+
+impl AlertCheck {
+    /// `PostfixQueueBacklog{node="n2"}`.
+    pub fn shown(&self) -> String {
+        if self.labels.is_empty() {
+            return self.name.clone();
+        }
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        format!("{}{{{}}}", self.name, labels.join(","))
+    }
 }
 
 impl Check {
@@ -415,6 +454,7 @@ impl Check {
             Check::Nodes { .. } => "nodes",
             Check::Acceptance { .. } => "acceptance",
             Check::Queue { .. } => "queue",
+            Check::Alert(_) => "alert",
         }
     }
 }

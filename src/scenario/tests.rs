@@ -415,7 +415,7 @@ fn shape_errors() {
         ("fault: refuse", "fault: tarpit",
          "t.yaml:27:40: faults[1].fault: invalid type: string \"tarpit\", expected the fault's settings as a map, e.g. fault: { tarpit: { banner: 2s } }"),
         ("  - no_loss\n", "  - no_los\n",
-         "t.yaml:33:5: checks[3]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue"),
+         "t.yaml:33:5: checks[3]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue, alert"),
         ("  - no_loss\n", "  - drain\n",
          "t.yaml:33:5: checks[3]: invalid type: string \"drain\", expected a map with its settings, e.g. { drain: { domain: x.test, within: 30s } }"),
         ("  - no_loss\n", "  - { no_loss: {}, nodes: {} }\n",

@@ -2,7 +2,7 @@
 //! the mix sums to 100%, checks have data to judge, caps hold). Each error points at the
 //! offending value (`Spanned` location) and names its key path; the first error wins.
 //! The rules live by section: `target.rs` (target, remotes), `load.rs` (load, mix,
-//! faults), `checks.rs` (checks), `settle.rs` (settle outlasts the drain windows).
+//! faults), `checks.rs` (checks), `alert.rs` (alert checks), `settle.rs` (settle outlasts the drain windows).
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use super::units;
 use super::ScenarioError;
 use fake_remotes::scenario::validate as remote_rules;
 
+mod alert;
 mod baseline;
 mod caps;
 mod checks;
@@ -217,6 +218,7 @@ pub fn plan(
         safety,
     };
     settle::covers_drains(&cx, &raw, &plan)?;
+    alert::covered_by_settle(&cx, &raw, &plan)?;
     Ok(plan)
 }
 

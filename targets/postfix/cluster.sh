@@ -4,6 +4,7 @@
 #   cluster.sh up   [--dir DIR] [--nodes N] [--port P] [--node-port P0] --routes FILE [--tuning good|bad]
 #   cluster.sh down [--dir DIR]
 #   cluster.sh status [--dir DIR]
+#   cluster.sh rules  [--dir DIR] --rules FILE
 #
 # `up` builds N Postfix instances under DIR/nK (hostname nK.cluster.test, SMTP on
 # 127.0.0.1:P0+K-1) relaying the test domains by the transport map in FILE (make it with
@@ -12,6 +13,13 @@
 # HAProxy bind with SO_REUSEPORT: a stale instance would silently share the port). A node
 # that fails to start shows the tail of its log. `down` stops everything it started and
 # checks no process is left.
+#
+# --monitoring: also Prometheus on 127.0.0.1:--prometheus-port (default 9090), scraping one
+#   prometheus-postfix-exporter per node (127.0.0.1:--exporter-port+K-1, default 9154; each
+#   reads its node's showq socket, labelled node=nK) every second, with the alert rules of
+#   --rules FILE (default monitoring/rules.yml beside this script) evaluated every second.
+#   `up` waits until every exporter has been scraped; `rules` swaps the rules file and
+#   reloads Prometheus (SIGHUP), waiting until the reload is done.
 #
 # --tuning good (default): fast retries and short connect/HELO timeouts; Postfix's
 #   per-destination concurrency and dead-destination detection isolate a bad remote.
@@ -26,6 +34,10 @@ PORT=2525
 NODE_PORT=2601
 ROUTES=""
 TUNING=good
+MONITORING=no
+PROM_PORT=9090
+EXPORTER_PORT=9154
+RULES="$(dirname "$0")/monitoring/rules.yml"
 
 cmd=${1:-}
 [ -n "$cmd" ] && shift
@@ -37,6 +49,10 @@ while [ $# -gt 0 ]; do
     --node-port) NODE_PORT=$2; shift 2 ;;
     --routes) ROUTES=$2; shift 2 ;;
     --tuning) TUNING=$2; shift 2 ;;
+    --monitoring) MONITORING=yes; shift ;;
+    --prometheus-port) PROM_PORT=$2; shift 2 ;;
+    --exporter-port) EXPORTER_PORT=$2; shift 2 ;;
+    --rules) RULES=$2; shift 2 ;;
     *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -161,6 +177,49 @@ haproxy_up() {
   haproxy -f "$cfg" -D -p "$DIR/haproxy.pid" || { echo "cluster.sh: haproxy failed to start" >&2; return 1; }
 }
 
+# Prometheus and the exporters, started detached (stdin/out/err to files, so a caller
+# reading our output is not held open), their pids in DIR/monitoring/*.pid; their command
+# lines name DIR, so `leftovers` finds them.
+monitoring_up() {
+  local m="$DIR/monitoring" k
+  mkdir -p "$m/data"
+  promtool check rules "$RULES" >/dev/null || { echo "cluster.sh: rules file $RULES is invalid: $(promtool check rules "$RULES" 2>&1 | tail -1)" >&2; return 1; }
+  cp "$RULES" "$m/rules.yml"
+  {
+    echo "global: { scrape_interval: 1s, evaluation_interval: 1s }"
+    echo "rule_files: [ $m/rules.yml ]"
+    echo "scrape_configs:"
+    echo "  - job_name: postfix"
+    echo "    static_configs:"
+    for k in $(seq 1 "$NODES"); do
+      echo "      - { targets: [ '127.0.0.1:$((EXPORTER_PORT + k - 1))' ], labels: { node: n$k } }"
+    done
+  } > "$m/prometheus.yml"
+  for k in $(seq 1 "$NODES"); do
+    prometheus-postfix-exporter --web.listen-address="127.0.0.1:$((EXPORTER_PORT + k - 1))" \
+      --postfix.showq_path="$DIR/n$k/spool/public/showq" --postfix.logfile_path="$DIR/n$k/maillog" \
+      < /dev/null > "$m/exporter-n$k.log" 2>&1 &
+    echo $! > "$m/exporter-n$k.pid"
+  done
+  prometheus --config.file="$m/prometheus.yml" --storage.tsdb.path="$m/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" < /dev/null > "$m/prometheus.log" 2>&1 &
+  echo $! > "$m/prometheus.pid"
+  # Bounded wait: every exporter scraped and up (the alerts mean something from the start).
+  local url="http://127.0.0.1:$PROM_PORT/api/v1/query?query=count(up%7Bjob%3D%22postfix%22%7D%3D%3D1)"
+  for _ in $(seq 1 100); do
+    if curl -sf "$url" 2>/dev/null | grep -q "\"$NODES\"\]"; then return 0; fi
+    sleep 0.2
+  done
+  echo "cluster.sh: Prometheus on 127.0.0.1:$PROM_PORT did not scrape the $NODES exporters within 20s; log tail:" >&2
+  tail -n 5 "$m/prometheus.log" "$m"/exporter-n*.log >&2 2>/dev/null || true
+  return 1
+}
+
+# The reload counter Prometheus keeps (a timestamp), to see a reload finish.
+last_reload() {
+  curl -sf "http://127.0.0.1:$PROM_PORT/metrics" 2>/dev/null | awk '/^prometheus_config_last_reload_success_timestamp_seconds /{print $2}'
+}
+
 case "$cmd" in
   up)
     [ -n "$ROUTES" ] || die "up needs --routes FILE (mailquake routes SCENARIO --format postfix > FILE)"
@@ -169,7 +228,16 @@ case "$cmd" in
     command -v haproxy >/dev/null || die "haproxy is not installed (apt-get install haproxy)"
     case "$TUNING" in good|bad) ;; *) die "--tuning is good or bad, not $TUNING" ;; esac
     [ -z "$(leftovers)" ] && [ ! -e "$DIR/haproxy.pid" ] || die "a cluster already runs in $DIR: run 'cluster.sh down --dir $DIR' first"
-    for p in "$PORT" $(seq "$NODE_PORT" $((NODE_PORT + NODES - 1))); do
+    monitored=""
+    if [ "$MONITORING" = yes ]; then
+      for c in prometheus prometheus-postfix-exporter promtool curl; do
+        command -v "$c" >/dev/null || die "--monitoring needs $c (apt-get install prometheus prometheus-postfix-exporter curl)"
+      done
+      [ -r "$RULES" ] || die "cannot read rules file $RULES"
+      RULES=$(realpath "$RULES")
+      monitored="$PROM_PORT $(seq "$EXPORTER_PORT" $((EXPORTER_PORT + NODES - 1)))"
+    fi
+    for p in "$PORT" $(seq "$NODE_PORT" $((NODE_PORT + NODES - 1))) $monitored; do
       port_free "$p" || die "port $p is already in use: $(ss -ltnpH "sport = :$p" | head -1)"
     done
     rm -rf "$DIR"
@@ -178,9 +246,18 @@ case "$cmd" in
       node_up "$k" || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
     done
     haproxy_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+    if [ "$MONITORING" = yes ]; then
+      monitoring_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+      echo "monitoring up: Prometheus on http://127.0.0.1:$PROM_PORT (rules $RULES), exporters on 127.0.0.1:$EXPORTER_PORT..$((EXPORTER_PORT + NODES - 1))"
+    fi
     echo "cluster up: $NODES Postfix nodes ($TUNING tuning) behind HAProxy on 127.0.0.1:$PORT; nodes on 127.0.0.1:$NODE_PORT..$((NODE_PORT + NODES - 1)); config dirs $DIR/n1/etc … $DIR/n$NODES/etc"
     ;;
   down)
+    for pidfile in "$DIR"/monitoring/*.pid; do
+      [ -e "$pidfile" ] || continue
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      rm -f "$pidfile"
+    done
     if [ -e "$DIR/haproxy.pid" ]; then
       kill "$(cat "$DIR/haproxy.pid")" 2>/dev/null || true
       rm -f "$DIR/haproxy.pid"
@@ -199,6 +276,21 @@ case "$cmd" in
     fi
     [ -z "$(leftovers)" ] || die "processes left behind: $(leftovers | tr '\n' ' ')"
     echo "cluster down: no process left under $DIR"
+    ;;
+  rules)
+    [ -n "$RULES" ] && [ -r "$RULES" ] || die "rules needs --rules FILE (a Prometheus rules file)"
+    [ -e "$DIR/monitoring/prometheus.pid" ] || die "no monitoring runs in $DIR (cluster.sh up --monitoring)"
+    PROM_PORT=$(sed -n 's/.*--web.listen-address=127.0.0.1:\([0-9]*\).*/\1/p' < <(tr '\0' ' ' < "/proc/$(cat "$DIR/monitoring/prometheus.pid")/cmdline"))
+    promtool check rules "$RULES" >/dev/null || die "rules file $RULES is invalid"
+    before=$(last_reload)
+    cp "$RULES" "$DIR/monitoring/rules.yml"
+    kill -HUP "$(cat "$DIR/monitoring/prometheus.pid")"
+    for _ in $(seq 1 100); do
+      now=$(last_reload)
+      [ -n "$now" ] && [ "$now" != "$before" ] && { echo "rules reloaded: $RULES"; exit 0; }
+      sleep 0.1
+    done
+    die "Prometheus did not reload $RULES within 10s"
     ;;
   status)
     for etc in "$DIR"/n*/etc; do

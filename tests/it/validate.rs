@@ -46,7 +46,7 @@ const INVALID: &[(&str, &str)] = &[
     ("tls_required_on_embedded.yaml", "11:16: load.tls.mode: `required` needs a target that offers STARTTLS; the embedded cluster does not"),
     ("tls_unknown_mode.yaml", "11:54: faults[0].fault.tls: unknown value `wrong`, expected one of starttls_refused, handshake_hang, expired_cert, wrong_name, unknown_ca"),
     ("tls_without_mode.yaml", "11:40: faults[0].fault: invalid type: string \"tls\", expected the TLS fault's mode as a map, e.g. fault: { tls: expired_cert } (modes: starttls_refused, handshake_hang, expired_cert, wrong_name, unknown_ca)"),
-    ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue"),
+    ("unknown_check.yaml", "15:5: checks[2]: unknown check `no_los`, expected one of isolation, drain, no_loss, no_duplicates, nodes, acceptance, queue, alert"),
     ("unknown_fault_kind.yaml", "11:40: faults[0].fault: unknown fault `explode`, expected one of refuse, unreachable, reset, blackhole, tarpit, reply, disconnect, greylist, rate_limit, tls"),
     ("unknown_nested_key.yaml", "5:29: remotes.ok.lisen: unknown key `lisen`, expected one of domains, listen"),
     ("unknown_top_level_key.yaml", "16:1: settel: unknown key `settel`, expected one of version, name, description, seed, target, remotes, load, faults, checks, settle, preflight, safety"),
@@ -61,6 +61,11 @@ const INVALID: &[(&str, &str)] = &[
     ("allow_domains_wildcard.yaml", "12:19: safety.allow_domains[0]: `*.com`: no wildcards: list each domain by name"),
     ("rate_above_safety_cap.yaml", "9:47: load.steps[1].rate: `5000/s` is above the safety cap of 2000/s for a target that is not loopback (mx.staging.example:25): raise it with `safety: { max_rate: 5000/s }` if you mean it"),
     ("messages_above_safety_cap.yaml", "9:10: load.steps: the steps plan 3600000 messages, above the safety cap of 500000 for a target that is not loopback (10.0.0.25:25): raise it with `safety: { max_messages: 3600000 }` if you mean it"),
+    ("alert_bad_label.yaml", "12:78: checks[0].alert.labels.host-name: not a label to match: a label name is letters, digits and `_`, not starting with a digit (the alert's own name goes in `name`)"),
+    ("alert_https.yaml", "12:28: checks[0].alert.prometheus: invalid URL `https://prom.test:9090`: https is not supported: Prometheus's HTTP API is read over plain HTTP"),
+    ("alert_resolves_without_end.yaml", "13:115: checks[0].alert.resolves_within: the fault on node n1 has no `for` (an end): there is nothing to resolve after"),
+    ("alert_settle_too_short.yaml", "13:9: settle: the run ends at 50s (the load ends at 20s + settle 30s), before the alert `Backlog` is judged at 5m 10s (its fault ends at 10s + resolves_within 5m): `settle` needs at least 4m 50s"),
+    ("alert_unknown_during.yaml", "12:76: checks[0].alert.during: no fault on a remote, node or exec action named `n3` (faults on: n2)"),
     ("zero_recipients.yaml", "10:38: load.message.recipients: `0` is out of range: expected a whole number between 1 and 64"),
 ];
 

@@ -17,6 +17,23 @@ pub enum RawCheck {
     Nodes(RawNodes),
     Acceptance(Box<RawAcceptance>),
     Queue(RawQueueCheck),
+    Alert(Box<RawAlert>),
+}
+
+/// `{ alert: { prometheus: URL, name: X, fires_within: 2m, resolves_within: 5m,
+/// labels: { node: n2 }, during: n2 } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    pub prometheus: Spanned<String>,
+    pub name: Spanned<String>,
+    pub fires_within: Spanned<Text>,
+    #[serde(default)]
+    pub resolves_within: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub labels: Option<Spanned<Entries<Spanned<String>>>>,
+    #[serde(default)]
+    pub during: Option<Spanned<String>>,
 }
 
 /// `{ queue: { max: 5000, baseline_within: 60s } }` (at least one key).
@@ -37,6 +54,7 @@ const CHECKS: &[&str] = &[
     "nodes",
     "acceptance",
     "queue",
+    "alert",
 ];
 
 impl<'de> StringOrMap<'de> for RawCheck {
@@ -47,7 +65,7 @@ impl<'de> StringOrMap<'de> for RawCheck {
             "no_loss" => Ok(RawCheck::NoLoss),
             "no_duplicates" => Ok(RawCheck::NoDuplicates(RawNoDuplicates::default())),
             "nodes" => Ok(RawCheck::Nodes(RawNodes::default())),
-            "isolation" | "drain" | "acceptance" | "queue" => Err(E::invalid_type(
+            "isolation" | "drain" | "acceptance" | "queue" | "alert" => Err(E::invalid_type(
                 de::Unexpected::Str(v),
                 &"a map with its settings, e.g. { drain: { domain: x.test, within: 30s } }",
             )),
@@ -71,6 +89,7 @@ impl<'de> StringOrMap<'de> for RawCheck {
             ),
             "nodes" => RawCheck::Nodes(map.next_value::<Option<RawNodes>>()?.unwrap_or_default()),
             "queue" => RawCheck::Queue(map.next_value()?),
+            "alert" => RawCheck::Alert(Box::new(map.next_value()?)),
             "acceptance" => RawCheck::Acceptance(Box::new(
                 map.next_value::<Option<RawAcceptance>>()?
                     .unwrap_or_default(),

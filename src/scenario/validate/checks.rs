@@ -141,6 +141,9 @@ pub(super) fn checks(
                     baseline_within,
                 }
             }
+            RawCheck::Alert(a) => {
+                super::alert::alert(cx, &format!("{p}.alert"), entry.referenced, a, faults)?
+            }
         };
         out.push(check);
     }

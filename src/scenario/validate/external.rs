@@ -34,22 +34,13 @@ pub(super) fn external(
             "with `external`, the remotes are served elsewhere: declare them there; only `token` and `lease` may stand beside `external`",
         ));
     }
-    let text = url.value.trim();
-    let authority = text
-        .strip_prefix("http://")
-        .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
-    let why = match authority {
-        _ if text.starts_with("https://") => Some("https is not supported: the control API speaks plain HTTP (keep it on loopback or a private network, with a token)"),
-        Some(a) if is_endpoint(a) => None,
-        _ => Some("expected the control API's address, http://HOST:PORT, e.g. http://127.0.0.1:8025"),
-    };
-    if let Some(why) = why {
-        return Err(cx.err(
-            url.referenced,
-            "remotes.external",
-            format!("invalid URL `{text}`: {why}"),
-        ));
-    }
+    let url_text = http_url(
+        cx,
+        url,
+        "remotes.external",
+        "the control API speaks plain HTTP (keep it on loopback or a private network, with a token)",
+        "the control API's address, http://HOST:PORT, e.g. http://127.0.0.1:8025",
+    )?;
     let token = match &r.token {
         None => None,
         Some((_, token)) => {
@@ -79,10 +70,31 @@ pub(super) fn external(
         }
     };
     Ok(Some(ExternalRemotes {
-        url: format!("http://{}", authority.unwrap_or_default()),
+        url: url_text,
         token,
         lease,
     }))
+}
+
+/// An HTTP API's address as `http://HOST:PORT` (a trailing `/` dropped): `https` is
+/// refused with `no_https` as the reason, anything else is not `expected`.
+pub(super) fn http_url(
+    cx: &Cx,
+    url: &Spanned<String>,
+    path: &str,
+    no_https: &str,
+    expected: &str,
+) -> Result<String, ScenarioError> {
+    let text = url.value.trim();
+    let authority = text
+        .strip_prefix("http://")
+        .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
+    let why = match authority {
+        _ if text.starts_with("https://") => format!("https is not supported: {no_https}"),
+        Some(a) if is_endpoint(a) => return Ok(format!("http://{a}")),
+        _ => format!("expected {expected}"),
+    };
+    Err(cx.err(url.referenced, path, format!("invalid URL `{text}`: {why}")))
 }
 
 /// Bounces come back to [`BOUNCE_DOMAIN`]: the remotes served elsewhere must collect them.

@@ -112,6 +112,7 @@ pub fn golden_ledger() -> (Ledger, Progress) {
         misrouted: 0,
         queued: 0,
         queued_at_start: 0,
+        alerts_firing: 0,
     };
     (l, totals)
 }
