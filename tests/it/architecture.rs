@@ -41,6 +41,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "measure",
             "abort",
             "out_dir",
+            "capacity",
         ],
     ),
 ];

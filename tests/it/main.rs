@@ -3,6 +3,7 @@
 
 mod architecture;
 mod bad_input;
+mod capacity;
 mod cluster;
 mod explain;
 mod flood;
