@@ -152,24 +152,11 @@ impl CapacityReport {
             "left"
         );
         for (i, s) in self.steps.iter().enumerate() {
-            let r = &s.result;
+            let [rate, acc, p99, a_s, d_s, keep, backlog, left, sustained] = cells(&s.result);
             let _ = writeln!(
                 out,
-                "{:>4} {:>9} {:>9} {:>11} {:>11.1} {:>12.1} {:>8} {:>15} {:>6}  {}",
-                i + 1,
-                fmt_rate(r.rate),
-                pct(r.acceptance),
-                r.submit_p99_ms.map_or("-".into(), |v| format!("{v} ms")),
-                r.accepted_per_s,
-                r.delivered_per_s,
-                r.keep_up.map_or("-".into(), pct),
-                format!("{} → {}", r.backlog_mid, r.backlog_end),
-                r.left_after_settle,
-                if r.sustained {
-                    "yes".to_string()
-                } else {
-                    format!("no: {}", r.missed.join("; "))
-                }
+                "{:>4} {rate:>9} {acc:>9} {p99:>11} {a_s:>11} {d_s:>12} {keep:>8} {backlog:>15} {left:>6}  {sustained}",
+                i + 1
             );
         }
         out.push_str(&self.headline());
@@ -190,23 +177,16 @@ impl CapacityReport {
         let c = &self.criteria;
         let mut rows = String::new();
         for (i, s) in self.steps.iter().enumerate() {
-            let r = &s.result;
+            let _ = write!(rows, "<tr><td class=num>{}</td>", i + 1);
+            let [cells @ .., sustained] = cells(&s.result);
+            for cell in cells {
+                let _ = write!(rows, "<td class=num>{}</td>", esc(&cell));
+            }
             let _ = write!(
                 rows,
-                "<tr><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{:.1}</td><td class=num>{:.1}</td><td class=num>{}</td><td class=num>{} → {}</td><td class=num>{}</td><td>{}</td><td><a href=\"{}/report.html\">{}</a></td></tr>",
-                i + 1,
-                fmt_rate(r.rate),
-                pct(r.acceptance),
-                r.submit_p99_ms.map_or("-".into(), |v| format!("{v} ms")),
-                r.accepted_per_s,
-                r.delivered_per_s,
-                r.keep_up.map_or("-".into(), pct),
-                r.backlog_mid,
-                r.backlog_end,
-                r.left_after_settle,
-                if r.sustained { "yes".into() } else { esc(&format!("no: {}", r.missed.join("; "))) },
-                esc(&s.dir),
-                esc(&s.dir),
+                "<td>{}</td><td><a href=\"{dir}/report.html\">{dir}</a></td></tr>",
+                esc(&sustained),
+                dir = esc(&s.dir),
             );
         }
         let faults = if self.faults_held.is_empty() && self.faults_not_applied.is_empty() {
@@ -252,6 +232,26 @@ impl CapacityReport {
         }
         Ok(())
     }
+}
+
+/// A step's row as both the terminal and the page show it: rate, acceptance, submit
+/// p99, accepted/s, delivered/s, keep-up, backlog mid → end, left, sustained.
+fn cells(r: &StepResult) -> [String; 9] {
+    [
+        fmt_rate(r.rate),
+        pct(r.acceptance),
+        r.submit_p99_ms.map_or("-".into(), |v| format!("{v} ms")),
+        format!("{:.1}", r.accepted_per_s),
+        format!("{:.1}", r.delivered_per_s),
+        r.keep_up.map_or("-".into(), pct),
+        format!("{} → {}", r.backlog_mid, r.backlog_end),
+        r.left_after_settle.to_string(),
+        if r.sustained {
+            "yes".to_string()
+        } else {
+            format!("no: {}", r.missed.join("; "))
+        },
+    ]
 }
 
 fn or_none(list: &[String]) -> String {

@@ -40,9 +40,10 @@ capacity:
   step: 6s
   settle: 1s
   max_steps: 7
-  # A 6 s step close to the limit still shows its queue filling (the transient of a
-  # busy queue): 93% keeps that from counting as overload.
-  keep_up: 93%
+  # Over the 3 s second half of a 6 s step, a busy queue's transient and a harness
+  # starved of CPU (the suite runs tests in parallel) move a few messages either way:
+  # 90% keeps that from counting as overload, and still fails 55/s (10% above).
+  keep_up: 90%
 ";
 
 #[test]
