@@ -27,12 +27,10 @@ use report::{Criteria, StepJson};
 use search::Search;
 
 use crate::abort::Abort;
-use crate::journal::{Action, Journal};
-use crate::report::progress;
+use crate::journal::Journal;
 use crate::run::{self, RunError};
 use crate::scenario::capacity::{fmt_rate, safety_caps};
 use crate::scenario::{self, units, Plan};
-use crate::signals::StopSignals;
 
 /// `mailquake capacity`'s command line: the overrides of `capacity:`.
 #[derive(Debug, Default)]
@@ -193,21 +191,7 @@ impl Journals {
 /// The search: steps until [`Search`] stops, the abort fires or a step cannot run.
 async fn search(plan: &Plan, text: &str, out: &Path, mut journals: Journals) -> CapacityReport {
     let spec = &plan.capacity;
-    let abort = Abort::new();
-    let in_force = watch::Sender::new(Vec::new());
-    match StopSignals::install() {
-        Ok(signals) => {
-            let first = {
-                let abort = abort.clone();
-                move |name: &str| {
-                    progress::log_line(&format!("mailquake: {name} — stopping the capacity search, undoing every action, healing the faults, writing what was measured"));
-                    abort.abort(format!("interrupted by {name}"));
-                }
-            };
-            tokio::spawn(signals.escalate("mailquake", first, in_force.subscribe()));
-        }
-        Err(e) => eprintln!("mailquake: cannot listen for stop signals: {e}"),
-    }
+    let (abort, in_force) = run::stop_on_signals("the capacity search");
     let later = step::later_faults(plan);
     if !later.is_empty() {
         eprintln!(
@@ -326,7 +310,7 @@ async fn run_step(
     )
     .await;
     if let Some(journal) = &journal {
-        close_journal(journal).await;
+        run::close_journal(journal).await;
     }
     let outcome = result.map_err(|e| match e {
         RunError::Invalid(m) | RunError::Failed(m) | RunError::Late(m) => m,
@@ -340,17 +324,4 @@ async fn run_step(
     let saved = crate::report::saved::load(&dir).map_err(|e| e.to_string())?;
     let result = step::judge(&saved.ledger, rate, plan.capacity.step, &plan.capacity);
     Ok((result, saved.abort.map(|a| a.reason)))
-}
-
-/// Marks the step's journal `finished` when nothing is left in force, or says what is.
-async fn close_journal(journal: &Journal) {
-    match journal.finish().await {
-        Ok(still) if still.is_empty() => {}
-        Ok(still) => eprintln!(
-            "mailquake: still in force: {}; the guardian retries as this process exits, or undo with: mailquake heal {}",
-            still.iter().map(Action::describe).collect::<Vec<_>>().join("; "),
-            journal.dir().display()
-        ),
-        Err(e) => eprintln!("mailquake: {e}"),
-    }
 }

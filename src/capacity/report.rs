@@ -190,10 +190,10 @@ impl CapacityReport {
             );
         }
         let faults = if self.faults_held.is_empty() && self.faults_not_applied.is_empty() {
-            "no faults".to_string()
+            "No faults".to_string()
         } else {
             format!(
-                "faults held through every step: {} · not applied (they start later): {}",
+                "Faults held through every step: {} · not applied (they start later): {}",
                 esc(&or_none(&self.faults_held)),
                 esc(&or_none(&self.faults_not_applied))
             )
