@@ -75,6 +75,45 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "5s")]
         late_tolerance: String,
     },
+    /// Find the highest rate the cluster sustains under the scenario's conditions.
+    ///
+    /// Steps of one constant rate each (`capacity.step`, 10 s; then up to
+    /// `capacity.settle`, 10 s, for mail in flight): the rate doubles from
+    /// `capacity.start` (10/s) until a step is not sustained or `capacity.max_rate`
+    /// (1000/s) is reached, then bisects until the sustained and the failed rate are
+    /// within `capacity.resolution` (5%); at most `capacity.max_steps` (12) steps. A step
+    /// is sustained when ≥ `capacity.acceptance` (99%) of its messages are accepted, their
+    /// p99 submit latency is ≤ `capacity.submit_p99` (1 s), and over the second half of
+    /// its load the cluster delivers ≥ `capacity.keep_up` (95%) of what it accepts. Faults
+    /// at offset 0 are held through every step; later ones are not applied; checks are
+    /// not judged. Writes capacity.json, capacity.html and a run folder per step under
+    /// DIR/steps/, and prints a table of the steps.
+    ///
+    /// Exit codes: 0 a sustained rate was found · 1 not even the first rate was
+    /// sustained · 2 invalid scenario or command line · 3 the search could not be carried
+    /// out or was aborted (what was measured is still reported).
+    Capacity {
+        /// The scenario file (YAML, see scenarios/README.md, `capacity:`).
+        file: PathBuf,
+        /// Output folder (default: reports/<name>-capacity-<UTC time>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The first step's rate, e.g. 20/s (overrides `capacity.start`).
+        #[arg(long, value_name = "RATE")]
+        start: Option<String>,
+        /// No step above this rate, e.g. 500/s (overrides `capacity.max_rate`).
+        #[arg(long, value_name = "RATE")]
+        max_rate: Option<String>,
+        /// Each step's load, e.g. 10s (overrides `capacity.step`).
+        #[arg(long, value_name = "DURATION")]
+        step: Option<String>,
+        /// Most steps in the search (overrides `capacity.max_steps`).
+        #[arg(long, value_name = "N")]
+        max_steps: Option<u32>,
+        /// Do not send the routing preflight's canaries before the first step (see `run`).
+        #[arg(long)]
+        skip_preflight: bool,
+    },
     /// Judge the shards of one run together: `mailquake merge DIR... --out DIR`.
     ///
     /// Checks that the folders are shards 0..N-1 of one run (each once, same N, T0, run

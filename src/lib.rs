@@ -15,6 +15,7 @@
 //! (`tests/it/architecture.rs` holds the rules).
 
 pub mod abort;
+pub mod capacity;
 pub mod checks;
 pub mod cli;
 pub mod cluster;

@@ -219,5 +219,6 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         probes: vec![],
         preflight: Default::default(),
         safety: Default::default(),
+        capacity: Default::default(),
     }
 }

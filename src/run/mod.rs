@@ -175,21 +175,7 @@ pub async fn run(
     journal: Option<Journal>,
     shard: Option<&ShardSpec>,
 ) -> Result<Outcome, RunError> {
-    let abort = Abort::new();
-    let in_force = watch::Sender::new(Vec::new());
-    match StopSignals::install() {
-        Ok(signals) => {
-            let first = {
-                let abort = abort.clone();
-                move |name: &str| {
-                    progress::log_line(&format!("mailquake: {name} — stopping the load, undoing every action, healing the faults, writing what was measured"));
-                    abort.abort(format!("interrupted by {name}"));
-                }
-            };
-            tokio::spawn(signals.escalate("mailquake", first, in_force.subscribe()));
-        }
-        Err(e) => eprintln!("mailquake: cannot listen for stop signals: {e}"),
-    }
+    let (abort, in_force) = stop_on_signals("the load");
     let result = run_with_abort(
         plan,
         scenario_text,
@@ -205,8 +191,29 @@ pub async fn run(
     result
 }
 
+/// The abort SIGINT, SIGTERM and SIGHUP fire (the first stops `what`, see `signals`),
+/// and the list of what is in force that a second signal names.
+pub(crate) fn stop_on_signals(what: &'static str) -> (Abort, watch::Sender<Vec<String>>) {
+    let abort = Abort::new();
+    let in_force = watch::Sender::new(Vec::new());
+    match StopSignals::install() {
+        Ok(signals) => {
+            let first = {
+                let abort = abort.clone();
+                move |name: &str| {
+                    progress::log_line(&format!("mailquake: {name} — stopping {what}, undoing every action, healing the faults, writing what was measured"));
+                    abort.abort(format!("interrupted by {name}"));
+                }
+            };
+            tokio::spawn(signals.escalate("mailquake", first, in_force.subscribe()));
+        }
+        Err(e) => eprintln!("mailquake: cannot listen for stop signals: {e}"),
+    }
+    (abort, in_force)
+}
+
 /// Marks the journal `finished` when nothing is left in force, or says what is.
-async fn close_journal(journal: &Journal) {
+pub(crate) async fn close_journal(journal: &Journal) {
     match journal.finish().await {
         Ok(still) if still.is_empty() => {}
         Ok(still) => eprintln!(

@@ -8,12 +8,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod capacity;
 pub mod plan;
 mod raw;
 pub mod safety;
 pub mod units;
 mod validate;
 
+pub use capacity::CapacitySpec;
 pub use plan::*;
 
 /// Why a scenario was rejected; `Display` is one line: `FILE:LINE:COL: KEY.PATH: message`.
@@ -263,6 +265,8 @@ fn plural(n: usize, what: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_capacity;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]

@@ -44,6 +44,8 @@ pub struct Plan {
     pub preflight: Preflight,
     /// Allowed domains, caps, warnings and where the file holds secrets (`safety:`).
     pub safety: super::safety::Safety,
+    /// `mailquake capacity`'s search and criteria (`capacity:`, defaults without it).
+    pub capacity: super::CapacitySpec,
 }
 
 /// Before the load, one canary per mix domain must cross an external target to its fake

@@ -223,6 +223,7 @@ fn good_scenario_maps_to_the_plan() {
             warnings: vec!["t.yaml:31:5: checks[1].isolation: warning: the steady-state baseline 0s–5s holds about 100 healthy messages, fewer than the 1000 needed to judge p99.9: steady_state will not be judged (start the first fault later, or raise the rate)".into()],
             ..Default::default()
         },
+        capacity: Default::default(),
     };
     assert_eq!(plan, want);
     assert_eq!(

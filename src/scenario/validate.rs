@@ -17,6 +17,7 @@ use fake_remotes::scenario::validate as remote_rules;
 
 mod alert;
 mod baseline;
+mod capacity;
 mod caps;
 mod checks;
 mod external;
@@ -197,6 +198,7 @@ pub fn plan(
         Some(_) if served.is_some() => external::bounces_served(&cx, &raw.remotes, &remotes)?,
         Some(_) => {}
     }
+    let capacity = capacity::capacity(&cx, &raw, &load, &target, &safety)?;
     let mut faults: Vec<FaultWindow> = faults.into_iter().map(|(_, f)| f).collect();
     // Stable: faults at the same offset keep their file order.
     faults.sort_by_key(|f| f.at);
@@ -216,6 +218,7 @@ pub fn plan(
         probes,
         preflight,
         safety,
+        capacity,
     };
     settle::covers_drains(&cx, &raw, &plan)?;
     alert::covered_by_settle(&cx, &raw, &plan)?;

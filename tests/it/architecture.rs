@@ -43,6 +43,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "measure",
             "abort",
             "out_dir",
+            "capacity",
         ],
     ),
 ];

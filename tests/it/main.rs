@@ -4,6 +4,7 @@
 mod alerts;
 mod architecture;
 mod bad_input;
+mod capacity;
 mod cluster;
 mod explain;
 mod flood;

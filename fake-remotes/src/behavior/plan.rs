@@ -116,6 +116,11 @@ impl SessionPlan {
         tarpit::banner_delay(self.tarpits())
     }
 
+    /// How long to hold the reply to the final dot, if a tarpit says so.
+    pub fn dot_delay(&self) -> Option<Duration> {
+        tarpit::dot_delay(self.tarpits())
+    }
+
     /// How to pace every reply after the banner, if a tarpit says so.
     pub fn pacing(&self) -> Option<Pacing> {
         tarpit::pacing(self.tarpits())

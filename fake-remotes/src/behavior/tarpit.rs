@@ -1,7 +1,10 @@
 //! `tarpit`: the client waits. With `banner` the greeting comes only after that delay;
 //! with `reply` every later reply comes that much after its command; with
 //! `bytes_per_sec` every reply (banner included) trickles in at that rate, a few bytes
-//! at a time. The answers themselves are the normal ones (or another fault's).
+//! at a time; with `dot` only the reply to the final dot waits, before the message is
+//! taken (a slow content filter at end of data: every message costs that much, however
+//! many a connection carries). The answers themselves are the normal ones (or another
+//! fault's).
 //!
 //! Several tarpits in force at once add up to the longest delays and the slowest rate.
 //! The session reports a tarpit once per session, at the first stage it slows.
@@ -27,6 +30,12 @@ pub struct Tarpit {
     pub reply: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_sec: Option<u32>,
+    #[serde(
+        default,
+        with = "crate::units::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dot: Option<Duration>,
 }
 
 impl Tarpit {
@@ -50,6 +59,11 @@ pub struct Pacing {
 /// The longest banner delay of the tarpits in force.
 pub(super) fn banner_delay<'a>(tarpits: impl Iterator<Item = &'a Tarpit>) -> Option<Duration> {
     tarpits.filter_map(|t| t.banner).max()
+}
+
+/// The longest end-of-data delay of the tarpits in force.
+pub(super) fn dot_delay<'a>(tarpits: impl Iterator<Item = &'a Tarpit>) -> Option<Duration> {
+    tarpits.filter_map(|t| t.dot).max()
 }
 
 /// The longest reply delay and the slowest rate of the tarpits in force; `None` when no
@@ -93,6 +107,7 @@ mod tests {
             banner: ms(banner),
             reply: ms(reply),
             bytes_per_sec: bps,
+            dot: None,
         }
     }
 

@@ -482,6 +482,12 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             return self.send(Out::Line(reply::TOO_BIG)).await;
         }
         let body = Bytes::from(rx.into_body());
+        // A slow content filter: the message is taken only after the wait.
+        if let Some(delay) = self.plan.dot_delay() {
+            self.report_tarpit().await;
+            self.flush().await?;
+            self.pause(delay).await?;
+        }
         let fault = match self.fault_at(Stage::Dot).await {
             // `disconnect` at the dot: the message is taken, then the connection drops
             // before the reply — the client cannot know, retries, and duplicates it.

@@ -23,10 +23,12 @@ pub use fake_remotes::scenario::de::{
 };
 pub use fake_remotes::scenario::raw::{RawExec, RawFault, RawFaultKind, RawRemotes};
 
+mod capacity;
 mod checks;
 mod load;
 mod target;
 
+pub use capacity::*;
 pub use checks::*;
 pub use load::*;
 pub use target::*;
@@ -52,6 +54,9 @@ pub struct RawScenario {
     #[serde(default)]
     pub preflight: Option<RawPreflight>,
     pub safety: Option<Spanned<RawSafety>>,
+    /// `mailquake capacity`'s settings (other commands ignore them).
+    #[serde(default)]
+    pub capacity: Option<Spanned<RawCapacity>>,
 }
 
 /// `safety: { allow_domains: [...], max_rate: 5000/s, max_messages: 2000000 }`.

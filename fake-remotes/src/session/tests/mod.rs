@@ -460,6 +460,7 @@ async fn tarpit_delays_banner_and_replies_and_dribbles() {
             banner: Some(Duration::from_secs(banner)),
             reply: Some(Duration::from_secs(reply)),
             bytes_per_sec,
+            dot: None,
         })
     };
     let mut h = start(vec![tarpit(30, 5, None)]);
@@ -485,6 +486,28 @@ async fn tarpit_delays_banner_and_replies_and_dribbles() {
         .filter(|e| matches!(e, RemoteEventKind::FaultFired { .. }))
         .collect();
     assert_eq!(fired.len(), 1, "a tarpit is reported once per session");
+}
+
+#[tokio::test(start_paused = true)]
+async fn tarpit_dot_holds_only_the_end_of_data_reply() {
+    let mut h = start(vec![Fault::Tarpit(Tarpit {
+        dot: Some(Duration::from_secs(3)),
+        ..Tarpit::default()
+    })]);
+    let t0 = Instant::now();
+    h.client
+        .write_all(b"EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@ok.test>\r\nDATA\r\n")
+        .await
+        .unwrap();
+    assert_eq!(codes(&h.replies(5).await), [220, 250, 250, 250, 354]);
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "no other reply waits"
+    );
+    h.client.write_all(b"hi\r\n.\r\n").await.unwrap();
+    let t1 = Instant::now();
+    assert_eq!(codes(&h.replies(1).await), [250]);
+    assert!(t1.elapsed() >= Duration::from_secs(3), "{:?}", t1.elapsed());
 }
 
 #[tokio::test(start_paused = true)]
