@@ -179,23 +179,41 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let served = tokio::spawn(server(listener));
         let t = Duration::from_secs(20);
-        let mut conn = Connection::open(addr, "c", Timeouts::uniform(t, t)).await.unwrap();
+        let mut conn = Connection::open(addr, "c", Timeouts::uniform(t, t))
+            .await
+            .unwrap();
         assert!(conn.pipelining);
         let rcpts = ["a@b.test".to_string()];
         let lines = (20 << 20) / FILLER_LINE.len();
         let bodies = [
-            Body { head: b".head\r\n\r\n", filler_lines: lines, tail: b".tail" },
-            Body { head: b"h\r\n\r\n", filler_lines: lines + 1, tail: b"" },
+            Body {
+                head: b".head\r\n\r\n",
+                filler_lines: lines,
+                tail: b".tail",
+            },
+            Body {
+                head: b"h\r\n\r\n",
+                filler_lines: lines + 1,
+                tail: b"",
+            },
         ];
         let mut outcomes = Vec::new();
         for body in bodies {
             let (previous, _) = conn.chain("f@b.test", &rcpts, body, &mut ()).await;
             outcomes.extend(previous);
-            assert!(conn.wbuf.capacity() <= 2 * filler_block().len(), "{}", conn.wbuf.capacity());
+            assert!(
+                conn.wbuf.capacity() <= 2 * filler_block().len(),
+                "{}",
+                conn.wbuf.capacity()
+            );
         }
         outcomes.extend(conn.finish(&mut ()).await);
         assert!(outcomes.iter().all(TxOutcome::accepted), "{outcomes:?}");
-        assert!(conn.wbuf.capacity() <= 2 * filler_block().len(), "{}", conn.wbuf.capacity());
+        assert!(
+            conn.wbuf.capacity() <= 2 * filler_block().len(),
+            "{}",
+            conn.wbuf.capacity()
+        );
         conn.quit().await;
         let got = tokio::time::timeout(t, served).await.unwrap().unwrap();
         assert_eq!(got.len(), 2);

@@ -50,7 +50,11 @@ impl Stuffer {
     /// Records that `part` was written elsewhere unstuffed: it must need no stuffing
     /// wherever it starts (no line of it begins with `.`) and end with CRLF.
     pub fn skip_clean(&mut self, part: &[u8]) {
-        debug_assert!(part.ends_with(b"\r\n") && !part.starts_with(b".") && !part.windows(2).any(|w| w == b"\n."));
+        debug_assert!(
+            part.ends_with(b"\r\n")
+                && !part.starts_with(b".")
+                && !part.windows(2).any(|w| w == b"\n.")
+        );
         if !part.is_empty() {
             self.at_line_start = true;
             self.note(part);

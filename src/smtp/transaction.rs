@@ -32,7 +32,8 @@ impl TxOutcome {
 impl Connection {
     /// Sends one message. `body` is the message as it should arrive (it is dot-stuffed here).
     pub async fn send(&mut self, from: &str, rcpts: &[String], body: &[u8]) -> TxOutcome {
-        self.send_observed(from, rcpts, Body::bytes(body), &mut ()).await
+        self.send_observed(from, rcpts, Body::bytes(body), &mut ())
+            .await
     }
 
     /// [`Connection::send`], reporting each phase to `obs`.

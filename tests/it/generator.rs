@@ -151,13 +151,19 @@ async fn chained_messages_share_one_write_body_and_next_envelope() {
         .unwrap()
         .expect("session opens");
     let rcpts = |n: u32| vec![format!("mq.{n}.0@ok.test")];
-    let (previous, first) = timeout(WAIT, conn.chain("a@b.test", &rcpts(1), Body::bytes(b"one\r\n"), &mut ()))
-        .await
-        .unwrap();
+    let (previous, first) = timeout(
+        WAIT,
+        conn.chain("a@b.test", &rcpts(1), Body::bytes(b"one\r\n"), &mut ()),
+    )
+    .await
+    .unwrap();
     assert!(previous.is_none() && matches!(first, Chained::Pending));
-    let (previous, second) = timeout(WAIT, conn.chain("a@b.test", &rcpts(2), Body::bytes(b"two\r\n"), &mut ()))
-        .await
-        .unwrap();
+    let (previous, second) = timeout(
+        WAIT,
+        conn.chain("a@b.test", &rcpts(2), Body::bytes(b"two\r\n"), &mut ()),
+    )
+    .await
+    .unwrap();
     assert!(previous.expect("the first message's outcome").accepted());
     assert!(matches!(second, Chained::Pending));
     assert!(timeout(WAIT, conn.finish(&mut ()))
