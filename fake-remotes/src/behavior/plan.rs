@@ -358,21 +358,23 @@ mod tests {
     /// probability leaves the listener up.
     #[test]
     fn a_probability_picks_connections() {
-        let some = |p| Some(p);
         let refuse = Fault::Refuse(Outage {
-            probability: some(0.3),
+            probability: Some(0.3),
             ..Outage::default()
         });
         let hole = Fault::Blackhole(Chance {
-            probability: some(0.5),
+            probability: Some(0.5),
         });
         let tarpit = Fault::Tarpit(Tarpit {
             banner: Some(Duration::from_secs(1)),
-            probability: some(0.2),
+            probability: Some(0.2),
             ..Tarpit::default()
         });
-        assert_eq!(listener_state(&[refuse.clone()]), ListenerState::Open);
-        assert_eq!(outage::open_sessions(&[refuse.clone()]), None);
+        assert_eq!(
+            listener_state(std::slice::from_ref(&refuse)),
+            ListenerState::Open
+        );
+        assert_eq!(outage::open_sessions(std::slice::from_ref(&refuse)), None);
         let table = [
             (refuse, "refuse", AcceptAction::Reset, 0.3),
             (hole, "blackhole", AcceptAction::Blackhole, 0.5),
