@@ -25,8 +25,8 @@ for tool in smtp-source smtp-sink; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix" >&2; exit 3; }
 done
 [ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install time" >&2; exit 3; }
-cargo build --release --quiet
-MQ=target/release/mailquake
+# MQ=path runs that binary instead of a fresh release build.
+if [ -z "${MQ:-}" ]; then cargo build --release --quiet; MQ=${CARGO_TARGET_DIR:-target}/release/mailquake; fi
 WORK=$(mktemp -d)
 SINK_PID=
 cleanup() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true; rm -rf "$WORK"; }
