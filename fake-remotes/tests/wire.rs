@@ -1,5 +1,6 @@
 //! What a plain TCP client sees of each fault, over real loopback sockets (127.0.0.1:0).
-//! TLS and AUTH (`wire/tls.rs`), the stateful faults (`wire/limits.rs`) and robustness
+//! TLS and AUTH (`wire/tls.rs`), the stateful faults (`wire/limits.rs`), `probability`
+//! and `jitter` (`wire/chance.rs`) and robustness
 //! against bad clients (`wire/robustness.rs`) have their own files.
 //!
 //! Every network wait has a timeout; "nothing arrived" is proven by waiting out a
@@ -29,6 +30,8 @@ struct Remote {
     server: JoinHandle<std::io::Result<()>>,
 }
 
+#[path = "wire/chance.rs"]
+mod chance;
 #[path = "wire/domains.rs"]
 mod domains;
 #[path = "wire/limits.rs"]
@@ -293,7 +296,7 @@ async fn reset_closes_with_rst_before_any_byte() {
 
 #[tokio::test]
 async fn blackhole_sends_nothing_and_keeps_the_connection() {
-    let remote = start(vec![Fault::Blackhole]).await;
+    let remote = start(vec![Fault::BLACKHOLE]).await;
     let mut c = remote.connect().await;
     send(&mut c, "EHLO client.test\r\n").await;
     let mut buf = [0u8; 64];

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use crate::scenario::{SizeSpec, BOUNCE_DOMAIN};
+use crate::smtp::body::{Body, FILLER_LINE};
 
 // Kept here for callers that still name them by the generator (they live in the leaf).
 pub use crate::tracking::{
@@ -14,12 +15,28 @@ pub use crate::tracking::{
 };
 
 /// Envelope and body of one generated message. Sessions keep one and rebuild it in
-/// place for each message, so the hot path does not allocate.
+/// place for each message, so the hot path does not allocate. The body is the
+/// per-message head (headers with the tracking id), whole lines of the shared filler
+/// and a short tail: its size costs no memory (`smtp::body`), so sessions × size does
+/// not grow the process.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Message {
     pub from: String,
     pub rcpts: Vec<String>,
-    pub body: Vec<u8>,
+    pub head: Vec<u8>,
+    pub filler_lines: usize,
+    pub tail: Vec<u8>,
+}
+
+impl Message {
+    /// The body as a transaction sends it.
+    pub fn body(&self) -> Body<'_> {
+        Body {
+            head: &self.head,
+            filler_lines: self.filler_lines,
+            tail: &self.tail,
+        }
+    }
 }
 
 /// Builds message `seq` to `rcpts` recipients at `domain`, about `size` bytes long.
@@ -39,10 +56,9 @@ pub fn build_into(m: &mut Message, run_id: &str, seq: u64, domain: &str, rcpts: 
         rcpt.clear();
         let _ = write!(rcpt, "mq.{seq}.{i}@{domain}");
     }
-    m.body.clear();
-    m.body.reserve(size + 600);
+    m.head.clear();
     let _ = std::io::Write::write_fmt(
-        &mut m.body,
+        &mut m.head,
         format_args!(
             "From: mailquake <{}>\r\nTo: {}\r\nSubject: mailquake {run_id}.{seq}\r\n\
              Message-ID: <{run_id}.{seq}@mailquake.test>\r\nX-Mailquake-Id: {run_id}.{seq}\r\n\
@@ -50,24 +66,23 @@ pub fn build_into(m: &mut Message, run_id: &str, seq: u64, domain: &str, rcpts: 
             m.from, m.rcpts[0]
         ),
     );
-    fill(&mut m.body, size);
+    fill(m, size);
 }
 
-/// Pads with 78-byte lines up to `size` bytes (at least one short line).
-fn fill(body: &mut Vec<u8>, size: usize) {
-    const LINE: &[u8] =
-        b"The quick brown fox jumps over the lazy dog. 0123456789 mailquake filler.....\r\n";
-    // Whole lines in one copy each; the last one cut to fit.
-    while size.saturating_sub(body.len()) >= LINE.len() {
-        body.extend_from_slice(LINE);
-    }
-    let room = size.saturating_sub(body.len());
+/// Pads with 79-byte filler lines up to `size` bytes (at least one short line): whole
+/// lines counted, the last one cut to fit in the tail.
+fn fill(m: &mut Message, size: usize) {
+    let line = FILLER_LINE.len();
+    m.filler_lines = size.saturating_sub(m.head.len()) / line;
+    m.tail.clear();
+    let room = size.saturating_sub(m.head.len() + m.filler_lines * line);
     if room >= 8 {
-        body.extend_from_slice(&LINE[..room - 2]);
-        body.extend_from_slice(b"\r\n");
+        m.tail.extend_from_slice(&FILLER_LINE[..room - 2]);
+        m.tail.extend_from_slice(b"\r\n");
     }
-    if !body.ends_with(b"\r\n\r\n") && body.len() < size.max(1) {
-        body.extend_from_slice(b"\r\n");
+    let bare_head = m.filler_lines == 0 && m.tail.is_empty();
+    if !bare_head && m.body().len() < size.max(1) {
+        m.tail.extend_from_slice(b"\r\n");
     }
 }
 
@@ -124,16 +139,55 @@ mod tests {
             let m = build("r1", 42, "ok.test", 2, size);
             assert_eq!(m.from, "mq.42@bounces.test");
             assert_eq!(m.rcpts, ["mq.42.0@ok.test", "mq.42.1@ok.test"]);
-            let text = String::from_utf8(m.body.clone()).unwrap();
+            let text = String::from_utf8(m.body().to_vec()).unwrap();
             assert!(text.contains("\r\nX-Mailquake-Id: r1.42\r\n"));
             assert!(!text.contains("\n."), "no line starts with a dot");
             if size > 1000 {
-                assert!(
-                    m.body.len().abs_diff(size) < 80,
-                    "{} vs {size}",
-                    m.body.len()
-                );
+                let len = m.body().len();
+                assert!(len.abs_diff(size) < 80, "{len} vs {size}");
             }
+        }
+    }
+
+    /// A message's own memory does not grow with its size: the filler is shared
+    /// (`smtp::body`), only the head and a short tail are the message's (issue 18 §5).
+    #[test]
+    fn a_large_message_holds_no_copy_of_its_body() {
+        let mut m = build("r1", 7, "ok.test", 1, 100);
+        for size in [20 << 20, 1 << 20, 20 << 20] {
+            build_into(&mut m, "r1", 7, "ok.test", 1, size);
+            let len = m.body().len();
+            assert!(len.abs_diff(size) < 80, "{len} vs {size}");
+            let own = m.head.capacity() + m.tail.capacity();
+            assert!(own < 4096, "{own} bytes held for a {size}-byte message");
+        }
+    }
+
+    /// The body is byte for byte the one the generator always sent: headers, then
+    /// 79-byte lines to the size, the last one cut, at least one short line.
+    #[test]
+    fn body_bytes_are_unchanged() {
+        fn reference(head: &[u8], size: usize) -> Vec<u8> {
+            let mut body = head.to_vec();
+            while size.saturating_sub(body.len()) >= FILLER_LINE.len() {
+                body.extend_from_slice(FILLER_LINE);
+            }
+            let room = size.saturating_sub(body.len());
+            if room >= 8 {
+                body.extend_from_slice(&FILLER_LINE[..room - 2]);
+                body.extend_from_slice(b"\r\n");
+            }
+            if !body.ends_with(b"\r\n\r\n") && body.len() < size.max(1) {
+                body.extend_from_slice(b"\r\n");
+            }
+            body
+        }
+        let head_len = build("r1", 3, "a.test", 1, 0).head.len();
+        let mut sizes = vec![0, 1, 100, 4096, 100_000];
+        sizes.extend((head_len - 2..head_len + 2 * 79 + 12).step_by(1));
+        for size in sizes {
+            let m = build("r1", 3, "a.test", 1, size);
+            assert_eq!(m.body().to_vec(), reference(&m.head, size), "size {size}");
         }
     }
 

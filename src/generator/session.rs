@@ -125,7 +125,7 @@ impl<'a> Session<'a> {
         if c.pipelining {
             // One write per message: this envelope goes out with the previous body.
             let (previous, this) = c
-                .chain(&m.from, &m.rcpts, &m.body, &mut self.recorder)
+                .chain(&m.from, &m.rcpts, m.body(), &mut self.recorder)
                 .await;
             if let (Some(outcome), Some(prev)) = (previous, self.pending_seq.take()) {
                 self.report(prev, &outcome).await;
@@ -136,7 +136,7 @@ impl<'a> Session<'a> {
             }
         } else {
             let outcome = c
-                .send_observed(&m.from, &m.rcpts, &m.body, &mut self.recorder)
+                .send_observed(&m.from, &m.rcpts, m.body(), &mut self.recorder)
                 .await;
             self.report(seq, &outcome).await;
         }

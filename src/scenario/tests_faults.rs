@@ -27,12 +27,14 @@ fn every_remote_fault_form_loads() {
             "{ refuse: { open_sessions: keep } }",
             Fault::Refuse(fake_remotes::behavior::Outage {
                 open_sessions: Some(fake_remotes::behavior::OpenSessions::Keep),
+                probability: None,
             }),
         ),
         (
             "{ unreachable: { open_sessions: reset } }",
             Fault::Unreachable(fake_remotes::behavior::Outage {
                 open_sessions: Some(fake_remotes::behavior::OpenSessions::Reset),
+                probability: None,
             }),
         ),
         (

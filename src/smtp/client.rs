@@ -171,6 +171,9 @@ pub struct Connection {
     rpos: usize,
     parser: ReplyParser,
     pub(super) wbuf: Vec<u8>,
+    /// Runs of filler lines to write inside `wbuf`: (offset in `wbuf`, lines), in order
+    /// (see `body.rs`: large bodies are not copied into `wbuf`).
+    pub(super) fills: Vec<(usize, usize)>,
     pub(super) timeouts: Timeouts,
     pub peer: SocketAddr,
     pub banner: ReceivedReply,
@@ -233,6 +236,7 @@ impl Connection {
             rpos: 0,
             parser: ReplyParser::default(),
             wbuf: Vec::with_capacity(8192),
+            fills: Vec::new(),
             timeouts,
             peer: addr,
             banner: ReceivedReply {
@@ -443,8 +447,19 @@ impl Connection {
     }
 
     pub(super) async fn flush(&mut self, phase: Phase) -> Result<(), Failure> {
-        let res = timeout(self.timeouts.reply, self.stream.write_all(&self.wbuf)).await;
+        let (stream, wbuf, fills) = (&mut self.stream, &self.wbuf, &self.fills);
+        let write = async {
+            let mut at = 0;
+            for &(offset, lines) in fills {
+                stream.write_all(&wbuf[at..offset]).await?;
+                super::body::write_filler(stream, lines).await?;
+                at = offset;
+            }
+            stream.write_all(&wbuf[at..]).await
+        };
+        let res = timeout(self.timeouts.reply, write).await;
         self.wbuf.clear();
+        self.fills.clear();
         match res {
             Err(_) => Err(fail(phase, FailureKind::Timeout)),
             Ok(Err(e)) => Err(fail(phase, io_kind(&e))),

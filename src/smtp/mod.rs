@@ -8,6 +8,7 @@
 //! codes go to an [`Observer`] as they happen.
 
 pub mod auth;
+pub mod body;
 pub mod client;
 pub mod dot;
 pub mod observe;
@@ -16,6 +17,7 @@ pub mod tls;
 pub mod transaction;
 
 pub use auth::Credentials;
+pub use body::Body;
 pub use client::{ClientOptions, Connection, Failure, FailureKind, Phase, Timeouts};
 pub use observe::Observer;
 pub use reply::ReceivedReply;

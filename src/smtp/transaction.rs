@@ -7,8 +7,8 @@
 
 use tokio::time::Instant;
 
+use super::body::Body;
 use super::client::{Connection, Failure, Phase};
-use super::dot;
 use super::observe::Observer;
 use super::reply::ReceivedReply;
 
@@ -32,7 +32,8 @@ impl TxOutcome {
 impl Connection {
     /// Sends one message. `body` is the message as it should arrive (it is dot-stuffed here).
     pub async fn send(&mut self, from: &str, rcpts: &[String], body: &[u8]) -> TxOutcome {
-        self.send_observed(from, rcpts, body, &mut ()).await
+        self.send_observed(from, rcpts, Body::bytes(body), &mut ())
+            .await
     }
 
     /// [`Connection::send`], reporting each phase to `obs`.
@@ -40,7 +41,7 @@ impl Connection {
         &mut self,
         from: &str,
         rcpts: &[String],
-        body: &[u8],
+        body: Body<'_>,
         obs: &mut dyn Observer,
     ) -> TxOutcome {
         let outcome = if self.pipelining {
@@ -55,7 +56,7 @@ impl Connection {
         &mut self,
         from: &str,
         rcpts: &[String],
-        body: &[u8],
+        body: Body<'_>,
         obs: &mut dyn Observer,
     ) -> TxOutcome {
         let mut rcpt_replies = Vec::with_capacity(rcpts.len());
@@ -92,7 +93,7 @@ impl Connection {
         &mut self,
         from: &str,
         rcpts: &[String],
-        body: &[u8],
+        body: Body<'_>,
         obs: &mut dyn Observer,
     ) -> TxOutcome {
         let mut rcpt_replies = Vec::with_capacity(rcpts.len());
@@ -147,10 +148,10 @@ impl Connection {
 
     async fn send_body(
         &mut self,
-        body: &[u8],
+        body: Body<'_>,
         obs: &mut dyn Observer,
     ) -> Result<(Phase, ReceivedReply), Failure> {
-        dot::stuff_into(body, &mut self.wbuf);
+        self.queue_body(body);
         let start = Instant::now();
         self.flush(Phase::Dot).await?;
         let reply = self.read(Phase::Dot, obs).await?;
@@ -198,7 +199,7 @@ impl Connection {
         &mut self,
         from: &str,
         rcpts: &[String],
-        body: &[u8],
+        body: Body<'_>,
         obs: &mut dyn Observer,
     ) -> (Option<TxOutcome>, Chained) {
         self.queue_command(format_args!("MAIL FROM:<{from}>"));
@@ -269,7 +270,7 @@ impl Connection {
         };
         let any_rcpt = rcpt_replies.iter().any(ReceivedReply::is_positive);
         if data.code == 354 && mail.is_positive() && any_rcpt {
-            dot::stuff_into(body, &mut self.wbuf);
+            self.queue_body(body);
             self.pending = Some(PendingDot { rcpt_replies });
             return (previous, Chained::Pending);
         }

@@ -11,7 +11,7 @@ use fake_remotes::behavior::ReplyFault;
 use fake_remotes::{Fault, Stage};
 use mailquake::collector::Event;
 use mailquake::scenario::LoadModel;
-use mailquake::smtp::{ClientOptions, Connection, Phase, Timeouts};
+use mailquake::smtp::{Body, ClientOptions, Connection, Phase, Timeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -151,13 +151,19 @@ async fn chained_messages_share_one_write_body_and_next_envelope() {
         .unwrap()
         .expect("session opens");
     let rcpts = |n: u32| vec![format!("mq.{n}.0@ok.test")];
-    let (previous, first) = timeout(WAIT, conn.chain("a@b.test", &rcpts(1), b"one\r\n", &mut ()))
-        .await
-        .unwrap();
+    let (previous, first) = timeout(
+        WAIT,
+        conn.chain("a@b.test", &rcpts(1), Body::bytes(b"one\r\n"), &mut ()),
+    )
+    .await
+    .unwrap();
     assert!(previous.is_none() && matches!(first, Chained::Pending));
-    let (previous, second) = timeout(WAIT, conn.chain("a@b.test", &rcpts(2), b"two\r\n", &mut ()))
-        .await
-        .unwrap();
+    let (previous, second) = timeout(
+        WAIT,
+        conn.chain("a@b.test", &rcpts(2), Body::bytes(b"two\r\n"), &mut ()),
+    )
+    .await
+    .unwrap();
     assert!(previous.expect("the first message's outcome").accepted());
     assert!(matches!(second, Chained::Pending));
     assert!(timeout(WAIT, conn.finish(&mut ()))
@@ -262,7 +268,7 @@ async fn closed_model_keeps_sessions_busy_and_reconnects_after_421() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_pressure_is_counted_as_shortfall_not_dropped() {
     // A black hole: sessions wait for a banner that never comes.
-    let mut r = remote("mx.hole.test", vec![Fault::Blackhole]);
+    let mut r = remote("mx.hole.test", vec![Fault::BLACKHOLE]);
     let short = ClientOptions::plain(
         "gen.test",
         Timeouts::uniform(Duration::from_secs(1), Duration::from_secs(1)),

@@ -72,7 +72,7 @@ fn assert_same_served(plan: &scenario::Plan, standalone: file::Served, name: &st
 }
 
 /// Keys no shipped scenario writes yet, read alike: `open_sessions` on `refuse` and
-/// `unreachable`, the `banner` stage and its former name `connect`, each remote on its
+/// `unreachable`, `probability` and `jitter`, the `banner` stage and its former name `connect`, each remote on its
 /// own loopback address by default (the added `bounces` remote on the next one).
 #[test]
 fn both_readers_agree_on_outage_settings_stage_names_and_default_addresses() {
@@ -82,6 +82,10 @@ fn both_readers_agree_on_outage_settings_stage_names_and_default_addresses() {
         "{ refuse: {} }",
         "{ reply: { stage: banner, code: 554 } }",
         "{ reply: { stage: connect, code: 554 } }",
+        "{ refuse: { probability: 0.3 } }",
+        "{ unreachable: { probability: 0.1 } }",
+        "{ blackhole: { probability: 0.3 } }",
+        "{ tarpit: { reply: 1s, jitter: 200ms, probability: 0.5 } }",
     ];
     for fault in faults {
         let text = format!(

@@ -284,7 +284,7 @@ mod tests {
         assert_eq!(parse_faults(b" []"), Ok(vec![]));
         assert_eq!(
             parse_faults(br#"["reset", "blackhole"]"#),
-            Ok(vec![Fault::Reset, Fault::Blackhole])
+            Ok(vec![Fault::Reset, Fault::BLACKHOLE])
         );
         let err = parse_faults(br#""explode""#).unwrap_err();
         assert!(

@@ -6,6 +6,8 @@
 //! the server shuts down. The idle timeout does not apply: a black hole never answers.
 //! A held connection costs only a socket and a small task, so thousands can be held.
 //! Switched on while a session is open, the session goes silent at the next command.
+//! With `probability: p` (`{ blackhole: { probability: 0.3 } }`) only the connections it
+//! picks (`chance.rs`) are held; the others are served.
 
 use super::{AcceptAction, StageAction};
 use crate::Stage;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::RemoteReply;
 
 pub mod blackhole;
+pub mod chance;
 pub mod disconnect;
 pub mod greylist;
 pub mod outage;
@@ -32,6 +33,7 @@ pub mod tarpit;
 pub mod tls;
 pub mod unreachable;
 
+pub use chance::Chance;
 pub use disconnect::Disconnect;
 pub use greylist::Greylist;
 pub use outage::{OpenSessions, Outage};
@@ -58,8 +60,9 @@ pub enum Fault {
     Unreachable(Outage),
     /// TCP accepted, then reset (RST) before any byte.
     Reset,
-    /// TCP accepted, not a byte ever sent, never closed.
-    Blackhole,
+    /// TCP accepted, not a byte ever sent, never closed (on a share of connections
+    /// with `probability`; written bare, `blackhole`, for all).
+    Blackhole(Chance),
     /// Delays: banner, every reply, and/or replies dribbled at N bytes/s.
     Tarpit(Tarpit),
     /// A chosen reply code at a stage, with a probability.
@@ -95,7 +98,7 @@ impl Fault {
             Fault::Refuse(_) => "refuse",
             Fault::Unreachable(_) => "unreachable",
             Fault::Reset => "reset",
-            Fault::Blackhole => "blackhole",
+            Fault::Blackhole(_) => "blackhole",
             Fault::Tarpit(_) => "tarpit",
             Fault::Reply(_) => "reply",
             Fault::Disconnect(_) => "disconnect",
@@ -109,7 +112,9 @@ impl Fault {
     /// message a person can act on.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Fault::Refuse(_) | Fault::Unreachable(_) | Fault::Reset | Fault::Blackhole => Ok(()),
+            Fault::Refuse(o) | Fault::Unreachable(o) => o.validate(),
+            Fault::Blackhole(c) => chance::check_probability(c.probability),
+            Fault::Reset => Ok(()),
             Fault::Tls(_) => Ok(()),
             Fault::Tarpit(t) => t.validate(),
             Fault::Reply(r) => r.validate(),
@@ -225,7 +230,7 @@ mod tests {
             Fault::REFUSE,
             Fault::UNREACHABLE,
             Fault::Reset,
-            Fault::Blackhole,
+            Fault::BLACKHOLE,
             Fault::Tarpit(Tarpit::default()),
             Fault::Reply(ReplyFault {
                 stage: Stage::Rcpt,
@@ -284,6 +289,32 @@ mod tests {
             (Fault::RateLimit(RateLimit::default()), false),
             (Fault::Tls(TlsFault::UnknownCa), true),
             (Fault::UNREACHABLE, true),
+            (
+                Fault::Refuse(Outage {
+                    probability: Some(0.0),
+                    ..Outage::default()
+                }),
+                false,
+            ),
+            (
+                Fault::Refuse(Outage {
+                    probability: Some(0.3),
+                    open_sessions: Some(OpenSessions::Keep),
+                }),
+                false,
+            ),
+            (
+                Fault::Blackhole(Chance {
+                    probability: Some(1.5),
+                }),
+                false,
+            ),
+            (
+                Fault::Blackhole(Chance {
+                    probability: Some(1.0),
+                }),
+                true,
+            ),
         ];
         for (fault, ok) in table {
             assert_eq!(fault.validate().is_ok(), ok, "{fault:?}");
@@ -341,6 +372,42 @@ mod tests {
             let got: Fault = serde_json::from_str(json).expect(json);
             assert_eq!(got, want);
         }
+        // Probability and jitter (Toxiproxy's toxicity and jitter).
+        let chance_table = [
+            (
+                r#"{"refuse":{"probability":0.3}}"#,
+                Fault::Refuse(Outage {
+                    probability: Some(0.3),
+                    ..Outage::default()
+                }),
+            ),
+            (r#""blackhole""#, Fault::BLACKHOLE),
+            (
+                r#"{"blackhole":{"probability":0.3}}"#,
+                Fault::Blackhole(Chance {
+                    probability: Some(0.3),
+                }),
+            ),
+            (
+                r#"{"tarpit":{"reply":"2s","jitter":"500ms","probability":0.5}}"#,
+                Fault::Tarpit(Tarpit {
+                    reply: Some(Duration::from_secs(2)),
+                    jitter: Some(Duration::from_millis(500)),
+                    probability: Some(0.5),
+                    ..Tarpit::default()
+                }),
+            ),
+        ];
+        for (json, want) in chance_table {
+            let got: Fault = serde_json::from_str(json).expect(json);
+            assert_eq!(got, want);
+            let back: Fault = serde_json::from_str(&serde_json::to_string(&got).unwrap()).unwrap();
+            assert_eq!(back, want, "{json} round trip");
+        }
+        assert_eq!(
+            serde_json::to_string(&Fault::BLACKHOLE).unwrap(),
+            r#""blackhole""#
+        );
         let err = serde_json::from_str::<Fault>(r#"{"tls":"wrong"}"#).unwrap_err();
         assert!(err.to_string().contains("starttls_refused"), "{err}");
     }

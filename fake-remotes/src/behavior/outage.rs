@@ -30,38 +30,63 @@ pub enum OpenSessions {
 }
 
 /// The settings of a `refuse` or `unreachable` fault.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
     /// `None`: the fault's own default (`reset` for `refuse`, `silent` for `unreachable`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_sessions: Option<OpenSessions>,
+    /// A share of connections (`chance.rs`): the listener stays up and a picked
+    /// connection gets, at accept, what one that raced the switch gets — `refuse`: reset
+    /// before any byte; `unreachable`: held silent. `None`: the listener goes down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+impl Outage {
+    pub fn validate(&self) -> Result<(), String> {
+        super::chance::check_probability(self.probability)?;
+        if self.probability.is_some() && self.open_sessions.is_some() {
+            return Err("open_sessions and probability do not go together: with probability the listener stays up and picks new connections, open sessions are left alone".into());
+        }
+        Ok(())
+    }
+
+    /// Whether this outage takes the listener down (no `probability`).
+    pub fn whole(&self) -> bool {
+        self.probability.is_none()
+    }
 }
 
 impl Fault {
     /// `refuse` with its defaults (open sessions are reset).
     pub const REFUSE: Fault = Fault::Refuse(Outage {
         open_sessions: None,
+        probability: None,
     });
     /// `unreachable` with its defaults (open sessions go silent).
     pub const UNREACHABLE: Fault = Fault::Unreachable(Outage {
         open_sessions: None,
+        probability: None,
     });
+    /// `blackhole` on every connection.
+    pub const BLACKHOLE: Fault = Fault::Blackhole(super::Chance { probability: None });
 }
 
 /// What the first `refuse`/`unreachable` in force (the one that decides the listener,
 /// [`super::listener_state`]) does to open sessions; `None` without one, or with `keep`.
 pub fn open_sessions(faults: &[Fault]) -> Option<OpenSessions> {
     let chosen = faults.iter().find_map(|f| match f {
-        Fault::Refuse(o) => Some(o.open_sessions.unwrap_or(OpenSessions::Reset)),
-        Fault::Unreachable(o) => Some(o.open_sessions.unwrap_or(OpenSessions::Silent)),
+        Fault::Refuse(o) if o.whole() => Some(o.open_sessions.unwrap_or(OpenSessions::Reset)),
+        Fault::Unreachable(o) if o.whole() => Some(o.open_sessions.unwrap_or(OpenSessions::Silent)),
         _ => None,
     })?;
     (chosen != OpenSessions::Keep).then_some(chosen)
 }
 
 // The derived (remote = "Self") serde code handles every form but the bare names of the
-// outages with their defaults, which are written (and read) as plain strings.
+// outages and `blackhole` with their defaults, which are written (and read) as plain
+// strings.
 impl Serialize for Fault {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -70,6 +95,9 @@ impl Serialize for Fault {
             }
             Fault::Unreachable(o) if *o == Outage::default() => {
                 s.serialize_unit_variant("Fault", 1, "unreachable")
+            }
+            Fault::Blackhole(c) if c.probability.is_none() => {
+                s.serialize_unit_variant("Fault", 3, "blackhole")
             }
             other => Fault::serialize(other, s),
         }
@@ -92,6 +120,7 @@ impl<'de> Deserialize<'de> for Fault {
                 match v {
                     "refuse" => Ok(Fault::REFUSE),
                     "unreachable" => Ok(Fault::UNREACHABLE),
+                    "blackhole" => Ok(Fault::BLACKHOLE),
                     _ => {
                         let de: StrDeserializer<E> = v.into_deserializer();
                         Fault::deserialize(de)
@@ -115,13 +144,15 @@ mod tests {
     fn each_outage_has_its_default_and_keep_turns_it_off() {
         let keep = Outage {
             open_sessions: Some(OpenSessions::Keep),
+            probability: None,
         };
         let silent = Outage {
             open_sessions: Some(OpenSessions::Silent),
+            probability: None,
         };
         let table = [
             (vec![], None),
-            (vec![Fault::Blackhole], None),
+            (vec![Fault::BLACKHOLE], None),
             (vec![Fault::REFUSE], Some(OpenSessions::Reset)),
             (vec![Fault::UNREACHABLE], Some(OpenSessions::Silent)),
             (vec![Fault::Refuse(keep)], None),
@@ -139,6 +170,7 @@ mod tests {
     fn bare_names_and_maps_round_trip() {
         let keep = Fault::Refuse(Outage {
             open_sessions: Some(OpenSessions::Keep),
+            probability: None,
         });
         let table = [
             (r#""refuse""#, Fault::REFUSE),

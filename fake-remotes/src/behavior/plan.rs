@@ -18,13 +18,14 @@ pub enum ListenerState {
     Jammed,
 }
 
-/// The first `refuse` or `unreachable` in list order decides; otherwise open.
+/// The first `refuse` or `unreachable` in list order decides; otherwise open. One with
+/// a `probability` leaves the listener open (it picks connections at accept).
 pub fn listener_state(faults: &[Fault]) -> ListenerState {
     faults
         .iter()
         .find_map(|f| match f {
-            Fault::Refuse(_) => Some(ListenerState::Closed),
-            Fault::Unreachable(_) => Some(ListenerState::Jammed),
+            Fault::Refuse(o) if o.whole() => Some(ListenerState::Closed),
+            Fault::Unreachable(o) if o.whole() => Some(ListenerState::Jammed),
             _ => None,
         })
         .unwrap_or(ListenerState::Open)
@@ -36,6 +37,10 @@ pub fn listener_state(faults: &[Fault]) -> ListenerState {
 pub struct SessionPlan {
     faults: Vec<Fault>,
     rng: fastrand::Rng,
+    /// The connection's seed: which faults with a `probability` pick it (`chance.rs`).
+    seed: u64,
+    /// Jitter draws, apart so that a jittered tarpit does not shift the other draws.
+    jitter: fastrand::Rng,
 }
 
 impl SessionPlan {
@@ -44,6 +49,8 @@ impl SessionPlan {
         SessionPlan {
             faults,
             rng: fastrand::Rng::with_seed(seed),
+            seed,
+            jitter: fastrand::Rng::with_seed(seed ^ 0x0017_7E12_0000_0000),
         }
     }
 
@@ -58,12 +65,13 @@ impl SessionPlan {
 
     /// `None`: serve the connection.
     pub fn on_accept(&self) -> Option<Fired<AcceptAction>> {
-        self.faults.iter().find_map(|fault| {
+        self.faults.iter().enumerate().find_map(|(i, fault)| {
+            let picked = |p| chance::picks(p, self.seed, i);
             let action = match fault {
-                Fault::Refuse(_) => refuse::on_accept(),
-                Fault::Unreachable(_) => unreachable::on_accept(),
+                Fault::Refuse(o) if picked(o.probability) => refuse::on_accept(),
+                Fault::Unreachable(o) if picked(o.probability) => unreachable::on_accept(),
                 Fault::Reset => reset::on_accept(),
-                Fault::Blackhole => blackhole::on_accept(),
+                Fault::Blackhole(c) if picked(c.probability) => blackhole::on_accept(),
                 _ => None,
             }?;
             Some(Fired {
@@ -75,13 +83,15 @@ impl SessionPlan {
 
     /// `None`: answer normally at this stage (then ask the stateful faults).
     pub fn at_stage(&mut self, stage: Stage) -> Option<Fired<StageAction>> {
-        let rng = &mut self.rng;
-        self.faults.iter().find_map(|fault| {
+        let (rng, seed) = (&mut self.rng, self.seed);
+        self.faults.iter().enumerate().find_map(|(i, fault)| {
             let action = match fault {
                 Fault::Reply(r) => r.fires(stage, rng).map(StageAction::Reply),
                 Fault::Disconnect(d) => d.fires(stage, rng).then_some(StageAction::Disconnect),
                 Fault::Reset => reset::at_stage(stage),
-                Fault::Blackhole => blackhole::at_stage(stage),
+                Fault::Blackhole(c) => chance::picks(c.probability, seed, i)
+                    .then(|| blackhole::at_stage(stage))
+                    .flatten(),
                 Fault::Tls(t) if stage == Stage::Starttls => {
                     tls::at_starttls(*t).map(StageAction::Reply)
                 }
@@ -111,19 +121,29 @@ impl SessionPlan {
         })
     }
 
-    /// How long to wait before the banner, if a tarpit says so.
-    pub fn banner_delay(&self) -> Option<Duration> {
-        tarpit::banner_delay(self.tarpits())
+    /// How long to wait before the banner, if a tarpit says so (jitter drawn anew).
+    pub fn banner_delay(&mut self) -> Option<Duration> {
+        let (faults, seed) = (&self.faults, self.seed);
+        tarpit::banner_delay(tarpits(faults, seed), &mut self.jitter)
     }
 
     /// How long to hold the reply to the final dot, if a tarpit says so.
     pub fn dot_delay(&self) -> Option<Duration> {
-        tarpit::dot_delay(self.tarpits())
+        tarpit::dot_delay(tarpits(&self.faults, self.seed))
     }
 
-    /// How to pace every reply after the banner, if a tarpit says so.
-    pub fn pacing(&self) -> Option<Pacing> {
-        tarpit::pacing(self.tarpits())
+    /// How to pace the next reply after the banner, if a tarpit says so (jitter drawn
+    /// anew for each reply).
+    pub fn pacing(&mut self) -> Option<Pacing> {
+        let (faults, seed) = (&self.faults, self.seed);
+        tarpit::pacing(tarpits(faults, seed), &mut self.jitter)
+    }
+
+    /// The slowest dribbling rate of the tarpits that picked this connection (no draw).
+    pub fn dribble_rate(&self) -> Option<u32> {
+        tarpits(&self.faults, self.seed)
+            .filter_map(|t| t.bytes_per_sec)
+            .min()
     }
 
     /// The lowest concurrent-connection limit in force, if any.
@@ -144,19 +164,20 @@ impl SessionPlan {
         }))
     }
 
-    fn tarpits(&self) -> impl Iterator<Item = &Tarpit> {
-        self.faults.iter().filter_map(|f| match f {
-            Fault::Tarpit(t) => Some(t),
-            _ => None,
-        })
-    }
-
     fn rate_limits(&self) -> impl Iterator<Item = &RateLimit> {
         self.faults.iter().filter_map(|f| match f {
             Fault::RateLimit(r) => Some(r),
             _ => None,
         })
     }
+}
+
+/// The tarpits in force that picked the connection seeded with `seed`.
+fn tarpits(faults: &[Fault], seed: u64) -> impl Iterator<Item = &Tarpit> {
+    faults.iter().enumerate().filter_map(move |(i, f)| match f {
+        Fault::Tarpit(t) if chance::picks(t.probability, seed, i) => Some(t),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -192,11 +213,11 @@ mod tests {
     fn listener_follows_the_first_refuse_or_unreachable() {
         let table = [
             (vec![], ListenerState::Open),
-            (vec![Fault::Reset, Fault::Blackhole], ListenerState::Open),
+            (vec![Fault::Reset, Fault::BLACKHOLE], ListenerState::Open),
             (vec![Fault::REFUSE], ListenerState::Closed),
             (vec![Fault::UNREACHABLE], ListenerState::Jammed),
             (
-                vec![Fault::Blackhole, Fault::UNREACHABLE, Fault::REFUSE],
+                vec![Fault::BLACKHOLE, Fault::UNREACHABLE, Fault::REFUSE],
                 ListenerState::Jammed,
             ),
             (
@@ -213,11 +234,11 @@ mod tests {
     fn first_connection_fault_in_list_order_wins() {
         let table = [
             (
-                vec![Fault::Reset, Fault::Blackhole],
+                vec![Fault::Reset, Fault::BLACKHOLE],
                 Some(("reset", AcceptAction::Reset)),
             ),
             (
-                vec![Fault::Blackhole, Fault::Reset],
+                vec![Fault::BLACKHOLE, Fault::Reset],
                 Some(("blackhole", AcceptAction::Blackhole)),
             ),
             // connections that raced in just before the listener closed or jammed
@@ -335,5 +356,74 @@ mod tests {
             plan.at_stage(Stage::Rcpt).map(|f| f.action),
             Some(StageAction::Reset)
         );
+    }
+
+    /// `probability` picks connections (deterministic per connection seed): a picked
+    /// connection gets the whole fault, the others none of it; an outage with a
+    /// probability leaves the listener up.
+    #[test]
+    fn a_probability_picks_connections() {
+        let refuse = Fault::Refuse(Outage {
+            probability: Some(0.3),
+            ..Outage::default()
+        });
+        let hole = Fault::Blackhole(Chance {
+            probability: Some(0.5),
+        });
+        let tarpit = Fault::Tarpit(Tarpit {
+            banner: Some(Duration::from_secs(1)),
+            probability: Some(0.2),
+            ..Tarpit::default()
+        });
+        assert_eq!(
+            listener_state(std::slice::from_ref(&refuse)),
+            ListenerState::Open
+        );
+        assert_eq!(outage::open_sessions(std::slice::from_ref(&refuse)), None);
+        let table = [
+            (refuse, "refuse", AcceptAction::Reset, 0.3),
+            (hole, "blackhole", AcceptAction::Blackhole, 0.5),
+        ];
+        for (fault, kind, action, p) in table {
+            let n = 1000;
+            let picked = (0..n)
+                .filter(|c| {
+                    let plan = SessionPlan::new(vec![fault.clone()], connection_seed(7, *c));
+                    match plan.on_accept() {
+                        Some(f) => (f.fault, f.action) == (kind, action),
+                        None => false,
+                    }
+                })
+                .count();
+            let sd = (n as f64 * p * (1.0 - p)).sqrt();
+            assert!(
+                (picked as f64 - n as f64 * p).abs() < 5.0 * sd,
+                "{kind}: {picked} of {n}"
+            );
+        }
+        let mut slowed = 0;
+        for c in 0..1000 {
+            let mut plan = SessionPlan::new(vec![tarpit.clone()], connection_seed(7, c));
+            let first = plan.banner_delay();
+            // Picked for the whole connection: every later question agrees.
+            assert_eq!(plan.banner_delay(), first);
+            slowed += usize::from(first.is_some());
+        }
+        assert!((140..=260).contains(&slowed), "{slowed}");
+    }
+
+    #[test]
+    fn a_probabilistic_blackhole_switched_on_silences_only_picked_sessions() {
+        let hole = Fault::Blackhole(Chance {
+            probability: Some(0.5),
+        });
+        let silenced = (0..200)
+            .filter(|c| {
+                let mut plan = SessionPlan::new(vec![], connection_seed(3, *c));
+                plan.set_faults(vec![hole.clone()]);
+                plan.at_stage(Stage::Mail).map(|f| f.action) == Some(StageAction::Blackhole)
+            })
+            .count();
+        assert!((60..=140).contains(&silenced), "{silenced}");
     }
 }

@@ -7,13 +7,20 @@
 //! an outage of the listener alone). A connection that got into the accept
 //! queue just before the switch is reset, which is what the kernel does to the queue of
 //! a listener that closes.
+//!
+//! With `probability: p` (`{ refuse: { probability: 0.3 } }`) the listener stays up: no
+//! listener can refuse some connect()s and not others, so a picked connection
+//! (`chance.rs`) is reset at accept, before any byte — the client's connect() succeeds
+//! and its first read gets ECONNRESET, where a whole `refuse` gets ECONNREFUSED.
 
 use super::AcceptAction;
 use crate::Fault;
 
 /// Whether the listener must be closed now.
 pub fn in_force(faults: &[Fault]) -> bool {
-    faults.iter().any(|f| matches!(f, Fault::Refuse(_)))
+    faults
+        .iter()
+        .any(|f| matches!(f, Fault::Refuse(o) if o.whole()))
 }
 
 /// A connection accepted while `refuse` is in force (a race with the switch).

@@ -15,13 +15,18 @@
 //! (`open_sessions:` in `outage.rs`; `keep` leaves them served). A connection that was
 //! accepted just before the switch is held silently, like a black hole: the host "went
 //! away" under it.
+//!
+//! With `probability: p` the listener stays up and a picked connection (`chance.rs`) is
+//! held silent from accept on, as a black hole (the client's connect() completes).
 
 use super::AcceptAction;
 use crate::Fault;
 
 /// Whether the listener must be jammed now.
 pub fn in_force(faults: &[Fault]) -> bool {
-    faults.iter().any(|f| matches!(f, Fault::Unreachable(_)))
+    faults
+        .iter()
+        .any(|f| matches!(f, Fault::Unreachable(o) if o.whole()))
 }
 
 /// A connection accepted while `unreachable` is in force (a race with the switch).
@@ -38,7 +43,7 @@ mod tests {
         let table = [
             (vec![], false),
             (vec![Fault::REFUSE], false),
-            (vec![Fault::Blackhole, Fault::UNREACHABLE], true),
+            (vec![Fault::BLACKHOLE, Fault::UNREACHABLE], true),
         ];
         for (faults, want) in table {
             assert_eq!(in_force(&faults), want, "{faults:?}");

@@ -256,7 +256,7 @@ impl<T: Transport, K: MessageSink> Session<T, K> {
             Some(r) => render(&mut self.out, r),
             None => self.out.extend_from_slice(&self.shared.banner),
         }
-        if let Some(bps) = self.plan.pacing().and_then(|p| p.bytes_per_sec) {
+        if let Some(bps) = self.plan.dribble_rate() {
             self.report_tarpit().await;
             let banner = self.out.split_off(start);
             self.dribble(&banner, bps).await?;

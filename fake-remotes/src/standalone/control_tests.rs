@@ -32,7 +32,7 @@ async fn the_api_overrides_the_timeline_until_its_next_change() {
     let t0 = Instant::now();
     let timeline = vec![
         entry(1, Some(2), Fault::REFUSE),
-        entry(2, None, Fault::Blackhole),
+        entry(2, None, Fault::BLACKHOLE),
     ];
     let (control, task) = spawn(vec![down], timeline, t0, events_rx, 10, shutdown.clone());
 
@@ -56,7 +56,7 @@ async fn the_api_overrides_the_timeline_until_its_next_change() {
     );
     assert_eq!(
         *faults.borrow_and_update(),
-        vec![Fault::REFUSE, Fault::Blackhole]
+        vec![Fault::REFUSE, Fault::BLACKHOLE]
     );
     let err = control
         .set_faults("nope", vec![], None)
@@ -85,7 +85,7 @@ async fn fault_changes_are_logged_with_their_source() {
     faults.changed().await.unwrap(); // healed, at 2 s
     for _ in 0..2 {
         control
-            .set_faults("down", vec![Fault::Blackhole], None)
+            .set_faults("down", vec![Fault::BLACKHOLE], None)
             .await
             .unwrap()
             .unwrap();

@@ -150,7 +150,7 @@ mod tests {
         let mut s = served(vec![]);
         let view = s
             .control
-            .set_faults("down", vec![Fault::Blackhole], Some(LEASE))
+            .set_faults("down", vec![Fault::BLACKHOLE], Some(LEASE))
             .await
             .unwrap()
             .unwrap();
@@ -161,7 +161,7 @@ mod tests {
                 remaining_ms: 30_000
             })
         );
-        assert_eq!(*s.faults.borrow_and_update(), vec![Fault::Blackhole]);
+        assert_eq!(*s.faults.borrow_and_update(), vec![Fault::BLACKHOLE]);
 
         s.faults.changed().await.unwrap();
         assert_eq!(
@@ -238,7 +238,7 @@ mod tests {
                 tokio::time::sleep_until(s.t0 + CHANGE - Duration::from_secs(1)).await;
             }
             s.control
-                .set_faults("down", vec![Fault::Blackhole], Some(LEASE))
+                .set_faults("down", vec![Fault::BLACKHOLE], Some(LEASE))
                 .await
                 .unwrap()
                 .unwrap();

@@ -284,6 +284,54 @@ async fn a_live_put_refuses_connections_and_delete_heals() {
     server.stop().await;
 }
 
+/// `probability` and `jitter` through the control API (the same reader as a scenario):
+/// a PUT refuse on 30% of connections keeps the listener up and resets about that
+/// share; a jitter beyond its delay is refused with the rule.
+#[tokio::test]
+async fn a_put_fault_takes_probability_and_jitter() {
+    use tokio::io::AsyncReadExt;
+    let server = start(vec![], None).await;
+    let ok = server.addr("ok");
+    let body = r#"{"refuse":{"probability":0.3}}"#;
+    let put = http(server.api, "PUT", "/remotes/ok/fault", None, body).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(
+        put.json()["faults"],
+        serde_json::json!([{"refuse": {"probability": 0.3}}])
+    );
+    let n = 300;
+    let mut reset = 0;
+    for _ in 0..n {
+        let mut c = timeout(WAIT, tokio::net::TcpStream::connect(ok))
+            .await
+            .expect("connect in time")
+            .expect("the listener stays up");
+        let mut buf = [0u8; 256];
+        match timeout(WAIT, c.read(&mut buf))
+            .await
+            .expect("banner or reset in time")
+        {
+            Ok(0) | Err(_) => reset += 1,
+            Ok(_) => assert!(buf.starts_with(b"220"), "a banner"),
+        }
+    }
+    // Binomial(300, 0.3): mean 90, 5 standard deviations ≈ 40.
+    assert!((50..=130).contains(&reset), "{reset} of {n} reset");
+
+    let jitter = r#"{"tarpit":{"reply":"1s","jitter":"2s"}}"#;
+    let bad = http(server.api, "PUT", "/remotes/ok/fault", None, jitter).await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad tarpit fault: jitter 2s is more than the reply delay 1s"),
+        "{}",
+        bad.body
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn events_resume_from_a_cursor_and_follow_live() {
     let server = start(vec![], None).await;

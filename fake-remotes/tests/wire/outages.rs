@@ -25,6 +25,7 @@ async fn switch_on(remote: &mut Remote, fault: Fault, kind: &str) {
 fn keep() -> Outage {
     Outage {
         open_sessions: Some(OpenSessions::Keep),
+        probability: None,
     }
 }
 

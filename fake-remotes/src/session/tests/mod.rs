@@ -446,7 +446,7 @@ async fn live_switch_applies_to_the_next_stage() {
     h.faults.send_replace(vec![reply_fault(Stage::Mail, 451)]);
     h.client.write_all(b"MAIL FROM:<>\r\n").await.unwrap();
     assert_eq!(codes(&h.replies(1).await), [451]);
-    h.faults.send_replace(vec![Fault::Blackhole]);
+    h.faults.send_replace(vec![Fault::BLACKHOLE]);
     h.client.write_all(b"MAIL FROM:<>\r\n").await.unwrap();
     let mut buf = [0u8; 64];
     let silent = timeout(Duration::from_millis(200), h.client.read(&mut buf)).await;
@@ -460,7 +460,7 @@ async fn tarpit_delays_banner_and_replies_and_dribbles() {
             banner: Some(Duration::from_secs(banner)),
             reply: Some(Duration::from_secs(reply)),
             bytes_per_sec,
-            dot: None,
+            ..Tarpit::default()
         })
     };
     let mut h = start(vec![tarpit(30, 5, None)]);

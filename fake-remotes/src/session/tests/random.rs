@@ -26,7 +26,7 @@ fn any_fault() -> impl Strategy<Value = Vec<Fault>> {
         }),
         (stage, 0.0..=1.0f64)
             .prop_map(|(stage, probability)| Fault::Disconnect(Disconnect { stage, probability })),
-        Just(Fault::Blackhole),
+        Just(Fault::BLACKHOLE),
         (1..120u64).prop_map(|s| Fault::Greylist(crate::behavior::Greylist {
             retry_after: Duration::from_secs(s)
         })),
