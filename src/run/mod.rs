@@ -550,6 +550,7 @@ async fn run_stages(
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
+        steered: Vec::new(),
         cut: checks::cut::at_abort(
             abort.reason(t0_us).as_ref(),
             remotes_lost.into_iter().chain(target_lost).min(),
