@@ -392,6 +392,7 @@ async fn run_stages(
         in_force,
         remotes_elsewhere: link.is_some(),
         journal,
+        ..Default::default()
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
