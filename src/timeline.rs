@@ -262,10 +262,6 @@ impl State {
     /// Carries out an order given by hand; `true` when it stops the timeline.
     async fn obey(&mut self, order: Steer, controls: &Controls) -> bool {
         let at_ms = self.at_ms();
-        crate::report::progress::log_line(&format!(
-            "[hand  {:>5.1}s] {order:?}",
-            f64::from(at_ms) / 1000.0
-        ));
         let (action, stops) = match order {
             Steer::Inject {
                 remote,
@@ -308,7 +304,13 @@ impl State {
                 (SteerAction::HealAll, true)
             }
         };
-        self.tell(controls, Told::Steered(Steered { at_ms, action }));
+        let done = Steered { at_ms, action };
+        crate::report::progress::log_line(&format!(
+            "[hand  {:>5.1}s] {}",
+            f64::from(at_ms) / 1000.0,
+            done.describe()
+        ));
+        self.tell(controls, Told::Steered(done));
         stops
     }
 

@@ -49,13 +49,16 @@ pub struct Progress {
     pub queued_at_start: u64,
 }
 
+/// A look at the ledger and its totals, run on the collector's task.
+pub type Look = Box<dyn FnOnce(&Ledger, &Progress) + Send>;
+
 /// Requests to the collector task.
 pub enum Request {
     Progress(oneshot::Sender<Progress>),
     /// A look at the ledger as measured so far (its `end_ms` set to now), run on the
     /// collector's own task — the live view's figures and checks so far — so nothing else
     /// ever holds the ledger. Kept short: the stages wait meanwhile.
-    Look(Box<dyn FnOnce(&Ledger, &Progress) + Send>),
+    Look(Look),
     /// Stop at `end_ms` (ms since t0) and hand over the ledger.
     Finish {
         end_ms: u32,

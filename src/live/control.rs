@@ -59,15 +59,15 @@ pub(super) async fn control(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body: {e}")),
     };
-    let remote = || -> Result<String, Response> {
+    let remote = || -> Result<String, Box<Response>> {
         let Some(r) = &body.remote else {
-            return Err(error(StatusCode::BAD_REQUEST, "remote: missing"));
+            return Err(Box::new(error(StatusCode::BAD_REQUEST, "remote: missing")));
         };
         if !c.remotes.contains(r) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::NOT_FOUND,
                 &format!("no remote `{r}`: the remotes are {}", c.remotes.join(", ")),
-            ));
+            )));
         }
         Ok(r.clone())
     };
@@ -75,7 +75,7 @@ pub(super) async fn control(
         "inject" => {
             let remote = match remote() {
                 Ok(r) => r,
-                Err(e) => return e,
+                Err(e) => return *e,
             };
             let Some(form) = body.fault.clone() else {
                 return error(
@@ -94,7 +94,7 @@ pub(super) async fn control(
         }
         "heal" => match remote() {
             Ok(remote) => Steer::Heal { remote },
-            Err(e) => return e,
+            Err(e) => return *e,
         },
         "heal-all" => Steer::HealAll,
         "stop-load" => {

@@ -41,6 +41,8 @@ pub(super) struct Inputs {
     pub latest: watch::Sender<Arc<Snapshot>>,
     /// Cancelled to stop the load.
     pub stop_load: CancellationToken,
+    /// Cancelled here when "heal all" has stopped the timeline.
+    pub healed_all: CancellationToken,
 }
 
 pub(super) async fn run(mut i: Inputs) {
@@ -61,7 +63,12 @@ pub(super) async fn run(mut i: Inputs) {
                     None => looking = false,
                 }
             }
-            Some(told) = i.told.recv() => note(&i.hub, told, &mut steered, &mut in_force),
+            Some(told) = i.told.recv() => {
+                if matches!(&told, Told::Steered(s) if s.action == SteerAction::HealAll) {
+                    i.healed_all.cancel();
+                }
+                note(&i.hub, told, &mut steered, &mut in_force);
+            }
             order = i.orders.recv() => match order {
                 Some(Order::StopLoad(reply)) => {
                     let s = Steered { at_ms: ms_since(i.t0), action: SteerAction::StopLoad };

@@ -71,6 +71,8 @@ pub struct Live {
     steer: Option<mpsc::Receiver<Steer>>,
     told: mpsc::Sender<Told>,
     stop_load: CancellationToken,
+    /// Cancelled when "heal all" has stopped the timeline.
+    healed_all: CancellationToken,
     url: String,
     _server: DropGuard,
 }
@@ -164,6 +166,7 @@ impl Live {
             steer: Some(steer),
             told,
             stop_load,
+            healed_all: CancellationToken::new(),
             url,
             _server: shutdown.drop_guard(),
         })
@@ -194,12 +197,14 @@ impl Live {
             hub: self.hub.clone(),
             latest: w.latest,
             stop_load: self.stop_load.clone(),
+            healed_all: self.healed_all.clone(),
         }));
     }
 
-    /// The load was stopped by hand.
-    pub fn load_stopped(&self) -> bool {
-        self.stop_load.is_cancelled()
+    /// Cancelled once "heal all" has stopped the timeline: the run need not wait for
+    /// the planned timeline's end.
+    pub fn healed_all(&self) -> CancellationToken {
+        self.healed_all.clone()
     }
 
     /// The run is measured: what was done by hand, in order.

@@ -419,7 +419,6 @@ async fn run_stages(
         journal,
         steer: steer.flatten(),
         told,
-        ..Default::default()
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
@@ -531,6 +530,8 @@ async fn run_stages(
     };
 
     // Settle: wait for the timeline to finish, then for mail in flight, within `settle`.
+    // "Heal all" by hand stopped the timeline: no need to wait for its planned end.
+    let healed_all = live.as_ref().map(Live::healed_all).unwrap_or_default();
     let load_end = t0 + plan.load.duration();
     let timeline_end = t0 + plan.timeline_end();
     let settle_deadline = load_end.max(timeline_end) + plan.settle;
@@ -539,6 +540,7 @@ async fn run_stages(
         _ = abort.cancelled() => {}
         // Stopped by hand: settle now.
         _ = stop_load.cancelled() => {}
+        _ = healed_all.cancelled() => {}
     }
     while !abort.is_cancelled() && Instant::now() < settle_deadline {
         match ask_progress(&req_tx).await {

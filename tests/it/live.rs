@@ -1,0 +1,233 @@
+//! The game-day live view in a real browser: a run attached to `mailquake remotes` with
+//! `--live --live-control`, its page opened in headless Chromium (driven over the
+//! DevTools protocol, `support/cdp.rs`). The figures on the page change while the run
+//! goes and are those `/metrics` serves; the black-holed destination's backlog shows;
+//! a real click on "Heal all" heals the remote (the remotes' own API says so), ends the
+//! run early and is in summary.json, junit.xml, report.html and the verdict line; a page
+//! opened late shows the run from its start. Skipped without Chromium unless
+//! `MAILQUAKE_REQUIRE_CHROMIUM=1`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::binary::mailquake_os;
+use crate::support::cdp::{chromium, Browser};
+use crate::support::remotes::{remotes, serve};
+use crate::support::{scenario, wait_until};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Attached to `api`: a blackhole on `down` from 1 s for a minute, under 8 s of load.
+fn scenario_at(dir: &Path, api: SocketAddr) -> std::path::PathBuf {
+    let text = format!(
+        "version: 1
+name: t-live
+seed: 7
+target:
+  embedded: {{ nodes: 2, queue: per-destination, retry: {{ min_backoff: 300ms, max_backoff: 1s }} }}
+remotes: {{ external: http://{api} }}
+load:
+  steps: [ {{ rate: 40/s, for: 8s }} ]
+  mix: {{ ok.test: 70%, down.test: 30% }}
+  sessions: 50
+faults:
+  - {{ remote: down, at: 1s, for: 60s, fault: blackhole }}
+checks:
+  - {{ drain: {{ domain: down.test, within: 10s }} }}
+  - no_loss
+settle: 15s
+"
+    );
+    let file = dir.join("live.yaml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// `GET path` on the live view; (status, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head[9..12].parse().unwrap(), body.to_string())
+}
+
+/// A sample of `/metrics`' text, e.g. `mailquake_delivered_total{destination="ok.test"}`.
+fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {sample} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+fn faults_on(api: SocketAddr, remote: &str) -> Value {
+    remotes(api)["remotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == remote)
+        .unwrap()["faults"]
+        .clone()
+}
+
+#[test]
+fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
+    let Some(binary) = chromium() else {
+        assert!(
+            std::env::var_os("MAILQUAKE_REQUIRE_CHROMIUM").is_none(),
+            "Chromium required but not found"
+        );
+        eprintln!(
+            "SKIPPED the_live_page_in_chromium_shows_the_run_and_heal_all_heals: no chromium"
+        );
+        return;
+    };
+    let started = Instant::now();
+    let served = serve(&scenario("served-remotes.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_at(dir.path(), served.api);
+    let out = dir.path().join("out");
+    let mut run = mailquake_os(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--live".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--live-control".as_ref(),
+    ])
+    .start();
+    let line = run.wait_stderr("mailquake: live view: http://");
+    let url = line[line.find("http://").unwrap()..].trim().to_string();
+    let addr: SocketAddr = url["http://".len()..]
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+
+    let mut page = Browser::open(&binary, &url);
+    // The fault in force, on the page and on the remote.
+    page.wait_for(
+        "document.querySelector('#timeline rect.in-force') !== null",
+        WAIT,
+    );
+    assert_eq!(
+        faults_on(served.api, "down"),
+        serde_json::json!(["blackhole"])
+    );
+
+    // Figures on the page are /metrics' for the same snapshot.
+    let delivered = "document.querySelector('[data-domain=\"ok.test\"] .delivered').textContent";
+    let read = |page: &mut Browser| -> (String, f64, f64) {
+        let v = page.eval(&format!(
+            "[document.getElementById('t').textContent, Number({delivered}), Number(document.querySelector('[data-domain=\"down.test\"] .backlog').textContent)]"
+        ));
+        (
+            v[0].as_str().unwrap().to_string(),
+            v[1].as_f64().unwrap(),
+            v[2].as_f64().unwrap(),
+        )
+    };
+    let deadline = Instant::now() + WAIT;
+    let (t1, ok1, backlog1) = loop {
+        let (t, ok, backlog) = read(&mut page);
+        let (_, text) = get(addr, "/metrics");
+        let elapsed = metric(&text, "mailquake_elapsed_seconds");
+        if format!("{elapsed:.1}") == t {
+            assert_eq!(
+                ok,
+                metric(&text, "mailquake_delivered_total{destination=\"ok.test\"}"),
+                "the page and /metrics at {t} s"
+            );
+            assert_eq!(
+                backlog,
+                metric(
+                    &text,
+                    "mailquake_backlog_messages{destination=\"down.test\"}"
+                )
+            );
+            break (t, ok, backlog);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed /metrics' snapshot"
+        );
+    };
+    assert!(
+        backlog1 > 0.0,
+        "the black-holed destination's backlog shows at {t1} s"
+    );
+    // A few seconds on, the figures have moved.
+    page.wait_for(
+        &format!("Number(document.getElementById('t').textContent) >= {t1} + 2"),
+        WAIT,
+    );
+    let (t2, ok2, backlog2) = read(&mut page);
+    assert!(
+        ok2 > ok1,
+        "ok.test delivered {ok1} at {t1} s, {ok2} at {t2} s"
+    );
+    assert!(
+        backlog2 >= backlog1,
+        "backlog rises: {backlog1} → {backlog2}"
+    );
+
+    // A real click on "Heal all": the remote is healthy, as its own API says.
+    page.click("#heal-all");
+    wait_until(WAIT, "down healed by Heal all", || {
+        faults_on(served.api, "down") == serde_json::json!([])
+    });
+    page.wait_for(
+        "window.mq.steered.some((s) => s.action === 'heal_all')",
+        WAIT,
+    );
+
+    // A page opened late (a reload) gets the run from its start.
+    page.eval("window.mq.before_reload = true; location.reload()");
+    page.wait_for(
+        "window.mq && !window.mq.before_reload && window.mq.steered.length === 1 && window.mq.snapshots.length > 0",
+        WAIT,
+    );
+    let first = page.eval(
+        "[window.mq.snapshots[0].t_ms, window.mq.switches[0].at_ms, window.mq.switches[0].on]",
+    );
+    assert!(
+        first[0].as_u64().unwrap() <= 1_500,
+        "history from the start: {first}"
+    );
+    assert!(
+        first[2].as_bool().unwrap() && first[1].as_u64().unwrap() >= 900,
+        "{first}"
+    );
+
+    // The fault planned for a minute ended by hand: the run ends early, steered.
+    let done = run.exit(Duration::from_secs(45));
+    let (code, stdout, stderr) = done.parts();
+    assert!(code.is_some(), "{stderr}");
+    let verdict = stdout
+        .lines()
+        .find(|l| l.starts_with("verdict:"))
+        .unwrap_or_default();
+    assert!(
+        verdict.contains("steered by hand: heal all at"),
+        "{stdout}{stderr}"
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["steered"][0]["action"], "heal_all", "{summary}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("steered by hand: heal all"), "{junit}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("steered by hand: heal all"));
+    eprintln!("live view test took {:?}", started.elapsed());
+}
