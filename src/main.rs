@@ -67,6 +67,13 @@ fn main() -> ExitCode {
                 token: live_token,
                 control: live_control,
             });
+            if let Some(Err(e)) = live
+                .as_ref()
+                .map(|a| mailquake::live::check_args(a, shard.is_some()))
+            {
+                eprintln!("mailquake: {e}");
+                return ExitCode::from(2);
+            }
             let args = mailquake::shard::ShardArgs {
                 shard,
                 t0,

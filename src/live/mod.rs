@@ -23,6 +23,7 @@
 mod control;
 mod feed;
 pub mod figures;
+mod hook;
 mod hub;
 pub mod metrics;
 
@@ -46,6 +47,7 @@ use crate::collector::Request as CollectorRequest;
 use crate::scenario::{FaultSubject, Plan};
 use crate::timeline::{Steer, Told};
 use figures::Snapshot;
+pub use hook::Hook;
 use hub::Hub;
 
 /// Where the live view listens unless told otherwise.

@@ -34,7 +34,7 @@ use live::{ask_progress, show_progress};
 use local_remotes::{start_remotes, RemoteSet};
 pub use outcome::{Outcome, RunError};
 pub(crate) use outputs::finish;
-pub use outputs::report_main;
+pub use outputs::{default_out_dir, report_main};
 
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
@@ -43,7 +43,6 @@ use crate::cluster::embedded::node::NodeControl;
 use crate::cluster::{self, embedded};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
-use crate::live::{Live, LiveArgs};
 use crate::out_dir;
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress;
@@ -60,7 +59,7 @@ pub fn main(
     out: Option<&Path>,
     skip_preflight: bool,
     shard: Option<ShardSpec>,
-    live: Option<LiveArgs>,
+    live: Option<crate::live::LiveArgs>,
 ) -> ExitCode {
     let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
     {
@@ -78,12 +77,6 @@ pub fn main(
         }
         if let Err(e) = shard::check_plan(&plan) {
             eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    }
-    if let Some(args) = &live {
-        if let Err(e) = crate::live::check_args(args, shard.is_some()) {
-            eprintln!("mailquake: {e}");
             return ExitCode::from(2);
         }
     }
@@ -154,14 +147,6 @@ pub fn main(
     code
 }
 
-/// `reports/<name>-<UTC time>/`.
-pub fn default_out_dir(name: &str) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(':', "");
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
-}
-
 /// Runs a plan end to end; `scenario_text` is saved with the reports; `journal` records
 /// what the run puts in force outside this process. `Err` means there is no verdict
 /// (exit 2 or 3). SIGINT, SIGTERM and SIGHUP abort it (see `signals`).
@@ -171,7 +156,7 @@ pub async fn run(
     out_dir: PathBuf,
     journal: Option<Journal>,
     shard: Option<&ShardSpec>,
-    live: Option<LiveArgs>,
+    live: Option<crate::live::LiveArgs>,
 ) -> Result<Outcome, RunError> {
     let abort = Abort::new();
     let in_force = watch::Sender::new(Vec::new());
@@ -226,7 +211,7 @@ pub async fn run_with_abort(
     journal: Option<Journal>,
     (abort, in_force): (Abort, watch::Sender<Vec<String>>),
     shard: Option<&ShardSpec>,
-    live: Option<LiveArgs>,
+    live: Option<crate::live::LiveArgs>,
 ) -> Result<Outcome, RunError> {
     // Before anything is started: a folder that cannot take the reports stops the run.
     crate::out_dir::prepare(&out_dir)?;
@@ -304,7 +289,7 @@ async fn run_stages(
     remotes: RemoteSet,
     (link, shard): (Option<&Link>, Option<&ShardSpec>),
     journal: Option<Journal>,
-    live: Option<LiveArgs>,
+    live: Option<crate::live::LiveArgs>,
 ) -> Result<Outcome, RunError> {
     // Collector first, so nothing is missed.
     let run_id = match (shard, &journal) {
@@ -315,16 +300,7 @@ async fn run_stages(
     let part = shard.map(|s| s.part).unwrap_or_default();
     // Faults and probes once per run: shard 0's (`crate::shard`).
     let first = part.index == 0;
-    // The live view (`--live`): up before the load; "stop the load" stops the generator.
-    let stop_load = abort.token().child_token();
-    let mut live = match live {
-        Some(args) => Some(Live::start(&plan, args, stop_load.clone()).await?),
-        None => None,
-    };
-    if let Some(live) = &live {
-        eprintln!("mailquake: live view: {}", live.url());
-    }
-    let (steer, told) = live.as_mut().map(Live::timeline_io).unzip();
+    let mut live = crate::live::Hook::start(&plan, live, abort.token()).await?;
     let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
     let mut ledger = wiring::new_ledger(&run_id, &plan.load);
     ledger.part = part;
@@ -417,8 +393,7 @@ async fn run_stages(
         in_force,
         remotes_elsewhere: link.is_some(),
         journal,
-        steer: steer.flatten(),
-        told,
+        ..live.timeline_io()
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
@@ -447,9 +422,7 @@ async fn run_stages(
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
-    if let Some(live) = &mut live {
-        live.feed(t0, req_tx.clone());
-    }
+    live.feed(t0, req_tx.clone());
     // Remotes or a target that stop answering abort the run (`remotes/lost.rs`,
     // `cluster/lost.rs`).
     let stop_watching = CancellationToken::new();
@@ -516,7 +489,7 @@ async fn run_stages(
             part,
         },
         generator_events,
-        stop_load.clone(),
+        live.stop_load(),
     );
     let load_report = generator.await?;
     // The generator's sender is gone: the watch ends (bounded, should one linger).
@@ -530,17 +503,13 @@ async fn run_stages(
     };
 
     // Settle: wait for the timeline to finish, then for mail in flight, within `settle`.
-    // "Heal all" by hand stopped the timeline: no need to wait for its planned end.
-    let healed_all = live.as_ref().map(Live::healed_all).unwrap_or_default();
     let load_end = t0 + plan.load.duration();
     let timeline_end = t0 + plan.timeline_end();
     let settle_deadline = load_end.max(timeline_end) + plan.settle;
     tokio::select! {
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
-        // Stopped by hand: settle now.
-        _ = stop_load.cancelled() => {}
-        _ = healed_all.cancelled() => {}
+        _ = live.settle_now() => {}
     }
     while !abort.is_cancelled() && Instant::now() < settle_deadline {
         match ask_progress(&req_tx).await {
@@ -577,10 +546,6 @@ async fn run_stages(
     let _ = collector.await;
     shutdown.cancel();
     let (ledger, totals) = finished?;
-    let steered = match &live {
-        Some(live) => live.steered().await,
-        None => Vec::new(),
-    };
 
     let data = DataCompleteness {
         remote_events_lost,
@@ -589,7 +554,7 @@ async fn run_stages(
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
-        steered,
+        steered: live.steered().await,
         cut: checks::cut::at_abort(
             abort.reason(t0_us).as_ref(),
             remotes_lost.into_iter().chain(target_lost).min(),
@@ -599,9 +564,7 @@ async fn run_stages(
     };
     let data = checks::steered::count_unsent(data);
     let findings = checks::judge(&plan, &ledger, &data);
-    if let Some(live) = &live {
-        live.ended(&findings);
-    }
+    live.ended(&findings);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_report.stats),
