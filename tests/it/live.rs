@@ -231,3 +231,38 @@ fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
     assert!(html.contains("steered by hand: heal all"));
     eprintln!("live view test took {:?}", started.elapsed());
 }
+
+/// The Grafana dashboard is valid JSON and queries only metrics `/metrics` serves —
+/// and every one of them.
+#[test]
+fn the_grafana_dashboard_queries_what_metrics_serves() {
+    let path = crate::support::root().join("deploy/grafana/mailquake-live.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(i) = rest.find("mailquake_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    let served: std::collections::BTreeSet<String> = mailquake::live::metrics::NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let unknown: Vec<_> = queried.difference(&served).collect();
+    assert!(unknown.is_empty(), "queried but not served: {unknown:?}");
+    let unshown: Vec<_> = served.difference(&queried).collect();
+    assert!(
+        unshown == ["mailquake_elapsed_seconds"],
+        "served but not on the dashboard: {unshown:?}"
+    );
+}
