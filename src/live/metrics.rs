@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::figures::Snapshot;
+use super::figures::{Destination, Snapshot};
 use crate::checks::so_far::SoFarState;
 
 /// Every metric `/metrics` serves.
@@ -27,6 +27,42 @@ pub const NAMES: &[&str] = &[
     "mailquake_check_state",
 ];
 
+/// A per-destination family: (index in [`NAMES`], type, help, value).
+type PerDestination = (usize, &'static str, &'static str, fn(&Destination) -> f64);
+
+const PER_DESTINATION: &[PerDestination] = &[
+    (1, "counter", "Messages the generator sent.", |d| {
+        d.submitted as f64
+    }),
+    (2, "counter", "Messages the cluster accepted.", |d| {
+        d.accepted as f64
+    }),
+    (
+        3,
+        "counter",
+        "Messages every recipient of which arrived.",
+        |d| d.delivered as f64,
+    ),
+    (4, "counter", "Messages whose bounce arrived.", |d| {
+        d.bounced as f64
+    }),
+    (
+        5,
+        "gauge",
+        "Accepted, neither delivered nor bounced yet.",
+        |d| d.backlog as f64,
+    ),
+    (
+        6,
+        "gauge",
+        "Age of the oldest undelivered message (0: none).",
+        |d| f64::from(d.oldest_ms.unwrap_or(0)) / 1000.0,
+    ),
+    (7, "gauge", "Messages delivered in the last second.", |d| {
+        d.delivered_per_s as f64
+    }),
+];
+
 /// The text of `/metrics` for `s`.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
@@ -36,7 +72,7 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{labels} {value}");
         }
     };
-    let dest = |f: fn(&super::figures::Destination) -> f64| {
+    let dest = |f: fn(&Destination) -> f64| {
         s.destinations
             .iter()
             .map(|d| (format!("{{destination=\"{}\"}}", escape(&d.domain)), f(d)))
@@ -48,48 +84,9 @@ pub fn render(s: &Snapshot) -> String {
         "Time since load start.",
         vec![(String::new(), f64::from(s.t_ms) / 1000.0)],
     );
-    family(
-        NAMES[1],
-        "counter",
-        "Messages the generator sent.",
-        dest(|d| d.submitted as f64),
-    );
-    family(
-        NAMES[2],
-        "counter",
-        "Messages the cluster accepted.",
-        dest(|d| d.accepted as f64),
-    );
-    family(
-        NAMES[3],
-        "counter",
-        "Messages every recipient of which arrived.",
-        dest(|d| d.delivered as f64),
-    );
-    family(
-        NAMES[4],
-        "counter",
-        "Messages whose bounce arrived.",
-        dest(|d| d.bounced as f64),
-    );
-    family(
-        NAMES[5],
-        "gauge",
-        "Accepted, neither delivered nor bounced yet.",
-        dest(|d| d.backlog as f64),
-    );
-    family(
-        NAMES[6],
-        "gauge",
-        "Age of the oldest undelivered message (0: none).",
-        dest(|d| f64::from(d.oldest_ms.unwrap_or(0)) / 1000.0),
-    );
-    family(
-        NAMES[7],
-        "gauge",
-        "Messages delivered in the last second.",
-        dest(|d| d.delivered_per_s as f64),
-    );
+    for (i, kind, help, value) in PER_DESTINATION {
+        family(NAMES[*i], kind, help, dest(*value));
+    }
     family(
         NAMES[8],
         "gauge",
@@ -192,7 +189,6 @@ fn escape(v: &str) -> String {
 mod tests {
     use super::*;
     use crate::checks::so_far::SoFar;
-    use crate::live::figures::Destination;
 
     #[test]
     fn every_family_is_named_typed_and_labelled() {

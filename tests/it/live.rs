@@ -266,3 +266,95 @@ fn the_grafana_dashboard_queries_what_metrics_serves() {
         "served but not on the dashboard: {unshown:?}"
     );
 }
+
+/// Debian's Prometheus scrapes a run's `/metrics` (every second) and answers a query on
+/// it. Skipped without `prometheus` unless `MAILQUAKE_REQUIRE_PROMETHEUS=1` (CI).
+#[test]
+fn prometheus_scrapes_a_running_run() {
+    let present = std::process::Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            std::env::var_os("MAILQUAKE_REQUIRE_PROMETHEUS").is_none(),
+            "Prometheus required but not found"
+        );
+        eprintln!("SKIPPED prometheus_scrapes_a_running_run: no prometheus");
+        return;
+    }
+    let served = serve(&scenario("served-remotes.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_at(dir.path(), served.api);
+    let out = dir.path().join("out");
+    let mut run = mailquake_os(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--live".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ])
+    .start();
+    let line = run.wait_stderr("mailquake: live view: http://");
+    let live = line[line.find("http://").unwrap() + 7..]
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    // A free loopback port for Prometheus' own API.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{ scrape_interval: 1s, scrape_timeout: 1s }}\nscrape_configs:\n  - job_name: mailquake\n    static_configs: [ {{ targets: ['{live}'] }} ]\n"
+        ),
+    )
+    .unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _prometheus = Killed(
+        std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let api: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answer = TcpStream::connect_timeout(&api, Duration::from_secs(1))
+            .is_ok()
+            .then(|| get(api, "/api/v1/query?query=mailquake_delivered_total%7Bdestination%3D%22ok.test%22%7D"));
+        if let Some((200, body)) = answer {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let value = v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok());
+            if value.is_some_and(|d| d > 0.0) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never had a delivered count"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(run);
+}
