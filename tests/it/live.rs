@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::binary::mailquake_os;
+use crate::support::binary::{mailquake_os, Proc};
 use crate::support::cdp::{chromium, Browser};
 use crate::support::remotes::{remotes, serve};
 use crate::support::{scenario, wait_until};
@@ -45,6 +45,28 @@ settle: 15s
     let file = dir.join("live.yaml");
     std::fs::write(&file, text).unwrap();
     file
+}
+
+/// `mailquake run FILE --live 127.0.0.1:0 EXTRA…` started; the view's address, as
+/// printed.
+fn start_live(file: &Path, out: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "run".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--live".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let mut run = mailquake_os(&args).start();
+    let line = run.wait_stderr("mailquake: live view: http://");
+    let addr = line[line.find("http://").unwrap() + 7..]
+        .trim()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    (run, addr)
 }
 
 /// `GET path` on the live view; (status, body).
@@ -98,22 +120,8 @@ fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario_at(dir.path(), served.api);
     let out = dir.path().join("out");
-    let mut run = mailquake_os(&[
-        "run".as_ref(),
-        file.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--live".as_ref(),
-        "127.0.0.1:0".as_ref(),
-        "--live-control".as_ref(),
-    ])
-    .start();
-    let line = run.wait_stderr("mailquake: live view: http://");
-    let url = line[line.find("http://").unwrap()..].trim().to_string();
-    let addr: SocketAddr = url["http://".len()..]
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let (mut run, addr) = start_live(&file, &out, &["--live-control"]);
+    let url = format!("http://{addr}/");
 
     let mut page = Browser::open(&binary, &url);
     // The fault in force, on the page and on the remote.
@@ -286,21 +294,7 @@ fn prometheus_scrapes_a_running_run() {
     let served = serve(&scenario("served-remotes.yaml"));
     let dir = tempfile::tempdir().unwrap();
     let file = scenario_at(dir.path(), served.api);
-    let out = dir.path().join("out");
-    let mut run = mailquake_os(&[
-        "run".as_ref(),
-        file.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-        "--live".as_ref(),
-        "127.0.0.1:0".as_ref(),
-    ])
-    .start();
-    let line = run.wait_stderr("mailquake: live view: http://");
-    let live = line[line.find("http://").unwrap() + 7..]
-        .trim()
-        .trim_end_matches('/')
-        .to_string();
+    let (run, live) = start_live(&file, &dir.path().join("out"), &[]);
     // A free loopback port for Prometheus' own API.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
