@@ -63,7 +63,22 @@ fn main() -> ExitCode {
             t0,
             run_id,
             late_tolerance,
+            live,
+            live_control,
+            live_token,
         } => {
+            let live = live.map(|addr| mailquake::live::LiveArgs {
+                addr,
+                token: live_token,
+                control: live_control,
+            });
+            if let Some(Err(e)) = live
+                .as_ref()
+                .map(|a| mailquake::live::check_args(a, shard.is_some()))
+            {
+                eprintln!("mailquake: {e}");
+                return ExitCode::from(2);
+            }
             let args = mailquake::shard::ShardArgs {
                 shard,
                 t0,
@@ -79,7 +94,14 @@ fn main() -> ExitCode {
             }
             match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
                 Ok(shard) => {
-                    mailquake::run::main(&file, out.as_deref(), skip_preflight, shard, &params.sets)
+                    mailquake::run::main(
+                        &file,
+                        out.as_deref(),
+                        skip_preflight,
+                        shard,
+                        &params.sets,
+                        live,
+                    )
                 }
                 Err(e) => {
                     eprintln!("mailquake: {e}");

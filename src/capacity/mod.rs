@@ -307,6 +307,7 @@ async fn run_step(
         journal.clone(),
         (abort.clone(), in_force.clone()),
         None,
+        None,
     )
     .await;
     if let Some(journal) = &journal {

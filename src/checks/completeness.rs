@@ -43,6 +43,10 @@ pub struct DataCompleteness {
     /// before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<Cut>,
+    /// What was done by hand during the run (`--live-control`, `steered.rs`): the checks
+    /// judge the timeline as it ran. Empty when nobody steered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steered: Vec<super::steered::Steered>,
 }
 
 /// How well one node's queue was sampled.

@@ -26,6 +26,8 @@ fn unfired(check: &Check, plan: &Plan, ledger: &Ledger) -> Option<String> {
         .iter()
         .filter(|w| remote.is_none_or(|r| w.remote == r))
         .filter(|w| w.start_ms < ledger.end_ms)
+        // A planned window that "heal all" prevented (`steered.rs`) never began.
+        .filter(|w| begins_in_plan(plan, w))
         .find(|w| w.fired == 0)?;
     let end = if w.end_ms == NEVER {
         ledger.end_ms
@@ -38,6 +40,14 @@ fn unfired(check: &Check, plan: &Plan, ledger: &Ledger) -> Option<String> {
         fmt_ms(w.start_ms),
         fmt_ms(end)
     ))
+}
+
+/// The plan (as run) has a fault on `w`'s remote that begins when `w` does.
+fn begins_in_plan(plan: &Plan, w: &crate::collector::ledger::FiredWindow) -> bool {
+    plan.faults.iter().any(|f| {
+        super::common::ms(f.at) == w.start_ms
+            && matches!(&f.subject, crate::scenario::FaultSubject::Remote { remote, .. } if *remote == w.remote)
+    })
 }
 
 /// `finding`, made inconclusive when its check rests on a fault that never fired.

@@ -24,7 +24,9 @@ mod queue;
 pub mod recorded;
 mod routing;
 mod settle_end;
+pub mod so_far;
 mod steady_state;
+pub mod steered;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod verdict;
@@ -81,6 +83,14 @@ pub const STEADY_STATE_NOT_JUDGED: &str = "steady state not judged: ";
 /// cannot be blamed on it. Then the always-on `routing` rule (a finding only when mail
 /// reached a remote not serving its domain).
 pub fn judge(plan: &Plan, ledger: &Ledger, data: &DataCompleteness) -> Vec<Finding> {
+    // A run steered by hand is judged on its timeline as it ran (`steered.rs`).
+    let as_run;
+    let plan = if data.steered.is_empty() {
+        plan
+    } else {
+        as_run = steered::as_run(plan, &data.steered);
+        &as_run
+    };
     let mut findings = Vec::new();
     for check in &plan.checks {
         let mut finding =

@@ -24,6 +24,9 @@ pub fn render(s: &Summary) -> Result<String, String> {
         Property::new("verdict", s.verdict.as_str()),
         Property::new("aborted", if s.aborted { "true" } else { "false" }),
     ]);
+    if let Some(note) = s.steered_note() {
+        suite.add_property(Property::new("steered", note.as_str()));
+    }
     let partial = s.partial_note();
     for c in &s.checks {
         let status = match c.status {

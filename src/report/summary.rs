@@ -56,6 +56,10 @@ pub struct Summary {
     pub problems: Vec<String>,
     /// Whether every figure the checks needed was measured and the planned load applied.
     pub data: DataJson,
+    /// What was done by hand during the run (`--live-control`), in order; absent when
+    /// nobody steered. The checks judged the timeline as it ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steered: Vec<crate::checks::steered::Steered>,
     /// The routing preflight: `passed` (each canary's time), `skipped` or `not_needed`;
     /// absent for runs saved before it existed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,6 +223,11 @@ pub struct FaultJson {
 }
 
 impl Summary {
+    /// `steered by hand: …` for every verdict line, when someone steered the run.
+    pub fn steered_note(&self) -> Option<String> {
+        crate::checks::steered::verdict_note(&self.steered)
+    }
+
     pub fn new(
         plan: &Plan,
         ledger: &Ledger,
@@ -304,6 +313,7 @@ impl Summary {
                     )
                     .collect()
             },
+            steered: load.data.steered.clone(),
             submit_rejections: ledger.submit_rejections.clone(),
             load: load.load.clone(),
             submit_replies: load.submit_replies.clone(),

@@ -224,6 +224,10 @@ pub fn render(
     if let Some(warning) = s.data.warning() {
         let _ = writeln!(t, "  {}", paint.yellow(&format!("data: {warning}")));
     }
+    let verdict = match s.steered_note() {
+        Some(note) => format!("{verdict} — {}", paint.yellow(&note)),
+        None => verdict,
+    };
     let _ = writeln!(t, "\nverdict: {verdict}");
     let dir = out_dir.trim_end_matches('/');
     if files.iter().any(|f| f == super::html::FILE) {

@@ -35,7 +35,7 @@ use live::show_progress;
 use local_remotes::{start_remotes, RemoteSet};
 pub use outcome::{Outcome, RunError};
 pub(crate) use outputs::finish;
-pub use outputs::report_main;
+pub use outputs::{default_out_dir, report_main};
 
 use crate::abort::Abort;
 use crate::checks::completeness::probe_coverage;
@@ -62,6 +62,7 @@ pub fn main(
     skip_preflight: bool,
     shard: Option<ShardSpec>,
     sets: &[String],
+    live: Option<crate::live::LiveArgs>,
 ) -> ExitCode {
     // The resolved text (`--set`, `${NAME}`) is the one saved with the reports.
     let source = scenario::Source::read(file, sets);
@@ -127,6 +128,7 @@ pub fn main(
         out.clone(),
         journal,
         shard.as_ref(),
+        live,
     )) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(RunError::Late(line)) => {
@@ -157,14 +159,6 @@ pub fn main(
     code
 }
 
-/// `reports/<name>-<UTC time>/`.
-pub fn default_out_dir(name: &str) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(':', "");
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
-}
-
 /// Runs a plan end to end; `scenario_text` is saved with the reports; `journal` records
 /// what the run puts in force outside this process. `Err` means there is no verdict
 /// (exit 2 or 3). SIGINT, SIGTERM and SIGHUP abort it (see `signals`).
@@ -174,6 +168,7 @@ pub async fn run(
     out_dir: PathBuf,
     journal: Option<Journal>,
     shard: Option<&ShardSpec>,
+    live: Option<crate::live::LiveArgs>,
 ) -> Result<Outcome, RunError> {
     let (abort, in_force) = stop_on_signals("the load");
     let result = run_with_abort(
@@ -183,6 +178,7 @@ pub async fn run(
         journal.clone(),
         (abort, in_force),
         shard,
+        live,
     )
     .await;
     if let Some(journal) = journal {
@@ -234,6 +230,7 @@ pub async fn run_with_abort(
     journal: Option<Journal>,
     (abort, in_force): (Abort, watch::Sender<Vec<String>>),
     shard: Option<&ShardSpec>,
+    live: Option<crate::live::LiveArgs>,
 ) -> Result<Outcome, RunError> {
     // Before anything is started: a folder that cannot take the reports stops the run.
     crate::out_dir::prepare(&out_dir)?;
@@ -254,6 +251,7 @@ pub async fn run_with_abort(
             remotes,
             (None, shard),
             journal,
+            live,
         )
         .await;
     };
@@ -289,6 +287,7 @@ pub async fn run_with_abort(
         remotes,
         (Some(&link), shard),
         journal,
+        live,
     )
     .await;
     link.heal().await;
@@ -309,6 +308,7 @@ async fn run_stages(
     remotes: RemoteSet,
     (link, shard): (Option<&Link>, Option<&ShardSpec>),
     journal: Option<Journal>,
+    live: Option<crate::live::LiveArgs>,
 ) -> Result<Outcome, RunError> {
     // Collector first, so nothing is missed.
     let run_id = match (shard, &journal) {
@@ -319,6 +319,7 @@ async fn run_stages(
     let part = shard.map(|s| s.part).unwrap_or_default();
     // Faults and probes once per run: shard 0's (`crate::shard`).
     let first = part.index == 0;
+    let mut live = crate::live::Hook::start(&plan, live, abort.token()).await?;
     let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
     let mut ledger = wiring::new_ledger(&run_id, &plan.load);
     ledger.part = part;
@@ -416,6 +417,7 @@ async fn run_stages(
         in_force,
         remotes_elsewhere: link.is_some(),
         journal,
+        ..live.timeline_io()
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
@@ -444,6 +446,7 @@ async fn run_stages(
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
+    live.feed(t0, req_tx.clone());
     // Remotes or a target that stop answering abort the run (`remotes/lost.rs`,
     // `cluster/lost.rs`).
     let stop_watching = CancellationToken::new();
@@ -516,7 +519,7 @@ async fn run_stages(
             part,
         },
         generator_events,
-        abort.token().clone(),
+        live.stop_load(),
     );
     let load_report = generator.await?;
     // The generator's sender is gone: the watch ends (bounded, should one linger).
@@ -537,6 +540,7 @@ async fn run_stages(
     tokio::select! {
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
+        _ = live.settle_now() => {}
     }
     live::settle(&req_tx, &abort, settle_deadline, alerts_due).await;
 
@@ -571,6 +575,7 @@ async fn run_stages(
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
+        steered: live.steered().await,
         cut: checks::cut::at_abort(
             abort.reason(t0_us).as_ref(),
             remotes_lost.into_iter().chain(target_lost).min(),
@@ -578,7 +583,9 @@ async fn run_stages(
             end_ms,
         ),
     };
+    let data = checks::steered::count_unsent(data);
     let findings = checks::judge(&plan, &ledger, &data);
+    live.ended(&findings);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_report.stats),

@@ -72,3 +72,11 @@ pub fn report_main(dir: &Path) -> ExitCode {
     );
     ExitCode::from(if outcome.unwritten { 3 } else { 0 })
 }
+
+/// `reports/<name>-<UTC time>/`.
+pub fn default_out_dir(name: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+}

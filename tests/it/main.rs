@@ -13,6 +13,7 @@ mod generator_tls;
 mod heal;
 mod kubernetes;
 mod lease;
+mod live;
 mod lost;
 mod out_dir;
 mod postfix;

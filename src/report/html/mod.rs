@@ -142,21 +142,27 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
         duration: seconds(summary.duration_s),
         verdict: summary.verdict.as_str(),
         verdict_word: summary.verdict.as_str().to_uppercase(),
-        verdict_line: match &summary.abort {
-            Some(abort) => format!(
-                "{abort} · {} of {} checks passed on partial data",
-                checks.len() - failed,
-                checks.len()
-            ),
-            None if summary.passed() => format!("all {} checks passed", checks.len()),
-            None if failed == 0 => format!(
-                "every check passed, but the data is {}",
-                summary
-                    .data
-                    .warning()
-                    .unwrap_or_else(|| "incomplete".into())
-            ),
-            None => format!("{failed} of {} checks failed", checks.len()),
+        verdict_line: {
+            let line = match &summary.abort {
+                Some(abort) => format!(
+                    "{abort} · {} of {} checks passed on partial data",
+                    checks.len() - failed,
+                    checks.len()
+                ),
+                None if summary.passed() => format!("all {} checks passed", checks.len()),
+                None if failed == 0 => format!(
+                    "every check passed, but the data is {}",
+                    summary
+                        .data
+                        .warning()
+                        .unwrap_or_else(|| "incomplete".into())
+                ),
+                None => format!("{failed} of {} checks failed", checks.len()),
+            };
+            match summary.steered_note() {
+                Some(note) => format!("{line} · {note}"),
+                None => line,
+            }
         },
         partial: summary.partial_note(),
         data_warning: summary.data.warning(),

@@ -5,6 +5,7 @@
 //! other's items.
 
 pub mod binary;
+pub mod cdp;
 pub mod golden;
 pub mod remotes;
 pub mod reports;

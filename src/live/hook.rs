@@ -1,0 +1,97 @@
+//! The live view as `run` wires it: the same few calls whether `--live` was given or
+//! not, so the orchestrator stays one line per step.
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Live, LiveArgs};
+use crate::checks::steered::Steered;
+use crate::checks::Finding;
+use crate::collector::Request;
+use crate::scenario::Plan;
+
+/// The run's live view, if any.
+pub struct Hook {
+    live: Option<Live>,
+    stop_load: CancellationToken,
+}
+
+impl Hook {
+    /// Starts the view when `args` asks for one (its URL printed); `load` is the
+    /// generator's stop, of which "stop the load" is a child.
+    pub async fn start(
+        plan: &Plan,
+        args: Option<LiveArgs>,
+        load: &CancellationToken,
+    ) -> Result<Hook, String> {
+        let stop_load = load.child_token();
+        let live = match args {
+            Some(args) => Some(Live::start(plan, args, stop_load.clone()).await?),
+            None => None,
+        };
+        if let Some(live) = &live {
+            eprintln!("mailquake: live view: {}", live.url());
+        }
+        Ok(Hook { live, stop_load })
+    }
+
+    /// The timeline's orders by hand and where it tells its switches (the rest of
+    /// its controls left empty, for the caller to fill).
+    pub fn timeline_io(&mut self) -> crate::timeline::Controls {
+        let (steer, told) = match &mut self.live {
+            Some(live) => {
+                let (steer, told) = live.timeline_io();
+                (steer, Some(told))
+            }
+            None => (None, None),
+        };
+        crate::timeline::Controls {
+            steer,
+            told,
+            ..Default::default()
+        }
+    }
+
+    /// From t0: snapshots from the collector behind `collector`.
+    pub fn feed(&mut self, t0: Instant, collector: mpsc::Sender<Request>) {
+        if let Some(live) = &mut self.live {
+            live.feed(t0, collector);
+        }
+    }
+
+    /// The generator's stop: the run's abort, or "stop the load".
+    pub fn stop_load(&self) -> CancellationToken {
+        self.stop_load.clone()
+    }
+
+    /// Returns once the run may settle before its planned end: the load was stopped,
+    /// or "heal all" stopped the timeline. Never without a live view.
+    pub async fn settle_now(&self) {
+        match &self.live {
+            Some(live) => {
+                let healed_all = live.healed_all();
+                tokio::select! {
+                    _ = self.stop_load.cancelled() => {}
+                    _ = healed_all.cancelled() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// What was done by hand, in order.
+    pub async fn steered(&self) -> Vec<Steered> {
+        match &self.live {
+            Some(live) => live.steered().await,
+            None => Vec::new(),
+        }
+    }
+
+    /// The run is judged: the page shows the findings.
+    pub fn ended(&self, findings: &[Finding]) {
+        if let Some(live) = &self.live {
+            live.ended(findings);
+        }
+    }
+}
