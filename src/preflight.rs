@@ -69,6 +69,9 @@ pub struct CanaryJson {
     pub remote: String,
     /// From its acceptance by the target to its arrival, seconds.
     pub arrived_after_s: f64,
+    /// The shard that sent it (a merged run: every shard checks the routes itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u64>,
 }
 
 impl PreflightReport {
@@ -91,11 +94,54 @@ impl PreflightReport {
                 let each: Vec<String> = self
                     .canaries
                     .iter()
-                    .map(|c| format!("{} {:.2} s", c.domain, c.arrived_after_s))
+                    .map(|c| match c.shard {
+                        Some(i) => format!("{} {:.2} s (shard {i})", c.domain, c.arrived_after_s),
+                        None => format!("{} {:.2} s", c.domain, c.arrived_after_s),
+                    })
                     .collect();
                 format!("every canary arrived ({})", each.join(", "))
             }
         }
+    }
+}
+
+impl PreflightReport {
+    /// The preflight of a merged run from its shards' (shard index, report), shard 0
+    /// first: every canary of every shard, named by shard; `skipped` if any shard
+    /// skipped it, `passed` if any passed (the others then had the embedded cluster,
+    /// which cannot be: one scenario), `None` if a shard has none.
+    pub fn merged(shards: &[(u64, Option<&PreflightReport>)]) -> Option<PreflightReport> {
+        let mut reports = Vec::new();
+        for (i, r) in shards {
+            reports.push((*i, (*r)?));
+        }
+        let (_, first) = reports.first()?;
+        let status = if reports
+            .iter()
+            .any(|(_, r)| r.status == PreflightStatus::Skipped)
+        {
+            PreflightStatus::Skipped
+        } else if reports
+            .iter()
+            .any(|(_, r)| r.status == PreflightStatus::Passed)
+        {
+            PreflightStatus::Passed
+        } else {
+            first.status
+        };
+        Some(PreflightReport {
+            status,
+            timeout_s: first.timeout_s,
+            canaries: reports
+                .iter()
+                .flat_map(|(i, r)| {
+                    r.canaries.iter().map(move |c| CanaryJson {
+                        shard: Some(*i),
+                        ..c.clone()
+                    })
+                })
+                .collect(),
+        })
     }
 }
 
@@ -183,6 +229,7 @@ pub async fn run(
                 domain: c.domain.clone(),
                 remote: c.remote.clone(),
                 arrived_after_s: (after.as_secs_f64() * 1000.0).round() / 1000.0,
+                shard: None,
             }),
             _ => None,
         })

@@ -201,11 +201,13 @@ impl Observer for Recorder {
     }
 }
 
-/// One interval's histograms for the logs: all nodes, and per node.
+/// One interval's histograms for the logs: all nodes, per node, and per endpoint (its
+/// index in the target's endpoint list).
 #[derive(Default)]
 pub struct IntervalHistograms {
     pub all: PhaseHistograms,
     pub by_node: HashMap<Arc<str>, PhaseHistograms>,
+    pub by_endpoint: BTreeMap<u16, PhaseHistograms>,
 }
 
 /// The stats task: records every batch until all recorders are gone, writing each
@@ -292,6 +294,10 @@ fn record(
         .or_default();
     let interval = open.entry(batch.interval.max(written_below)).or_default();
     let mut by_node = interval.by_node.remove(&batch.node).unwrap_or_default();
+    let mut by_endpoint = interval
+        .by_endpoint
+        .remove(&batch.endpoint)
+        .unwrap_or_default();
     for s in &batch.samples {
         let phase = s.phase as usize;
         match s.kind {
@@ -299,6 +305,7 @@ fn record(
                 slot.phases.record(phase, s.value as u64);
                 interval.all.record(phase, s.value as u64);
                 by_node.record(phase, s.value as u64);
+                by_endpoint.record(phase, s.value as u64);
             }
             Kind::Reply => {
                 if let Some(codes) = slot.replies.get_mut(phase) {
@@ -313,6 +320,9 @@ fn record(
     }
     if !by_node.is_empty() {
         interval.by_node.insert(batch.node, by_node);
+    }
+    if !by_endpoint.is_empty() {
+        interval.by_endpoint.insert(batch.endpoint, by_endpoint);
     }
 }
 

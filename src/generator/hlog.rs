@@ -2,8 +2,9 @@
 //! written by hdrhistogram's `IntervalLogWriter`, readable by its `IntervalLogIterator`
 //! and by the Java `HistogramLogReader`/`HistogramLogProcessor`).
 //!
-//! Each interval is one untagged line (every node) and one line per node tagged with
-//! the node's banner host name. Values are microseconds. `StartTime` and `BaseTime` are
+//! Each interval is one untagged line (every node), one line per node tagged with the
+//! node's banner host name, and one line per target endpoint tagged `endpoint:NAME`
+//! (so `mailquake merge` can give per-endpoint latency exactly too). Values are microseconds. `StartTime` and `BaseTime` are
 //! the load start, and interval timestamps are seconds since it, so logs from several
 //! generator processes can be merged on the wall clock.
 
@@ -25,7 +26,12 @@ pub struct HlogFiles {
     interval: Duration,
     files: Vec<Option<BufWriter<File>>>,
     serializer: V2DeflateSerializer,
+    /// The target's endpoint names, by index (for the `endpoint:` tags).
+    endpoints: Vec<String>,
 }
+
+/// The tag prefix of an endpoint's line (a banner host name has no `:`).
+pub const ENDPOINT_TAG: &str = "endpoint:";
 
 impl HlogFiles {
     /// Logs into `dir` (which must exist) for a load that started at `start`.
@@ -36,7 +42,14 @@ impl HlogFiles {
             interval,
             files: (0..Phase::ALL.len()).map(|_| None).collect(),
             serializer: V2DeflateSerializer::new(),
+            endpoints: Vec::new(),
         }
+    }
+
+    /// Names the target's endpoints (by index) for their tagged lines.
+    pub fn with_endpoints(mut self, endpoints: Vec<String>) -> Self {
+        self.endpoints = endpoints;
+        self
     }
 
     /// The file of `phase`, in `dir`.
@@ -64,6 +77,11 @@ impl HlogFiles {
                     lines.push((Some(tag_text(node)), h));
                 }
             }
+            for (index, h) in &hists.by_endpoint {
+                if let (Some(h), Some(name)) = (h.get(phase), self.endpoints.get(*index as usize)) {
+                    lines.push((Some(format!("{ENDPOINT_TAG}{}", tag_text(name))), h));
+                }
+            }
             let mut writer = IntervalLogWriterBuilder::new()
                 .begin_log_with(file, &mut self.serializer)
                 .map_err(|e| e.to_string())?;
@@ -88,7 +106,7 @@ impl HlogFiles {
             let mut serializer = V2DeflateSerializer::new();
             IntervalLogWriterBuilder::new()
                 .add_comment(&format!(
-                    "mailquake {} phase `{}`: latency in microseconds; untagged = all nodes, tag = node (banner host name)",
+                    "mailquake {} phase `{}`: latency in microseconds; untagged = all nodes, tag = node (banner host name) or endpoint:NAME",
                     env!("CARGO_PKG_VERSION"),
                     phase.as_str()
                 ))

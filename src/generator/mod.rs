@@ -123,6 +123,7 @@ pub async fn run(
     let hlog = config.hlog_dir.as_ref().map(|dir| {
         let start = std::time::UNIX_EPOCH + std::time::Duration::from_micros(config.t0_us);
         hlog::HlogFiles::new(dir, start, load.hlog_interval)
+            .with_endpoints(config.endpoints.iter().map(|e| e.name.clone()).collect())
     });
     let stats = tokio::spawn(histograms::aggregate(
         batch_rx,

@@ -14,7 +14,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 
 use crate::generator::histograms::IntervalHistograms;
-use crate::generator::hlog::HlogFiles;
+use crate::generator::hlog::{HlogFiles, ENDPOINT_TAG};
 use crate::measure::PhaseHistograms;
 use crate::report::samples::PhaseLatency;
 use crate::smtp::Phase;
@@ -23,6 +23,8 @@ use crate::smtp::Phase;
 #[derive(Default)]
 pub struct Merged {
     pub intervals: BTreeMap<u32, IntervalHistograms>,
+    /// The endpoint names met in `endpoint:` tags; an endpoint's index is its place here.
+    pub endpoints: Vec<String>,
 }
 
 impl Merged {
@@ -64,11 +66,26 @@ impl Merged {
                 let slot = self.intervals.entry(i).or_default();
                 match h.tag() {
                     None => slot.all.add(&one),
-                    Some(tag) => slot
-                        .by_node
-                        .entry(Arc::from(tag.as_str()))
-                        .or_default()
-                        .add(&one),
+                    Some(tag) => match tag.as_str().strip_prefix(ENDPOINT_TAG) {
+                        Some(name) => {
+                            let index = match self.endpoints.iter().position(|e| e == name) {
+                                Some(i) => i,
+                                None => {
+                                    self.endpoints.push(name.to_string());
+                                    self.endpoints.len() - 1
+                                }
+                            };
+                            let index = u16::try_from(index).map_err(|_| {
+                                format!("{}: more than 65,535 endpoints", path.display())
+                            })?;
+                            slot.by_endpoint.entry(index).or_default().add(&one)
+                        }
+                        None => slot
+                            .by_node
+                            .entry(Arc::from(tag.as_str()))
+                            .or_default()
+                            .add(&one),
+                    },
                 }
             }
         }
@@ -83,7 +100,7 @@ impl Merged {
         interval: Duration,
     ) -> Result<Vec<PathBuf>, String> {
         let start: SystemTime = UNIX_EPOCH + Duration::from_micros(t0_us);
-        let mut files = HlogFiles::new(dir, start, interval);
+        let mut files = HlogFiles::new(dir, start, interval).with_endpoints(self.endpoints.clone());
         for (i, h) in &self.intervals {
             files.write_interval(*i, h)?;
         }
@@ -126,6 +143,20 @@ impl Merged {
         }
         (all, nodes)
     }
+
+    /// Every interval summed per endpoint (by name; shards written before endpoint
+    /// tags existed have none).
+    pub fn endpoint_totals(&self) -> BTreeMap<String, PhaseHistograms> {
+        let mut by: BTreeMap<String, PhaseHistograms> = BTreeMap::new();
+        for h in self.intervals.values() {
+            for (index, p) in &h.by_endpoint {
+                if let Some(name) = self.endpoints.get(*index as usize) {
+                    by.entry(name.clone()).or_default().add(p);
+                }
+            }
+        }
+        by
+    }
 }
 
 #[cfg(test)]
@@ -146,13 +177,15 @@ mod tests {
             let interval = Duration::from_secs(1);
             let t0_us = 1_700_000_000_000_000;
             let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-            let mut shards: Vec<Merged> = (0..n).map(|_| Merged::default()).collect();
-            let mut whole = Merged::default();
+            let named = || Merged { endpoints: vec!["127.0.0.1:2525".into()], ..Merged::default() };
+            let mut shards: Vec<Merged> = (0..n).map(|_| named()).collect();
+            let mut whole = named();
             for (i, us, shard) in &samples {
                 for m in [&mut shards[shard % n], &mut whole] {
                     let slot = m.intervals.entry(*i).or_default();
                     slot.all.record(Phase::Dot.index(), *us);
                     slot.by_node.entry(Arc::from("n1")).or_default().record(Phase::Dot.index(), *us);
+                    slot.by_endpoint.entry(0).or_default().record(Phase::Dot.index(), *us);
                 }
             }
             let mut merged = Merged::default();
@@ -172,6 +205,15 @@ mod tests {
                 got_nodes["n1"].get(Phase::Dot).unwrap().len(),
                 want_nodes["n1"].get(Phase::Dot).unwrap().len()
             );
+            let (got_ep, want_ep) = (merged.endpoint_totals(), whole.endpoint_totals());
+            let (got_ep, want_ep) = (
+                got_ep["127.0.0.1:2525"].get(Phase::Dot).unwrap(),
+                want_ep["127.0.0.1:2525"].get(Phase::Dot).unwrap(),
+            );
+            prop_assert_eq!(got_ep.len(), want_ep.len());
+            for q in [0.5, 0.99, 1.0] {
+                prop_assert_eq!(got_ep.value_at_quantile(q), want_ep.value_at_quantile(q));
+            }
         }
     }
 }

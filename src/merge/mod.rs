@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::collector::attempts::{self, AttemptLog};
 use crate::measure::PhaseStats;
 use crate::report::load::{LoadJson, LoadNodeJson, Phases, RepliesJson};
 use crate::report::saved::{self, SavedRun};
@@ -122,15 +123,25 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Result<crate::run::Outcome, (u8, Strin
         .map(|(d, _)| saved::load(d).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()
         .map_err(refuse)?;
+    // The attempt logs are for `explain` alone: one that cannot be read is said in the
+    // load problems, not a reason to refuse the merge.
+    let mut attempt_problems = Vec::new();
     let data: Vec<ShardData> = shards
         .iter()
         .zip(&saved)
-        .map(|((_, m), s)| ShardData {
+        .map(|((dir, m), s)| ShardData {
             part: Part {
                 index: m.index,
                 count: m.count,
             },
-            ledger: s.ledger.clone(),
+            ledger: {
+                let mut ledger = s.ledger.clone();
+                match read_attempts(dir, &ledger.run_id) {
+                    Ok(log) => ledger.attempts = log,
+                    Err(e) => attempt_problems.push(format!("shard {}: {e}", m.index)),
+                }
+                ledger
+            },
             totals: s.totals,
             data: s.load.data.clone(),
             abort: s.abort.clone(),
@@ -168,9 +179,16 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Result<crate::run::Outcome, (u8, Strin
                 .iter()
                 .map(move |p| format!("shard {i}: {p}"))
         })
+        .chain(attempt_problems)
         .collect();
     let mut section = LoadSection::new(load, replies, problems, merged.data.clone());
-    section.preflight = first.load.preflight.clone();
+    section.preflight = crate::preflight::PreflightReport::merged(
+        &shards
+            .iter()
+            .zip(&saved)
+            .map(|((_, m), s)| (m.index, s.load.preflight.as_ref()))
+            .collect::<Vec<_>>(),
+    );
     section.shards = shards
         .iter()
         .zip(&saved)
@@ -200,9 +218,25 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Result<crate::run::Outcome, (u8, Strin
     Ok(crate::run::finish(written, out.to_path_buf(), None))
 }
 
+/// A shard's attempt log (empty when it saved none). `Err`: one line naming the file.
+fn read_attempts(dir: &Path, run_id: &str) -> Result<AttemptLog, String> {
+    let path = dir.join(attempts::FILE);
+    if !path.exists() {
+        return Ok(AttemptLog::default());
+    }
+    let (header, log) = AttemptLog::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if header.run_id != run_id {
+        return Err(format!(
+            "{}: of run {}, not {run_id}; its attempts are left out",
+            path.display(),
+            header.run_id
+        ));
+    }
+    Ok(log)
+}
+
 /// The load section of the merged run: counts summed over the shards, latency from the
-/// summed histograms (overall and per node; per endpoint only the counts, since the
-/// logs are per node).
+/// summed histograms (overall, per node and per endpoint).
 fn load_json(
     model: &LoadModel,
     saved: &[SavedRun],
@@ -262,15 +296,18 @@ fn load_json(
                 }
             })
             .collect(),
-        endpoints: counts("endpoints")
-            .into_iter()
-            .map(|(name, (submitted, accepted))| LoadNodeJson {
-                name,
-                submitted,
-                accepted,
-                phases: Phases::default(),
-            })
-            .collect(),
+        endpoints: {
+            let latency = histograms.endpoint_totals();
+            counts("endpoints")
+                .into_iter()
+                .map(|(name, (submitted, accepted))| LoadNodeJson {
+                    phases: latency.get(&name).map(Phases::of).unwrap_or_default(),
+                    name,
+                    submitted,
+                    accepted,
+                })
+                .collect()
+        },
         hlog_files: hlog_files.iter().map(|p| p.display().to_string()).collect(),
         hlog_error,
     };

@@ -8,9 +8,11 @@
 //! taken once: the largest count any shard saw (remote counters, foreign mail, how
 //! often a fault fired, fault changes). Queue probes and the fault timeline are shard
 //! 0's alone. Lost remote events are summed (fail closed); the earliest abort or cut of
-//! any shard is the run's.
+//! any shard is the run's. The attempt logs (`attempts.bin`, for `explain`) are each
+//! shard's own messages' entries, remote, label and node indices mapped by name.
 
 use crate::checks::{Aborted, DataCompleteness};
+use crate::collector::attempts::{NONE_U8, NO_LABEL};
 use crate::collector::ledger::{flag, NO_NODE};
 use crate::collector::{Ledger, Progress};
 use crate::tracking::Part;
@@ -81,6 +83,25 @@ pub fn union(shards: &[ShardData]) -> Union {
             r.domain = domains.get(r.domain as usize).copied().unwrap_or(r.domain);
             ledger.records[seq] = r;
         }
+        // Each shard logged the attempts of its own messages only.
+        let a = &l.attempts;
+        for e in a
+            .entries
+            .iter()
+            .filter(|e| shard.part.owns(u64::from(e.seq)))
+        {
+            let mut e = *e;
+            if e.remote != NONE_U8 {
+                e.remote = ledger.attempts.remote_index(a.remote_name(e.remote));
+            }
+            if e.label != NO_LABEL {
+                e.label = ledger.attempts.label_index(a.label(e.label));
+            }
+            e.node = node(e.node);
+            ledger.attempts.push(e);
+        }
+        ledger.attempts.dropped_per_message += a.dropped_per_message;
+        ledger.attempts.dropped_total += a.dropped_total;
         ledger.end_ms = ledger.end_ms.max(l.end_ms);
         ledger.shortfall += l.shortfall;
         ledger.foreign = ledger.foreign.max(l.foreign);

@@ -239,3 +239,56 @@ async fn an_embedded_target_needs_none_and_the_flag_skips_it() {
     assert_eq!((r.status, r.timeout_s), (PreflightStatus::Skipped, 30.0));
     assert!(r.describe().contains("skipped"), "{}", r.describe());
 }
+
+#[test]
+fn a_merged_preflight_lists_every_shards_canaries_and_skipped_wins() {
+    let canary = |domain: &str| CanaryJson {
+        domain: domain.into(),
+        remote: "ok".into(),
+        arrived_after_s: 0.5,
+        shard: None,
+    };
+    let report = |status, canaries: Vec<CanaryJson>| PreflightReport {
+        status,
+        timeout_s: 10.0,
+        canaries,
+    };
+    let passed = |d: &str| report(PreflightStatus::Passed, vec![canary(d)]);
+    let skipped = report(PreflightStatus::Skipped, vec![]);
+    let both =
+        PreflightReport::merged(&[(0, Some(&passed("a.test"))), (1, Some(&passed("b.test")))])
+            .unwrap();
+    assert_eq!(both.status, PreflightStatus::Passed);
+    let sent: Vec<(String, Option<u64>)> = both
+        .canaries
+        .iter()
+        .map(|c| (c.domain.clone(), c.shard))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("a.test".to_string(), Some(0)),
+            ("b.test".to_string(), Some(1))
+        ]
+    );
+    assert!(
+        both.describe().contains("b.test 0.50 s (shard 1)"),
+        "{}",
+        both.describe()
+    );
+    type Shards<'a> = &'a [(u64, Option<&'a PreflightReport>)];
+    let table: [(Shards, Option<PreflightStatus>); 3] = [
+        (
+            &[(0, Some(&passed("a.test"))), (1, Some(&skipped))],
+            Some(PreflightStatus::Skipped),
+        ),
+        (
+            &[(0, Some(&skipped)), (1, Some(&skipped))],
+            Some(PreflightStatus::Skipped),
+        ),
+        (&[(0, Some(&passed("a.test"))), (1, None)], None),
+    ];
+    for (shards, want) in table {
+        assert_eq!(PreflightReport::merged(shards).map(|r| r.status), want);
+    }
+}

@@ -46,9 +46,10 @@ async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back()
     }
     assert_eq!(report["submit_replies"]["dot"]["250"], 600);
 
-    // The dot phase's log: untagged lines hold every node, tagged lines each node.
+    // The dot phase's log: untagged lines hold every node, tagged lines each node and
+    // each endpoint.
     let text = std::fs::read(out.path().join("dot.hlog")).unwrap();
-    let (mut untagged, mut tagged, mut intervals) = (0u64, 0u64, 0);
+    let (mut untagged, mut tagged, mut by_endpoint, mut intervals) = (0u64, 0u64, 0u64, 0);
     let mut deserializer = Deserializer::new();
     for entry in IntervalLogIterator::new(&text) {
         let LogEntry::Interval(h) = entry.expect("a well-formed log") else {
@@ -63,6 +64,10 @@ async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back()
                 untagged += hist.len();
                 intervals += 1;
             }
+            Some(tag) if tag.starts_with("endpoint:") => {
+                assert!(tag.starts_with("endpoint:127.0.0.1:"), "{}", &*tag);
+                by_endpoint += hist.len();
+            }
             Some(tag) => {
                 assert_eq!(&*tag, "mx.flood.test");
                 tagged += hist.len();
@@ -71,6 +76,7 @@ async fn flood_accepts_exactly_what_the_server_counted_and_its_hlogs_read_back()
     }
     assert_eq!(untagged, 600);
     assert_eq!(tagged, 600);
+    assert_eq!(by_endpoint, 600);
     assert!(
         intervals >= 2,
         "1 s intervals over a 2 s flood: {intervals}"

@@ -160,9 +160,38 @@ settle: 10s
         .filter(|f| f["subject"].as_str().unwrap_or("").contains("down"))
         .collect();
     assert_eq!(down.len(), 1, "{}", summary["faults"]);
-    for name in ["junit.xml", "report.html", "ledger.bin"] {
+    for name in ["junit.xml", "report.html", "ledger.bin", "attempts.bin"] {
         assert!(merged.join(name).is_file(), "{name}");
     }
+    // Per-endpoint latency is merged from the shards' tagged histograms: as many
+    // `connect` samples as the shards counted, not an empty table.
+    let connects = |s: &Value| -> u64 {
+        s["load"]["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["phases"]["connect"]["count"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let shard_connects: u64 = outs
+        .iter()
+        .map(|o| connects(&json(&o.join("run.json"))))
+        .sum();
+    assert!(shard_connects > 0);
+    assert_eq!(connects(&summary), shard_connects, "{}", summary["load"]);
+    // A message of shard 1 is explained from the merged folder (its attempts.bin).
+    let e = mailquake_os(&[
+        "explain".as_ref(),
+        merged.as_os_str(),
+        "shardtest.1".as_ref(),
+    ])
+    .run(WAIT);
+    assert_eq!(e.code, Some(0), "{}{}", e.stdout, e.stderr);
+    assert!(
+        e.stdout.contains("remote ok: recipient 0 arrived"),
+        "{}",
+        e.stdout
+    );
 
     // Refusals: a missing shard, a mismatched T0 — one line each, exit 2.
     let refused = |dirs: &[&Path]| {
