@@ -66,6 +66,30 @@ pub enum Command {
         /// A shard starting later than this after T0 exits 4 without sending.
         #[arg(long, value_name = "DURATION", default_value = "5s")]
         late_tolerance: String,
+        /// Serve the game-day live view at ADDR (default 127.0.0.1:8026) while the run
+        /// goes: one self-contained page (fault timeline, delivered/s, backlog and oldest
+        /// undelivered per destination, queue per node, planned vs submitted, submit
+        /// latency, each check so far), a server-sent event stream with replay, and
+        /// Prometheus `GET /metrics`. The URL is printed at start; the run never waits
+        /// for a browser. Anything but loopback needs --live-token.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::live::DEFAULT_ADDR)]
+        live: Option<SocketAddr>,
+        /// With --live: the page gets controls — inject a fault (the scenario's forms)
+        /// on a remote, heal one remote, heal all (stops the timeline), stop the load
+        /// (the run settles and judges). Every action is recorded; the verdict line says
+        /// the run was steered by hand.
+        #[arg(long, requires = "live")]
+        live_control: bool,
+        /// With --live: every request needs this token (`Authorization: Bearer TOKEN`,
+        /// or `?token=TOKEN` on the page's URL).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "MAILQUAKE_LIVE_TOKEN",
+            hide_env_values = true,
+            requires = "live"
+        )]
+        live_token: Option<String>,
     },
     /// Judge the shards of one run together: `mailquake merge DIR... --out DIR`.
     ///

@@ -25,6 +25,7 @@ pub mod generator;
 pub mod guardian;
 pub mod heal;
 pub mod journal;
+pub mod live;
 pub mod measure;
 pub mod merge;
 pub mod out_dir;

@@ -58,7 +58,15 @@ fn main() -> ExitCode {
             t0,
             run_id,
             late_tolerance,
+            live,
+            live_control,
+            live_token,
         } => {
+            let live = live.map(|addr| mailquake::live::LiveArgs {
+                addr,
+                token: live_token,
+                control: live_control,
+            });
             let args = mailquake::shard::ShardArgs {
                 shard,
                 t0,
@@ -66,7 +74,9 @@ fn main() -> ExitCode {
                 tolerance: Some(late_tolerance),
             };
             match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
-                Ok(shard) => mailquake::run::main(&file, out.as_deref(), skip_preflight, shard),
+                Ok(shard) => {
+                    mailquake::run::main(&file, out.as_deref(), skip_preflight, shard, live)
+                }
                 Err(e) => {
                     eprintln!("mailquake: {e}");
                     ExitCode::from(2)

@@ -408,3 +408,95 @@ mod start_tests {
         assert!(task.await.unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod steer_tests {
+    use super::super::*;
+
+    fn window(at: u64, dur: Option<u64>) -> FaultWindow {
+        FaultWindow {
+            subject: FaultSubject::Remote {
+                remote: "down".into(),
+                fault: Fault::REFUSE,
+            },
+            at: Duration::from_secs(at),
+            duration: dur.map(Duration::from_secs),
+        }
+    }
+
+    /// By hand: a fault injected on `ok` joins what is in force; "heal all" clears both
+    /// remotes and stops the timeline (the window planned at 5 s never comes); each is
+    /// told, with the time it happened.
+    #[tokio::test(start_paused = true)]
+    async fn obeys_orders_by_hand_and_heal_all_stops_the_timeline() {
+        let (down, down_rx) = watch::channel(Vec::new());
+        let (ok, mut ok_rx) = watch::channel(Vec::new());
+        let (steer_tx, steer_rx) = mpsc::channel(4);
+        let (told_tx, mut told_rx) = mpsc::channel(64);
+        let controls = Controls {
+            remotes: HashMap::from([("down".to_string(), down), ("ok".to_string(), ok)]),
+            steer: Some(steer_rx),
+            told: Some(told_tx),
+            ..Default::default()
+        };
+        let heal = CancellationToken::new();
+        let (started_tx, started) = oneshot::channel();
+        let task = tokio::spawn(run(
+            vec![window(1, None), window(5, Some(1))],
+            None,
+            controls,
+            heal.clone(),
+            Abort::new(),
+            started_tx,
+        ));
+        let t0 = started.await.unwrap();
+        tokio::time::sleep_until(t0 + Duration::from_secs(2)).await;
+        assert_eq!(down_rx.borrow().len(), 1, "the planned fault is in force");
+        steer_tx
+            .send(Steer::Inject {
+                remote: "ok".into(),
+                fault: Fault::REFUSE,
+                form: serde_json::json!("refuse"),
+            })
+            .await
+            .unwrap();
+        ok_rx.changed().await.unwrap();
+        assert_eq!(ok_rx.borrow_and_update().len(), 1);
+        tokio::time::sleep_until(t0 + Duration::from_secs(3)).await;
+        steer_tx.send(Steer::HealAll).await.unwrap();
+        ok_rx.changed().await.unwrap();
+        assert!(ok_rx.borrow_and_update().is_empty());
+        tokio::time::sleep_until(t0 + Duration::from_secs(8)).await;
+        assert!(down_rx.borrow().is_empty(), "healed, and 5 s never came");
+        heal.cancel();
+        assert!(task.await.unwrap().is_empty());
+        let mut told = Vec::new();
+        while let Ok(t) = told_rx.try_recv() {
+            told.push(t);
+        }
+        let got: Vec<String> = told
+            .iter()
+            .map(|t| match t {
+                Told::Switch {
+                    at_ms,
+                    on,
+                    target,
+                    by_hand,
+                    ..
+                } => format!("{at_ms} {on} {target} {by_hand}"),
+                Told::Steered(s) => s.describe(),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1000 true remote down false",
+                "2000 true remote ok true",
+                "inject refuse on ok at 2.0s",
+                "3000 false remote down true",
+                "3000 false remote ok true",
+                "heal all at 3.0s",
+            ]
+        );
+    }
+}

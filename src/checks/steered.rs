@@ -76,6 +76,19 @@ pub fn verdict_note(steered: &[Steered]) -> Option<String> {
     })
 }
 
+/// The load stopped by hand did not send what it planned: the messages never sent
+/// count as shortfall, so the run cannot pass as if the planned load had been applied.
+pub fn count_unsent(mut data: super::DataCompleteness) -> super::DataCompleteness {
+    let stopped = data
+        .steered
+        .iter()
+        .any(|s| s.action == SteerAction::StopLoad);
+    if let (true, Some(planned)) = (stopped, data.planned) {
+        data.shortfall = data.shortfall.max(planned.saturating_sub(data.submitted));
+    }
+    data
+}
+
 /// Reads a fault in the scenario's form from JSON (`"refuse"`, `{"tarpit":{…}}`).
 pub fn parse_fault(value: &serde_json::Value) -> Result<Fault, String> {
     <Fault as Deserialize>::deserialize(value).map_err(|e| format!("fault: {e}"))

@@ -52,6 +52,10 @@ pub struct Progress {
 /// Requests to the collector task.
 pub enum Request {
     Progress(oneshot::Sender<Progress>),
+    /// A look at the ledger as measured so far (its `end_ms` set to now), run on the
+    /// collector's own task — the live view's figures and checks so far — so nothing else
+    /// ever holds the ledger. Kept short: the stages wait meanwhile.
+    Look(Box<dyn FnOnce(&Ledger, &Progress) + Send>),
     /// Stop at `end_ms` (ms since t0) and hand over the ledger.
     Finish {
         end_ms: u32,
@@ -421,6 +425,12 @@ pub async fn run(
             Some(e) = remote_events.recv() => c.apply_remote(e),
             req = requests.recv() => match req {
                 Some(Request::Progress(reply)) => { let _ = reply.send(c.progress); }
+                Some(Request::Look(look)) => {
+                    let measured_to = c.ledger.end_ms;
+                    c.ledger.end_ms = c.ms(fake_remotes::event::now_us());
+                    look(&c.ledger, &c.progress);
+                    c.ledger.end_ms = measured_to;
+                }
                 Some(Request::Finish { end_ms, reply }) => {
                     // Take what is already queued: it happened before the end.
                     while let Ok(e) = events.try_recv() { c.apply(e); }

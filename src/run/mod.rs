@@ -43,6 +43,7 @@ use crate::cluster::embedded::node::NodeControl;
 use crate::cluster::{self, embedded};
 use crate::generator::{self, GeneratorConfig, TargetEndpoint};
 use crate::journal::{Action, Journal};
+use crate::live::{Live, LiveArgs};
 use crate::out_dir;
 use crate::remotes::{self, AttachError, Attachment, Link};
 use crate::report::progress;
@@ -59,6 +60,7 @@ pub fn main(
     out: Option<&Path>,
     skip_preflight: bool,
     shard: Option<ShardSpec>,
+    live: Option<LiveArgs>,
 ) -> ExitCode {
     let (plan, text) = match scenario::read(file).and_then(|t| Ok((scenario::parse(&t, file)?, t)))
     {
@@ -76,6 +78,12 @@ pub fn main(
         }
         if let Err(e) = shard::check_plan(&plan) {
             eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(args) = &live {
+        if let Err(e) = crate::live::check_args(args, shard.is_some()) {
+            eprintln!("mailquake: {e}");
             return ExitCode::from(2);
         }
     }
@@ -121,6 +129,7 @@ pub fn main(
         out.clone(),
         journal,
         shard.as_ref(),
+        live,
     )) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(RunError::Late(line)) => {
@@ -162,6 +171,7 @@ pub async fn run(
     out_dir: PathBuf,
     journal: Option<Journal>,
     shard: Option<&ShardSpec>,
+    live: Option<LiveArgs>,
 ) -> Result<Outcome, RunError> {
     let abort = Abort::new();
     let in_force = watch::Sender::new(Vec::new());
@@ -185,6 +195,7 @@ pub async fn run(
         journal.clone(),
         (abort, in_force),
         shard,
+        live,
     )
     .await;
     if let Some(journal) = journal {
@@ -215,6 +226,7 @@ pub async fn run_with_abort(
     journal: Option<Journal>,
     (abort, in_force): (Abort, watch::Sender<Vec<String>>),
     shard: Option<&ShardSpec>,
+    live: Option<LiveArgs>,
 ) -> Result<Outcome, RunError> {
     // Before anything is started: a folder that cannot take the reports stops the run.
     crate::out_dir::prepare(&out_dir)?;
@@ -235,6 +247,7 @@ pub async fn run_with_abort(
             remotes,
             (None, shard),
             journal,
+            live,
         )
         .await;
     };
@@ -270,6 +283,7 @@ pub async fn run_with_abort(
         remotes,
         (Some(&link), shard),
         journal,
+        live,
     )
     .await;
     link.heal().await;
@@ -290,6 +304,7 @@ async fn run_stages(
     remotes: RemoteSet,
     (link, shard): (Option<&Link>, Option<&ShardSpec>),
     journal: Option<Journal>,
+    live: Option<LiveArgs>,
 ) -> Result<Outcome, RunError> {
     // Collector first, so nothing is missed.
     let run_id = match (shard, &journal) {
@@ -300,6 +315,16 @@ async fn run_stages(
     let part = shard.map(|s| s.part).unwrap_or_default();
     // Faults and probes once per run: shard 0's (`crate::shard`).
     let first = part.index == 0;
+    // The live view (`--live`): up before the load; "stop the load" stops the generator.
+    let stop_load = abort.token().child_token();
+    let mut live = match live {
+        Some(args) => Some(Live::start(&plan, args, stop_load.clone()).await?),
+        None => None,
+    };
+    if let Some(live) = &live {
+        eprintln!("mailquake: live view: {}", live.url());
+    }
+    let (steer, told) = live.as_mut().map(Live::timeline_io).unzip();
     let (events_tx, events_rx) = mpsc::channel(crate::collector::EVENTS_CAPACITY);
     let mut ledger = wiring::new_ledger(&run_id, &plan.load);
     ledger.part = part;
@@ -392,6 +417,9 @@ async fn run_stages(
         in_force,
         remotes_elsewhere: link.is_some(),
         journal,
+        steer: steer.flatten(),
+        told,
+        ..Default::default()
     };
     let (timeline_started, started) = tokio::sync::oneshot::channel();
     let timeline = tokio::spawn(timeline::run(
@@ -420,6 +448,9 @@ async fn run_stages(
     let mut ledger = ledger.take().unwrap_or_default();
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
+    if let Some(live) = &mut live {
+        live.feed(t0, req_tx.clone());
+    }
     // Remotes or a target that stop answering abort the run (`remotes/lost.rs`,
     // `cluster/lost.rs`).
     let stop_watching = CancellationToken::new();
@@ -486,7 +517,7 @@ async fn run_stages(
             part,
         },
         generator_events,
-        abort.token().clone(),
+        stop_load.clone(),
     );
     let load_report = generator.await?;
     // The generator's sender is gone: the watch ends (bounded, should one linger).
@@ -506,6 +537,8 @@ async fn run_stages(
     tokio::select! {
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
+        // Stopped by hand: settle now.
+        _ = stop_load.cancelled() => {}
     }
     while !abort.is_cancelled() && Instant::now() < settle_deadline {
         match ask_progress(&req_tx).await {
@@ -542,6 +575,10 @@ async fn run_stages(
     let _ = collector.await;
     shutdown.cancel();
     let (ledger, totals) = finished?;
+    let steered = match &live {
+        Some(live) => live.steered().await,
+        None => Vec::new(),
+    };
 
     let data = DataCompleteness {
         remote_events_lost,
@@ -550,7 +587,7 @@ async fn run_stages(
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
-        steered: Vec::new(),
+        steered,
         cut: checks::cut::at_abort(
             abort.reason(t0_us).as_ref(),
             remotes_lost.into_iter().chain(target_lost).min(),
@@ -558,7 +595,11 @@ async fn run_stages(
             end_ms,
         ),
     };
+    let data = checks::steered::count_unsent(data);
     let findings = checks::judge(&plan, &ledger, &data);
+    if let Some(live) = &live {
+        live.ended(&findings);
+    }
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_report.stats),

@@ -75,6 +75,25 @@ pub async fn serve_routes(
     connections::serve(listener, app, limits, shutdown).await
 }
 
+/// [`serve_routes`] with `outer` layered around the token check: the live view of
+/// `mailquake run --live` reads the token from the query too (a browser's event stream
+/// cannot send a header).
+pub async fn serve_routes_within(
+    listener: TcpListener,
+    routes: Router,
+    token: Option<String>,
+    limits: Limits,
+    shutdown: CancellationToken,
+    outer: fn(Router) -> Router,
+) -> std::io::Result<()> {
+    let app = outer(guarded(
+        routes,
+        token.map(|t| std::sync::Arc::from(t.as_str())),
+        limits,
+    ));
+    connections::serve(listener, app, limits, shutdown).await
+}
+
 /// `routes` behind the request timeout, the body limit and the token.
 fn guarded(routes: Router, token: Option<std::sync::Arc<str>>, limits: Limits) -> Router {
     routes
