@@ -16,6 +16,7 @@ mod local_remotes;
 mod outcome;
 mod outputs;
 mod shard;
+mod stop_early;
 pub(crate) mod wiring;
 
 pub use wiring::{check_reachable, client_options};
@@ -451,6 +452,15 @@ async fn run_stages(
     if let Some(live) = &mut live {
         live.feed(t0, req_tx.clone());
     }
+    // `abort_on_fail` (not in a shard: one shard's mail is not the run's).
+    let early_stop = CancellationToken::new();
+    let early = (shard.is_none() && !plan.abort_on_fail.is_empty()).then(|| {
+        tokio::spawn(stop_early::watch(
+            std::sync::Arc::new(plan.clone()),
+            req_tx.clone(),
+            (stop_load.clone(), early_stop.clone()),
+        ))
+    });
     // Remotes or a target that stop answering abort the run (`remotes/lost.rs`,
     // `cluster/lost.rs`).
     let stop_watching = CancellationToken::new();
@@ -540,7 +550,8 @@ async fn run_stages(
         // Stopped by hand: settle now.
         _ = stop_load.cancelled() => {}
     }
-    while !abort.is_cancelled() && Instant::now() < settle_deadline {
+    // Stopped early by `abort_on_fail` (then, or while mail settles): no settle.
+    while !abort.is_cancelled() && !early_stop.is_cancelled() && Instant::now() < settle_deadline {
         match ask_progress(&req_tx).await {
             // Done when nothing is outstanding and the probed queues (if any) are back
             // where they started: a node may still be removing delivered mail.
@@ -551,8 +562,16 @@ async fn run_stages(
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = abort.cancelled() => {}
+            _ = early_stop.cancelled() => {}
         }
     }
+    let stopped_early = match early {
+        Some(watch) => {
+            watch.abort();
+            watch.await.ok().flatten()
+        }
+        None => None,
+    };
 
     // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
     // must not count), then judge. The faults are healed even if the collector failed.
@@ -588,12 +607,15 @@ async fn run_stages(
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
         steered,
+        // Stopped early, the run is measured up to its end like an aborted one.
         cut: checks::cut::at_abort(
             abort.reason(t0_us).as_ref(),
             remotes_lost.into_iter().chain(target_lost).min(),
             t0_us,
             end_ms,
-        ),
+        )
+        .or_else(|| stopped_early.as_ref().map(|stop| stop.cut())),
+        stopped_early,
     };
     let data = checks::steered::count_unsent(data);
     let findings = checks::judge(&plan, &ledger, &data);

@@ -141,10 +141,7 @@ pub(super) fn checks(
             }
         };
         if let Some(a) = abort_on_fail(cx, &p, entry.value.abort_on_fail.as_ref(), &check)? {
-            aborts.push(AbortOnFail {
-                check: i,
-                grace: a,
-            });
+            aborts.push(AbortOnFail { check: i, grace: a });
         }
         out.push(check);
     }
