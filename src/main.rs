@@ -93,16 +93,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             match mailquake::shard::resolve(&args, &|k| std::env::var(k).ok()) {
-                Ok(shard) => {
-                    mailquake::run::main(
-                        &file,
-                        out.as_deref(),
-                        skip_preflight,
-                        shard,
-                        &params.sets,
-                        live,
-                    )
-                }
+                Ok(shard) => mailquake::run::main(
+                    &file,
+                    out.as_deref(),
+                    skip_preflight,
+                    shard,
+                    &params.sets,
+                    live,
+                ),
                 Err(e) => {
                     eprintln!("mailquake: {e}");
                     ExitCode::from(2)

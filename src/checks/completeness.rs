@@ -47,6 +47,10 @@ pub struct DataCompleteness {
     /// judge the timeline as it ran. Empty when nobody steered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steered: Vec<super::steered::Steered>,
+    /// `abort_on_fail`: the run stopped because a check could no longer pass (the load
+    /// was cut short; `cut` says where measurement stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<super::stop_early::StoppedEarly>,
 }
 
 /// How well one node's queue was sampled.
@@ -164,11 +168,19 @@ impl DataCompleteness {
                 | Check::Queue { .. }
         );
         let mut reasons = Vec::new();
-        reasons.extend(
-            self.cut
-                .as_ref()
-                .and_then(|cut| cut.reason(check, plan, end_ms)),
-        );
+        // The check `abort_on_fail` stopped on was judged on a failure nothing later
+        // could undo: the cut is not a reason to doubt it.
+        let stopped_on = self
+            .stopped_early
+            .as_ref()
+            .is_some_and(|s| plan.checks.get(s.index) == Some(check));
+        if !stopped_on {
+            reasons.extend(
+                self.cut
+                    .as_ref()
+                    .and_then(|cut| cut.reason(check, plan, end_ms)),
+            );
+        }
         if lost_events {
             reasons.extend(self.events_lost());
         }

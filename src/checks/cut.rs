@@ -28,7 +28,7 @@ impl Cut {
         let reads_to = reads_to(check, plan, end_ms)?;
         (reads_to > self.at_ms).then(|| {
             format!(
-                "the run was aborted ({}): nothing was measured after {}, and this check reads up to {}",
+                "measurement stopped early ({}): nothing was measured after {}, and this check reads up to {}",
                 self.why,
                 fmt_ms(self.at_ms),
                 fmt_ms(reads_to)
@@ -251,7 +251,7 @@ mod tests {
             }
             .reason(isolation, &p, 70_000)
             .unwrap(),
-            "the run was aborted (the remotes at http://127.0.0.1:9 stopped answering at 70s): nothing was measured after 1m 10s, and this check reads up to 1m 30s"
+            "measurement stopped early (the remotes at http://127.0.0.1:9 stopped answering at 70s): nothing was measured after 1m 10s, and this check reads up to 1m 30s"
         );
     }
 }

@@ -27,6 +27,7 @@ mod settle_end;
 pub mod so_far;
 mod steady_state;
 pub mod steered;
+pub mod stop_early;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod verdict;

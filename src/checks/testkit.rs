@@ -215,6 +215,7 @@ pub fn plan(faults: Vec<FaultWindow>, checks: Vec<Check>) -> Plan {
         },
         faults,
         checks,
+        abort_on_fail: Vec::new(),
         settle: Duration::from_secs(60),
         probes: vec![],
         preflight: Default::default(),

@@ -73,6 +73,18 @@ pub fn render(s: &Summary) -> Result<String, String> {
         case.set_classname(format!("mailquake.{}", s.name));
         suite.add_test_case(case);
     }
+    if let (None, Some(stop)) = (&s.abort, &s.stopped_early) {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_message(stop.to_string());
+        st.set_type("stopped_early");
+        st.set_description(format!(
+            "{stop}: {}. abort_on_fail stopped the load; the checks above were judged on what was measured until then.",
+            stop.detail
+        ));
+        let mut case = TestCase::new("run", st);
+        case.set_classname(format!("mailquake.{}", s.name));
+        suite.add_test_case(case);
+    }
     // Every check passed, yet the verdict is not pass: the planned load was not applied.
     // One failing testcase says so, or a CI system that counts failures shows it green.
     if s.verdict == Verdict::Fail && s.checks.iter().all(|c| c.passed) {

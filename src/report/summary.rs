@@ -30,6 +30,10 @@ pub struct Summary {
     pub aborted: bool,
     /// Why and when the run ended early; `null` when it went to its end.
     pub abort: Option<Aborted>,
+    /// `abort_on_fail`: the run stopped because this check could no longer pass (the
+    /// verdict is `fail`); absent when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<crate::checks::stop_early::StoppedEarly>,
     pub checks: Vec<CheckJson>,
     pub totals: Progress,
     pub nodes: Vec<NodeJson>,
@@ -256,13 +260,16 @@ impl Summary {
             run_id: ledger.run_id.clone(),
             started: humantime::format_rfc3339_seconds(started).to_string(),
             duration_s: ledger.end_ms as f64 / 1000.0,
+            // Stopped early, the planned load was not applied: never a pass.
             verdict: Verdict::decide(
                 findings,
                 abort,
-                load.data.shortfall_ratio() <= plan.load.max_shortfall,
+                load.data.shortfall_ratio() <= plan.load.max_shortfall
+                    && load.data.stopped_early.is_none(),
             ),
             aborted: abort.is_some(),
             abort: abort.cloned(),
+            stopped_early: load.data.stopped_early.clone(),
             checks: findings
                 .iter()
                 .map(|f| CheckJson {

@@ -200,6 +200,10 @@ pub fn render(
         .map(|c| c.name.as_str())
         .collect();
     let verdict = match (s.verdict, &s.abort) {
+        (Verdict::Fail, None) if s.stopped_early.is_some() => {
+            let stop = s.stopped_early.as_ref().expect("just matched");
+            paint.red(&paint.bold(&format!("FAIL — {stop} (abort_on_fail)")))
+        }
         (Verdict::Pass, _) => {
             paint.green(&paint.bold(&format!("PASS ({} checks)", s.checks.len())))
         }

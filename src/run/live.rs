@@ -24,14 +24,15 @@ pub(super) async fn ask_progress(req_tx: &mpsc::Sender<Request>) -> Option<Progr
 /// Waits (until `deadline`, or an abort) for mail in flight: done when nothing is
 /// outstanding, the probed queues (if any) are back where they started (a node may
 /// still be removing delivered mail) and the watched alerts, once `alerts_due` (when
-/// they should have fired) has passed, no longer fire.
+/// they should have fired) has passed, no longer fire. Not at all once `early_stop`
+/// (`abort_on_fail`) is cancelled.
 pub(super) async fn settle(
     req_tx: &mpsc::Sender<Request>,
     abort: &crate::abort::Abort,
-    deadline: Instant,
-    alerts_due: Instant,
+    (deadline, alerts_due): (Instant, Instant),
+    early_stop: &CancellationToken,
 ) {
-    while !abort.is_cancelled() && Instant::now() < deadline {
+    while !abort.is_cancelled() && !early_stop.is_cancelled() && Instant::now() < deadline {
         match ask_progress(req_tx).await {
             Some(p)
                 if p.outstanding == 0
@@ -47,6 +48,7 @@ pub(super) async fn settle(
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = abort.cancelled() => {}
+            _ = early_stop.cancelled() => {}
         }
     }
 }

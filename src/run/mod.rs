@@ -17,6 +17,7 @@ mod not_started;
 mod outcome;
 mod outputs;
 mod shard;
+mod stop_early;
 pub mod waits;
 pub(crate) mod wiring;
 
@@ -447,6 +448,15 @@ async fn run_stages(
     ledger.t0_us = t0_us;
     let (req_tx, collector) = wiring::start_collector(ledger, events_rx, remote_rx);
     live.feed(t0, req_tx.clone());
+    // `abort_on_fail` (not in a shard: one shard's mail is not the run's).
+    let early_stop = CancellationToken::new();
+    let early = (shard.is_none() && !plan.abort_on_fail.is_empty()).then(|| {
+        tokio::spawn(stop_early::watch(
+            std::sync::Arc::new(plan.clone()),
+            req_tx.clone(),
+            (live.stop_load(), early_stop.clone()),
+        ))
+    });
     // Remotes or a target that stop answering abort the run (`remotes/lost.rs`,
     // `cluster/lost.rs`).
     let stop_watching = CancellationToken::new();
@@ -541,8 +551,17 @@ async fn run_stages(
         _ = tokio::time::sleep_until(timeline_end) => {}
         _ = abort.cancelled() => {}
         _ = live.settle_now() => {}
+        _ = early_stop.cancelled() => {}
     }
-    live::settle(&req_tx, &abort, settle_deadline, alerts_due).await;
+    // Stopped early by `abort_on_fail` (then, or while mail settles): no settle.
+    live::settle(&req_tx, &abort, (settle_deadline, alerts_due), &early_stop).await;
+    let stopped_early = match early {
+        Some(watch) => {
+            watch.abort();
+            watch.await.ok().flatten()
+        }
+        None => None,
+    };
 
     // Stop measuring, then heal every fault (an `exec` undo may release held mail: it
     // must not count), then judge. The faults are healed even if the collector failed.
@@ -576,12 +595,15 @@ async fn run_stages(
         shortfall: load_report.shortfall,
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
         steered: live.steered().await,
+        // Stopped early, the run is measured up to its end like an aborted one.
         cut: checks::cut::at_abort(
             abort.reason(t0_us).as_ref(),
             remotes_lost.into_iter().chain(target_lost).min(),
             t0_us,
             end_ms,
-        ),
+        )
+        .or_else(|| stopped_early.as_ref().map(|stop| stop.cut())),
+        stopped_early,
     };
     let data = checks::steered::count_unsent(data);
     let findings = checks::judge(&plan, &ledger, &data);

@@ -36,6 +36,8 @@ pub struct Plan {
     /// The timeline, sorted by `at`.
     pub faults: Vec<FaultWindow>,
     pub checks: Vec<Check>,
+    /// The checks the run stops on once they can no longer pass (`abort_on_fail`).
+    pub abort_on_fail: Vec<AbortOnFail>,
     /// Longest wait for mail in flight after the load (and the fault timeline) ends.
     pub settle: Duration,
     /// Queue probes of an external cluster's nodes (`target.probes`).
@@ -445,7 +447,28 @@ impl AlertCheck {
     }
 }
 
+/// `abort_on_fail` on a check: once it can no longer pass (and `grace` later), the load
+/// stops, the faults heal, and the run is judged as far as it was measured: FAIL.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AbortOnFail {
+    /// Index into [`Plan::checks`].
+    pub check: usize,
+    /// How long the run goes on once the check can no longer pass (more of the
+    /// failure in the reports).
+    pub grace: Duration,
+}
+
 impl Check {
+    /// Whether a failure of this check can be final before the run ends (what
+    /// `abort_on_fail` needs; `checks::so_far` decides when): copies only add up, a
+    /// drain deadline or an isolation window passes. The others are judged at the end.
+    pub fn decided_before_the_end(&self) -> bool {
+        matches!(
+            self,
+            Check::Isolation { .. } | Check::Drain { .. } | Check::NoDuplicates { .. }
+        )
+    }
+
     /// The name used in reports (`isolation`, `drain`, …).
     pub fn name(&self) -> &'static str {
         match self {

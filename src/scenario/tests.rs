@@ -172,6 +172,7 @@ fn good_scenario_maps_to_the_plan() {
                 duration: Some(secs(20)),
             },
         ],
+        abort_on_fail: Vec::new(),
         checks: vec![
             Check::Isolation {
                 healthy: vec!["ok.test".into()],
@@ -531,6 +532,51 @@ proptest! {
             let line = e.to_string();
             prop_assert!(!line.contains('\n'), "{}", line);
             prop_assert!(line.starts_with("t.yaml"), "{}", line);
+        }
+    }
+}
+
+/// `abort_on_fail` beside a check's name: `true`, `false` or `{ grace: D }`, only on the
+/// checks whose failure can be final before the run ends.
+#[test]
+fn abort_on_fail_beside_a_check() {
+    let with = |entry: &str| edit("  - no_loss\n", &format!("  - no_loss\n{entry}"));
+    type Want = Result<Vec<(usize, Duration)>, &'static str>;
+    let table: [(&str, Want); 7] = [
+        ("", Ok(vec![])),
+        (
+            "  - drain: { domain: down.test, within: 30s }\n    abort_on_fail: true\n",
+            Ok(vec![(4, Duration::ZERO)]),
+        ),
+        (
+            "  - abort_on_fail: { grace: 5s }\n    no_duplicates: { max: 0 }\n",
+            Ok(vec![(4, secs(5))]),
+        ),
+        ("  - { no_duplicates: {}, abort_on_fail: false }\n", Ok(vec![])),
+        (
+            "  - { nodes: {}, abort_on_fail: true }\n",
+            Err("t.yaml:34:33: checks[4].abort_on_fail: `nodes` is judged when the run ends, so the run cannot stop on it; abort_on_fail goes on isolation, drain or no_duplicates"),
+        ),
+        (
+            "  - { abort_on_fail: true }\n",
+            Err("t.yaml:34:5: checks[4]: abort_on_fail goes beside a check's name, e.g. { drain: {...}, abort_on_fail: true }"),
+        ),
+        (
+            "  - { nodes: {}, abort_on_fail: maybe }\n",
+            Err("t.yaml:34:18: checks[4].abort_on_fail: invalid value: string \"maybe\", expected true, false or { grace: 10s }"),
+        ),
+    ];
+    for (entry, want) in table {
+        let got = parse_str(&with(entry)).map(|p| {
+            p.abort_on_fail
+                .iter()
+                .map(|a| (a.check, a.grace))
+                .collect::<Vec<_>>()
+        });
+        match (got, want) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{entry}"),
+            (Err(got), Err(want)) => assert_eq!(got, want, "{entry}"),
+            (got, want) => panic!("{entry}: got {got:?}, want {want:?}"),
         }
     }
 }

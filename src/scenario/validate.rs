@@ -170,7 +170,7 @@ pub fn plan(
     let load = load::load(&cx, &raw.load, remotes.as_deref(), &target)?;
     safety::caps(&cx, &raw.load, &target, &load, &safety)?;
     let faults = load::faults(&cx, &raw.faults, remotes.as_deref(), &target, &load)?;
-    let checks = checks::checks(
+    let (checks, abort_on_fail) = checks::checks(
         &cx,
         &raw.checks,
         (remotes.as_deref(), external.is_some()),
@@ -214,6 +214,7 @@ pub fn plan(
         load,
         faults,
         checks,
+        abort_on_fail,
         settle,
         probes,
         preflight,

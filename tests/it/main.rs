@@ -1,6 +1,7 @@
 //! The integration-test binary: one module per area; what they share is in [`support`]
 //! (modules never import each other's items).
 
+mod abort_on_fail;
 mod alerts;
 mod architecture;
 mod bad_input;

@@ -208,7 +208,7 @@ fn incomplete_data_is_inconclusive_everywhere_and_judged_again_the_same() {
         shortfall: 69,
         probes: Vec::new(),
         cut: None,
-        steered: Vec::new(),
+        ..Default::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let written = report::write_run(dir.path(), &golden_run_with(golden_samples(), data));

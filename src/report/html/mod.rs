@@ -144,6 +144,12 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
         verdict_word: summary.verdict.as_str().to_uppercase(),
         verdict_line: {
             let line = match &summary.abort {
+                None if summary.stopped_early.is_some() => format!(
+                    "{} (abort_on_fail) · {} of {} checks passed on what was measured",
+                    summary.stopped_early.as_ref().expect("just matched"),
+                    checks.len() - failed,
+                    checks.len()
+                ),
                 Some(abort) => format!(
                     "{abort} · {} of {} checks passed on partial data",
                     checks.len() - failed,

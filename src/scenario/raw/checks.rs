@@ -57,6 +57,123 @@ const CHECKS: &[&str] = &[
     "alert",
 ];
 
+/// One entry of `checks:`: the check, and beside its name, `abort_on_fail` (the run
+/// stops once this check can no longer pass).
+#[derive(Debug)]
+pub struct RawCheckEntry {
+    pub check: RawCheck,
+    pub abort_on_fail: Option<Spanned<RawAbortOnFail>>,
+}
+
+/// `abort_on_fail: true | false | { grace: 10s }`.
+#[derive(Debug)]
+pub enum RawAbortOnFail {
+    Flag(bool),
+    Grace(RawAbortGrace),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAbortGrace {
+    /// How long the run goes on once the check can no longer pass.
+    pub grace: Spanned<Text>,
+}
+
+impl<'de> Deserialize<'de> for RawAbortOnFail {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = RawAbortOnFail;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or { grace: 10s }")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawAbortOnFail, E> {
+                Ok(RawAbortOnFail::Flag(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAbortOnFail, E> {
+                match v {
+                    "true" => Ok(RawAbortOnFail::Flag(true)),
+                    "false" => Ok(RawAbortOnFail::Flag(false)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawAbortOnFail, A::Error> {
+                Ok(RawAbortOnFail::Grace(read_map(map)?))
+            }
+        }
+        de.deserialize_any(V)
+    }
+}
+
+impl<'de> StringOrMap<'de> for RawCheckEntry {
+    const EXPECTING: &'static str = RawCheck::EXPECTING;
+    fn from_str<E: de::Error>(v: &str) -> Result<Self, E> {
+        Ok(RawCheckEntry {
+            check: RawCheck::from_str(v)?,
+            abort_on_fail: None,
+        })
+    }
+    /// The check's name and, in any order, `abort_on_fail`.
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let (mut check, mut abort_on_fail) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "abort_on_fail" {
+                if abort_on_fail.is_some() {
+                    return Err(de::Error::duplicate_field("abort_on_fail"));
+                }
+                abort_on_fail = Some(map.next_value()?);
+            } else if check.is_some() {
+                return Err(de::Error::custom(
+                    "a check is a map with one check name (and optionally abort_on_fail)",
+                ));
+            } else {
+                check = Some(RawCheck::named(&key, &mut map)?);
+            }
+        }
+        let Some(check) = check else {
+            return Err(de::Error::custom(
+                "abort_on_fail goes beside a check's name, e.g. { drain: {...}, abort_on_fail: true }",
+            ));
+        };
+        Ok(RawCheckEntry {
+            check,
+            abort_on_fail,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawCheckEntry {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        string_or_map(de)
+    }
+}
+
+impl RawCheck {
+    /// The check `name`, its settings read from `map`'s next value.
+    fn named<'de, A: MapAccess<'de>>(name: &str, map: &mut A) -> Result<Self, A::Error> {
+        Ok(match name {
+            "isolation" => RawCheck::Isolation(Box::new(map.next_value()?)),
+            "drain" => RawCheck::Drain(map.next_value()?),
+            "no_loss" => {
+                map.next_value::<Option<Empty>>()?;
+                RawCheck::NoLoss
+            }
+            "no_duplicates" => RawCheck::NoDuplicates(
+                map.next_value::<Option<RawNoDuplicates>>()?
+                    .unwrap_or_default(),
+            ),
+            "nodes" => RawCheck::Nodes(map.next_value::<Option<RawNodes>>()?.unwrap_or_default()),
+            "queue" => RawCheck::Queue(map.next_value()?),
+            "alert" => RawCheck::Alert(Box::new(map.next_value()?)),
+            "acceptance" => RawCheck::Acceptance(Box::new(
+                map.next_value::<Option<RawAcceptance>>()?
+                    .unwrap_or_default(),
+            )),
+            other => return Err(de::Error::unknown_variant(other, CHECKS)),
+        })
+    }
+}
+
 impl<'de> StringOrMap<'de> for RawCheck {
     const EXPECTING: &'static str =
         "a check: a name such as no_loss, or a map such as { drain: {...} }";
@@ -76,26 +193,7 @@ impl<'de> StringOrMap<'de> for RawCheck {
         let Some(name) = map.next_key::<String>()? else {
             return Err(de::Error::custom("a check is a map with exactly one key"));
         };
-        let check = match name.as_str() {
-            "isolation" => RawCheck::Isolation(Box::new(map.next_value()?)),
-            "drain" => RawCheck::Drain(map.next_value()?),
-            "no_loss" => {
-                map.next_value::<Option<Empty>>()?;
-                RawCheck::NoLoss
-            }
-            "no_duplicates" => RawCheck::NoDuplicates(
-                map.next_value::<Option<RawNoDuplicates>>()?
-                    .unwrap_or_default(),
-            ),
-            "nodes" => RawCheck::Nodes(map.next_value::<Option<RawNodes>>()?.unwrap_or_default()),
-            "queue" => RawCheck::Queue(map.next_value()?),
-            "alert" => RawCheck::Alert(Box::new(map.next_value()?)),
-            "acceptance" => RawCheck::Acceptance(Box::new(
-                map.next_value::<Option<RawAcceptance>>()?
-                    .unwrap_or_default(),
-            )),
-            other => return Err(de::Error::unknown_variant(other, CHECKS)),
-        };
+        let check = RawCheck::named(&name, &mut map)?;
         one_key(&mut map, "a check")?;
         Ok(check)
     }

@@ -48,7 +48,7 @@ pub struct RawScenario {
     pub load: RawLoad,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
-    pub checks: Spanned<Vec<Spanned<RawCheck>>>,
+    pub checks: Spanned<Vec<Spanned<RawCheckEntry>>>,
     #[serde(default)]
     pub settle: Option<Spanned<Text>>,
     #[serde(default)]

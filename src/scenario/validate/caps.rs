@@ -74,7 +74,7 @@ pub(super) fn check(cx: &Cx, raw: &RawScenario) -> Result<(), ScenarioError> {
         }
     }
     for (i, check) in raw.checks.value.iter().enumerate() {
-        if let RawCheck::Isolation(iso) = &check.value {
+        if let RawCheck::Isolation(iso) = &check.value.check {
             if let Some(d) = iso.healthy.value.get(MAX_HEALTHY) {
                 let count = iso.healthy.value.len();
                 let path = format!("checks[{i}].isolation.healthy");

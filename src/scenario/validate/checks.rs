@@ -12,13 +12,13 @@ use crate::scenario::units;
 /// the run, so `during: faults` needs no fault of the scenario's there.
 pub(super) fn checks(
     cx: &Cx,
-    raw: &Spanned<Vec<Spanned<RawCheck>>>,
+    raw: &Spanned<Vec<Spanned<RawCheckEntry>>>,
     (remotes, elsewhere): (Option<&[RemoteSpec]>, bool),
     load: &Load,
     faults: &IndexedFaults,
     probes: &[Probe],
     warnings: &mut Vec<String>,
-) -> Result<Vec<Check>, ScenarioError> {
+) -> Result<(Vec<Check>, Vec<AbortOnFail>), ScenarioError> {
     if raw.value.is_empty() {
         return Err(cx.err(
             raw.referenced,
@@ -27,9 +27,10 @@ pub(super) fn checks(
         ));
     }
     let mut out = Vec::new();
+    let mut aborts = Vec::new();
     for (i, entry) in raw.value.iter().enumerate() {
         let p = format!("checks[{i}]");
-        let check = match &entry.value {
+        let check = match &entry.value.check {
             RawCheck::Isolation(iso) => isolation(
                 cx,
                 &format!("{p}.isolation"),
@@ -145,9 +146,41 @@ pub(super) fn checks(
                 super::alert::alert(cx, &format!("{p}.alert"), entry.referenced, a, faults)?
             }
         };
+        if let Some(a) = abort_on_fail(cx, &p, entry.value.abort_on_fail.as_ref(), &check)? {
+            aborts.push(AbortOnFail { check: i, grace: a });
+        }
         out.push(check);
     }
-    Ok(out)
+    Ok((out, aborts))
+}
+
+/// `abort_on_fail` of check `check` (at `p`): its grace, if the run is to stop on it.
+fn abort_on_fail(
+    cx: &Cx,
+    p: &str,
+    raw: Option<&Spanned<RawAbortOnFail>>,
+    check: &Check,
+) -> Result<Option<Duration>, ScenarioError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let path = format!("{p}.abort_on_fail");
+    let grace = match &raw.value {
+        RawAbortOnFail::Flag(false) => return Ok(None),
+        RawAbortOnFail::Flag(true) => Duration::ZERO,
+        RawAbortOnFail::Grace(g) => cx.duration(&g.grace, &format!("{path}.grace"), MAX_WAIT)?,
+    };
+    if !check.decided_before_the_end() {
+        return Err(cx.err(
+            raw.referenced,
+            path,
+            format!(
+                "`{}` is judged when the run ends, so the run cannot stop on it; abort_on_fail goes on isolation, drain or no_duplicates",
+                check.name()
+            ),
+        ));
+    }
+    Ok(Some(grace))
 }
 
 /// The domains a `drain` could have meant: mixed domains whose remote has a fault that
