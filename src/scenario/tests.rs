@@ -421,7 +421,7 @@ fn shape_errors() {
         ("  - no_loss\n", "  - drain\n",
          "t.yaml:33:5: checks[3]: invalid type: string \"drain\", expected a map with its settings, e.g. { drain: { domain: x.test, within: 30s } }"),
         ("  - no_loss\n", "  - { no_loss: {}, nodes: {} }\n",
-         "t.yaml:33:5: checks[3]: a check is a map with exactly one key"),
+         "t.yaml:33:5: checks[3]: a check is a map with one check name (and optionally abort_on_fail)"),
         ("during: faults", "during: always",
          "t.yaml:30:40: checks[0].isolation.during: invalid value: string \"always\", expected `faults` or a window such as { from: 10s, to: 30s }"),
     ];

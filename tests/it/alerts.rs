@@ -206,5 +206,8 @@ fn no_prometheus_at_start_is_exit_3_with_one_line() {
     let line = format!("alert check: Prometheus at http://{addr}: unreachable");
     let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains(&line)).collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
-    assert!(!out.join("summary.json").exists(), "nothing ran");
+    // Nothing ran: the folder says so with an aborted verdict, never a pass.
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains(r#""verdict": "aborted""#), "{summary}");
+    assert!(summary.contains(&line), "{summary}");
 }
