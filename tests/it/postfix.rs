@@ -286,7 +286,10 @@ fn postfix_cluster_without_the_transport_map_stops_at_the_preflight_and_sends_on
             );
             assert!(stderr.lines().any(|l| l == want), "{want}\n{stderr}");
         }
-        assert!(!out.join("summary.json").exists(), "no load, no verdict");
+        // No load, no verdict on the target: the folder says the run was aborted.
+        let s = Summary::read(&out);
+        assert_eq!(s.verdict, "aborted", "{s}");
+        assert_eq!(s["totals"]["submitted"], 0, "{s}");
         // The nodes took the canaries and nothing else: no tracking recipient in any log.
         let logs: String = (1..=3)
             .map(|k| std::fs::read_to_string(format!("{DIR}/n{k}/maillog")).unwrap_or_default())
