@@ -125,8 +125,8 @@ pub fn figures(ledger: &Ledger, progress: &Progress, load: &Load, now_ms: u32) -
         t_ms: now_ms,
         phase: "load",
         totals: *progress,
-        planned_per_s: open.then(|| rate_at(load, now_ms)).flatten(),
-        planned_so_far: open.then(|| planned_by(load, now_ms)),
+        planned_per_s: open.then(|| load.rate_at(now_ms)).flatten(),
+        planned_so_far: open.then(|| load.planned_by(now_ms)),
         submitted_per_s,
         submit_p50_ms,
         submit_p99_ms,
@@ -181,37 +181,6 @@ fn quantiles(v: &mut [u32]) -> (Option<u32>, Option<u32>) {
     v.sort_unstable();
     let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
     (Some(at(0.5)), Some(at(0.99)))
-}
-
-/// The shape's rate at `t_ms`; `None` after the load.
-fn rate_at(load: &Load, t_ms: u32) -> Option<f64> {
-    let mut start = 0.0;
-    let t = f64::from(t_ms) / 1000.0;
-    for s in &load.steps {
-        let d = s.duration.as_secs_f64();
-        if t < start + d {
-            let to = s.to.unwrap_or(s.rate);
-            return Some(s.rate + (to - s.rate) * (t - start) / d.max(f64::EPSILON));
-        }
-        start += d;
-    }
-    None
-}
-
-/// Messages the shape calls for in `[0, t_ms)`.
-fn planned_by(load: &Load, t_ms: u32) -> f64 {
-    let mut start = 0.0;
-    let mut total = 0.0;
-    let t = f64::from(t_ms) / 1000.0;
-    for s in &load.steps {
-        let d = s.duration.as_secs_f64();
-        let part = (t - start).clamp(0.0, d);
-        let to = s.to.unwrap_or(s.rate);
-        let at_end = s.rate + (to - s.rate) * part / d.max(f64::EPSILON);
-        total += (s.rate + at_end) / 2.0 * part;
-        start += d;
-    }
-    total
 }
 
 #[cfg(test)]
@@ -299,9 +268,9 @@ mod tests {
             (30_000, None, 300.0),
         ];
         for (t, rate, planned) in table {
-            assert_eq!(rate_at(&load, t), rate, "rate at {t}");
+            assert_eq!(load.rate_at(t), rate, "rate at {t}");
             assert!(
-                (planned_by(&load, t) - planned).abs() < 1e-6,
+                (load.planned_by(t) - planned).abs() < 1e-6,
                 "planned by {t}"
             );
         }

@@ -7,8 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Live, LiveArgs};
 use crate::checks::steered::Steered;
-use crate::checks::Finding;
 use crate::collector::Request;
+use crate::report::JudgedRun;
 use crate::scenario::Plan;
 
 /// The run's live view, if any.
@@ -88,10 +88,10 @@ impl Hook {
         }
     }
 
-    /// The run is judged: the page shows the findings.
-    pub fn ended(&self, findings: &[Finding]) {
+    /// The run is judged: the page shows the findings and the run's charts.
+    pub fn ended(&self, run: &JudgedRun) {
         if let Some(live) = &self.live {
-            live.ended(findings);
+            live.ended(run);
         }
     }
 }

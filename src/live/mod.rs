@@ -5,7 +5,8 @@
 //! | request | does |
 //! | --- | --- |
 //! | `GET /` | the page |
-//! | `GET /events` | `text/event-stream`: numbered events (`id:`), the run so far first (from `Last-Event-ID` or `?after=N` on): `plan` (once), `snapshot` (every second), `switch` (a fault or `exec` on/off), `steered` (an action by hand), `end` (the findings) |
+//! | `GET /events` | `text/event-stream`: numbered events (`id:`), the run so far first (from `Last-Event-ID` or `?after=N` on): `plan` (once), `snapshot` (every second), `switch` (a fault or `exec` on/off), `steered` (an action by hand), `end` (the findings, and the charts of the judged run as report.html has them) |
+//! | `GET /charts` | the report's chart sections for the ledger so far (`charts.rs`), as HTML |
 //! | `GET /metrics` | Prometheus text of the latest snapshot (`metrics.rs`) |
 //! | `POST /control/inject` | `{"remote":"down","fault":"refuse"}` (a fault in the scenario's form) — `--live-control` only |
 //! | `POST /control/heal` | `{"remote":"down"}` |
@@ -20,6 +21,7 @@
 //! a cross-site form cannot send. Data reaches the page by events only (`feed.rs`,
 //! `hub.rs`): nothing here holds the run's state.
 
+pub mod charts;
 mod control;
 mod feed;
 pub mod figures;
@@ -44,6 +46,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::checks::steered::Steered;
 use crate::checks::Finding;
 use crate::collector::Request as CollectorRequest;
+use crate::report::JudgedRun;
 use crate::scenario::{FaultSubject, Plan};
 use crate::timeline::{Steer, Told};
 use figures::Snapshot;
@@ -53,8 +56,10 @@ use hub::Hub;
 /// Where the live view listens unless told otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8026";
 
-/// The page: markup, style and script in one file.
-const PAGE: &str = include_str!("page.html");
+/// The page: markup, style and script in one file, with the report's chart style.
+static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    include_str!("page.html").replace("/* charts.css */", crate::report::html::CHARTS_CSS)
+});
 
 /// What `--live`, `--live-control` and `--live-token` ask for.
 #[derive(Clone, Debug)]
@@ -84,6 +89,7 @@ struct Waiting {
     told: mpsc::Receiver<Told>,
     orders: mpsc::Receiver<feed::Order>,
     latest: watch::Sender<Arc<Snapshot>>,
+    charts: watch::Sender<Arc<charts::Drawn>>,
     plan: Arc<Plan>,
 }
 
@@ -128,12 +134,14 @@ impl Live {
         let hub = Hub::start();
         hub.publish("plan", &plan_event(plan, args.control));
         let (latest, latest_rx) = watch::channel(Arc::new(Snapshot::default()));
+        let (charts, charts_rx) = watch::channel(Arc::new(charts::Drawn::default()));
         let (steer_tx, steer) = mpsc::channel(16);
         let (told, told_rx) = mpsc::channel(1024);
         let (orders, orders_rx) = mpsc::channel(16);
         let state = Served {
             hub: hub.clone(),
             latest: latest_rx,
+            charts: charts_rx,
             control: args.control.then(|| control::Controls {
                 steer: steer_tx,
                 orders: orders.clone(),
@@ -143,6 +151,7 @@ impl Live {
         let routes = Router::new()
             .route("/", get(page))
             .route("/events", get(events))
+            .route("/charts", get(charts_html))
             .route("/metrics", get(metrics_text))
             .route("/control/{action}", post(control::control))
             .with_state(state);
@@ -163,6 +172,7 @@ impl Live {
                 told: told_rx,
                 orders: orders_rx,
                 latest,
+                charts,
                 plan: Arc::new(plan.clone()),
             }),
             steer: Some(steer),
@@ -190,6 +200,7 @@ impl Live {
         let Some(w) = self.waiting.take() else {
             return;
         };
+        tokio::spawn(charts::run(w.plan.clone(), t0, collector.clone(), w.charts));
         tokio::spawn(feed::run(feed::Inputs {
             plan: w.plan,
             t0,
@@ -218,9 +229,21 @@ impl Live {
         rx.await.unwrap_or_default()
     }
 
-    /// The run is judged: the page shows the findings.
-    pub fn ended(&self, findings: &[Finding]) {
-        self.hub.publish("end", &findings);
+    /// The run is judged: the page shows the findings and the run's charts, drawn
+    /// as its report.html draws them.
+    pub fn ended(&self, run: &JudgedRun) {
+        #[derive(Serialize)]
+        struct End<'a> {
+            findings: &'a [Finding],
+            charts: String,
+        }
+        self.hub.publish(
+            "end",
+            &End {
+                findings: &run.findings,
+                charts: charts::draw_judged(run).html,
+            },
+        );
     }
 }
 
@@ -262,6 +285,7 @@ fn plan_event(plan: &Plan, control: bool) -> PlanEvent<'_> {
 struct Served {
     hub: Hub,
     latest: watch::Receiver<Arc<Snapshot>>,
+    charts: watch::Receiver<Arc<charts::Drawn>>,
     control: Option<control::Controls>,
 }
 
@@ -271,7 +295,24 @@ async fn page() -> Response {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        PAGE,
+        PAGE.as_str(),
+    )
+        .into_response()
+}
+
+/// The latest drawing of the charts; `X-Mailquake-T-Ms` says how far the ledger had got.
+async fn charts_html(State(s): State<Served>) -> Response {
+    let drawn = s.charts.borrow().clone();
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                header::HeaderName::from_static("x-mailquake-t-ms"),
+                drawn.t_ms.to_string(),
+            ),
+        ],
+        drawn.html.clone(),
     )
         .into_response()
 }

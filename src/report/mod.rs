@@ -48,6 +48,17 @@ pub struct JudgedRun {
     pub load: LoadSection,
 }
 
+impl JudgedRun {
+    /// What the report's charts are drawn from.
+    pub fn chart_data(&self) -> charts::ChartData<'_> {
+        charts::ChartData {
+            plan: &self.plan,
+            ledger: &self.ledger,
+            samples: &self.samples,
+        }
+    }
+}
+
 /// What a run measured besides the ledger, as `summary.json` shows it: the generator's
 /// `load` section and `submit_replies`, the terminal's phase table, the harness's own
 /// problems (a failed `exec`) and what the data lacks. Saved as `run.json` so a re-render

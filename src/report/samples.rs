@@ -71,6 +71,15 @@ impl Samples {
                     }
                 })
                 .collect(),
+            queue_depths: Samples::from_ledger(ledger).queue_depths,
+        }
+    }
+
+    /// What the ledger alone holds (the queue probes' readings): a run in progress,
+    /// whose per-phase latency is still with the generator.
+    pub fn from_ledger(ledger: &crate::collector::Ledger) -> Samples {
+        Samples {
+            phases: Vec::new(),
             queue_depths: ledger
                 .queue
                 .iter()

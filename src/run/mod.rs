@@ -442,7 +442,6 @@ async fn run_stages(
     };
     let data = checks::steered::count_unsent(data);
     let findings = checks::judge(&plan, &ledger, &data);
-    live.ended(&findings);
     let (load_json, submit_replies) = crate::report::load::LoadJson::new(&load_report);
     let judged = JudgedRun {
         samples: Samples::from_run(&ledger, &load_report.stats),
@@ -457,6 +456,7 @@ async fn run_stages(
         findings,
         abort: abort.reason(t0_us),
     };
+    live.ended(&judged);
     if let Some(spec) = shard {
         let (written, complete) = shard::write(&out_dir, spec, &judged, &judged.scenario_text);
         if let Some(line) = written.failure_line(&out_dir) {

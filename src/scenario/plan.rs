@@ -246,6 +246,37 @@ impl Load {
     pub fn planned_messages(&self) -> f64 {
         self.steps.iter().map(Step::messages).sum()
     }
+
+    /// The shape's rate at `t_ms` since load start; `None` after the load.
+    pub fn rate_at(&self, t_ms: u32) -> Option<f64> {
+        let mut start = 0.0;
+        let t = f64::from(t_ms) / 1000.0;
+        for s in &self.steps {
+            let d = s.duration.as_secs_f64();
+            if t < start + d {
+                let to = s.to.unwrap_or(s.rate);
+                return Some(s.rate + (to - s.rate) * (t - start) / d.max(f64::EPSILON));
+            }
+            start += d;
+        }
+        None
+    }
+
+    /// Messages the shape calls for in `[0, t_ms)`.
+    pub fn planned_by(&self, t_ms: u32) -> f64 {
+        let mut start = 0.0;
+        let mut total = 0.0;
+        let t = f64::from(t_ms) / 1000.0;
+        for s in &self.steps {
+            let d = s.duration.as_secs_f64();
+            let part = (t - start).clamp(0.0, d);
+            let to = s.to.unwrap_or(s.rate);
+            let at_end = s.rate + (to - s.rate) * part / d.max(f64::EPSILON);
+            total += (s.rate + at_end) / 2.0 * part;
+            start += d;
+        }
+        total
+    }
 }
 
 /// Constant rate for `duration`, or a linear ramp from `rate` to `to`.

@@ -191,6 +191,31 @@ fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
         "backlog rises: {backlog1} → {backlog2}"
     );
 
+    // The charts are report.html's sections, drawn from the ledger so far, and they
+    // move: a later drawing reaches further and differs.
+    page.wait_for(
+        "document.querySelector('#report-charts svg#chart-backlog') !== null && window.mq.charts_t_ms > 0",
+        WAIT,
+    );
+    let drawn = |page: &mut Browser| -> (u64, String, Vec<String>) {
+        let v = page.eval(
+            "[window.mq.charts_t_ms, document.querySelector('#report-charts svg#chart-flow').outerHTML, [...document.querySelectorAll('#report-charts svg.chart')].map((s) => s.id)]",
+        );
+        (
+            v[0].as_u64().unwrap(),
+            v[1].as_str().unwrap().to_string(),
+            v[2].as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap().to_string())
+                .collect(),
+        )
+    };
+    let (c1, flow1, live_ids) = drawn(&mut page);
+    page.wait_for(&format!("window.mq.charts_t_ms >= {c1} + 1500"), WAIT);
+    let (c2, flow2, _) = drawn(&mut page);
+    assert_ne!(flow1, flow2, "the flow chart at {c1} ms and {c2} ms");
+
     // A real click on "Heal all": the remote is healthy, as its own API says.
     page.click("#heal-all");
     wait_until(WAIT, "down healed by Heal all", || {
@@ -238,6 +263,35 @@ fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
     assert!(junit.contains("steered by hand: heal all"), "{junit}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("steered by hand: heal all"));
+
+    // When the run is judged, the page shows the finished run's charts: byte for byte
+    // report.html's chart sections, and the same charts it showed live.
+    page.wait_for(
+        "document.getElementById('report-charts').dataset.final === '1'",
+        WAIT,
+    );
+    let end_charts = page.eval("window.mq.end.charts");
+    let end_charts = end_charts.as_str().unwrap().trim();
+    assert!(
+        end_charts.contains("<svg id=\"chart-backlog\"") && html.contains(end_charts),
+        "the live page's final charts are report.html's"
+    );
+    let report_ids: Vec<&str> = html
+        .split("<svg id=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    let final_ids =
+        page.eval("[...document.querySelectorAll('#report-charts svg.chart')].map((s) => s.id)");
+    assert_eq!(final_ids, serde_json::json!(report_ids));
+    // Live, it drew every chart of the report but the per-phase one (that data is the
+    // generator's until the end).
+    let expected_live: Vec<String> = report_ids
+        .iter()
+        .filter(|id| **id != "chart-phases")
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!(live_ids, expected_live, "live charts vs report.html's");
     eprintln!("live view test took {:?}", started.elapsed());
 }
 

@@ -8,15 +8,15 @@ use std::collections::BTreeMap;
 use super::axes::{fmt_latency, fmt_latency_tick, fmt_quantity, Scale};
 use super::bar_chart::{BarChart, BarSeries};
 use super::fault_lanes::fault_windows;
-use super::questions;
 use super::svg::Dash;
 use super::time_chart::{Series, TimeChart, Window};
+use super::ChartData;
 use super::{color, Chart, Plot, Section};
+use super::{pace, questions};
 use crate::report::series::{
     attempts, delivery_latency, domain_counts, phase_p99, submit_latency, Buckets, LatencyStats,
     ATTEMPT_CLASSES,
 };
-use crate::report::JudgedRun;
 
 /// At most this many buckets across a time chart (about 3 px each).
 const MAX_BUCKETS: usize = 240;
@@ -27,15 +27,15 @@ const P99: &str = "#e67e22";
 const MAX: &str = "#8e959c";
 
 /// Everything the time charts of one run share.
-struct Frame<'a> {
-    run: &'a JudgedRun,
-    buckets: Buckets,
+pub(super) struct Frame<'a> {
+    pub run: &'a ChartData<'a>,
+    pub buckets: Buckets,
     windows: Vec<Window>,
     node_windows: Vec<Window>,
 }
 
 impl Frame<'_> {
-    fn chart(&self, id: &str, label: &str, scale: Scale, tick: fn(f64) -> String) -> TimeChart {
+    pub fn chart(&self, id: &str, label: &str, scale: Scale, tick: fn(f64) -> String) -> TimeChart {
         TimeChart {
             id: id.to_string(),
             plot: Plot::standard(),
@@ -55,7 +55,7 @@ impl Frame<'_> {
     }
 
     /// Seconds bucket `i` covers within the run (the last one is usually partial).
-    fn seconds(&self, i: usize) -> f64 {
+    pub fn seconds(&self, i: usize) -> f64 {
         let start = self.buckets.start_ms(i);
         let covered = self
             .buckets
@@ -66,7 +66,7 @@ impl Frame<'_> {
 }
 
 /// Every section of the report's charts, for this run.
-pub fn sections(run: &JudgedRun) -> Vec<Section> {
+pub fn sections(run: &ChartData) -> Vec<Section> {
     let (windows, node_windows) = fault_windows(run);
     let frame = Frame {
         run,
@@ -79,19 +79,22 @@ pub fn sections(run: &JudgedRun) -> Vec<Section> {
         latency(&frame),
         backlog(&frame),
         submit(&frame),
+        pace::rate(&frame),
     ];
     if !run.samples.phases.is_empty() {
         out.push(phases(&frame));
     }
     out.push(nodes(run));
-    if !run.samples.queue_depths.is_empty() {
+    if run.samples.queue_depths.is_empty() {
+        out.push(pace::held(&frame));
+    } else {
         out.push(queue_depth(&frame));
     }
     out.push(attempts_section(run));
     out
 }
 
-fn single(id: &str, question: String, explain: String, svg: String) -> Section {
+pub(super) fn single(id: &str, question: String, explain: String, svg: String) -> Section {
     Section {
         id: id.to_string(),
         question,
@@ -104,8 +107,8 @@ fn single(id: &str, question: String, explain: String, svg: String) -> Section {
 }
 
 fn flow(f: &Frame) -> Section {
-    let question = questions::flow(&f.run.plan);
-    let counts = domain_counts(&f.run.ledger, f.buckets);
+    let question = questions::flow(f.run.plan);
+    let counts = domain_counts(f.run.ledger, f.buckets);
     let per_s = |i: usize, n: u64| {
         let s = f.seconds(i);
         (s >= 0.1).then(|| n as f64 / s)
@@ -202,10 +205,10 @@ fn latency_scale<'a>(
 }
 
 fn latency(f: &Frame) -> Section {
-    let question = questions::latency(&f.run.plan);
-    let per_domain = delivery_latency(&f.run.ledger, f.buckets);
-    let healthy = questions::healthy(&f.run.plan);
-    let limit = questions::isolation_limit(&f.run.plan);
+    let question = questions::latency(f.run.plan);
+    let per_domain = delivery_latency(f.run.ledger, f.buckets);
+    let healthy = questions::healthy(f.run.plan);
+    let limit = questions::isolation_limit(f.run.plan);
     let limit_ms = limit.map(|(_, l)| l.as_millis().min(u128::from(u32::MAX)) as u32);
     // One scale for all destinations, so the small charts compare at a glance.
     let scale = latency_scale(per_domain.iter().flat_map(|d| d.stats.iter()), limit_ms);
@@ -260,8 +263,8 @@ fn latency(f: &Frame) -> Section {
 }
 
 fn backlog(f: &Frame) -> Section {
-    let question = questions::backlog(&f.run.plan);
-    let counts = domain_counts(&f.run.ledger, f.buckets);
+    let question = questions::backlog(f.run.plan);
+    let counts = domain_counts(f.run.ledger, f.buckets);
     let mut chart = f.chart("chart-backlog", &question, Scale::linear(1.0), fmt_quantity);
     let mut max = 0u64;
     for (d, c) in counts.iter().enumerate() {
@@ -285,9 +288,9 @@ fn backlog(f: &Frame) -> Section {
 }
 
 fn submit(f: &Frame) -> Section {
-    let question = questions::submit(&f.run.plan);
-    let stats = submit_latency(&f.run.ledger, f.buckets);
-    let limit = questions::acceptance_limit(&f.run.plan);
+    let question = questions::submit(f.run.plan);
+    let stats = submit_latency(f.run.ledger, f.buckets);
+    let limit = questions::acceptance_limit(f.run.plan);
     let limit_ms = limit.map(|(_, l)| l.as_millis().min(u128::from(u32::MAX)) as u32);
     let scale = latency_scale(stats.iter(), limit_ms);
     let mut chart = f.chart("chart-submit", &question, scale, fmt_latency_tick);
@@ -372,8 +375,8 @@ fn queue_depth(f: &Frame) -> Section {
     )
 }
 
-fn nodes(run: &JudgedRun) -> Section {
-    let question = questions::nodes(&run.plan);
+fn nodes(run: &ChartData) -> Section {
+    let question = questions::nodes(run.plan);
     let n = run.ledger.nodes.len();
     let (mut accepted, mut delivered) = (vec![0u64; n], vec![0u64; n]);
     for r in &run.ledger.records {
@@ -415,8 +418,8 @@ fn nodes(run: &JudgedRun) -> Section {
     )
 }
 
-fn attempts_section(run: &JudgedRun) -> Section {
-    let per_domain = attempts(&run.ledger);
+fn attempts_section(run: &ChartData) -> Section {
+    let per_domain = attempts(run.ledger);
     let categories = (0..ATTEMPT_CLASSES)
         .map(|k| {
             if k + 1 == ATTEMPT_CLASSES {

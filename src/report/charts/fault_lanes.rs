@@ -5,9 +5,9 @@
 //! without an end is shaded to the run's end.
 
 use super::time_chart::Window;
+use super::ChartData;
 use crate::collector::fault_log::RecordedWindow;
 use crate::report::series::fault_label;
-use crate::report::JudgedRun;
 use crate::scenario::{FaultSubject, FaultWindow};
 
 /// Width of one character of a fault label (12 px bold; DejaVu Sans Bold runs ~0.7 em), generously: labels placed with
@@ -21,11 +21,11 @@ const GAP_PX: f64 = 4.0;
 /// without an end, or one past the run's end, ends at the run's end (`ledger.end_ms`).
 /// Faults the remotes reported beyond the plan (set by hand) are remote faults too, in
 /// their remote's lane, labelled with what set them (`refuse@down (api)`).
-pub fn fault_windows(run: &JudgedRun) -> (Vec<Window>, Vec<Window>) {
+pub fn fault_windows(run: &ChartData) -> (Vec<Window>, Vec<Window>) {
     let end = run.ledger.end_ms;
     let (mut remote, node) = windows_of(&run.plan.faults, end);
     remote.extend(recorded_of(
-        crate::checks::recorded::beyond_plan(&run.plan, &run.ledger),
+        crate::checks::recorded::beyond_plan(run.plan, run.ledger),
         end,
     ));
     (remote, node)

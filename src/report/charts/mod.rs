@@ -1,20 +1,38 @@
 //! The report's charts as inline SVG, drawn here by hand so the page opens offline and
 //! stays small. `catalogue.rs` decides which charts a run gets and the question each
 //! one answers; `time_chart.rs` and `bar_chart.rs` draw; `axes.rs` and `svg.rs` are the
-//! pieces they share. This file holds the common layout, legend and colours.
+//! pieces they share; `pace.rs` has the planned-vs-sent and held-per-node charts. This
+//! file holds the common layout, legend and colours. The live view draws the same
+//! sections from the ledger so far ([`ChartData`]).
 
 pub mod axes;
 pub mod bar_chart;
 mod catalogue;
 pub mod fault_lanes;
+mod pace;
 mod questions;
 pub mod svg;
 pub mod time_chart;
 
 pub use catalogue::sections;
 
+use crate::collector::Ledger;
+use crate::report::samples::Samples;
+use crate::scenario::Plan;
+
 use axes::Scale;
 use svg::{Dash, Svg};
+
+/// What the charts are drawn from: the plan, the ledger (up to `ledger.end_ms`) and the
+/// samples. A finished run gives its own ([`crate::report::JudgedRun::chart_data`]); the
+/// live view gives the ledger so far, so the page and report.html draw the same charts
+/// with the same code.
+#[derive(Clone, Copy)]
+pub struct ChartData<'a> {
+    pub plan: &'a Plan,
+    pub ledger: &'a Ledger,
+    pub samples: &'a Samples,
+}
 
 /// Colours for series (domains, nodes, phases), picked by index: distinguishable,
 /// readable on white, and none of them the red reserved for faults and limits.

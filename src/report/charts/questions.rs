@@ -213,6 +213,8 @@ pub fn nodes(plan: &Plan) -> String {
 }
 
 pub const PHASES: &str = "Which SMTP phase made submission slow?";
+pub const RATE: &str = "Did the generator send the load as planned?";
+pub const HELD: &str = "Did any node hold mail it accepted?";
 pub const QUEUE_DEPTH: &str = "Did any node's queue back up, and did it come back down?";
 pub const ATTEMPTS: &str = "How many delivery attempts did messages need?";
 

@@ -23,6 +23,10 @@ use crate::preflight::PreflightStatus;
 pub const FILE: &str = "report.html";
 
 const PAGE: &str = include_str!("page.html");
+/// The chart sections and their style, shared with the live page (`crate::live`), so
+/// both show the same charts drawn by the same code.
+const SECTIONS: &str = include_str!("sections.html");
+pub const CHARTS_CSS: &str = include_str!("charts.css");
 
 #[derive(Serialize)]
 struct Check<'a> {
@@ -193,7 +197,7 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
             total("duplicates", t.duplicates, t.duplicates > 0),
             total("shortfall", t.shortfall, t.shortfall > 0),
         ],
-        sections: charts::sections(run),
+        sections: charts::sections(&run.chart_data()),
         domains: summary
             .domains
             .iter()
@@ -272,12 +276,31 @@ pub fn render(summary: &Summary, run: &JudgedRun, files: &[&str]) -> Result<Stri
         files,
         version: env!("CARGO_PKG_VERSION"),
     };
+    render_template("report.html", &page)
+}
+
+/// The chart sections as HTML (the `<section>`s of report.html), for the live page.
+pub fn sections_fragment(sections: &[Section]) -> Result<String, String> {
+    #[derive(Serialize)]
+    struct Fragment<'a> {
+        sections: &'a [Section],
+    }
+    render_template("sections.html", &Fragment { sections })
+}
+
+fn render_template(name: &str, data: &impl Serialize) -> Result<String, String> {
     let mut env = Environment::new();
-    // The `.html` name turns on HTML auto-escaping for every value.
-    env.add_template("report.html", PAGE)
-        .map_err(|e| format!("template: {e}"))?;
-    env.get_template("report.html")
-        .and_then(|t| t.render(Value::from(Serde(&page))))
+    // The `.html` names turn on HTML auto-escaping for every value.
+    for (name, text) in [
+        ("report.html", PAGE),
+        ("sections.html", SECTIONS),
+        ("charts.css", CHARTS_CSS),
+    ] {
+        env.add_template(name, text)
+            .map_err(|e| format!("template: {e}"))?;
+    }
+    env.get_template(name)
+        .and_then(|t| t.render(Value::from(Serde(data))))
         .map_err(|e| format!("template: {e}"))
 }
 
