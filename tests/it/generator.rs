@@ -331,11 +331,13 @@ async fn weighted_endpoints_give_per_node_results() {
     let names: Vec<&str> = nodes.iter().map(|(n, _)| &**n).collect();
     assert_eq!(names, ["node-a.test", "node-b.test"]);
     assert_eq!((nodes[0].1.accepted, nodes[1].1.accepted), (at_a, at_b));
-    // A loaded machine may fall short of 300; whatever was sent splits 2:1 by weight
-    // (± 5% of the total: the sessions start at different places in the rotation).
+    // A loaded machine may fall short of 300 (measured: 169 sent with CI's build and
+    // three test binaries on 2 cores); what was sent is accounted for exactly and
+    // splits 2:1 by weight (± 5% of the total: the sessions start at different places
+    // in the rotation) — enough messages for the split to mean something.
     let total = at_a + at_b;
     assert_eq!(total + report.shortfall, 300);
-    assert!(total >= 270, "{total} sent");
+    assert!(total >= 100, "{total} sent");
     let want_a = total * 2 / 3;
     assert!(
         at_a.abs_diff(want_a) * 20 <= total,
