@@ -362,6 +362,7 @@ async fn run_stages(
             hlog_dir: Some(out_dir.clone()),
             cap: scenario::safety::closed_model_cap(&plan.load, &plan.target, &plan.safety),
             part,
+            phase_looks: live.phase_looks(),
         },
         generator_events,
         live.stop_load(),

@@ -259,7 +259,13 @@ fn the_grafana_dashboard_queries_what_metrics_serves() {
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
                 rest = &rest[i + name.len()..];
-                queried.insert(name);
+                // A summary's `_sum` and `_count` series belong to its family.
+                let family = ["_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|f| mailquake::live::metrics::NAMES.contains(f))
+                    .map_or(name.clone(), str::to_string);
+                queried.insert(family);
             }
         }
     }
@@ -276,8 +282,8 @@ fn the_grafana_dashboard_queries_what_metrics_serves() {
     );
 }
 
-/// Debian's Prometheus scrapes a run's `/metrics` (every second) and answers a query on
-/// it. Skipped without `prometheus` unless `MAILQUAKE_REQUIRE_PROMETHEUS=1` (CI).
+/// Debian's Prometheus scrapes a run's `/metrics` (every second) and answers queries on
+/// it: the delivered count, and the generator's per-phase latency summary. Skipped without `prometheus` unless `MAILQUAKE_REQUIRE_PROMETHEUS=1` (CI).
 #[test]
 fn prometheus_scrapes_a_running_run() {
     let present = std::process::Command::new("prometheus")
@@ -351,5 +357,36 @@ fn prometheus_scrapes_a_running_run() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // The generator's per-phase latency (a summary: Prometheus parsed the scrape, or
+    // it would have no series), counted for every phase a message goes through.
+    let by_phase =
+        "/api/v1/query?query=sum%20by%20(phase)%20(mailquake_phase_latency_seconds_count)";
+    let wanted = ["connect", "mail", "rcpt", "data"];
+    let mut counts = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + WAIT;
+    while !wanted
+        .iter()
+        .all(|p| counts.get(*p).is_some_and(|n| *n > 0.0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never had per-phase counts for {wanted:?}: {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        let (status, body) = get(api, by_phase);
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        counts = v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                let n = r["value"][1].as_str()?.parse::<f64>().ok()?;
+                Some((r["metric"]["phase"].as_str()?.to_string(), n))
+            })
+            .collect();
+    }
+    let (_, up) = get(api, "/api/v1/query?query=up");
+    assert!(up.contains("\"1\"]"), "the scrape is healthy: {up}");
     drop(run);
 }
