@@ -429,6 +429,8 @@ async fn run_stages(
         planned: (load_report.model == LoadModel::Open).then_some(load_report.planned),
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
+        closed_load_ms: (load_report.model == LoadModel::Closed)
+            .then(|| wiring::end_ms(plan.load.duration())),
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
         steered: live.steered().await,
         // Stopped early, the run is measured up to its end like an aborted one.

@@ -71,13 +71,17 @@ fn start_live(file: &Path, out: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
 
 /// `GET path` on the live view; (status, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    send(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// One raw HTTP/1.1 `request` to `addr`; (status, body).
+fn send(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -239,6 +243,61 @@ fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("steered by hand: heal all"));
     eprintln!("live view test took {:?}", started.elapsed());
+}
+
+/// A closed-model run (no planned count) whose load is stopped by hand early did not
+/// apply its planned load: never a pass, and summary.json says the load was cut short.
+#[test]
+fn a_closed_model_stopped_by_hand_does_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("closed.yaml");
+    std::fs::write(
+        &file,
+        "version: 1
+name: t-closed-stop
+seed: 7
+target:
+  embedded: { nodes: 2 }
+remotes:
+  ok: { domains: [ok.test] }
+load:
+  model: closed
+  steps: [ { for: 30s } ]
+  mix: { ok.test: 100% }
+  sessions: 2
+checks: [ no_loss ]
+settle: 10s
+",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (mut run, addr) = start_live(&file, &out, &["--live-control"]);
+    // Mail is flowing: then stop the load, long before its planned 30 s.
+    wait_until(WAIT, "mail delivered", || {
+        let (_, text) = get(addr, "/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix("mailquake_delivered_total{destination=\"ok.test\"} "))
+            .is_some_and(|n| n.parse::<f64>().unwrap() > 0.0)
+    });
+    let (status, answer) = send(
+        addr,
+        "POST /control/stop-load HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (code, stdout, stderr) = run.exit(Duration::from_secs(45)).parts();
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["verdict"], "fail", "{summary}");
+    assert_eq!(summary["steered"][0]["action"], "stop_load", "{summary}");
+    assert_eq!(summary["data"]["complete"], false, "{summary}");
+    let pct = summary["data"]["shortfall_pct"].as_f64().unwrap();
+    assert!(pct > 50.0, "most of the 30 s not run: {pct}% in {summary}");
+    let verdict = stdout.lines().find(|l| l.starts_with("verdict:")).unwrap();
+    assert!(
+        verdict.contains("steered by hand: stop load at"),
+        "{stdout}"
+    );
 }
 
 /// The Grafana dashboard is valid JSON and queries only metrics `/metrics` serves —
