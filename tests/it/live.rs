@@ -300,6 +300,54 @@ settle: 10s
     );
 }
 
+/// Not a check: retakes the README's screenshot of the live view in the middle of a run
+/// (`scripts/live-screenshot.sh` runs it). `MAILQUAKE_SCREENSHOT=OUT.png`, and
+/// optionally `MAILQUAKE_SCREENSHOT_SCENARIO` (default `scenarios/quickstart-naive.yaml`)
+/// and `MAILQUAKE_SCREENSHOT_AT` (seconds since load start, default 18).
+#[test]
+#[ignore = "retakes docs/live-quickstart-naive.png: scripts/live-screenshot.sh"]
+fn live_screenshot() {
+    use base64::Engine as _;
+    let out = std::env::var_os("MAILQUAKE_SCREENSHOT").expect("MAILQUAKE_SCREENSHOT=OUT.png");
+    let scenario = std::env::var_os("MAILQUAKE_SCREENSHOT_SCENARIO").map_or_else(
+        || crate::support::root().join("scenarios/quickstart-naive.yaml"),
+        std::path::PathBuf::from,
+    );
+    let at: f64 = std::env::var("MAILQUAKE_SCREENSHOT_AT").map_or(18.0, |a| a.parse().unwrap());
+    let binary = chromium().expect("chromium");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut run, addr) = start_live(&scenario, &dir.path().join("out"), &[]);
+    let mut page = Browser::open(&binary, &format!("http://{addr}/"));
+    let t = page.wait_for(
+        &format!("Number(document.getElementById('t').textContent) >= {at} && document.getElementById('t').textContent"),
+        Duration::from_secs_f64(at) + Duration::from_secs(120),
+    );
+    // Without the scroll bar (the picture is of the page, not of the window).
+    page.eval("document.documentElement.style.scrollbarWidth = 'none'");
+    let shot = page.call(
+        "Page.captureScreenshot",
+        serde_json::json!({"format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 1}}),
+    );
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(&out, &png).unwrap();
+    eprintln!(
+        "live_screenshot: {} at t = {t} s, {} bytes",
+        Path::new(&out).display(),
+        png.len()
+    );
+    drop(page);
+    let (_, stdout, _) = run.exit(Duration::from_secs(300)).parts();
+    eprintln!(
+        "{}",
+        stdout
+            .lines()
+            .find(|l| l.starts_with("verdict:"))
+            .unwrap_or("")
+    );
+}
+
 /// The Grafana dashboard is valid JSON and queries only metrics `/metrics` serves —
 /// and every one of them.
 #[test]
