@@ -338,6 +338,7 @@ pub async fn flood(
             hlog_dir: out.clone(),
             cap,
             part: Default::default(),
+            phase_looks: None,
         },
         events_tx,
         stop,

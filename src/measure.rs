@@ -149,6 +149,52 @@ impl PhaseStats {
     }
 }
 
+/// One phase's latency at one endpoint since load start, as the live view's `/metrics`
+/// serves it (asked of the stats task with a [`PhaseLook`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhaseFigure {
+    pub phase: &'static str,
+    /// The endpoint's name (`host:port` as the target lists it).
+    pub endpoint: String,
+    pub count: u64,
+    /// The sum of the recorded latencies, µs (from the histogram: 3 significant digits).
+    pub sum_us: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+/// A request to the generator's stats task for [`PhaseFigure`]s: the live view's feed
+/// sends one each second and the stats task answers between batches (no shared state).
+pub type PhaseLook = tokio::sync::oneshot::Sender<Vec<PhaseFigure>>;
+
+impl PhaseStats {
+    /// Per endpoint (named by `endpoints`, its index → name) and phase, in that order:
+    /// what has been recorded so far.
+    pub fn figures(&self, endpoints: &[String]) -> Vec<PhaseFigure> {
+        let mut out = Vec::new();
+        for (e, stats) in self.by_endpoint() {
+            let endpoint = endpoints
+                .get(usize::from(e))
+                .cloned()
+                .unwrap_or_else(|| e.to_string());
+            for phase in Phase::ALL {
+                let Some(h) = stats.phases.get(phase).filter(|h| !h.is_empty()) else {
+                    continue;
+                };
+                out.push(PhaseFigure {
+                    phase: phase.as_str(),
+                    endpoint: endpoint.clone(),
+                    count: h.len(),
+                    sum_us: h.mean() * h.len() as f64,
+                    p50_us: h.value_at_quantile(0.50),
+                    p99_us: h.value_at_quantile(0.99),
+                });
+            }
+        }
+        out
+    }
+}
+
 fn merge<'a>(slots: impl Iterator<Item = &'a SlotStats>) -> SlotStats {
     let mut all = SlotStats::default();
     for s in slots {

@@ -5,7 +5,8 @@
 //! - remote events lost while following remotes served elsewhere → `no_loss`,
 //!   `no_duplicates`, `isolation`, `drain`, `nodes` (a delivery may be missing);
 //! - a shortfall above `load.max_shortfall` → `isolation`, `drain`, `acceptance`, `queue`
-//!   (the planned load was not applied);
+//!   (the planned load was not applied; for the closed model, stopped by hand before
+//!   its planned end: the share of its time not run);
 //! - queue probe samples missed in the window a `queue` check judges → `queue`;
 //! - an aborted run measured nothing after its end, or after the remotes or the target
 //!   stopped answering → every check that reads past that point (`cut.rs`).
@@ -37,6 +38,12 @@ pub struct DataCompleteness {
     pub submitted: u64,
     /// Open model: called for, but no session was free to send them.
     pub shortfall: u64,
+    /// Closed model: how long its load was planned to run, ms (`None`: open model, or a
+    /// run saved before it existed). A closed-model load stopped by hand before then
+    /// was not applied in full: the share of its time it did not run is its shortfall
+    /// ratio ([`DataCompleteness::shortfall_ratio`]), as there is no planned count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_load_ms: Option<u32>,
     /// Per probed node: the samples taken and missed.
     pub probes: Vec<ProbeCoverage>,
     /// An aborted run: where measurement stopped (see `cut.rs`). Absent in runs saved
@@ -67,12 +74,25 @@ pub struct ProbeCoverage {
 }
 
 impl DataCompleteness {
-    /// Shortfall as a share of the planned messages (0 for the closed model).
+    /// Shortfall as a share of the planned messages; for the closed model, the share of
+    /// its planned time it did not run because the load was stopped by hand (else 0).
     pub fn shortfall_ratio(&self) -> f64 {
-        match self.planned {
-            Some(planned) if planned > 0 => self.shortfall as f64 / planned as f64,
+        match (self.planned, self.closed_cut_short()) {
+            (Some(planned), _) if planned > 0 => self.shortfall as f64 / planned as f64,
+            (None, Some((stopped, planned))) => f64::from(planned - stopped) / f64::from(planned),
             _ => 0.0,
         }
+    }
+
+    /// Closed model stopped by hand before its planned end: (stopped at, planned), ms.
+    fn closed_cut_short(&self) -> Option<(u32, u32)> {
+        let planned = self.closed_load_ms?;
+        let stopped = self
+            .steered
+            .iter()
+            .find(|s| s.action == super::steered::SteerAction::StopLoad)?
+            .at_ms;
+        (stopped < planned).then_some((stopped, planned))
     }
 
     /// Probe samples missed, every node together.
@@ -109,6 +129,17 @@ impl DataCompleteness {
     /// Why the load was not applied, if the shortfall is over the limit.
     fn load_not_applied(&self, max_shortfall: f64) -> Option<String> {
         let ratio = self.shortfall_ratio();
+        if let (None, Some((stopped, planned))) = (self.planned, self.closed_cut_short()) {
+            return (ratio > max_shortfall).then(|| {
+                format!(
+                    "the planned load was not applied: stopped by hand at {:.1}s of its planned {:.1}s (closed model: {} of its time not run; limit {})",
+                    f64::from(stopped) / 1000.0,
+                    f64::from(planned) / 1000.0,
+                    fmt_pct(ratio),
+                    fmt_pct(max_shortfall)
+                )
+            });
+        }
         (ratio > max_shortfall).then(|| {
             format!(
                 "the planned load was not applied: {} shortfall ({} of {} planned messages not sent; limit {})",

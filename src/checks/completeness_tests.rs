@@ -66,6 +66,23 @@ fn complete() -> DataCompleteness {
     }
 }
 
+/// A closed-model run of 120 s (no planned count), its load stopped by hand at `stop`.
+fn closed(stop: Option<u32>) -> DataCompleteness {
+    use crate::checks::steered::{SteerAction, Steered};
+    DataCompleteness {
+        planned: None,
+        closed_load_ms: Some(120_000),
+        steered: stop
+            .map(|at_ms| Steered {
+                at_ms,
+                action: SteerAction::StopLoad,
+            })
+            .into_iter()
+            .collect(),
+        ..complete()
+    }
+}
+
 /// Each kind of incompleteness makes exactly the checks the issue lists inconclusive,
 /// says why first, and keeps what was measured.
 #[test]
@@ -141,6 +158,30 @@ fn incomplete_input_makes_the_dependent_checks_inconclusive() {
             },
             inconclusive: &[6, 7],
             why: "queue probe samples were missed on n1",
+        },
+        Case {
+            name: "closed model stopped by hand before its planned end",
+            data: closed(Some(30_000)),
+            inconclusive: &[0, 1, 5, 6, 7],
+            why: "the planned load was not applied: stopped by hand at 30.0s of its planned 120.0s (closed model: 75% of its time not run; limit 1%). As measured: ",
+        },
+        Case {
+            name: "closed model stopped by hand in its last 1%",
+            data: closed(Some(119_000)),
+            inconclusive: &[],
+            why: "",
+        },
+        Case {
+            name: "closed model stopped by hand after its load ended",
+            data: closed(Some(120_000)),
+            inconclusive: &[],
+            why: "",
+        },
+        Case {
+            name: "closed model not stopped",
+            data: closed(None),
+            inconclusive: &[],
+            why: "",
         },
     ];
     let measured = statuses(&complete());

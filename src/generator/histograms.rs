@@ -20,7 +20,9 @@ use tokio::time::Instant;
 
 use super::hlog::HlogFiles;
 // The measurement types are neutral (the report renders them); named here too.
-pub use crate::measure::{IntervalSummary, PhaseHistograms, PhaseStats, SlotStats, NO_BANNER};
+pub use crate::measure::{
+    IntervalSummary, PhaseHistograms, PhaseLook, PhaseStats, SlotStats, NO_BANNER,
+};
 use crate::smtp::observe::no_reply;
 use crate::smtp::{FailureKind, Observer, Phase};
 
@@ -210,14 +212,22 @@ pub struct IntervalHistograms {
     pub by_endpoint: BTreeMap<u16, PhaseHistograms>,
 }
 
+/// Where the live view asks for the figures so far, and the endpoints' names.
+pub struct Looks {
+    pub asks: mpsc::Receiver<PhaseLook>,
+    pub endpoints: Vec<String>,
+}
+
 /// The stats task: records every batch until all recorders are gone, writing each
 /// interval to the histogram logs once it is over (plus a grace period for late
-/// batches; a batch later still counts in the oldest interval not yet written).
+/// batches; a batch later still counts in the oldest interval not yet written), and
+/// answering `looks` (the live view's questions) between batches.
 pub async fn aggregate(
     mut batches: mpsc::UnboundedReceiver<Batch>,
     t0: Instant,
     interval: Duration,
     mut hlog: Option<HlogFiles>,
+    mut looks: Option<Looks>,
 ) -> PhaseStats {
     let mut stats = PhaseStats {
         interval,
@@ -230,10 +240,16 @@ pub async fn aggregate(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            // Batches first: a look answers with every sample that has arrived.
+            biased;
             batch = batches.recv() => match batch {
                 Some(b) => record(&mut stats, &mut open, written_below, b),
                 None => break,
             },
+            Some(reply) = ask(&mut looks) => {
+                let endpoints = looks.as_ref().map_or(&[][..], |l| &l.endpoints[..]);
+                let _ = reply.send(stats.figures(endpoints));
+            }
             _ = tick.tick() => {
                 let now = Instant::now();
                 while let Some((&i, _)) = open.first_key_value() {
@@ -259,6 +275,20 @@ pub async fn aggregate(
         }
     }
     stats
+}
+
+/// The next question, if anyone asks (never ready without `looks`, or once they are gone).
+async fn ask(looks: &mut Option<Looks>) -> Option<PhaseLook> {
+    match looks {
+        Some(l) => match l.asks.recv().await {
+            Some(reply) => Some(reply),
+            None => {
+                *looks = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 fn write(hlog: &mut Option<HlogFiles>, stats: &mut PhaseStats, i: u32, hists: &IntervalHistograms) {
@@ -330,11 +360,54 @@ fn record(
 mod tests {
     use super::*;
 
+    /// The live view asks while sessions record: the answer is what has arrived so far,
+    /// per endpoint (by name) and phase; after the recorders are gone, no one answers.
+    #[tokio::test(start_paused = true)]
+    async fn the_stats_task_answers_the_live_views_looks() {
+        let t0 = Instant::now();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ask_tx, asks) = mpsc::channel(1);
+        let looks = Looks {
+            asks,
+            endpoints: vec!["a:25".into(), "b:25".into()],
+        };
+        let interval = Duration::from_secs(1);
+        let stats = tokio::spawn(aggregate(rx, t0, interval, None, Some(looks)));
+        let look = || async {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            ask_tx.send(reply).await.ok()?;
+            answer.await.ok()
+        };
+        assert_eq!(look().await, Some(vec![]), "nothing recorded yet");
+        let mut r = Recorder::new(tx, t0, interval);
+        r.connecting(1);
+        r.server("n1");
+        for us in [100, 300] {
+            let start = Instant::now();
+            r.timed(Phase::Connect, start, start + Duration::from_micros(us));
+            r.timed(Phase::Rcpt, start, start + Duration::from_micros(us * 10));
+        }
+        r.flush();
+        let got = look().await.unwrap();
+        let rows: Vec<(&str, &str, u64)> = got
+            .iter()
+            .map(|f| (f.phase, f.endpoint.as_str(), f.count))
+            .collect();
+        assert_eq!(rows, [("connect", "b:25", 2), ("rcpt", "b:25", 2)]);
+        let rcpt = &got[1];
+        // 1 ms and 3 ms.
+        assert!((3_990.0..=4_010.0).contains(&rcpt.sum_us), "{rcpt:?}");
+        assert!(rcpt.p50_us <= rcpt.p99_us && (2_990..=3_010).contains(&rcpt.p99_us));
+        drop(r);
+        stats.await.unwrap();
+        assert_eq!(look().await, None, "the stats task is done");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn recorders_batch_by_interval_and_node_and_the_stats_task_merges() {
         let t0 = Instant::now();
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = tokio::spawn(aggregate(rx, t0, Duration::from_secs(1), None));
+        let stats = tokio::spawn(aggregate(rx, t0, Duration::from_secs(1), None, None));
         let mut a = Recorder::new(tx.clone(), t0, Duration::from_secs(1));
         let mut b = Recorder::new(tx, t0, Duration::from_secs(1));
         a.connecting(0);

@@ -47,7 +47,7 @@ pub const HELO_NAME: &str = "generator.mailquake.test";
 pub const CLOSED_MODEL_CAP: u64 = 10_000_000;
 
 /// What the generator needs besides the load shape.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct GeneratorConfig {
     pub run_id: String,
     pub endpoints: Vec<TargetEndpoint>,
@@ -65,6 +65,8 @@ pub struct GeneratorConfig {
     pub cap: Option<crate::scenario::safety::Cap>,
     /// Which messages this process sends: all of them, or a shard's (`--shard I/N`).
     pub part: Part,
+    /// Where the live view asks for the per-phase latency so far (`run --live`).
+    pub phase_looks: Option<mpsc::Receiver<histograms::PhaseLook>>,
 }
 
 struct Job {
@@ -109,7 +111,7 @@ pub async fn run_on_own_thread(
 /// they took, and returns what was measured.
 pub async fn run(
     load: Load,
-    config: GeneratorConfig,
+    mut config: GeneratorConfig,
     events: Sender<Event>,
     stop: CancellationToken,
 ) -> GeneratorReport {
@@ -125,11 +127,16 @@ pub async fn run(
         hlog::HlogFiles::new(dir, start, load.hlog_interval)
             .with_endpoints(config.endpoints.iter().map(|e| e.name.clone()).collect())
     });
+    let looks = config.phase_looks.take().map(|asks| histograms::Looks {
+        asks,
+        endpoints: config.endpoints.iter().map(|e| e.name.clone()).collect(),
+    });
     let stats = tokio::spawn(histograms::aggregate(
         batch_rx,
         config.t0,
         load.hlog_interval,
         hlog,
+        looks,
     ));
     let shared = Arc::new(session::Shared {
         rotation: rotation(&config.endpoints),

@@ -1,5 +1,6 @@
 //! The live view's one owner of state: every second it asks the collector for a look
-//! at the ledger (figures and checks so far, computed on the collector's task), and it
+//! at the ledger (figures and checks so far, computed on the collector's task) and the
+//! generator's stats task for the per-phase latency so far, and it
 //! takes the timeline's switches and the operator's "stop the load" as they come. Each
 //! becomes a numbered event on the hub; the latest snapshot also goes to `/metrics`
 //! through a `watch`. It never holds the ledger and never waits on a browser.
@@ -16,11 +17,15 @@ use super::hub::Hub;
 use crate::checks::so_far::so_far;
 use crate::checks::steered::{SteerAction, Steered};
 use crate::collector::Request;
+use crate::measure::{PhaseFigure, PhaseLook};
 use crate::scenario::Plan;
 use crate::timeline::Told;
 
 /// How often a snapshot is taken.
 pub const EVERY: Duration = Duration::from_secs(1);
+/// How long a snapshot waits for the generator's per-phase figures (then it keeps the
+/// last ones: a busy generator thread must not hold the page up).
+const PHASES_WAIT: Duration = Duration::from_millis(200);
 
 /// Orders for the feed.
 pub(super) enum Order {
@@ -35,6 +40,8 @@ pub(super) struct Inputs {
     pub plan: Arc<Plan>,
     pub t0: Instant,
     pub collector: mpsc::Sender<Request>,
+    /// The generator's stats task, for the per-phase latency (none: not asked).
+    pub phases: Option<mpsc::Sender<PhaseLook>>,
     pub told: mpsc::Receiver<Told>,
     pub orders: mpsc::Receiver<Order>,
     pub hub: Hub,
@@ -48,6 +55,7 @@ pub(super) struct Inputs {
 pub(super) async fn run(mut i: Inputs) {
     let mut steered: Vec<Steered> = Vec::new();
     let mut in_force: Vec<String> = Vec::new();
+    let mut phases: Vec<PhaseFigure> = Vec::new();
     let mut tick = tokio::time::interval_at(i.t0 + EVERY, EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut looking = true;
@@ -55,7 +63,11 @@ pub(super) async fn run(mut i: Inputs) {
         tokio::select! {
             _ = tick.tick(), if looking => {
                 match look(&i, &steered, &in_force).await {
-                    Some(snapshot) => {
+                    Some(mut snapshot) => {
+                        if let Some(now) = ask_phases(i.phases.as_ref()).await {
+                            phases = now;
+                        }
+                        snapshot.phases = phases.clone();
                         i.hub.publish("snapshot", &snapshot);
                         i.latest.send_replace(Arc::new(snapshot));
                     }
@@ -113,6 +125,14 @@ fn note(hub: &Hub, told: Told, steered: &mut Vec<Steered>, in_force: &mut Vec<St
 
 fn ms_since(t0: Instant) -> u32 {
     t0.elapsed().as_millis().min(u128::from(u32::MAX - 1)) as u32
+}
+
+/// The generator's per-phase latency so far; `None` when it is not asked, busy, or
+/// finished (its last answer stands: the figures are cumulative).
+async fn ask_phases(stats: Option<&mpsc::Sender<PhaseLook>>) -> Option<Vec<PhaseFigure>> {
+    let (tx, rx) = oneshot::channel();
+    stats?.try_send(tx).ok()?;
+    tokio::time::timeout(PHASES_WAIT, rx).await.ok()?.ok()
 }
 
 /// One snapshot, computed on the collector's task; `None` once it has finished.

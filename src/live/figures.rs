@@ -42,6 +42,11 @@ pub struct Snapshot {
     /// Faults and `exec` actions in force (`refuse on remote down`).
     pub in_force: Vec<String>,
     pub checks: Vec<SoFar>,
+    /// The generator's latency per SMTP phase and endpoint since load start, for
+    /// `/metrics` (left out of the event stream: ten phases per endpoint in every
+    /// snapshot would swell the replay log for a figure the page does not draw).
+    #[serde(skip)]
+    pub phases: Vec<crate::measure::PhaseFigure>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

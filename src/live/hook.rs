@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Live, LiveArgs};
 use crate::checks::steered::Steered;
 use crate::collector::Request;
+use crate::measure::PhaseLook;
 use crate::report::JudgedRun;
 use crate::scenario::Plan;
 
@@ -15,6 +16,10 @@ use crate::scenario::Plan;
 pub struct Hook {
     live: Option<Live>,
     stop_load: CancellationToken,
+    /// Where the feed asks the generator's stats task for per-phase latency, and where
+    /// the stats task hears it (taken by [`Hook::phase_looks`]).
+    phase_asks: Option<mpsc::Sender<PhaseLook>>,
+    phase_looks: Option<mpsc::Receiver<PhaseLook>>,
 }
 
 impl Hook {
@@ -33,7 +38,26 @@ impl Hook {
         if let Some(live) = &live {
             eprintln!("mailquake: live view: {}", live.url());
         }
-        Ok(Hook { live, stop_load })
+        // One question a second; one waiting is plenty.
+        let (phase_asks, phase_looks) = match live {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(1);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        Ok(Hook {
+            live,
+            stop_load,
+            phase_asks,
+            phase_looks,
+        })
+    }
+
+    /// For the generator's stats task: where the live view asks for the per-phase
+    /// latency so far (none without a live view).
+    pub fn phase_looks(&mut self) -> Option<mpsc::Receiver<PhaseLook>> {
+        self.phase_looks.take()
     }
 
     /// The timeline's orders by hand and where it tells its switches (the rest of
@@ -53,10 +77,11 @@ impl Hook {
         }
     }
 
-    /// From t0: snapshots from the collector behind `collector`.
+    /// From t0: snapshots from the collector behind `collector` (and the generator's
+    /// per-phase latency, if it took [`Hook::phase_looks`]).
     pub fn feed(&mut self, t0: Instant, collector: mpsc::Sender<Request>) {
         if let Some(live) = &mut self.live {
-            live.feed(t0, collector);
+            live.feed(t0, collector, self.phase_asks.take());
         }
     }
 

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::figures::{Destination, Snapshot};
 use crate::checks::so_far::SoFarState;
+use crate::measure::PhaseFigure;
 
 /// Every metric `/metrics` serves.
 pub const NAMES: &[&str] = &[
@@ -25,6 +26,7 @@ pub const NAMES: &[&str] = &[
     "mailquake_latency_seconds",
     "mailquake_fault_in_force",
     "mailquake_check_state",
+    "mailquake_phase_latency_seconds",
 ];
 
 /// A per-destination family: (index in [`NAMES`], type, help, value).
@@ -175,7 +177,35 @@ pub fn render(s: &Snapshot) -> String {
             })
             .collect(),
     );
+    phase_latency(&mut out, &s.phases);
     out
+}
+
+/// The generator's latency per SMTP phase and endpoint since load start, as a
+/// `summary`: the 0.5 and 0.99 quantiles, `_sum` and `_count` (so
+/// `rate(_sum) / rate(_count)` is the mean over any window).
+fn phase_latency(out: &mut String, phases: &[PhaseFigure]) {
+    let name = NAMES[15];
+    let _ = writeln!(
+        out,
+        "# HELP {name} The generator's latency per SMTP phase (connect, banner, ehlo, starttls, auth, mail, rcpt, data, dot, quit) and endpoint since load start.\n# TYPE {name} summary"
+    );
+    for p in phases {
+        let labels = format!(
+            "phase=\"{}\",endpoint=\"{}\"",
+            escape(p.phase),
+            escape(&p.endpoint)
+        );
+        for (q, us) in [("0.5", p.p50_us), ("0.99", p.p99_us)] {
+            let _ = writeln!(
+                out,
+                "{name}{{{labels},quantile=\"{q}\"}} {}",
+                us as f64 / 1e6
+            );
+        }
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", p.sum_us / 1e6);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", p.count);
+    }
 }
 
 /// A label value: backslash, quote and newline escaped.
@@ -209,6 +239,14 @@ mod tests {
                 detail: String::new(),
             }],
             submit_p99_ms: Some(40),
+            phases: vec![PhaseFigure {
+                phase: "rcpt",
+                endpoint: "127.0.0.1:2525".into(),
+                count: 40,
+                sum_us: 20_000.0,
+                p50_us: 400,
+                p99_us: 1_500,
+            }],
             ..Default::default()
         };
         let text = render(&s);
@@ -223,6 +261,10 @@ mod tests {
             "mailquake_check_state{check=\"drain\",index=\"0\",state=\"cannot_pass\"} 1",
             "mailquake_check_state{check=\"drain\",index=\"0\",state=\"holding\"} 0",
             "mailquake_latency_seconds{phase=\"submit\",quantile=\"0.99\"} 0.04",
+            "mailquake_phase_latency_seconds{phase=\"rcpt\",endpoint=\"127.0.0.1:2525\",quantile=\"0.5\"} 0.0004",
+            "mailquake_phase_latency_seconds{phase=\"rcpt\",endpoint=\"127.0.0.1:2525\",quantile=\"0.99\"} 0.0015",
+            "mailquake_phase_latency_seconds_sum{phase=\"rcpt\",endpoint=\"127.0.0.1:2525\"} 0.02",
+            "mailquake_phase_latency_seconds_count{phase=\"rcpt\",endpoint=\"127.0.0.1:2525\"} 40",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

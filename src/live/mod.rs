@@ -196,7 +196,12 @@ impl Live {
     }
 
     /// From t0: a snapshot every second from the collector behind `collector`.
-    pub fn feed(&mut self, t0: Instant, collector: mpsc::Sender<CollectorRequest>) {
+    pub fn feed(
+        &mut self,
+        t0: Instant,
+        collector: mpsc::Sender<CollectorRequest>,
+        phases: Option<mpsc::Sender<crate::measure::PhaseLook>>,
+    ) {
         let Some(w) = self.waiting.take() else {
             return;
         };
@@ -205,6 +210,7 @@ impl Live {
             plan: w.plan,
             t0,
             collector,
+            phases,
             told: w.told,
             orders: w.orders,
             hub: self.hub.clone(),

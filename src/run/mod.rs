@@ -362,6 +362,7 @@ async fn run_stages(
             hlog_dir: Some(out_dir.clone()),
             cap: scenario::safety::closed_model_cap(&plan.load, &plan.target, &plan.safety),
             part,
+            phase_looks: live.phase_looks(),
         },
         generator_events,
         live.stop_load(),
@@ -428,6 +429,8 @@ async fn run_stages(
         planned: (load_report.model == LoadModel::Open).then_some(load_report.planned),
         submitted: totals.submitted,
         shortfall: load_report.shortfall,
+        closed_load_ms: (load_report.model == LoadModel::Closed)
+            .then(|| wiring::end_ms(plan.load.duration())),
         probes: probe_coverage(&ledger, &probed, cluster::probes::PROBE_EVERY),
         steered: live.steered().await,
         // Stopped early, the run is measured up to its end like an aborted one.

@@ -71,13 +71,17 @@ fn start_live(file: &Path, out: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
 
 /// `GET path` on the live view; (status, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    send(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// One raw HTTP/1.1 `request` to `addr`; (status, body).
+fn send(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -295,6 +299,109 @@ fn the_live_page_in_chromium_shows_the_run_and_heal_all_heals() {
     eprintln!("live view test took {:?}", started.elapsed());
 }
 
+/// A closed-model run (no planned count) whose load is stopped by hand early did not
+/// apply its planned load: never a pass, and summary.json says the load was cut short.
+#[test]
+fn a_closed_model_stopped_by_hand_does_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("closed.yaml");
+    std::fs::write(
+        &file,
+        "version: 1
+name: t-closed-stop
+seed: 7
+target:
+  embedded: { nodes: 2 }
+remotes:
+  ok: { domains: [ok.test] }
+load:
+  model: closed
+  steps: [ { for: 30s } ]
+  mix: { ok.test: 100% }
+  sessions: 2
+checks: [ no_loss ]
+settle: 10s
+",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (mut run, addr) = start_live(&file, &out, &["--live-control"]);
+    // Mail is flowing: then stop the load, long before its planned 30 s.
+    wait_until(WAIT, "mail delivered", || {
+        let (_, text) = get(addr, "/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix("mailquake_delivered_total{destination=\"ok.test\"} "))
+            .is_some_and(|n| n.parse::<f64>().unwrap() > 0.0)
+    });
+    let (status, answer) = send(
+        addr,
+        "POST /control/stop-load HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (code, stdout, stderr) = run.exit(Duration::from_secs(45)).parts();
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["verdict"], "fail", "{summary}");
+    assert_eq!(summary["steered"][0]["action"], "stop_load", "{summary}");
+    assert_eq!(summary["data"]["complete"], false, "{summary}");
+    let pct = summary["data"]["shortfall_pct"].as_f64().unwrap();
+    assert!(pct > 50.0, "most of the 30 s not run: {pct}% in {summary}");
+    let verdict = stdout.lines().find(|l| l.starts_with("verdict:")).unwrap();
+    assert!(
+        verdict.contains("steered by hand: stop load at"),
+        "{stdout}"
+    );
+}
+
+/// Not a check: retakes the README's screenshot of the live view in the middle of a run
+/// (`scripts/live-screenshot.sh` runs it). `MAILQUAKE_SCREENSHOT=OUT.png`, and
+/// optionally `MAILQUAKE_SCREENSHOT_SCENARIO` (default `scenarios/quickstart-naive.yaml`)
+/// and `MAILQUAKE_SCREENSHOT_AT` (seconds since load start, default 18).
+#[test]
+#[ignore = "retakes docs/live-quickstart-naive.png: scripts/live-screenshot.sh"]
+fn live_screenshot() {
+    use base64::Engine as _;
+    let out = std::env::var_os("MAILQUAKE_SCREENSHOT").expect("MAILQUAKE_SCREENSHOT=OUT.png");
+    let scenario = std::env::var_os("MAILQUAKE_SCREENSHOT_SCENARIO").map_or_else(
+        || crate::support::root().join("scenarios/quickstart-naive.yaml"),
+        std::path::PathBuf::from,
+    );
+    let at: f64 = std::env::var("MAILQUAKE_SCREENSHOT_AT").map_or(18.0, |a| a.parse().unwrap());
+    let binary = chromium().expect("chromium");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut run, addr) = start_live(&scenario, &dir.path().join("out"), &[]);
+    let mut page = Browser::open(&binary, &format!("http://{addr}/"));
+    let t = page.wait_for(
+        &format!("Number(document.getElementById('t').textContent) >= {at} && document.getElementById('t').textContent"),
+        Duration::from_secs_f64(at) + Duration::from_secs(120),
+    );
+    // Without the scroll bar (the picture is of the page, not of the window).
+    page.eval("document.documentElement.style.scrollbarWidth = 'none'");
+    let shot = page.call(
+        "Page.captureScreenshot",
+        serde_json::json!({"format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 1}}),
+    );
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(&out, &png).unwrap();
+    eprintln!(
+        "live_screenshot: {} at t = {t} s, {} bytes",
+        Path::new(&out).display(),
+        png.len()
+    );
+    drop(page);
+    let (_, stdout, _) = run.exit(Duration::from_secs(300)).parts();
+    eprintln!(
+        "{}",
+        stdout
+            .lines()
+            .find(|l| l.starts_with("verdict:"))
+            .unwrap_or("")
+    );
+}
+
 /// The Grafana dashboard is valid JSON and queries only metrics `/metrics` serves —
 /// and every one of them.
 #[test]
@@ -313,7 +420,13 @@ fn the_grafana_dashboard_queries_what_metrics_serves() {
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
                 rest = &rest[i + name.len()..];
-                queried.insert(name);
+                // A summary's `_sum` and `_count` series belong to its family.
+                let family = ["_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|f| mailquake::live::metrics::NAMES.contains(f))
+                    .map_or(name.clone(), str::to_string);
+                queried.insert(family);
             }
         }
     }
@@ -330,8 +443,8 @@ fn the_grafana_dashboard_queries_what_metrics_serves() {
     );
 }
 
-/// Debian's Prometheus scrapes a run's `/metrics` (every second) and answers a query on
-/// it. Skipped without `prometheus` unless `MAILQUAKE_REQUIRE_PROMETHEUS=1` (CI).
+/// Debian's Prometheus scrapes a run's `/metrics` (every second) and answers queries on
+/// it: the delivered count, and the generator's per-phase latency summary. Skipped without `prometheus` unless `MAILQUAKE_REQUIRE_PROMETHEUS=1` (CI).
 #[test]
 fn prometheus_scrapes_a_running_run() {
     let present = std::process::Command::new("prometheus")
@@ -405,5 +518,36 @@ fn prometheus_scrapes_a_running_run() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // The generator's per-phase latency (a summary: Prometheus parsed the scrape, or
+    // it would have no series), counted for every phase a message goes through.
+    let by_phase =
+        "/api/v1/query?query=sum%20by%20(phase)%20(mailquake_phase_latency_seconds_count)";
+    let wanted = ["connect", "mail", "rcpt", "data"];
+    let mut counts = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + WAIT;
+    while !wanted
+        .iter()
+        .all(|p| counts.get(*p).is_some_and(|n| *n > 0.0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never had per-phase counts for {wanted:?}: {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        let (status, body) = get(api, by_phase);
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        counts = v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                let n = r["value"][1].as_str()?.parse::<f64>().ok()?;
+                Some((r["metric"]["phase"].as_str()?.to_string(), n))
+            })
+            .collect();
+    }
+    let (_, up) = get(api, "/api/v1/query?query=up");
+    assert!(up.contains("\"1\"]"), "the scrape is healthy: {up}");
     drop(run);
 }

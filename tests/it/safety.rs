@@ -244,6 +244,7 @@ async fn closed_model_against_a_target_elsewhere_is_paced_and_stopped_at_the_cap
         hlog_dir: None,
         cap: Some(cap),
         part: Default::default(),
+        phase_looks: None,
     };
     let sending = load(LoadModel::Closed, 0.0, 30, 8);
     let report = timeout(

@@ -127,6 +127,7 @@ pub async fn generate(
         hlog_dir: hlog_dir.map(Path::to_path_buf),
         cap: None,
         part: Default::default(),
+        phase_looks: None,
     };
     let limit = load.duration() + Duration::from_secs(30);
     let report = timeout(
