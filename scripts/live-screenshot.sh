@@ -7,7 +7,7 @@
 # It runs the ignored test `live::live_screenshot` (tests/it/live.rs): the run started
 # with `--live` on a free loopback port, its page opened in headless Chromium over the
 # DevTools protocol (tests/it/support/cdp.rs), and once the page's clock says AT seconds
-# since load start, `Page.captureScreenshot` of the top 1280×1500 px is written to OUT.
+# since load start, `Page.captureScreenshot` of the top 1280×2300 px (with the first charts) is written to OUT.
 # The run goes on to its end (its output in a temporary folder); its verdict is printed.
 # A `--screenshot` from the Chromium command line will not do: the page's event stream
 # stays open, so Chromium shoots only once the run is over.

@@ -373,14 +373,14 @@ fn live_screenshot() {
     let (mut run, addr) = start_live(&scenario, &dir.path().join("out"), &[]);
     let mut page = Browser::open(&binary, &format!("http://{addr}/"));
     let t = page.wait_for(
-        &format!("Number(document.getElementById('t').textContent) >= {at} && document.getElementById('t').textContent"),
+        &format!("Number(document.getElementById('t').textContent) >= {at} && window.mq.charts_t_ms >= ({at} - 3) * 1000 && document.getElementById('t').textContent"),
         Duration::from_secs_f64(at) + Duration::from_secs(120),
     );
     // Without the scroll bar (the picture is of the page, not of the window).
     page.eval("document.documentElement.style.scrollbarWidth = 'none'");
     let shot = page.call(
         "Page.captureScreenshot",
-        serde_json::json!({"format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1500, "scale": 1}}),
+        serde_json::json!({"format": "png", "captureBeyondViewport": true, "clip": {"x": 0, "y": 0, "width": 1280, "height": 2300, "scale": 1}}),
     );
     let png = base64::engine::general_purpose::STANDARD
         .decode(shot["data"].as_str().unwrap())
