@@ -85,7 +85,7 @@ impl DataCompleteness {
     }
 
     /// Closed model stopped by hand before its planned end: (stopped at, planned), ms.
-    fn closed_cut_short(&self) -> Option<(u32, u32)> {
+    pub fn closed_cut_short(&self) -> Option<(u32, u32)> {
         let planned = self.closed_load_ms?;
         let stopped = self
             .steered

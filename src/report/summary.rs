@@ -100,6 +100,9 @@ pub struct DataJson {
     /// The shortfall is within the limit (not in the JSON: the two figures above say it).
     #[serde(skip)]
     load_applied: bool,
+    /// Closed model stopped by hand: (stopped at, planned end), ms — for the warning.
+    #[serde(skip)]
+    closed_cut_short: Option<(u32, u32)>,
 }
 
 impl DataJson {
@@ -117,6 +120,7 @@ impl DataJson {
             shortfall_pct: pct(data.shortfall_ratio()),
             max_shortfall_pct: pct(max_shortfall),
             load_applied: data.shortfall_ratio() <= max_shortfall,
+            closed_cut_short: data.closed_cut_short(),
         }
     }
 
@@ -127,11 +131,20 @@ impl DataJson {
         }
         let mut parts = Vec::new();
         if !self.load_applied {
-            parts.push(format!(
-                "the planned load was not applied ({} shortfall, limit {})",
-                fmt_pct(self.shortfall_pct / 100.0),
-                fmt_pct(self.max_shortfall_pct / 100.0)
-            ));
+            parts.push(match self.closed_cut_short {
+                Some((stopped, planned)) => format!(
+                    "the planned load was not applied (closed model stopped by hand at {:.1}s of its planned {:.1}s: {} of its time not run, limit {})",
+                    f64::from(stopped) / 1000.0,
+                    f64::from(planned) / 1000.0,
+                    fmt_pct(self.shortfall_pct / 100.0),
+                    fmt_pct(self.max_shortfall_pct / 100.0)
+                ),
+                None => format!(
+                    "the planned load was not applied ({} shortfall, limit {})",
+                    fmt_pct(self.shortfall_pct / 100.0),
+                    fmt_pct(self.max_shortfall_pct / 100.0)
+                ),
+            });
         }
         if self.remote_events_lost > 0 {
             parts.push(format!(

@@ -349,7 +349,9 @@ settle: 10s
     assert!(pct > 50.0, "most of the 30 s not run: {pct}% in {summary}");
     let verdict = stdout.lines().find(|l| l.starts_with("verdict:")).unwrap();
     assert!(
-        verdict.contains("steered by hand: stop load at"),
+        verdict.contains("steered by hand: stop load at")
+            && verdict.contains("closed model stopped by hand at")
+            && verdict.contains("of its planned 30.0s"),
         "{stdout}"
     );
 }
