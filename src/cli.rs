@@ -251,9 +251,10 @@ pub enum Command {
         /// i-1. Port 0: each node on a free port.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
         listen: SocketAddr,
-        /// Where the control API listens; anything but loopback needs --token.
+        /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8026: the
+        /// name's first address); anything but loopback needs --token.
         #[arg(long, value_name = "ADDR", default_value = crate::cluster::serve::DEFAULT_API)]
-        api: SocketAddr,
+        api: String,
         /// Every API request must carry `Authorization: Bearer TOKEN`.
         #[arg(
             long,
