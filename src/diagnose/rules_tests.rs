@@ -1,7 +1,11 @@
 //! The rules on RECORDED evidence: `testdata/postfix-{bad,good}.json` are the `evidence`
 //! of `run.json` after `mailquake run tests/scenarios/postfix/blackhole.yaml` against
 //! `targets/postfix/cluster.sh up --dir /tmp/mqpft --port 2725 --node-port 2701
-//! --tuning bad` (FAIL) and `--tuning good` (PASS), recorded on 2026-12-01.
+//! --tuning bad` (FAIL) and `--tuning good` (PASS), recorded on 2026-12-01;
+//! `testdata/postfix-slow-retry.json` the same against `--tuning good` with, on each node,
+//! `postconf -e "minimal_backoff_time = 120s" "maximal_backoff_time = 300s"
+//! "queue_run_delay = 120s"` and `postfix reload` before the run (drain FAIL: the backlog
+//! was not retried before the run ended), recorded on 2026-12-01.
 
 use super::*;
 use crate::diagnose::Evidence;
@@ -10,6 +14,7 @@ fn recorded(name: &str) -> Evidence {
     let text = match name {
         "bad" => include_str!("testdata/postfix-bad.json"),
         "good" => include_str!("testdata/postfix-good.json"),
+        "slow-retry" => include_str!("testdata/postfix-slow-retry.json"),
         _ => unreachable!(),
     };
     serde_json::from_str(text).expect("recorded evidence reads")
@@ -244,6 +249,34 @@ fn a_shared_pool_taken_by_a_faulted_destination() {
             assert_eq!(f.settings[0].name, "target.embedded.queue");
         }
     }
+}
+
+/// Real Postfix whose retries come minutes apart: the backlog at the heal never arrived,
+/// and only `backoff_past_drain` explains it, on every node; the same evidence with the
+/// recorded good cluster's retry settings (15s + 5s) is not blamed.
+#[test]
+fn the_recorded_slow_retries_are_explained_by_the_backoff_and_scan_delay() {
+    let e = recorded("slow-retry");
+    let nodes = ["n1.cluster.test", "n2.cluster.test", "n3.cluster.test"];
+    let want: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| ("backoff_past_drain".to_string(), n.to_string()))
+        .collect();
+    assert_eq!(fired(&e), want);
+    let f = &explain(&e)[0];
+    assert!(
+        f.text.starts_with("28 of 28 messages queued for down.test on n1.cluster.test did not arrive within 40 s of the heal: a deferred message waits up to maximal_backoff_time 300s before its next try and up to queue_run_delay 120s"),
+        "{}",
+        f.text
+    );
+    assert_eq!(setting(f, "minimal_backoff_time").value, "120s");
+    let mut tuned = e.clone();
+    for n in &mut tuned.postfix {
+        n.settings
+            .insert("maximal_backoff_time".into(), "15s".into());
+        n.settings.insert("queue_run_delay".into(), "5s".into());
+    }
+    assert_eq!(fired(&tuned), []);
 }
 
 /// A backlog of down.test on a node at a heal at 15 s, drain limit 40 s: `late` arrived
