@@ -6,7 +6,9 @@
 #   bench/generator-vs-smtp-source.sh            # defaults below
 #   ROUNDS=7 SESSIONS=20 SIZE=4096 bench/generator-vs-smtp-source.sh
 #
-# Needs smtp-source and smtp-sink (Debian package `postfix`) and a release build.
+# Needs smtp-source and smtp-sink (Debian package `postfix`), /usr/bin/time and a
+# release build (MQ=path runs that binary instead). Set-up shared with
+# large-messages.sh: bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,22 +21,12 @@ CPU_RATE=${CPU_RATE:-2000}   # open-model rate for the CPU figure, msg/s
 CPU_FOR=${CPU_FOR:-20}       # seconds
 PORT=${PORT:-12599}
 
-for tool in smtp-source smtp-sink; do
-  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin"
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix" >&2; exit 3; }
-done
-cargo build --release --quiet
-MQ=target/release/mailquake
-WORK=$(mktemp -d)
-SINK_PID=
-cleanup() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-# smtp-sink refuses to run as root without -u; -c prints a running count, separated by \r.
-USER_OPT=(); [ "$(id -u)" = 0 ] && USER_OPT=(-u nobody)
-smtp-sink "${USER_OPT[@]}" -c "127.0.0.1:$PORT" 1000 >"$WORK/sink.out" 2>&1 &
-SINK_PID=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+. bench/lib.sh
+need_tools smtp-source smtp-sink /usr/bin/time
+mailquake_binary
+bench_work
+# -c prints a running count, separated by \r.
+start_sink "$PORT" -c
 
 # smtp-sink's counter lines look like `sess=2 quit=2 mesg=50`; its output is block
 # buffered, so it is read only at the end, as a cross-check of the clients' own counts.
@@ -52,7 +44,6 @@ measure() {
   echo "$n" >>"$WORK/sent"
   echo "$n $t0 $t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # smtp-source's own headers are ~150 bytes; mailquake's --size counts its headers.
 MQ_SIZE=$((SIZE + 150))
@@ -60,7 +51,7 @@ SS=(smtp-source -d -s "$SESSIONS" -l "$SIZE" -m "$MESSAGES" "127.0.0.1:$PORT")
 GEN=("$MQ" flood "127.0.0.1:$PORT" --model closed --sessions "$SESSIONS" --size "$MQ_SIZE"
      --messages-per-connection 1000000 --for "${SECONDS_PER_ROUND}s" --out "$WORK/mq")
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 echo "sessions $SESSIONS · payload $SIZE bytes · persistent connections · $ROUNDS rounds"
 : >"$WORK/ss"; : >"$WORK/mq.rates"
 for round in $(seq "$ROUNDS"); do

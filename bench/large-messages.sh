@@ -9,7 +9,7 @@
 #   ROUNDS=5 SIZE_MIB=20 SESSIONS=50 bench/large-messages.sh
 #
 # Needs smtp-source and smtp-sink (Debian package `postfix`), /usr/bin/time and a
-# release build.
+# release build. Set-up shared with generator-vs-smtp-source.sh: bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,29 +20,17 @@ RATE=${RATE:-20}           # mailquake's open-model rate, msg/s
 FOR=${FOR:-10}             # mailquake --for, seconds
 PORT=${PORT:-12597}
 
-for tool in smtp-source smtp-sink; do
-  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin"
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix" >&2; exit 3; }
-done
-[ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install time" >&2; exit 3; }
-# MQ=path runs that binary instead of a fresh release build.
-if [ -z "${MQ:-}" ]; then cargo build --release --quiet; MQ=${CARGO_TARGET_DIR:-target}/release/mailquake; fi
-WORK=$(mktemp -d)
-SINK_PID=
-cleanup() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-USER_OPT=(); [ "$(id -u)" = 0 ] && USER_OPT=(-u nobody)
-smtp-sink "${USER_OPT[@]}" "127.0.0.1:$PORT" 1000 >"$WORK/sink.out" 2>&1 &
-SINK_PID=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+. bench/lib.sh
+need_tools smtp-source smtp-sink /usr/bin/time
+mailquake_binary   # MQ=path runs that binary instead of a fresh release build
+bench_work
+start_sink "$PORT"
 
 SIZE=$((SIZE_MIB * 1024 * 1024))
 MESSAGES=$((RATE * FOR))
 MQ_CMD=("$MQ" flood "127.0.0.1:$PORT" --rate "${RATE}/s" --for "${FOR}s" --size "${SIZE_MIB}MiB"
         --sessions "$SESSIONS" --out "$WORK/mq")
 SS_CMD=(smtp-source -s "$SESSIONS" -l "$SIZE" -m "$MESSAGES" "127.0.0.1:$PORT")
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # Runs a client under /usr/bin/time -v; prints "peak_RSS_MB wall_s".
 measure() {
   rm -rf "$WORK/mq"
@@ -51,7 +39,7 @@ measure() {
     END { n = split(w, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.1f %.1f\n", kb / 1024, s }' "$WORK/time"
 }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 echo "mailquake: ${MQ_CMD[*]/#$WORK/WORK}"
 echo "smtp-source: ${SS_CMD[*]}"
 : >"$WORK/ss"; : >"$WORK/mqr"

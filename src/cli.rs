@@ -117,26 +117,8 @@ pub enum Command {
     /// sustained · 2 invalid scenario or command line · 3 the search could not be carried
     /// out or was aborted (what was measured is still reported).
     Capacity {
-        /// The scenario file (YAML, see scenarios/README.md, `capacity:`).
-        file: PathBuf,
-        /// Output folder (default: reports/<name>-capacity-<UTC time>/).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// The first step's rate, e.g. 20/s (overrides `capacity.start`).
-        #[arg(long, value_name = "RATE")]
-        start: Option<String>,
-        /// No step above this rate, e.g. 500/s (overrides `capacity.max_rate`).
-        #[arg(long, value_name = "RATE")]
-        max_rate: Option<String>,
-        /// Each step's load, e.g. 10s (overrides `capacity.step`).
-        #[arg(long, value_name = "DURATION")]
-        step: Option<String>,
-        /// Most steps in the search (overrides `capacity.max_steps`).
-        #[arg(long, value_name = "N")]
-        max_steps: Option<u32>,
-        /// Do not send the routing preflight's canaries before the first step (see `run`).
-        #[arg(long)]
-        skip_preflight: bool,
+        #[command(flatten)]
+        args: crate::capacity::CapacityArgs,
     },
     /// Judge the shards of one run together: `mailquake merge DIR... --out DIR`.
     ///
@@ -269,9 +251,10 @@ pub enum Command {
         /// i-1. Port 0: each node on a free port.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
         listen: SocketAddr,
-        /// Where the control API listens; anything but loopback needs --token.
+        /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8026: the
+        /// name's first address); anything but loopback needs --token.
         #[arg(long, value_name = "ADDR", default_value = crate::cluster::serve::DEFAULT_API)]
-        api: SocketAddr,
+        api: String,
         /// Every API request must carry `Authorization: Bearer TOKEN`.
         #[arg(
             long,
@@ -390,4 +373,69 @@ pub struct Params {
     /// environment; `$${` is a literal `${`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn capacity_flags_land_in_capacity_args() {
+        let cli = Cli::try_parse_from([
+            "mailquake",
+            "capacity",
+            "s.yaml",
+            "--out",
+            "o",
+            "--start",
+            "20/s",
+            "--max-rate",
+            "500/s",
+            "--step",
+            "5s",
+            "--max-steps",
+            "4",
+            "--skip-preflight",
+        ])
+        .unwrap();
+        let Command::Capacity { args } = cli.command else {
+            panic!("not capacity: {:?}", cli.command)
+        };
+        assert_eq!(args.file.to_str(), Some("s.yaml"));
+        assert_eq!(args.out.as_deref().and_then(|p| p.to_str()), Some("o"));
+        assert_eq!(args.start.as_deref(), Some("20/s"));
+        assert_eq!(args.max_rate.as_deref(), Some("500/s"));
+        assert_eq!(args.step.as_deref(), Some("5s"));
+        assert_eq!(args.max_steps, Some(4));
+        assert!(args.skip_preflight);
+    }
+
+    #[test]
+    fn capacity_help_keeps_the_commands_own_text() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("capacity")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        // The flattened struct's own doc comment must not replace the command's.
+        assert!(
+            help.starts_with("Find the highest rate the cluster sustains"),
+            "{help}"
+        );
+        assert!(!help.contains("overrides of `capacity:`"), "{help}");
+        for flag in [
+            "<FILE>",
+            "--out <DIR>",
+            "--start <RATE>",
+            "--max-rate <RATE>",
+            "--step <DURATION>",
+            "--max-steps <N>",
+            "--skip-preflight",
+        ] {
+            assert!(help.contains(flag), "{flag}: {help}");
+        }
+    }
 }

@@ -107,23 +107,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Capacity {
-            file,
-            out,
-            start,
-            max_rate,
-            step,
-            max_steps,
-            skip_preflight,
-        } => mailquake::capacity::main(&mailquake::capacity::CapacityArgs {
-            file,
-            out,
-            start,
-            max_rate,
-            step,
-            max_steps,
-            skip_preflight,
-        }),
+        Command::Capacity { args } => mailquake::capacity::main(&args),
         Command::Merge { dirs, out } => mailquake::merge::main(&dirs, &out),
         Command::Remotes {
             file,

@@ -1,12 +1,12 @@
 //! `fake-remotes FILE [--api ADDR] [--token T]`: serves the fake remotes of a scenario
 //! file (its `remotes` and the remote entries of its `faults`, the timeline running from
-//! start-up), with the control API on `ADDR` (default 127.0.0.1:8025). See the crate's
+//! start-up), with the control API on `ADDR` (`IP:PORT` or `HOST:PORT`, default
+//! 127.0.0.1:8025). See the crate's
 //! README for the API.
 //!
 //! Exit codes: 0 after Ctrl-C or SIGTERM, 2 for a bad command line or file (or a
 //! non-loopback API without a token), 3 if an address cannot be bound.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,9 +21,10 @@ use fake_remotes::standalone::{self, file, Config};
 struct Args {
     /// The scenario file: its `seed`, `remotes` and remote `faults` are read, other keys ignored.
     file: PathBuf,
-    /// Where the control API listens; anything but loopback needs --token.
+    /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8025: the
+    /// name's first address); anything but loopback needs --token.
     #[arg(long, value_name = "ADDR", default_value = standalone::DEFAULT_API)]
-    api: SocketAddr,
+    api: String,
     /// Every API request must carry `Authorization: Bearer TOKEN`.
     #[arg(
         long,
@@ -46,6 +47,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let api = match standalone::resolve_api(&args.api) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("fake-remotes: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let served = match file::load(&args.file) {
         Ok(s) => s,
         Err(e) => {
@@ -54,7 +62,7 @@ fn main() -> ExitCode {
         }
     };
     let config = Config {
-        api: args.api,
+        api,
         token: args.token,
         events_kept: args.events_kept,
         ..Config::new(served.remotes, served.timeline, served.seed)

@@ -32,15 +32,29 @@ use crate::run::{self, RunError};
 use crate::scenario::capacity::{fmt_rate, safety_caps};
 use crate::scenario::{self, units, Plan};
 
-/// `mailquake capacity`'s command line: the overrides of `capacity:`.
-#[derive(Debug, Default)]
+/// `mailquake capacity`'s command line (flattened into `cli::Command::Capacity`): the
+/// overrides of `capacity:`.
+#[derive(Debug, Default, clap::Args)]
 pub struct CapacityArgs {
+    /// The scenario file (YAML, see scenarios/README.md, `capacity:`).
     pub file: PathBuf,
+    /// Output folder (default: reports/<name>-capacity-<UTC time>/).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The first step's rate, e.g. 20/s (overrides `capacity.start`).
+    #[arg(long, value_name = "RATE")]
     pub start: Option<String>,
+    /// No step above this rate, e.g. 500/s (overrides `capacity.max_rate`).
+    #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
+    /// Each step's load, e.g. 10s (overrides `capacity.step`).
+    #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
+    /// Most steps in the search (overrides `capacity.max_steps`).
+    #[arg(long, value_name = "N")]
     pub max_steps: Option<u32>,
+    /// Do not send the routing preflight's canaries before the first step (see `run`).
+    #[arg(long)]
     pub skip_preflight: bool,
 }
 

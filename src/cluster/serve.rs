@@ -10,9 +10,9 @@
 //!
 //! Prints where everything listens (stdout, one line each) and serves until SIGINT,
 //! SIGTERM or SIGHUP (exit 0; mail still queued in the nodes is dropped then). Exits 2
-//! (invalid scenario, an external target, a node address that is not loopback, a
-//! non-loopback API without a token) or 3 (the remotes' API does not answer, an address
-//! cannot be bound).
+//! (invalid scenario, an external target, a node address that is not loopback, an
+//! `--api` that is neither IP:PORT nor HOST:PORT, a non-loopback API without a token) or
+//! 3 (the remotes' API does not answer, an address cannot be bound).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,7 +46,9 @@ pub struct ClusterArgs {
     pub file: PathBuf,
     /// The first node's address (loopback).
     pub listen: SocketAddr,
-    pub api: SocketAddr,
+    /// The control API's address as given: `IP:PORT` or `HOST:PORT`
+    /// (`fake_remotes::standalone::resolve_api`).
+    pub api: String,
     pub token: Option<String>,
     /// The remotes' control API, `http://HOST:PORT`.
     pub remotes: Option<String>,
@@ -54,6 +56,13 @@ pub struct ClusterArgs {
 
 /// The whole command; its exit code.
 pub fn main(args: &ClusterArgs) -> ExitCode {
+    let api = match fake_remotes::standalone::resolve_api(&args.api) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("mailquake: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let plan = match scenario::load(&args.file) {
         Ok(plan) => plan,
         Err(e) => {
@@ -61,7 +70,7 @@ pub fn main(args: &ClusterArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = check(&args.file, &plan, args) {
+    if let Err(e) = check(&args.file, &plan, args, api) {
         eprintln!("mailquake: {e}");
         return ExitCode::from(2);
     }
@@ -83,11 +92,11 @@ pub fn main(args: &ClusterArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    runtime.block_on(serve(&plan, args))
+    runtime.block_on(serve(&plan, args, api))
 }
 
 /// What is refused before anything starts (exit 2), one line.
-fn check(file: &Path, plan: &Plan, args: &ClusterArgs) -> Result<(), String> {
+fn check(file: &Path, plan: &Plan, args: &ClusterArgs, api: SocketAddr) -> Result<(), String> {
     let Target::Embedded(spec) = &plan.target else {
         return Err(format!(
             "{}: target: `mailquake cluster` serves the embedded reference cluster (`target: {{ embedded: … }}`); this scenario's target is external SMTP endpoints",
@@ -107,7 +116,7 @@ fn check(file: &Path, plan: &Plan, args: &ClusterArgs) -> Result<(), String> {
             args.listen, spec.nodes
         ));
     }
-    fake_remotes::standalone::check_api_safety(args.api, args.token.as_deref()).map_err(|e| {
+    fake_remotes::standalone::check_api_safety(api, args.token.as_deref()).map_err(|e| {
         e.to_string()
             .replace("MAILQUAKE_REMOTES_TOKEN", TOKEN_ENV_CLUSTER)
     })
@@ -116,7 +125,7 @@ fn check(file: &Path, plan: &Plan, args: &ClusterArgs) -> Result<(), String> {
 /// Where the token of this API is read from when `--token` is not given.
 pub const TOKEN_ENV_CLUSTER: &str = "MAILQUAKE_CLUSTER_TOKEN";
 
-async fn serve(plan: &Plan, args: &ClusterArgs) -> ExitCode {
+async fn serve(plan: &Plan, args: &ClusterArgs, api_at: SocketAddr) -> ExitCode {
     // Signal handlers first: a stop while starting must not kill the process.
     let signals = match StopSignals::install() {
         Ok(s) => s,
@@ -152,17 +161,17 @@ async fn serve(plan: &Plan, args: &ClusterArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let api = match std::net::TcpListener::bind(args.api).and_then(|l| {
+    let api = match std::net::TcpListener::bind(api_at).and_then(|l| {
         l.set_nonblocking(true)?;
         TcpListener::from_std(l)
     }) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("mailquake: control API: cannot listen on {}: {e}", args.api);
+            eprintln!("mailquake: control API: cannot listen on {api_at}: {e}");
             return ExitCode::from(3);
         }
     };
-    let api_addr = api.local_addr().unwrap_or(args.api);
+    let api_addr = api.local_addr().unwrap_or(api_at);
     let cluster = match embedded::start(
         spec,
         args.listen,

@@ -1,17 +1,20 @@
 //! Collecting the evidence (I/O): before the load, where each probed Postfix node's
 //! maillog ends; after the run (the remotes shut down, so connections they held are
 //! closed and logged), the node's settings (`postconf -n`, `postconf -x`, `postconf -F`
-//! for the smtp process limit), the maillog lines written since, and the queue's shape
-//! at its worst moment; for the embedded nodes, their workers' busiest moment per
-//! destination (the occupancy each publishes). What cannot be read is said in the node's `problems`; the
-//! evidence never decides a verdict.
+//! for the smtp process limit), the maillog lines written since, the queue's shape at
+//! its worst moment and each drain check's backlog at the heal; for the embedded nodes,
+//! their workers' busiest moment per destination (the occupancy each publishes). What
+//! cannot be read is said in the node's `problems`; the evidence never decides a
+//! verdict.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{maillog, shape, Evidence, PostfixNode, WorkerNode, PARAMETERS, SMTP_PROCESS_LIMIT};
+use super::{
+    backlog, maillog, shape, Evidence, PostfixNode, WorkerNode, PARAMETERS, SMTP_PROCESS_LIMIT,
+};
 use crate::cluster::embedded::node::Occupancy;
 use crate::cluster::probes::{command, NodeProbe};
 use crate::collector::Ledger;
@@ -84,7 +87,7 @@ impl Collection {
         }
         let mut evidence = destinations(plan);
         for start in self.nodes {
-            evidence.postfix.push(node(start, ledger).await);
+            evidence.postfix.push(node(start, plan, ledger).await);
         }
         evidence.embedded = self
             .workers
@@ -150,12 +153,13 @@ pub fn destinations(plan: &Plan) -> Evidence {
     }
 }
 
-async fn node(start: Start, ledger: &Ledger) -> PostfixNode {
+async fn node(start: Start, plan: &Plan, ledger: &Ledger) -> PostfixNode {
     let dir = start.config_dir.display().to_string();
     let mut out = PostfixNode {
         node: start.node.clone(),
         config_dir: dir.clone(),
         queue: shape::worst(ledger, &start.node),
+        backlog: backlog::after_heal(plan, ledger, &start.node),
         ..Default::default()
     };
     match command("postconf", &["-c", &dir, "-n"]).await {

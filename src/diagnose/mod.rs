@@ -1,12 +1,14 @@
 //! From FAIL to the fix: the evidence a run collects from the target's nodes at its end
 //! (`collect.rs`: Postfix settings, maillog delays; `shape.rs`: the queue at its worst
-//! moment; the embedded nodes' worker occupancy) and the pure rules that turn it into
+//! moment; `backlog.rs`: what was queued for a faulted destination when it healed and
+//! when it arrived; the embedded nodes' worker occupancy) and the pure rules that turn it into
 //! findings a person can act on (`rules.rs`). Each finding names the setting, its value,
 //! the measured evidence and the Postfix documentation of the parameter; none is made
 //! without evidence. The evidence is saved in `run.json` (`evidence`), so a re-render
 //! explains the same; the findings are shown in summary.json (`diagnosis`) and
 //! report.html under the failed checks.
 
+pub mod backlog;
 mod collect;
 pub mod maillog;
 mod rules;
@@ -50,6 +52,10 @@ pub struct PostfixNode {
     pub queue: Option<shape::QueueShape>,
     /// Per destination, from the node's maillog lines written during the run.
     pub deliveries: Vec<maillog::DomainDelays>,
+    /// Per drain check: the node's backlog for its destination at the heal, and when
+    /// it arrived (the ledger). Absent in evidence recorded before it was collected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backlog: Vec<backlog::Backlog>,
     /// What could not be collected, one line each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
@@ -94,7 +100,7 @@ pub struct WorkerNode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     /// The rule that made it (`pool_taken`, `long_setup`, `dead_detection_off`,
-    /// `shared_pool_taken`).
+    /// `backoff_past_drain`, `shared_pool_taken`).
     pub rule: String,
     pub node: String,
     /// The faulted destination it is about.

@@ -8,9 +8,15 @@
 //!   per attempt (`delays` c), with a connect or HELO timeout that long.
 //! - `dead_detection_off`: a faulted destination failed delivery attempts and was never
 //!   suspended, with a failed-cohort limit of 0 (off) or above the failures seen.
+//! - `backoff_past_drain`: mail a node had queued for a faulted destination when it
+//!   healed did not all arrive within the drain check's limit, and the node may wait
+//!   longer than that limit before retrying a deferred message: up to
+//!   `maximal_backoff_time` before it is due, then up to `queue_run_delay` for the
+//!   deferred-queue scan that picks it up.
 //! - `shared_pool_taken`: an embedded node's shared queue had every worker busy with a
 //!   faulted destination.
 
+use super::backlog::Backlog;
 use super::maillog::DomainDelays;
 use super::{Evidence, Explanation, PostfixNode, Setting, WorkerNode, SMTP_PROCESS_LIMIT};
 
@@ -30,6 +36,9 @@ pub fn explain(e: &Evidence) -> Vec<Explanation> {
             out.extend(pool_taken(n, d, e));
             out.extend(long_setup(n, d));
             out.extend(dead_detection_off(n, d));
+        }
+        for b in n.backlog.iter().filter(|b| e.faulted.contains(&b.domain)) {
+            out.extend(backoff_past_drain(n, b));
         }
     }
     for w in &e.embedded {
@@ -201,6 +210,67 @@ fn dead_detection_off(n: &PostfixNode, d: &DomainDelays) -> Option<Explanation> 
                 d.suspended
             ),
         ],
+    })
+}
+
+fn backoff_past_drain(n: &PostfixNode, b: &Backlog) -> Option<Explanation> {
+    if !b.failed() {
+        return None;
+    }
+    let get = |k: &'static str| Some((k, n.settings.get(k)?.as_str()));
+    let (max, scan) = (get("maximal_backoff_time")?, get("queue_run_delay")?);
+    // The longest a message deferred just before the heal can wait for its next try.
+    let wait = seconds(max.1)? + seconds(scan.1)?;
+    if wait <= b.within_s {
+        return None;
+    }
+    let mut settings = vec![
+        Setting::postfix(max.0, max.1),
+        Setting::postfix(scan.0, scan.1),
+    ];
+    if let Some((k, v)) = get("minimal_backoff_time") {
+        settings.push(Setting::postfix(k, v));
+    }
+    let healed = secs(f64::from(b.healed_ms) / 1000.0);
+    let mut evidence = vec![format!(
+        "{} messages to {} were queued on {} when its fault ended at {healed} (ledger)",
+        b.queued, b.domain, n.node
+    )];
+    match (b.first_s, b.last_s) {
+        (Some(first), Some(last)) => evidence.push(format!(
+            "the first of them arrived {} after the heal, the last {} after; {} later than the {} limit",
+            secs(first),
+            secs(last),
+            b.late,
+            secs(b.within_s)
+        )),
+        _ => evidence.push("none of them arrived after the heal".to_string()),
+    }
+    if b.never > 0 {
+        evidence.push(format!(
+            "{} had not arrived when measurement stopped",
+            b.never
+        ));
+    }
+    Some(Explanation {
+        rule: "backoff_past_drain".into(),
+        node: n.node.clone(),
+        destination: b.domain.clone(),
+        text: format!(
+            "{} of {} messages queued for {} on {} did not arrive within {} of the heal: a deferred message waits up to {} {} before its next try and up to {} {} for the deferred-queue scan, {} in all, longer than the drain limit",
+            b.late + b.never,
+            b.queued,
+            b.domain,
+            n.node,
+            secs(b.within_s),
+            max.0,
+            max.1,
+            scan.0,
+            scan.1,
+            secs(wait)
+        ),
+        settings,
+        evidence,
     })
 }
 

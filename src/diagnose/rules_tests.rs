@@ -1,7 +1,11 @@
 //! The rules on RECORDED evidence: `testdata/postfix-{bad,good}.json` are the `evidence`
 //! of `run.json` after `mailquake run tests/scenarios/postfix/blackhole.yaml` against
 //! `targets/postfix/cluster.sh up --dir /tmp/mqpft --port 2725 --node-port 2701
-//! --tuning bad` (FAIL) and `--tuning good` (PASS), recorded on 2026-12-01.
+//! --tuning bad` (FAIL) and `--tuning good` (PASS), recorded on 2026-12-01;
+//! `testdata/postfix-slow-retry.json` the same against `--tuning good` with, on each node,
+//! `postconf -e "minimal_backoff_time = 120s" "maximal_backoff_time = 300s"
+//! "queue_run_delay = 120s"` and `postfix reload` before the run (drain FAIL: the backlog
+//! was not retried before the run ended), recorded on 2026-12-01.
 
 use super::*;
 use crate::diagnose::Evidence;
@@ -10,6 +14,7 @@ fn recorded(name: &str) -> Evidence {
     let text = match name {
         "bad" => include_str!("testdata/postfix-bad.json"),
         "good" => include_str!("testdata/postfix-good.json"),
+        "slow-retry" => include_str!("testdata/postfix-slow-retry.json"),
         _ => unreachable!(),
     };
     serde_json::from_str(text).expect("recorded evidence reads")
@@ -244,6 +249,185 @@ fn a_shared_pool_taken_by_a_faulted_destination() {
             assert_eq!(f.settings[0].name, "target.embedded.queue");
         }
     }
+}
+
+/// Real Postfix whose retries come minutes apart: the backlog at the heal never arrived,
+/// and only `backoff_past_drain` explains it, on every node; the same evidence with the
+/// recorded good cluster's retry settings (15s + 5s) is not blamed.
+#[test]
+fn the_recorded_slow_retries_are_explained_by_the_backoff_and_scan_delay() {
+    let e = recorded("slow-retry");
+    let nodes = ["n1.cluster.test", "n2.cluster.test", "n3.cluster.test"];
+    let want: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| ("backoff_past_drain".to_string(), n.to_string()))
+        .collect();
+    assert_eq!(fired(&e), want);
+    let f = &explain(&e)[0];
+    assert!(
+        f.text.starts_with("28 of 28 messages queued for down.test on n1.cluster.test did not arrive within 40 s of the heal: a deferred message waits up to maximal_backoff_time 300s before its next try and up to queue_run_delay 120s"),
+        "{}",
+        f.text
+    );
+    assert_eq!(setting(f, "minimal_backoff_time").value, "120s");
+    let mut tuned = e.clone();
+    for n in &mut tuned.postfix {
+        n.settings
+            .insert("maximal_backoff_time".into(), "15s".into());
+        n.settings.insert("queue_run_delay".into(), "5s".into());
+    }
+    assert_eq!(fired(&tuned), []);
+}
+
+/// A backlog of down.test on a node at a heal at 15 s, drain limit 40 s: `late` arrived
+/// after the limit, `never` not at all.
+fn backlog(late: u64, never: u64) -> crate::diagnose::backlog::Backlog {
+    crate::diagnose::backlog::Backlog {
+        domain: "down.test".into(),
+        healed_ms: 15_000,
+        within_s: 40.0,
+        queued: 12,
+        late,
+        never,
+        first_s: (never < 12).then_some(3.0),
+        last_s: (never < 12).then_some(if late > 0 { 95.0 } else { 30.0 }),
+    }
+}
+
+/// The recorded evidence (well tuned, and mis-tuned: both retry within 15 s + 5 s) with
+/// a drain backlog added on n1 and its retry settings changed: the rule needs a backlog
+/// that did not drain in time and settings that let a retry come after the limit.
+#[test]
+fn backoff_past_drain_needs_a_late_backlog_and_retries_spaced_past_the_limit() {
+    // (recording, case, (late, never), settings changed (None: not read), fires)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        (u64, u64),
+        &'a [(&'a str, Option<&'a str>)],
+        bool,
+    );
+    const MAX: &str = "maximal_backoff_time";
+    const SCAN: &str = "queue_run_delay";
+    let cases: [Case; 10] = [
+        ("good", "as recorded, drained in time", (0, 0), &[], false),
+        ("good", "as recorded (15s + 5s), late", (4, 0), &[], false),
+        ("bad", "as recorded (15s + 5s), late", (4, 2), &[], false),
+        (
+            "good",
+            "4000s, drained in time",
+            (0, 0),
+            &[(MAX, Some("4000s"))],
+            false,
+        ),
+        ("good", "4000s, late", (4, 0), &[(MAX, Some("4000s"))], true),
+        (
+            "good",
+            "scan every 5m, never arrived",
+            (0, 12),
+            &[(SCAN, Some("5m"))],
+            true,
+        ),
+        (
+            "good",
+            "30s + 10s: exactly the limit",
+            (4, 0),
+            &[(MAX, Some("30s")), (SCAN, Some("10s"))],
+            false,
+        ),
+        (
+            "good",
+            "35s + 10s: past the limit",
+            (4, 0),
+            &[(MAX, Some("35s")), (SCAN, Some("10s"))],
+            true,
+        ),
+        (
+            "good",
+            "maximal_backoff_time not read",
+            (4, 0),
+            &[(MAX, None), (SCAN, Some("5m"))],
+            false,
+        ),
+        (
+            "good",
+            "ok.test had no fault",
+            (4, 0),
+            &[(MAX, Some("4000s"))],
+            false,
+        ),
+    ];
+    for (recording, name, (late, never), settings, fires) in cases {
+        let mut e = recorded(recording);
+        e.postfix.truncate(1);
+        let n = &mut e.postfix[0];
+        let mut b = backlog(late, never);
+        if name.starts_with("ok.test") {
+            b.domain = "ok.test".into();
+        }
+        n.backlog = vec![b];
+        for (key, value) in settings {
+            match value {
+                Some(v) => n.settings.insert(key.to_string(), v.to_string()),
+                None => n.settings.remove(*key),
+            };
+        }
+        let got: Vec<String> = explain(&e)
+            .into_iter()
+            .map(|f| f.rule)
+            .filter(|r| r == "backoff_past_drain")
+            .collect();
+        assert_eq!(
+            got.len(),
+            usize::from(fires),
+            "{recording}: {name}: {got:?}"
+        );
+    }
+    // What it says: the settings with their values and postconf(5) anchors, the evidence.
+    let mut e = recorded("good");
+    e.postfix.truncate(1);
+    e.postfix[0].backlog = vec![backlog(4, 1)];
+    e.postfix[0]
+        .settings
+        .insert("maximal_backoff_time".into(), "4000s".into());
+    let f = explain(&e).pop().expect("a finding");
+    assert_eq!(
+        f.text,
+        "5 of 12 messages queued for down.test on n1.cluster.test did not arrive within 40 s of the heal: a deferred message waits up to maximal_backoff_time 4000s before its next try and up to queue_run_delay 5s for the deferred-queue scan, 4005 s in all, longer than the drain limit"
+    );
+    let named: Vec<(&str, &str, &str)> = f
+        .settings
+        .iter()
+        .map(|s| (s.name.as_str(), s.value.as_str(), s.doc.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (
+                "maximal_backoff_time",
+                "4000s",
+                "https://www.postfix.org/postconf.5.html#maximal_backoff_time"
+            ),
+            (
+                "queue_run_delay",
+                "5s",
+                "https://www.postfix.org/postconf.5.html#queue_run_delay"
+            ),
+            (
+                "minimal_backoff_time",
+                "5s",
+                "https://www.postfix.org/postconf.5.html#minimal_backoff_time"
+            ),
+        ]
+    );
+    assert_eq!(
+        f.evidence,
+        [
+            "12 messages to down.test were queued on n1.cluster.test when its fault ended at 15 s (ledger)",
+            "the first of them arrived 3.0 s after the heal, the last 95 s after; 4 later than the 40 s limit",
+            "1 had not arrived when measurement stopped",
+        ]
+    );
 }
 
 #[test]

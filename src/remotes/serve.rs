@@ -6,7 +6,6 @@
 //! not used here. A file without `load` holds only what is served: its `seed`, `remotes`
 //! and `faults` are read by fake-remotes' reader, the one the `fake-remotes` binary uses.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -42,7 +41,7 @@ pub fn config(plan: &Plan) -> Config {
 }
 
 pub fn main(file: &Path, sets: &[String], api: &str, token: Option<String>) -> ExitCode {
-    let api = match resolve_api(api) {
+    let api = match standalone::resolve_api(api) {
         Ok(api) => api,
         Err(e) => {
             eprintln!("mailquake: {e}");
@@ -119,64 +118,9 @@ fn is_whole_scenario(text: &str) -> bool {
     fake_remotes::scenario::yaml::deserialize::<Top>(text).map_or(true, |t| t.load.is_some())
 }
 
-/// `--api`: `IP:PORT` or `HOST:PORT` (a name is resolved; the first address is bound,
-/// and the token rule applies to it: a name that resolves to an address that is not
-/// loopback needs `--token`). `Err` is one line.
-pub fn resolve_api(api: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = api.parse() {
-        return Ok(addr);
-    }
-    let invalid =
-        |why: String| format!("--api {api}: {why}, e.g. 127.0.0.1:8025 or localhost:8025");
-    if api
-        .rsplit_once(':')
-        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
-    {
-        return Err(invalid("expected HOST:PORT".into()));
-    }
-    api.to_socket_addrs()
-        .map_err(|e| invalid(format!("cannot resolve it ({e})")))?
-        .next()
-        .ok_or_else(|| invalid("the name has no address".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_addresses_and_names() {
-        let table: [(&str, Result<&str, &str>); 6] = [
-            ("127.0.0.1:8025", Ok("127.0.0.1:8025")),
-            ("[::1]:0", Ok("[::1]:0")),
-            ("localhost:8025", Ok("loopback")),
-            (
-                "localhost",
-                Err("--api localhost: expected HOST:PORT, e.g. 127.0.0.1:8025 or localhost:8025"),
-            ),
-            (
-                ":8025",
-                Err("--api :8025: expected HOST:PORT, e.g. 127.0.0.1:8025 or localhost:8025"),
-            ),
-            (
-                "nowhere.invalid:8025",
-                Err("--api nowhere.invalid:8025: cannot resolve it ("),
-            ),
-        ];
-        for (api, want) in table {
-            match (resolve_api(api), want) {
-                (Ok(addr), Ok("loopback")) => {
-                    assert!(
-                        addr.ip().is_loopback() && addr.port() == 8025,
-                        "{api}: {addr}"
-                    )
-                }
-                (Ok(addr), Ok(want)) => assert_eq!(addr.to_string(), want, "{api}"),
-                (Err(e), Err(want)) => assert!(e.starts_with(want), "{api}: {e}"),
-                (got, want) => panic!("{api}: {got:?}, want {want:?}"),
-            }
-        }
-    }
 
     #[test]
     fn a_file_with_load_is_a_whole_scenario() {

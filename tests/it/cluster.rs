@@ -20,8 +20,9 @@ struct Cluster {
     nodes: Vec<String>,
 }
 
-/// Starts `mailquake cluster FILE --api 127.0.0.1:0 --remotes URL [extra]` and waits
-/// (bounded) until it says where it listens.
+/// Starts `mailquake cluster FILE --api localhost:0 --remotes URL [extra]` (a host name,
+/// as `mailquake remotes --api` takes it) and waits (bounded) until it says where it
+/// listens.
 fn cluster(remotes_api: SocketAddr, extra: &[&str]) -> Cluster {
     let file = scenario("cluster.yaml");
     let url = format!("http://{remotes_api}");
@@ -29,7 +30,7 @@ fn cluster(remotes_api: SocketAddr, extra: &[&str]) -> Cluster {
         "cluster".as_ref(),
         file.as_os_str(),
         "--api".as_ref(),
-        "127.0.0.1:0".as_ref(),
+        "localhost:0".as_ref(),
         "--remotes".as_ref(),
         url.as_ref(),
     ];
@@ -45,7 +46,8 @@ fn cluster(remotes_api: SocketAddr, extra: &[&str]) -> Cluster {
     let prefix = "control API on http://";
     let line = proc.wait_stdout(prefix);
     let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
-    let api = rest.split('/').next().unwrap().parse().unwrap();
+    let api: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
+    assert!(api.ip().is_loopback(), "localhost:0 bound {api}");
     Cluster { proc, api, nodes }
 }
 
@@ -172,6 +174,15 @@ fn the_cluster_refuses_what_it_cannot_serve_with_one_line() {
         (
             vec!["cluster", file, "--api", "0.0.0.0:0"],
             "MAILQUAKE_CLUSTER_TOKEN",
+        ),
+        // The remotes' rule for names: `0` is 0.0.0.0 (resolved without DNS).
+        (
+            vec!["cluster", file, "--api", "0:0"],
+            "MAILQUAKE_CLUSTER_TOKEN",
+        ),
+        (
+            vec!["cluster", file, "--api", "localhost"],
+            "mailquake: --api localhost: expected HOST:PORT",
         ),
     ] {
         let o = mailquake(&args).run(WAIT);

@@ -18,7 +18,7 @@ pub mod log;
 pub mod runs;
 pub mod start;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -163,6 +163,28 @@ pub fn check_api_safety(api: SocketAddr, token: Option<&str>) -> Result<(), Star
         )));
     }
     Ok(())
+}
+
+/// `--api` of every control API (`fake-remotes`, `mailquake remotes`, `mailquake
+/// cluster`): `IP:PORT` or `HOST:PORT` (a name is resolved; the first address is bound,
+/// and the token rule applies to it: a name that resolves to an address that is not
+/// loopback needs `--token`, [`check_api_safety`]). `Err` is one line.
+pub fn resolve_api(api: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = api.parse() {
+        return Ok(addr);
+    }
+    let invalid =
+        |why: String| format!("--api {api}: {why}, e.g. 127.0.0.1:8025 or localhost:8025");
+    if api
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(invalid("expected HOST:PORT".into()));
+    }
+    api.to_socket_addrs()
+        .map_err(|e| invalid(format!("cannot resolve it ({e})")))?
+        .next()
+        .ok_or_else(|| invalid("the name has no address".into()))
 }
 
 impl Standalone {
@@ -351,5 +373,39 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--token"), "{err}");
         assert!(check_api_safety(lo, Some(" ")).is_err());
+    }
+
+    #[test]
+    fn api_addresses_and_names() {
+        let table: [(&str, Result<&str, &str>); 6] = [
+            ("127.0.0.1:8025", Ok("127.0.0.1:8025")),
+            ("[::1]:0", Ok("[::1]:0")),
+            ("localhost:8025", Ok("loopback")),
+            (
+                "localhost",
+                Err("--api localhost: expected HOST:PORT, e.g. 127.0.0.1:8025 or localhost:8025"),
+            ),
+            (
+                ":8025",
+                Err("--api :8025: expected HOST:PORT, e.g. 127.0.0.1:8025 or localhost:8025"),
+            ),
+            (
+                "nowhere.invalid:8025",
+                Err("--api nowhere.invalid:8025: cannot resolve it ("),
+            ),
+        ];
+        for (api, want) in table {
+            match (resolve_api(api), want) {
+                (Ok(addr), Ok("loopback")) => {
+                    assert!(
+                        addr.ip().is_loopback() && addr.port() == 8025,
+                        "{api}: {addr}"
+                    )
+                }
+                (Ok(addr), Ok(want)) => assert_eq!(addr.to_string(), want, "{api}"),
+                (Err(e), Err(want)) => assert!(e.starts_with(want), "{api}: {e}"),
+                (got, want) => panic!("{api}: {got:?}, want {want:?}"),
+            }
+        }
     }
 }

@@ -48,9 +48,10 @@ async fn serves_a_scenario_file_and_its_api() {
         "serve",
         "version: 1\nname: x\nseed: 3\nload: { ignored: true }\nremotes:\n  ok: { domains: [ok.test] }\n  down: { domains: [down.test] }\nfaults:\n  - { remote: down, at: 0s, fault: refuse }\n  - { node: n1, at: 0s, fault: stuck }\n",
     );
+    // A host name, as `mailquake remotes --api` takes it: bound at its first address.
     let mut child = Command::new(BIN)
         .arg(&file)
-        .args(["--api", "127.0.0.1:0"])
+        .args(["--api", "localhost:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -88,6 +89,7 @@ async fn serves_a_scenario_file_and_its_api() {
     let down = addr_after("fake-remotes: remote down listening on ");
     addr_after("fake-remotes: remote bounces listening on ");
     let api = addr_after("fake-remotes: control API on http://");
+    assert!(api.ip().is_loopback(), "localhost:0 bound {api}");
     let ca_line = lines
         .iter()
         .find(|l| l.starts_with("fake-remotes: STARTTLS test CA in "))
@@ -133,22 +135,33 @@ fn bad_files_and_an_unprotected_public_api_exit_2_with_one_line() {
         )
     );
 
+    // The token rule holds for names too (`0` is 0.0.0.0, resolved without DNS); what
+    // cannot be an address is refused on one line, as `mailquake remotes` refuses it.
     let good = scenario("public", "remotes:\n  ok: { domains: [ok.test] }\n");
-    let child = Command::new(BIN)
-        .arg(&good)
-        .args(["--api", "0.0.0.0:0"])
-        .env_remove("MAILQUAKE_REMOTES_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (code, err) = exit_of(child);
-    assert_eq!(code, Some(2));
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(
-        err.contains("not loopback-only") && err.contains("--token"),
-        "{err}"
-    );
+    for (api, want) in [
+        ("0.0.0.0:0", "not loopback-only"),
+        ("0:0", "not loopback-only"),
+        (
+            "localhost",
+            "fake-remotes: --api localhost: expected HOST:PORT",
+        ),
+    ] {
+        let child = Command::new(BIN)
+            .arg(&good)
+            .args(["--api", api])
+            .env_remove("MAILQUAKE_REMOTES_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (code, err) = exit_of(child);
+        assert_eq!(code, Some(2), "{api}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{api}: {err}");
+        assert!(err.contains(want), "{api}: {err}");
+        if want == "not loopback-only" {
+            assert!(err.contains("--token"), "{api}: {err}");
+        }
+    }
 }
 
 /// Hostile files: each refused on one exact line, exit 2, long before [`HOSTILE_BOUND`]
