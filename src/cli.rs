@@ -75,11 +75,12 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "5s")]
         late_tolerance: String,
         /// Serve the game-day live view at ADDR (default 127.0.0.1:8026) while the run
-        /// goes: one self-contained page (fault timeline, delivered/s, backlog and oldest
-        /// undelivered per destination, queue per node, planned vs submitted, submit
-        /// latency, each check so far), a server-sent event stream with replay, and
-        /// Prometheus `GET /metrics`. The URL is printed at start; the run never waits
-        /// for a browser. Anything but loopback needs --live-token.
+        /// goes: one self-contained page (fault timeline, each check so far, delivered/s,
+        /// backlog and oldest undelivered per destination, queue per node, planned vs
+        /// submitted, and report.html's charts drawn from the run so far), a server-sent
+        /// event stream with replay, and Prometheus `GET /metrics`. The URL is printed at
+        /// start; the run never waits for a browser. Anything but loopback needs
+        /// --live-token.
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::live::DEFAULT_ADDR)]
         live: Option<SocketAddr>,
         /// With --live: the page gets controls — inject a fault (the scenario's forms)

@@ -52,7 +52,7 @@ load:
   steps: [ {{ rate: 60/s, for: 8s }} ]
   mix: {{ ok.test: 60%, other.test: 30%, down.test: 10% }}
   message: {{ size: 1KiB, recipients: 1 }}
-  sessions: 12
+  sessions: 40
 faults:
   - {{ remote: down, at: 2s, for: 3s, fault: {fault} }}
 checks:
