@@ -1,10 +1,13 @@
 # Shared by the bench scripts that race `mailquake flood` and Postfix's smtp-source
-# against one smtp-sink on loopback (generator-vs-smtp-source.sh, large-messages.sh).
+# against one smtp-sink on loopback (generator-vs-smtp-source.sh, large-messages.sh,
+# shards.sh).
 # Sourced, not run: `. bench/lib.sh` from the repo root, after `set -euo pipefail`.
 #
 #   need_tools TOOL...        exit 3 naming a missing tool (smtp-* are looked for in /usr/sbin too)
 #   mailquake_binary          sets MQ: MQ=path is used as given, else a fresh release build
-#   bench_work                sets WORK (a temp folder) and a trap that stops the sink and removes it
+#   bench_work                sets WORK (a temp folder) and a trap that stops the sink and every
+#                             process in BENCH_PIDS (a script adds its own: BENCH_PIDS+=($!)),
+#                             then removes WORK
 #   start_sink PORT [FLAG...] smtp-sink on 127.0.0.1:PORT (as nobody when root), output in
 #                             WORK/sink.out; returns once it accepts connections (exit 3 after 5 s)
 #   median                    the median of the numbers on stdin, one a line
@@ -28,7 +31,15 @@ mailquake_binary() {
 bench_work() {
   WORK=$(mktemp -d)
   SINK_PID=
-  trap '{ [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; } || true; rm -rf "$WORK"' EXIT
+  BENCH_PIDS=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local p
+  # Waited for, so nothing still writes into WORK when it is removed.
+  for p in $SINK_PID "${BENCH_PIDS[@]}"; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
+  rm -rf "$WORK"
 }
 
 start_sink() {

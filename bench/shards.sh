@@ -14,7 +14,8 @@
 # duration (FOR), with totals.shortfall; CPU is user + system of the mailquake run
 # processes (/usr/bin/time), per message submitted; smtp-sink's CPU from /proc.
 # The run's verdict is FAIL by design (no mail is delivered to the remotes); only the
-# counts are used. Needs smtp-sink (Debian package `postfix`) and a release build.
+# counts are used. Needs smtp-sink (Debian package `postfix`), /usr/bin/time and a
+# release build (or MQ=path). Set-up shared with the other smtp-sink benches: bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -22,21 +23,14 @@ RATE=${RATE:-20000}          # open model, msg/s in total (above what one proces
 FOR=${FOR:-5}                # seconds of load per run
 SESSIONS=${SESSIONS:-40}     # in total; each shard gets ceil(SESSIONS/2)
 SIZE=${SIZE:-4KiB}
-PATH=$PATH:/usr/sbin
-for tool in smtp-sink python3; do command -v $tool >/dev/null || { echo "bench: missing $tool" >&2; exit 2; }; done
-cargo build --release -q
-MQ=$PWD/${CARGO_TARGET_DIR:-target}/release/mailquake
-[ -x "$MQ" ] || MQ=$PWD/target/release/mailquake
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. bench/lib.sh
+need_tools smtp-sink python3 /usr/bin/time
+mailquake_binary
+bench_work
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SINK_PORT=$(free_port); API_PORT=$(free_port)
 
-USER_OPT=(); [ "$(id -u)" = 0 ] && USER_OPT=(-u nobody)
-smtp-sink "${USER_OPT[@]}" "127.0.0.1:$SINK_PORT" 1000 >"$WORK/sink.out" 2>&1 &
-SINK_PID=$!; PIDS+=($SINK_PID)
+start_sink "$SINK_PORT"
 cat >"$WORK/remotes.yaml" <<YAML
 version: 1
 name: bench-remotes
@@ -48,7 +42,7 @@ load:
 checks: [ no_loss ]
 YAML
 "$MQ" remotes "$WORK/remotes.yaml" --api "127.0.0.1:$API_PORT" >"$WORK/remotes.out" 2>&1 &
-PIDS+=($!)
+BENCH_PIDS+=($!)
 cat >"$WORK/s.yaml" <<YAML
 version: 1
 name: bench-shards
@@ -64,7 +58,7 @@ load:
 checks: [ no_duplicates ]
 settle: 1s
 YAML
-for _ in $(seq 100); do grep -q 'control API' "$WORK/remotes.out" && (exec 3<>"/dev/tcp/127.0.0.1/$SINK_PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q 'control API' "$WORK/remotes.out" && break; sleep 0.1; done
 
 sink_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$SINK_PID/stat"; }
 totals() { python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['totals']; print(t['submitted'], t['shortfall'])" "$1"; }
@@ -92,9 +86,7 @@ run_b() {
   read -r n sf < <(totals "$d/merged/summary.json")
   report "$n" "$sf" "$(cpu "$d".[01].time)" "$(awk -v a="$(sink_cpu)" -v b="$s0" 'BEGIN { printf "%.2f", a - b }')"
 }
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); rate $RATE/s for ${FOR}s, $SESSIONS sessions, $SIZE"
+echo "$(machine); rate $RATE/s for ${FOR}s, $SESSIONS sessions, $SIZE"
 echo "round what msg_per_s shortfall mq_cpu_s cpu_us_per_msg sink_cpu_s load1"
 : >"$WORK/A"; : >"$WORK/B"
 for r in $(seq "$ROUNDS"); do

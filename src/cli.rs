@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::scenario::LoadModel;
+use crate::smtp::TlsMode;
 
 /// Chaos and load tests for SMTP clusters: flood a cluster while fake remote MTAs
 /// misbehave on a timeline, then prove message by message that queues isolated the
@@ -246,29 +250,8 @@ pub enum Command {
     /// everything listens; exits 2 (invalid scenario or arguments) or 3 (the remotes'
     /// API does not answer within 10 s, an address cannot be bound).
     Cluster {
-        /// The scenario file; its `target.embedded` is served.
-        file: PathBuf,
-        /// The first node's SMTP address (loopback); node ni listens on its port plus
-        /// i-1. Port 0: each node on a free port.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
-        /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8026: the
-        /// name's first address); anything but loopback needs --token.
-        #[arg(long, value_name = "ADDR", default_value = crate::cluster::serve::DEFAULT_API)]
-        api: String,
-        /// Every API request must carry `Authorization: Bearer TOKEN`.
-        #[arg(
-            long,
-            value_name = "TOKEN",
-            env = "MAILQUAKE_CLUSTER_TOKEN",
-            hide_env_values = true
-        )]
-        token: Option<String>,
-        /// The remotes' control API, http://HOST:PORT (default: the scenario's
-        /// `remotes.external`, else http://127.0.0.1:8025); its token from
-        /// MAILQUAKE_REMOTES_TOKEN.
-        #[arg(long, value_name = "URL")]
-        remotes: Option<String>,
+        #[command(flatten)]
+        args: crate::cluster::serve::ClusterArgs,
     },
     /// Flood one SMTP server with the generator alone and print per-phase latency.
     ///
@@ -290,74 +273,34 @@ pub enum Command {
         after_help = "Examples:\n  mailquake flood 127.0.0.1:2525 --rate 500/s --for 30s\n  mailquake flood 127.0.0.1:2525 --model closed --sessions 20 --for 10s --size 4KiB\n  MAILQUAKE_AUTH_PASSWORD=secret mailquake flood mx.test:25 --rate 50/s --for 1m --tls required --ca ca.pem --auth user\n  mailquake flood mx.staging.example:25 --rate 5000/s --for 1m --max-rate 5000/s"
     )]
     Flood {
-        /// The SMTP server, HOST:PORT.
-        target: String,
-        /// Messages per second (open model), e.g. 500/s, 12000/m.
-        #[arg(long)]
-        rate: Option<String>,
-        /// How long to send, e.g. 30s, 2m.
-        #[arg(long = "for", value_name = "DURATION", default_value = "30s")]
-        duration: String,
-        /// Most sessions at once (open model) or sessions sending back to back (closed).
-        #[arg(long, default_value_t = 50)]
-        sessions: usize,
-        /// Message size, headers included, e.g. 4KiB.
-        #[arg(long, default_value = "4KiB")]
-        size: String,
-        /// open: messages due at --rate whatever the server does; closed: --sessions send back to back.
-        #[arg(long, value_enum, default_value_t = ModelArg::Open)]
-        model: ModelArg,
-        /// STARTTLS: never, when offered, or always.
-        #[arg(long, value_enum, default_value_t = TlsArg::None)]
-        tls: TlsArg,
-        /// Take any TLS certificate (self-signed test servers).
-        #[arg(long)]
-        insecure: bool,
-        /// Trust the certificates in this PEM file instead of the Mozilla roots.
-        #[arg(long, value_name = "FILE")]
-        ca: Option<PathBuf>,
-        /// Recipient domain: reserved for testing (e.g. flood.test), or also named by --allow-domain.
-        #[arg(long, value_name = "DOMAIN", default_value = "flood.test")]
-        to: String,
-        /// Let --to name this domain although it is not reserved for testing (prints a warning).
-        #[arg(long, value_name = "DOMAIN")]
-        allow_domain: Option<String>,
-        /// AUTH PLAIN (or LOGIN) as USER, the password taken from MAILQUAKE_AUTH_PASSWORD;
-        /// USER:PASSWORD works too but shows in `ps`.
-        #[arg(long, value_name = "USER")]
-        auth: Option<String>,
-        /// Raise the rate cap for a target that is not loopback (default 2000/s).
-        #[arg(long, value_name = "RATE")]
-        max_rate: Option<String>,
-        /// Raise the message cap for a target that is not loopback (default 1000000).
-        #[arg(long, value_name = "N")]
-        max_messages: Option<u64>,
-        /// Messages on one connection before QUIT.
-        #[arg(long, default_value_t = 10)]
-        messages_per_connection: u32,
-        /// Recipients per message.
-        #[arg(long, default_value_t = 1)]
-        recipients: u8,
-        /// Write flood.json and the per-phase *.hlog histogram logs here.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Interval of the *.hlog histogram logs.
-        #[arg(long, value_name = "DURATION", default_value = "1s")]
-        hlog_interval: String,
+        #[command(flatten)]
+        args: crate::flood::FloodArgs,
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ModelArg {
-    Open,
-    Closed,
+// `flood --model`, `flood --tls`: the plan's own types take their values by name
+// (no help per value, so the command's help lists just the names).
+impl ValueEnum for LoadModel {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[LoadModel::Open, LoadModel::Closed]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(match self {
+            LoadModel::Open => "open",
+            LoadModel::Closed => "closed",
+        }))
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TlsArg {
-    None,
-    Opportunistic,
-    Required,
+impl ValueEnum for TlsMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[TlsMode::None, TlsMode::Opportunistic, TlsMode::Required]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
 }
 
 /// Parameters of a scenario from the command line (`run`, `validate`, `remotes`).
@@ -377,66 +320,5 @@ pub struct Params {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::{CommandFactory, Parser};
-
-    use super::{Cli, Command};
-
-    #[test]
-    fn capacity_flags_land_in_capacity_args() {
-        let cli = Cli::try_parse_from([
-            "mailquake",
-            "capacity",
-            "s.yaml",
-            "--out",
-            "o",
-            "--start",
-            "20/s",
-            "--max-rate",
-            "500/s",
-            "--step",
-            "5s",
-            "--max-steps",
-            "4",
-            "--skip-preflight",
-        ])
-        .unwrap();
-        let Command::Capacity { args } = cli.command else {
-            panic!("not capacity: {:?}", cli.command)
-        };
-        assert_eq!(args.file.to_str(), Some("s.yaml"));
-        assert_eq!(args.out.as_deref().and_then(|p| p.to_str()), Some("o"));
-        assert_eq!(args.start.as_deref(), Some("20/s"));
-        assert_eq!(args.max_rate.as_deref(), Some("500/s"));
-        assert_eq!(args.step.as_deref(), Some("5s"));
-        assert_eq!(args.max_steps, Some(4));
-        assert!(args.skip_preflight);
-    }
-
-    #[test]
-    fn capacity_help_keeps_the_commands_own_text() {
-        let mut cli = Cli::command();
-        let help = cli
-            .find_subcommand_mut("capacity")
-            .unwrap()
-            .render_long_help()
-            .to_string();
-        // The flattened struct's own doc comment must not replace the command's.
-        assert!(
-            help.starts_with("Find the highest rate the cluster sustains"),
-            "{help}"
-        );
-        assert!(!help.contains("overrides of `capacity:`"), "{help}");
-        for flag in [
-            "<FILE>",
-            "--out <DIR>",
-            "--start <RATE>",
-            "--max-rate <RATE>",
-            "--step <DURATION>",
-            "--max-steps <N>",
-            "--skip-preflight",
-        ] {
-            assert!(help.contains(flag), "{flag}: {help}");
-        }
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

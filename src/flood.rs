@@ -35,29 +35,64 @@ use crate::smtp::{Credentials, Timeouts, TlsMode};
 /// The default recipient domain.
 pub const FLOOD_DOMAIN: &str = "flood.test";
 
-/// What `mailquake flood` was asked to do (strings as typed; checked by [`plan`]).
-#[derive(Clone, Debug)]
+/// What `mailquake flood` was asked to do (strings as typed; checked by [`plan`]), its
+/// command line (flattened into `cli::Command::Flood`).
+#[derive(Clone, Debug, clap::Args)]
 pub struct FloodArgs {
+    /// The SMTP server, HOST:PORT.
     pub target: String,
+    /// Messages per second (open model), e.g. 500/s, 12000/m.
+    #[arg(long)]
     pub rate: Option<String>,
+    /// How long to send, e.g. 30s, 2m.
+    #[arg(long = "for", value_name = "DURATION", default_value = "30s")]
     pub duration: String,
+    /// Most sessions at once (open model) or sessions sending back to back (closed).
+    #[arg(long, default_value_t = 50)]
     pub sessions: usize,
+    /// Message size, headers included, e.g. 4KiB.
+    #[arg(long, default_value = "4KiB")]
     pub size: String,
+    /// open: messages due at --rate whatever the server does; closed: --sessions send back to back.
+    #[arg(long, value_enum, default_value_t = LoadModel::Open)]
     pub model: LoadModel,
+    /// STARTTLS: never, when offered, or always.
+    #[arg(long, value_enum, default_value_t = TlsMode::None)]
     pub tls: TlsMode,
+    /// Take any TLS certificate (self-signed test servers).
+    #[arg(long)]
     pub insecure: bool,
+    /// Trust the certificates in this PEM file instead of the Mozilla roots.
+    #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// Recipient domain: reserved for testing (e.g. flood.test), or also named by --allow-domain.
+    #[arg(long, value_name = "DOMAIN", default_value = FLOOD_DOMAIN)]
     pub to: String,
-    pub auth: Option<String>,
-    pub messages_per_connection: u32,
-    pub recipients: u8,
-    pub out: Option<PathBuf>,
-    pub hlog_interval: String,
-    /// Lets `--to` name this domain although it is not reserved for testing.
+    /// Let --to name this domain although it is not reserved for testing (prints a warning).
+    #[arg(long, value_name = "DOMAIN")]
     pub allow_domain: Option<String>,
-    /// Raise the caps that hold against a target that is not loopback.
+    /// AUTH PLAIN (or LOGIN) as USER, the password taken from MAILQUAKE_AUTH_PASSWORD;
+    /// USER:PASSWORD works too but shows in `ps`.
+    #[arg(long, value_name = "USER")]
+    pub auth: Option<String>,
+    /// Raise the rate cap for a target that is not loopback (default 2000/s).
+    #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
+    /// Raise the message cap for a target that is not loopback (default 1000000).
+    #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,
+    /// Messages on one connection before QUIT.
+    #[arg(long, default_value_t = 10)]
+    pub messages_per_connection: u32,
+    /// Recipients per message.
+    #[arg(long, default_value_t = 1)]
+    pub recipients: u8,
+    /// Write flood.json and the per-phase *.hlog histogram logs here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Interval of the *.hlog histogram logs.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub hlog_interval: String,
 }
 
 /// The arguments checked and turned into a load, with the cap the closed model is held

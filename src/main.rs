@@ -3,11 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mailquake::cli::{Cli, Command, ModelArg, TlsArg};
-use mailquake::flood::FloodArgs;
+use mailquake::cli::{Cli, Command};
 use mailquake::scenario;
-use mailquake::scenario::LoadModel;
-use mailquake::smtp::TlsMode;
 
 fn main() -> ExitCode {
     // Thousands of sessions and held connections need as many file descriptors.
@@ -115,65 +112,8 @@ fn main() -> ExitCode {
             api,
             token,
         } => mailquake::remotes::serve::main(&file, &params.sets, &api, token),
-        Command::Cluster {
-            file,
-            listen,
-            api,
-            token,
-            remotes,
-        } => mailquake::cluster::serve::main(&mailquake::cluster::serve::ClusterArgs {
-            file,
-            listen,
-            api,
-            token,
-            remotes,
-        }),
-        Command::Flood {
-            target,
-            rate,
-            duration,
-            sessions,
-            size,
-            model,
-            tls,
-            insecure,
-            ca,
-            to,
-            auth,
-            messages_per_connection,
-            recipients,
-            out,
-            hlog_interval,
-            allow_domain,
-            max_rate,
-            max_messages,
-        } => mailquake::flood::main(&FloodArgs {
-            target,
-            rate,
-            duration,
-            sessions,
-            size,
-            model: match model {
-                ModelArg::Open => LoadModel::Open,
-                ModelArg::Closed => LoadModel::Closed,
-            },
-            tls: match tls {
-                TlsArg::None => TlsMode::None,
-                TlsArg::Opportunistic => TlsMode::Opportunistic,
-                TlsArg::Required => TlsMode::Required,
-            },
-            insecure,
-            ca,
-            to,
-            auth,
-            messages_per_connection,
-            recipients,
-            out,
-            hlog_interval,
-            allow_domain,
-            max_rate,
-            max_messages,
-        }),
+        Command::Cluster { args } => mailquake::cluster::serve::main(&args),
+        Command::Flood { args } => mailquake::flood::main(&args),
         Command::Report { dir } => mailquake::run::report_main(&dir),
         Command::Explain { dir, id } => mailquake::explain::main(&dir, &id),
         Command::Heal { dir, token } => mailquake::heal::main(&dir, token.as_deref()),

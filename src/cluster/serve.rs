@@ -40,17 +40,32 @@ const DEFAULT_REMOTES: &str = "http://127.0.0.1:8025";
 /// How long the remotes' API may take to answer first (it may be starting too).
 const REMOTES_WAIT: Duration = Duration::from_secs(10);
 
-/// The command line of `mailquake cluster`.
-#[derive(Debug)]
+/// `mailquake cluster`'s command line (flattened into `cli::Command::Cluster`).
+#[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
+    /// The scenario file; its `target.embedded` is served.
     pub file: PathBuf,
-    /// The first node's address (loopback).
+    /// The first node's SMTP address (loopback); node ni listens on its port plus
+    /// i-1. Port 0: each node on a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-    /// The control API's address as given: `IP:PORT` or `HOST:PORT`
-    /// (`fake_remotes::standalone::resolve_api`).
+    /// Where the control API listens, IP:PORT or HOST:PORT (e.g. localhost:8026: the
+    /// name's first address); anything but loopback needs --token.
+    // Kept as typed: `fake_remotes::standalone::resolve_api` resolves it.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
     pub api: String,
+    /// Every API request must carry `Authorization: Bearer TOKEN`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MAILQUAKE_CLUSTER_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
-    /// The remotes' control API, `http://HOST:PORT`.
+    /// The remotes' control API, http://HOST:PORT (default: the scenario's
+    /// `remotes.external`, else http://127.0.0.1:8025); its token from
+    /// MAILQUAKE_REMOTES_TOKEN.
+    #[arg(long, value_name = "URL")]
     pub remotes: Option<String>,
 }
 
