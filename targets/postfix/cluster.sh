@@ -181,8 +181,9 @@ haproxy_up() {
 
 # Prometheus and the exporters, started detached (stdin/out/err to files, so a caller
 # reading our output is not held open), their pids in DIR/monitoring/*.pid; their command
-# lines name DIR, so `leftovers` finds them.
-monitoring_up() {
+# lines name DIR, so `leftovers` finds them. Prometheus starts first, before the nodes
+# (it takes seconds to start; its targets count only once up), the exporters after them.
+prometheus_up() {
   local m="$DIR/monitoring" k
   mkdir -p "$m/data"
   promtool check rules "$RULES" >/dev/null || { echo "cluster.sh: rules file $RULES is invalid: $(promtool check rules "$RULES" 2>&1 | tail -1)" >&2; return 1; }
@@ -197,15 +198,19 @@ monitoring_up() {
       echo "      - { targets: [ '127.0.0.1:$((EXPORTER_PORT + k - 1))' ], labels: { node: n$k } }"
     done
   } > "$m/prometheus.yml"
+  prometheus --config.file="$m/prometheus.yml" --storage.tsdb.path="$m/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" < /dev/null > "$m/prometheus.log" 2>&1 &
+  echo $! > "$m/prometheus.pid"
+}
+
+monitoring_up() {
+  local m="$DIR/monitoring" k
   for k in $(seq 1 "$NODES"); do
     prometheus-postfix-exporter --web.listen-address="127.0.0.1:$((EXPORTER_PORT + k - 1))" \
       --postfix.showq_path="$DIR/n$k/spool/public/showq" --postfix.logfile_path="$DIR/n$k/maillog" \
       < /dev/null > "$m/exporter-n$k.log" 2>&1 &
     echo $! > "$m/exporter-n$k.pid"
   done
-  prometheus --config.file="$m/prometheus.yml" --storage.tsdb.path="$m/data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" < /dev/null > "$m/prometheus.log" 2>&1 &
-  echo $! > "$m/prometheus.pid"
   # Bounded wait: every exporter scraped and up (the alerts mean something from the start).
   local url="http://127.0.0.1:$PROM_PORT/api/v1/query?query=count(up%7Bjob%3D%22postfix%22%7D%3D%3D1)"
   for _ in $(seq 1 100); do
@@ -244,6 +249,9 @@ case "$cmd" in
     done
     rm -rf "$DIR"
     mkdir -p "$DIR"
+    if [ "$MONITORING" = yes ]; then
+      prometheus_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+    fi
     # The nodes start side by side (each `postfix start` spends a second or two in its
     # checks); each one's errors go to DIR/nK/up.err, shown if it fails.
     pids=()
