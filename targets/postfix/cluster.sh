@@ -66,17 +66,19 @@ port_free() {
 # Processes still running out of DIR (zombies do not count: PID 1 may reap them late):
 # HAProxy names DIR on its command line; Postfix daemons (`master -w`, qmgr, smtpd, ...)
 # do not, but run Postfix's daemon programs in their node's queue directory, DIR/nK/spool.
+# One `find` lists the processes whose cwd is a node's queue directory (not a readlink
+# per process: a down polls this).
+DAEMONS=""
 leftovers() {
-  local pids p daemons
+  local pids p cwd
   pids=$(pgrep -f -- "$DIR/" 2>/dev/null || true)
-  daemons=$(postconf -h daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)
-  for p in /proc/[0-9]*; do
-    case "$(readlink "$p/cwd" 2>/dev/null)" in
-      "$DIR"/n*/spool) ;;
-      *) continue ;;
-    esac
+  # `postconf -d`: the built-in default, read once (without a main.cf a plain postconf
+  # fails, and every Postfix fatal error sleeps a second first).
+  [ -n "$DAEMONS" ] || DAEMONS=$(postconf -d -h daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)
+  for cwd in $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$DIR/n*/spool" 2>/dev/null); do
+    p=${cwd%/cwd}
     case "$(readlink "$p/exe" 2>/dev/null)" in
-      "$daemons"/*) pids="$pids ${p#/proc/}" ;;
+      "$DAEMONS"/*) pids="$pids ${p#/proc/}" ;;
     esac
   done
   for p in $(printf '%s\n' $pids | sort -un); do
@@ -134,7 +136,7 @@ node_up() {
   postconf -c "$etc" -F '*/*/chroot = n'
   postconf -c "$etc" -MX smtp/inet
   postconf -c "$etc" -M "127.0.0.1:$port/inet = 127.0.0.1:$port inet n - n - - smtpd"
-  postfix -c "$etc" check >/dev/null 2>&1 || true
+  # (No `postfix check` first: `postfix start` runs the same checks.)
   # With maillog_file set, errors go only to that log; `script` shows a silent failure.
   if ! script -qc "postfix -c $etc start" /dev/null > "$dir/start.log" 2>&1; then
     echo "cluster.sh: node n$k failed to start; start output and log tail:" >&2
@@ -179,8 +181,9 @@ haproxy_up() {
 
 # Prometheus and the exporters, started detached (stdin/out/err to files, so a caller
 # reading our output is not held open), their pids in DIR/monitoring/*.pid; their command
-# lines name DIR, so `leftovers` finds them.
-monitoring_up() {
+# lines name DIR, so `leftovers` finds them. Prometheus starts first, before the nodes
+# (it takes seconds to start; its targets count only once up), the exporters after them.
+prometheus_up() {
   local m="$DIR/monitoring" k
   mkdir -p "$m/data"
   promtool check rules "$RULES" >/dev/null || { echo "cluster.sh: rules file $RULES is invalid: $(promtool check rules "$RULES" 2>&1 | tail -1)" >&2; return 1; }
@@ -195,15 +198,19 @@ monitoring_up() {
       echo "      - { targets: [ '127.0.0.1:$((EXPORTER_PORT + k - 1))' ], labels: { node: n$k } }"
     done
   } > "$m/prometheus.yml"
+  prometheus --config.file="$m/prometheus.yml" --storage.tsdb.path="$m/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" < /dev/null > "$m/prometheus.log" 2>&1 &
+  echo $! > "$m/prometheus.pid"
+}
+
+monitoring_up() {
+  local m="$DIR/monitoring" k
   for k in $(seq 1 "$NODES"); do
     prometheus-postfix-exporter --web.listen-address="127.0.0.1:$((EXPORTER_PORT + k - 1))" \
       --postfix.showq_path="$DIR/n$k/spool/public/showq" --postfix.logfile_path="$DIR/n$k/maillog" \
       < /dev/null > "$m/exporter-n$k.log" 2>&1 &
     echo $! > "$m/exporter-n$k.pid"
   done
-  prometheus --config.file="$m/prometheus.yml" --storage.tsdb.path="$m/data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" < /dev/null > "$m/prometheus.log" 2>&1 &
-  echo $! > "$m/prometheus.pid"
   # Bounded wait: every exporter scraped and up (the alerts mean something from the start).
   local url="http://127.0.0.1:$PROM_PORT/api/v1/query?query=count(up%7Bjob%3D%22postfix%22%7D%3D%3D1)"
   for _ in $(seq 1 100); do
@@ -242,9 +249,22 @@ case "$cmd" in
     done
     rm -rf "$DIR"
     mkdir -p "$DIR"
+    if [ "$MONITORING" = yes ]; then
+      prometheus_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+    fi
+    # The nodes start side by side (each `postfix start` spends a second or two in its
+    # checks); each one's errors go to DIR/nK/up.err, shown if it fails.
+    pids=()
     for k in $(seq 1 "$NODES"); do
-      node_up "$k" || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
+      mkdir -p "$DIR/n$k"
+      node_up "$k" 2> "$DIR/n$k/up.err" &
+      pids+=($!)
     done
+    failed=no
+    for k in $(seq 1 "$NODES"); do
+      wait "${pids[$((k - 1))]}" || { failed=yes; cat "$DIR/n$k/up.err" >&2; }
+    done
+    [ "$failed" = no ] || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
     haproxy_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
     if [ "$MONITORING" = yes ]; then
       monitoring_up || { "$0" down --dir "$DIR" >/dev/null 2>&1 || true; exit 1; }
@@ -262,8 +282,10 @@ case "$cmd" in
       kill "$(cat "$DIR/haproxy.pid")" 2>/dev/null || true
       rm -f "$DIR/haproxy.pid"
     fi
+    # Only running nodes: `postfix stop` on a stopped one is a fatal error, and each
+    # Postfix fatal error sleeps a second.
     for etc in "$DIR"/n*/etc; do
-      [ -d "$etc" ] && postfix -c "$etc" stop >/dev/null 2>&1 || true
+      [ -d "$etc" ] && postfix -c "$etc" status >/dev/null 2>&1 && { postfix -c "$etc" stop >/dev/null 2>&1 || true; }
     done
     for _ in $(seq 1 50); do
       [ -z "$(leftovers)" ] && break
