@@ -17,6 +17,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if matches!(
+        cli.command,
+        Command::Validate { .. }
+            | Command::Routes { .. }
+            | Command::Report { .. }
+            | Command::Explain { .. }
+    ) {
+        fake_remotes::limits::end_quietly_on_closed_stdout();
+    }
     match cli.command {
         Command::Validate { file, params } => match scenario::load_with(&file, &params.sets) {
             Ok(plan) => {

@@ -1,6 +1,7 @@
 //! Process limits: thousands of held connections (black holes, tarpits) need as many
 //! file descriptors, and the default soft limit is often 1024. Binaries raise the soft
-//! limit to the hard limit at start-up; no privilege is needed for that.
+//! limit to the hard limit at start-up; no privilege is needed for that. Commands that
+//! only print restore the default SIGPIPE.
 
 /// Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit now in force
 /// (`None` if it cannot be read). Never fails: a lower limit only means fewer connections.
@@ -25,6 +26,18 @@ pub fn raise_open_files() -> Option<u64> {
             }
         }
         Some(limit.rlim_cur as u64)
+    }
+}
+
+/// For a command that only prints (no sockets, no child processes): a reader that goes
+/// away (`validate FILE | head -1`) ends the process quietly, as it ends `cat`, instead
+/// of making `println!` panic on the broken pipe (Rust ignores SIGPIPE by default).
+/// Never for a command that talks to the network: there a closed peer must be a
+/// recorded outcome, not the end of the process.
+pub fn end_quietly_on_closed_stdout() {
+    // SAFETY: restores the default disposition of one signal; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

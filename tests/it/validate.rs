@@ -410,3 +410,39 @@ fn a_run_saves_the_resolved_scenario() {
         .parts();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// A reader that has gone away (`mailquake validate FILE | head -0`) ends the command
+/// quietly, by SIGPIPE as it ends `cat` — not with a panic on the broken pipe.
+#[test]
+fn validate_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("valid.yaml");
+    std::fs::write(&path, VALID).unwrap();
+    // The reading end is closed before the command starts: its first write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailquake"))
+        .arg("validate")
+        .arg(&path)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "validate never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {status:?} {stderr}"
+    );
+}
