@@ -84,8 +84,6 @@ pub fn domain_counts(ledger: &Ledger, b: Buckets) -> Vec<DomainCounts> {
         };
         ledger.domains.len()
     ];
-    // Outstanding is a running sum of +1 at acceptance and -1 at resolution.
-    let mut change = vec![vec![0i64; b.count]; ledger.domains.len()];
     for r in &ledger.records {
         let Some(d) = out.get_mut(usize::from(r.domain)) else {
             continue;
@@ -102,24 +100,48 @@ pub fn domain_counts(ledger: &Ledger, b: Buckets) -> Vec<DomainCounts> {
         if r.bounced() {
             d.bounced[b.index(r.bounced_ms)] += 1;
         }
-        if r.accepted() {
-            let c = &mut change[usize::from(r.domain)];
-            c[b.index(r.accepted_ms)] += 1;
-            let resolved = r.delivered_ms.min(r.bounced_ms);
-            if resolved != NEVER {
-                // Seen delivered before the acceptance reply: never outstanding.
-                c[b.index(resolved.max(r.accepted_ms))] -= 1;
-            }
-        }
     }
-    for (d, c) in out.iter_mut().zip(change) {
-        let mut level = 0i64;
-        for (slot, delta) in d.outstanding.iter_mut().zip(c) {
-            level += delta;
-            *slot = level.max(0) as u64;
-        }
+    let levels = outstanding_by(ledger, b, ledger.domains.len(), |r| usize::from(r.domain));
+    for (d, level) in out.iter_mut().zip(levels) {
+        d.outstanding = level;
     }
     out
+}
+
+/// Per key (`0..keys`: a domain, the accepting node …), the mail accepted and neither
+/// delivered nor bounced at each bucket's end. Records whose key is out of range count
+/// nowhere.
+pub fn outstanding_by(
+    ledger: &Ledger,
+    b: Buckets,
+    keys: usize,
+    key: impl Fn(&crate::collector::MessageRecord) -> usize,
+) -> Vec<Vec<u64>> {
+    // A running sum of +1 at acceptance and -1 at resolution.
+    let mut change = vec![vec![0i64; b.count]; keys];
+    for r in ledger.records.iter().filter(|r| r.accepted()) {
+        let Some(c) = change.get_mut(key(r)) else {
+            continue;
+        };
+        c[b.index(r.accepted_ms)] += 1;
+        let resolved = r.delivered_ms.min(r.bounced_ms);
+        if resolved != NEVER {
+            // Seen delivered before the acceptance reply: never outstanding.
+            c[b.index(resolved.max(r.accepted_ms))] -= 1;
+        }
+    }
+    change
+        .into_iter()
+        .map(|c| {
+            let mut level = 0i64;
+            c.into_iter()
+                .map(|delta| {
+                    level += delta;
+                    level.max(0) as u64
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Nearest-rank percentiles of one bucket's latencies, in ms.

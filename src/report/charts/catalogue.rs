@@ -14,8 +14,8 @@ use super::ChartData;
 use super::{color, Chart, Plot, Section};
 use super::{pace, questions};
 use crate::report::series::{
-    attempts, delivery_latency, domain_counts, phase_p99, submit_latency, Buckets, LatencyStats,
-    ATTEMPT_CLASSES,
+    attempts, delivery_latency, domain_counts, phase_p99, submit_latency, Buckets, DomainCounts,
+    LatencyStats, ATTEMPT_CLASSES,
 };
 
 /// At most this many buckets across a time chart (about 3 px each).
@@ -30,6 +30,8 @@ const MAX: &str = "#8e959c";
 pub(super) struct Frame<'a> {
     pub run: &'a ChartData<'a>,
     pub buckets: Buckets,
+    /// Per domain and bucket, counted once for every chart that needs them.
+    pub counts: Vec<DomainCounts>,
     windows: Vec<Window>,
     node_windows: Vec<Window>,
 }
@@ -68,9 +70,11 @@ impl Frame<'_> {
 /// Every section of the report's charts, for this run.
 pub fn sections(run: &ChartData) -> Vec<Section> {
     let (windows, node_windows) = fault_windows(run);
+    let buckets = Buckets::adaptive(run.ledger.end_ms, MAX_BUCKETS);
     let frame = Frame {
         run,
-        buckets: Buckets::adaptive(run.ledger.end_ms, MAX_BUCKETS),
+        buckets,
+        counts: domain_counts(run.ledger, buckets),
         windows,
         node_windows,
     };
@@ -108,7 +112,7 @@ pub(super) fn single(id: &str, question: String, explain: String, svg: String) -
 
 fn flow(f: &Frame) -> Section {
     let question = questions::flow(f.run.plan);
-    let counts = domain_counts(f.run.ledger, f.buckets);
+    let counts = &f.counts;
     let per_s = |i: usize, n: u64| {
         let s = f.seconds(i);
         (s >= 0.1).then(|| n as f64 / s)
@@ -264,7 +268,7 @@ fn latency(f: &Frame) -> Section {
 
 fn backlog(f: &Frame) -> Section {
     let question = questions::backlog(f.run.plan);
-    let counts = domain_counts(f.run.ledger, f.buckets);
+    let counts = &f.counts;
     let mut chart = f.chart("chart-backlog", &question, Scale::linear(1.0), fmt_quantity);
     let mut max = 0u64;
     for (d, c) in counts.iter().enumerate() {

@@ -9,9 +9,8 @@ use super::questions;
 use super::svg::Dash;
 use super::time_chart::Series;
 use super::{color, Section};
-use crate::collector::ledger::NEVER;
 use crate::collector::Ledger;
-use crate::report::series::{domain_counts, Buckets};
+use crate::report::series::{outstanding_by, Buckets};
 use crate::scenario::{Load, LoadModel};
 
 /// Planned vs submitted messages per second (open model); submitted only (closed).
@@ -20,7 +19,7 @@ pub(super) fn rate(f: &Frame) -> Section {
     let end = f.run.ledger.end_ms;
     let load = &f.run.plan.load;
     let mut submitted = vec![0u64; b.count];
-    for c in domain_counts(f.run.ledger, b) {
+    for c in &f.counts {
         for (s, n) in submitted.iter_mut().zip(&c.submitted) {
             *s += n;
         }
@@ -126,30 +125,9 @@ fn planned_per_bucket(load: &Load, b: Buckets, end_ms: u32) -> Vec<f64> {
 /// Per node (indexed like [`Ledger::nodes`]), the mail it accepted and had neither
 /// delivered nor bounced at each bucket's end.
 fn held_per_node(ledger: &Ledger, b: Buckets) -> Vec<Vec<u64>> {
-    let mut change = vec![vec![0i64; b.count]; ledger.nodes.len()];
-    for r in ledger.records.iter().filter(|r| r.accepted()) {
-        let Some(c) = change.get_mut(usize::from(r.accepted_node)) else {
-            continue;
-        };
-        c[b.index(r.accepted_ms)] += 1;
-        let resolved = r.delivered_ms.min(r.bounced_ms);
-        if resolved != NEVER {
-            // Seen delivered before the acceptance reply: never held.
-            c[b.index(resolved.max(r.accepted_ms))] -= 1;
-        }
-    }
-    change
-        .into_iter()
-        .map(|c| {
-            let mut level = 0i64;
-            c.into_iter()
-                .map(|d| {
-                    level += d;
-                    level.max(0) as u64
-                })
-                .collect()
-        })
-        .collect()
+    outstanding_by(ledger, b, ledger.nodes.len(), |r| {
+        usize::from(r.accepted_node)
+    })
 }
 
 #[cfg(test)]
@@ -157,7 +135,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::collector::ledger::{flag, NO_NODE};
+    use crate::collector::ledger::{flag, NEVER, NO_NODE};
     use crate::collector::MessageRecord;
     use crate::scenario::Step;
 
