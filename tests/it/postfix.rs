@@ -569,7 +569,27 @@ fn monitoring_alerts_notice_a_stuck_node_and_a_black_hole_and_a_removed_rule_fai
     self::cluster(&["rules", "--rules", &rules.display().to_string()]);
     let (code, s, stdout) = run("stuck-node-alert.yaml", &dir.path().join("no-rule"));
     assert_eq!(code, Some(1), "{stdout}");
-    assert_eq!(s.failed_checks(), ["alert"], "{s}");
+    // What this run proves is the alert check's failure. Mail the stuck n2 deferred may
+    // now and then still be queued when settle ends (measured once in CI: 6 of its 477),
+    // and then `no_loss` rightly fails too — blaming n2 alone.
+    let failed = s.failed_checks();
+    assert!(
+        failed == ["alert"]
+            || (failed == ["alert", "no_loss"]
+                && s.check("no_loss")["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("never delivered nor bounced: accepted")
+                && !s.check("no_loss")["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("n1.cluster.test")
+                && !s.check("no_loss")["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("n3.cluster.test")),
+        "{s}"
+    );
     let detail = s.check("alert")["detail"].as_str().unwrap();
     assert!(
         detail.contains("has no alerting rule named `PostfixQueueBacklog`")
